@@ -1,0 +1,60 @@
+# crowdsim — set-up and common jobs. Every target creates .venv from pyproject.toml if missing.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+# Find a Python 3.12+ by itself: python3.13, python3.12, python3 if new enough, then pyenv installs.
+define find_python
+for c in python3.13 python3.12 python3; do \
+  if command -v $$c >/dev/null 2>&1 && $$c -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' >/dev/null 2>&1; then \
+    command -v $$c; exit 0; fi; \
+done; \
+root=$$(pyenv root 2>/dev/null || echo $$HOME/.pyenv); \
+for c in $$root/versions/3.13*/bin/python3 $$root/versions/3.12*/bin/python3; do \
+  if [ -x "$$c" ] && "$$c" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' >/dev/null 2>&1; then \
+    echo $$c; exit 0; fi; \
+done; \
+echo "error: crowdsim needs Python 3.12 or newer (Mesa 3.5); none found on PATH or under pyenv" >&2; exit 1
+endef
+
+N_SEEDS ?= 5
+N_WORKERS ?= 3000
+DAYS ?= 28
+OUT ?= results/demo
+
+.PHONY: venv demo test test-all bench lint app clean-venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@set -e; \
+	if [ ! -x $(PY) ]; then \
+	  PYBIN=$$( $(find_python) ); \
+	  echo "creating $(VENV) with $$PYBIN ($$($$PYBIN --version))"; \
+	  $$PYBIN -m venv $(VENV); \
+	fi; \
+	$(PY) -m pip install --quiet --upgrade pip; \
+	$(PY) -m pip install --quiet -e '.[dev]'; \
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/crowdsim-compare --seeds $(N_SEEDS) --workers $(N_WORKERS) --days $(DAYS) --out $(OUT)
+
+test: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider
+
+test-all: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider -m ''
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check crowdsim tests benchmarks
+
+app: $(STAMP)
+	$(VENV)/bin/crowdsim-app
+
+clean-venv:
+	rm -rf $(VENV)

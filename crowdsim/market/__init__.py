@@ -1,0 +1,1 @@
+"""The market's hourly phases: posting, matching (search, choose, work), review and settlement, adaptation."""

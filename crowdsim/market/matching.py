@@ -1,0 +1,253 @@
+"""Phase 3: online workers search (unpaid), choose among the tasks they see, work and sometimes return.
+
+Each online worker has 60 minutes this hour, less any work spilling over from the last hour.
+In up to ``workers.max_searches_per_hour`` rounds, vectorised over the workers still searching:
+
+1. **search**: ``search_minutes x (1 + search_congestion x searchers / open assignments)`` of unpaid
+   time, so search grows when work is scarce or competition is high;
+2. **see**: ``candidates_seen`` task groups drawn by the platform's listing (newest first, or best
+   paid first), filtered by qualification gate and country restriction;
+3. **choose**: the expected hourly pay of each, ``reward x (1 - worker fee) x P(approved and paid)
+   / (1 + impatience x expected delay) / expected minutes``, with the worker's beliefs about the
+   requester (own experience, plus public statistics where the platform publishes them); the best
+   is taken if it pays at least the worker's reservation wage;
+4. **claim**: as many assignments as fit in the time left (at least one, at most the per-worker
+   limit and what is left in the batch); when several workers want the same batch, a random
+   order decides (explicit resolution, not iteration order);
+5. **work**: the worker's true time per assignment is the task's median x their speed x noise; an
+   assignment that runs past ``return_threshold`` x the expected time is returned (time lost,
+   unpaid), as are a few for other reasons; finished ones are submitted with their review outcome
+   drawn now and scheduled for the review phase.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import ndtr
+
+from crowdsim.ledger import MICRO
+from crowdsim.policy.fees import worker_fee_rate
+
+# record kinds
+KIND_REVIEW, KIND_AUTO, KIND_ABANDON = 0, 1, 2
+VISIBILITY_HALF_LIFE_HOURS = 12.0  # assumption: how fast a task group sinks in a 'newest' listing
+
+
+def _listing_weights(model, open_idx: np.ndarray) -> np.ndarray:
+    B = model.batches
+    if model.config.platform.listing == "pay":
+        rate = B.reward_micro[open_idx] / np.maximum(B.est_minutes[open_idx], 1e-3)
+        return rate / rate.max() + 1e-3
+    age = model.hour - B.posted_hour[open_idx]
+    return np.exp2(-age / VISIBILITY_HALF_LIFE_HOURS) + 0.02
+
+
+def expected_approval(model, workers: np.ndarray, reqs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each worker's belief that work for the requester is approved and paid, and the expected
+    payment delay in days. ``workers`` has shape (n,), ``reqs`` shape (n, m)."""
+    W, R = model.workers, model.requesters
+    slots = W.slot_req[workers]  # (n, K)
+    match = slots[:, None, :] == reqs[:, :, None]  # (n, m, K)
+    known = match.any(axis=2)
+    slot_pos = match.argmax(axis=2)
+    rows = np.arange(workers.size)[:, None]
+    p_ok = np.where(known, W.slot_ok[workers][rows, slot_pos], W.belief_ok[workers][:, None])
+    delay = np.where(known, W.slot_delay[workers][rows, slot_pos], W.belief_delay_days[workers][:, None])
+    if model.config.platform.public_requester_stats:
+        # public approval statistics (Laplace-smoothed towards the market prior) blended in
+        a = R.n_approved[reqs]
+        j = R.n_rejected[reqs] + R.n_abandoned[reqs]
+        public_ok = (a + 0.97 * 20) / (a + j + 20)
+        paid = np.maximum(a, 1)
+        public_delay = R.delay_hours_sum[reqs] / paid / 24.0
+        public_delay = np.where(a > 0, public_delay, delay)
+        p_ok = 0.5 * p_ok + 0.5 * public_ok
+        delay = 0.5 * delay + 0.5 * public_delay
+    return p_ok, delay
+
+
+def search_and_work(model) -> None:
+    cfg, rng, W, B, R = model.config, model.rng, model.workers, model.batches, model.requesters
+    wc, pc = cfg.workers, cfg.platform
+    present = model.present_workers
+    model._hour_stats = dict(online=0, submitted=0, returned=0)
+    model._online_idx = present[:0]
+    if present.size == 0:
+        return
+    factor = model.availability[model.hour % 168]
+    p_online = W.online_base[present] * factor[W.country[present]]
+    online = (rng.random(present.size) < p_online) | (W.spill[present] > 0)
+    on = present[online]
+    if on.size == 0:
+        model._hour_stats = dict(online=0, submitted=0, returned=0)
+        model._online_idx = on
+        return
+    W.online_hours[on] += 1
+    spill_in = W.spill[on]
+    left = 60.0 - np.minimum(spill_in, 60.0)
+    W.spill[on] = np.maximum(spill_in - 60.0, 0.0)
+
+    open_all = np.flatnonzero(B.in_use[: B.n] & (B.remaining[: B.n] > 0))
+    weights = _listing_weights(model, open_all) if open_all.size else np.empty(0)
+    cumw = np.cumsum(weights)
+    qualified_all = None
+    submitted = returned = 0
+    sigma = wc.duration_noise_sigma
+    m = wc.candidates_seen
+    for _round in range(wc.max_searches_per_hour):
+        pos = np.flatnonzero(left > 0.5)
+        if pos.size == 0:
+            break
+        workers = on[pos]
+        n_open_assign = int(B.remaining[open_all].sum()) if open_all.size else 0
+        search = wc.search_minutes * (1.0 + wc.search_congestion * workers.size / (n_open_assign + 1.0))
+        s = np.minimum(search, left[pos])
+        W.m_search[workers] += s
+        left[pos] -= s
+        if n_open_assign == 0:
+            break
+        # candidates seen (n, m) drawn from the listing
+        draw = np.searchsorted(cumw, rng.random((workers.size, m)) * cumw[-1], side="right")
+        cand = open_all[np.minimum(draw, open_all.size - 1)]
+        # eligibility: remaining, qualification gate, country restriction
+        elig = B.remaining[cand] > 0
+        if qualified_all is None:
+            a, r = W.n_approved, W.n_rejected
+            tot = a + r
+            rate = np.where(tot > 0, a / np.maximum(tot, 1), 1.0)
+            qualified_all = (rate >= pc.qualification_min_approval_rate) & (a >= pc.qualification_min_approved)
+        elig &= ~B.gated[cand] | qualified_all[workers][:, None]
+        if pc.restricted_share > 0:
+            allowed = model.restricted_allowed[W.country[workers]]
+            elig &= ~B.restricted[cand] | allowed[:, None]
+        reqs = B.requester[cand]
+        p_ok, delay = expected_approval(model, workers, reqs)
+        wfee = worker_fee_rate(pc, W.gross_billed_micro[workers] / MICRO)
+        exp_minutes = B.est_minutes[cand] * W.belief_duration_ratio[workers][:, None]
+        value = (
+            B.reward_micro[cand] / MICRO * (1.0 - wfee)[:, None] * p_ok
+            / (1.0 + wc.impatience_per_day * delay)
+            / np.maximum(exp_minutes, 1e-3) * 60.0
+        )
+        value = np.where(elig, value, -np.inf)
+        best = value.argmax(axis=1)
+        rows = np.arange(workers.size)
+        best_value = value[rows, best]
+        accept = best_value >= W.reservation_wage[workers]
+        if not accept.any():
+            continue
+        pos, workers, best = pos[accept], workers[accept], best[accept]
+        b = cand[accept, best]
+        e = exp_minutes[accept, best]
+        want = np.clip(np.floor(left[pos] / e), 1, None).astype(np.int64)
+        want = np.minimum(want, np.minimum(B.max_per_worker[b], B.remaining[b]))
+        # explicit conflict resolution: a random order among workers wanting the same batch
+        order = np.lexsort((rng.random(b.size), b))
+        b_sorted, want_sorted = b[order], want[order]
+        cum = np.cumsum(want_sorted)
+        start = np.flatnonzero(np.r_[True, b_sorted[1:] != b_sorted[:-1]])
+        group_base = np.repeat(cum[start] - want_sorted[start], np.diff(np.r_[start, b_sorted.size]))
+        before = cum - want_sorted - group_base
+        grant_sorted = np.clip(B.remaining[b_sorted] - before, 0, want_sorted)
+        grant = np.empty_like(grant_sorted)
+        grant[order] = grant_sorted
+        got = grant > 0
+        if not got.any():
+            continue
+        pos, workers, b, e, grant = pos[got], workers[got], b[got], e[got], grant[got]
+        np.subtract.at(B.remaining, b, grant)
+        # work: returns and time
+        a_med = B.true_minutes[b] * W.speed[workers]
+        ratio = a_med / e
+        ln_c = np.log(wc.return_threshold / ratio)
+        p_finish_dur = ndtr((ln_c + sigma**2 / 2) / sigma)  # P(noise <= threshold / ratio)
+        p_ret = 1.0 - (1.0 - wc.return_base_prob) * p_finish_dur
+        k_ret = rng.binomial(grant, p_ret)
+        k_done = grant - k_ret
+        mean_done = ndtr((ln_c - sigma**2 / 2) / sigma) / np.maximum(p_finish_dur, 1e-12)
+        minutes_done = k_done * a_med * np.minimum(mean_done, wc.return_threshold / ratio)
+        share_dur = np.where(p_ret > 0, (1.0 - p_finish_dur) / np.maximum(p_ret, 1e-12), 0.0)
+        minutes_ret = k_ret * (share_dur * wc.return_threshold * e + (1.0 - share_dur) * 0.5 * a_med)
+        if k_ret.any():
+            np.add.at(B.remaining, b, k_ret)  # returned assignments go back to the batch
+            np.add.at(W.m_returned, workers, minutes_ret)
+            np.add.at(W.n_returned, workers, k_ret)
+        used = minutes_done + minutes_ret
+        left[pos] -= used
+        over = left[pos] < 0
+        if over.any():
+            np.add.at(W.spill, workers[over], -left[pos][over])
+            left[pos[over]] = 0.0
+        submitted += int(k_done.sum())
+        returned += int(k_ret.sum())
+        # workers learn how long tasks really take relative to the posted estimate
+        done = k_done > 0
+        if done.any():
+            obs = (minutes_done[done] / k_done[done]) / B.est_minutes[b[done]]
+            lr = wc.learning_rate
+            W.belief_duration_ratio[workers[done]] += lr * (obs - W.belief_duration_ratio[workers[done]])
+            _submit(model, workers[done], b[done], k_done[done], minutes_done[done])
+    W.m_idle_online[on] += np.maximum(left, 0.0)
+    model._hour_stats = dict(online=int(on.size), submitted=submitted, returned=returned)
+    model._online_idx = on
+
+
+def _submit(model, workers: np.ndarray, b: np.ndarray, k_done: np.ndarray, minutes: np.ndarray) -> None:
+    """Create submission records with their review outcome and resolution hour."""
+    cfg, rng, W, B, R = model.config, model.rng, model.workers, model.batches, model.requesters
+    rc, pc = cfg.requesters, cfg.platform
+    n = workers.size
+    req = B.requester[b]
+    p_good = W.skill[workers] ** R.strictness[req]
+    n_good = rng.binomial(k_done, np.clip(p_good, 0.0, 1.0))
+    n_bad = k_done - n_good
+    rej_kind = R.rejection_kind[req]
+    p_rb = np.choose(rej_kind, [rc.honest_reject_bad_prob, rc.strict_reject_bad_prob, 1.0])
+    p_rg = np.choose(rej_kind, [0.0, rc.strict_reject_good_prob, rc.opportunistic_reject_good_prob])
+    n_rj = rng.binomial(n_bad, p_rb)
+    n_ru = rng.binomial(n_good, p_rg)
+    # timing: review delay by requester behaviour vs the payment guarantee's deadline
+    rev = R.review_kind[req]
+    z = rng.standard_normal(n)
+    delay = np.where(
+        rev == 0, rc.review_delay_hours_prompt * np.exp(0.8 * z),
+        np.where(rev == 1, rc.review_delay_hours_slow * np.exp(0.5 * z), np.inf),
+    )
+    if pc.payment_guarantee == "auto_approval":
+        deadline = pc.auto_approval_days * 24.0
+    elif pc.payment_guarantee == "escrow":
+        deadline = pc.escrow_auto_approval_days * 24.0
+    else:
+        deadline = np.inf
+    reviewed = delay < deadline
+    kind = np.where(reviewed, KIND_REVIEW, np.where(np.isfinite(deadline), KIND_AUTO, KIND_ABANDON))
+    when = np.where(reviewed, delay, np.where(kind == KIND_AUTO, deadline, pc.abandon_days * 24.0))
+    when = model.hour + np.maximum(1, np.ceil(when)).astype(np.int64)
+    n_rj = np.where(reviewed, n_rj, 0)
+    n_ru = np.where(reviewed, n_ru, 0)
+    n_over = rng.binomial(n_ru, pc.appeal_overturn_prob) if pc.appeals else np.zeros(n, dtype=np.int64)
+    n_approve = np.where(kind == KIND_ABANDON, 0, k_done - n_rj - n_ru)
+    idx = model.records.allocate(n)
+    S = model.records
+    S.worker[idx] = workers
+    S.requester[idx] = req
+    S.kind[idx] = kind
+    S.n_done[idx] = k_done
+    S.n_approve[idx] = n_approve
+    S.n_rej_just[idx] = n_rj
+    S.n_rej_unjust[idx] = n_ru
+    S.n_overturn[idx] = n_over
+    S.reward_micro[idx] = B.reward_micro[b]
+    S.fee_micro[idx] = B.fee_micro[b]
+    S.minutes[idx] = minutes
+    S.submit_hour[idx] = model.hour
+    S.resolve_hour[idx] = when
+    model.schedule(model._due_records, when, idx)
+    value = k_done * B.reward_micro[b]
+    np.add.at(W.m_pending, workers, minutes)
+    np.add.at(W.pending_value_micro, workers, value)
+    np.add.at(W.n_submitted, workers, k_done)
+    c = model.counters
+    c["assignments_submitted"] += int(k_done.sum())
+    c["value_submitted_micro"] += int(value.sum())
+    c["value_never_paid_micro"] += int(value[kind == KIND_ABANDON].sum())

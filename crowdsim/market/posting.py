@@ -1,0 +1,160 @@
+"""Phase 1-2: requesters post batches of assignments; expired batches are refunded.
+
+How a requester prices a batch (all vectorised over the batches posted in an hour):
+
+- duration: the task type's median duration x a lognormal draw (the *true* median time); the
+  requester's *estimate* is that times its duration bias (requesters understate durations);
+- reward per assignment = target pay per hour x estimated minutes / 60, adjusted for the fee:
+  ``((1 + reference_fee) / (1 + fee)) ** fee_pass_through`` (part of a fee rise is passed to
+  workers as a lower reward, part is borne by the requester);
+- a minimum-pay floor raises the reward to floor x duration, on the estimated or the measured
+  (true median) duration, as the platform's rule says;
+- volume responds to the cost per assignment relative to the reference cost with elasticity
+  ``demand_elasticity``; a requester whose cost per hour of work exceeds its value leaves;
+- with a batch surcharge, requesters who split batches post chunks below the surcharge size.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from crowdsim.config import TASK_TYPES
+from crowdsim.ledger import to_micro
+from crowdsim.policy.fees import requester_fee_per_assignment, requester_fee_rate
+
+MAX_ACTIVITY = 1e6
+
+
+def calibrate_batch_rate(model) -> float:
+    """Batches per hour per unit of requester activity so that posted assignment-hours equal
+    ``market.demand_ratio`` x expected online worker-hours (at the posting profile's mean hour)."""
+    cfg = model.config
+    mc = cfg.market
+    W = model.workers
+    online_hours = float(np.minimum(W.online_base[: W.n], 1.0).sum())
+    shares = np.array([mc.type_shares[t] for t in model.task_types], dtype=float)
+    shares = shares / shares.sum()
+    size_mean = np.array(
+        [min(mc.type_batch_median[t] * np.exp(mc.batch_size_sigma**2 / 2), mc.max_batch_size) for t in model.task_types]
+    )
+    dur_mean = np.array(
+        [min(mc.type_duration_minutes[t] * np.exp(mc.duration_sigma**2 / 2), mc.max_task_minutes) for t in model.task_types]
+    )
+    hours_per_batch = float((shares * size_mean * dur_mean / 60.0).sum())
+    batches_per_hour = mc.demand_ratio * online_hours / hours_per_batch
+    R = model.requesters
+    act = np.minimum(R.activity[: R.n], MAX_ACTIVITY)
+    R.activity[: R.n] = act
+    return batches_per_hour / float(act.sum())
+
+
+def post(model) -> None:
+    """Requesters post this hour's batches; their cost goes from requester funds into escrow."""
+    cfg, rng, R, B = model.config, model.rng, model.requesters, model.batches
+    rc, mc, pc = cfg.requesters, cfg.market, cfg.platform
+    present = model.present_requesters
+    if present.size == 0:
+        return
+    act = R.activity[present]
+    mu = model.batch_rate_per_activity * act.sum() * model.posting_weight[model.hour % 168]
+    n = int(rng.poisson(mu))
+    if n == 0:
+        return
+    cum = np.cumsum(act)
+    req = present[np.minimum(np.searchsorted(cum, rng.random(n) * cum[-1], side="right"), present.size - 1)]
+    ttype = R.task_type[req].astype(np.int64)
+    type_dur = np.array([mc.type_duration_minutes.get(t, 1.0) for t in TASK_TYPES])
+    type_size = np.array([mc.type_batch_median.get(t, 1.0) for t in TASK_TYPES])
+    true_minutes = np.minimum(type_dur[ttype] * np.exp(mc.duration_sigma * rng.standard_normal(n)), mc.max_task_minutes)
+    est_minutes = true_minutes * R.duration_bias[req]
+    size0 = np.clip(np.rint(type_size[ttype] * np.exp(mc.batch_size_sigma * rng.standard_normal(n))), 1, mc.max_batch_size)
+
+    # batch splitting to dodge a size surcharge
+    chunk = pc.batch_surcharge_min_assignments - 1
+    split = (pc.batch_surcharge > 0) & R.splits[req] & (size0 > chunk) & (model.type_max_per_worker[ttype] >= 1)
+    eff_size = np.where(split, np.minimum(size0, chunk), size0)
+    fee_rate = requester_fee_rate(pc, eff_size)
+    pass_through = ((1.0 + rc.reference_fee) / (1.0 + fee_rate)) ** rc.fee_pass_through
+    reward = R.target_pay[req] * est_minutes / 60.0 * pass_through
+    covered = np.zeros(n, dtype=bool)
+    if pc.min_pay_mode != "none" and pc.min_pay_usd_per_hour > 0:
+        basis = est_minutes if pc.min_pay_mode == "estimated" else true_minutes
+        floor = pc.min_pay_usd_per_hour * basis / 60.0
+        covered = reward < floor
+        reward = np.maximum(reward, floor)
+    reward = np.maximum(np.ceil(reward * 100.0 - 1e-9) / 100.0, 0.01)  # whole cents, at least $0.01
+    fee = requester_fee_per_assignment(pc, reward, eff_size)
+    cost = reward + fee
+    ref_cost = R.target_pay[req] * est_minutes / 60.0 * (1.0 + rc.reference_fee)
+    volume = (cost / ref_cost) ** (-rc.demand_elasticity)
+    size = np.floor(size0 * volume + rng.random(n)).astype(np.int64)
+    # a requester whose cost per (estimated) hour of work exceeds its value leaves the platform
+    unprofitable = cost / (est_minutes / 60.0) > R.value_per_hour[req]
+    model.counters["batches_not_posted"] += int(unprofitable.sum() + ((size == 0) & ~unprofitable).sum())
+    if unprofitable.any():
+        leavers = np.unique(req[unprofitable])
+        R.present[leavers] = False
+        R.left_hour[leavers] = model.hour
+        model.counters["requester_exits"] += leavers.size
+        model.present_requesters = np.flatnonzero(R.present[: R.n])
+    keep = (~unprofitable) & (size > 0)
+    if not keep.any():
+        return
+    req, ttype, size, split = req[keep], ttype[keep], size[keep], split[keep] & (size[keep] > chunk)
+    reward, fee, covered = reward[keep], fee[keep], covered[keep]
+    true_minutes, est_minutes = true_minutes[keep], est_minutes[keep]
+
+    # expand split batches into chunks of at most `chunk` assignments
+    n_rows = np.where(split, -(-size // max(chunk, 1)), 1)
+    rows = np.repeat(np.arange(size.size), n_rows)
+    first = np.repeat(np.cumsum(n_rows) - n_rows, n_rows)
+    pos = np.arange(rows.size) - first
+    row_size = np.where(split[rows], np.minimum(chunk, size[rows] - pos * chunk), size[rows])
+    model.counters["batches_split"] += int(split.sum())
+    k = rows.size
+    idx = B.allocate(k)
+    B.requester[idx] = req[rows]
+    B.task_type[idx] = ttype[rows]
+    B.size[idx] = row_size
+    B.remaining[idx] = row_size
+    reward_micro = to_micro(reward)[rows]
+    fee_micro = to_micro(fee)[rows]
+    B.reward_micro[idx] = reward_micro
+    B.fee_micro[idx] = fee_micro
+    B.est_minutes[idx] = est_minutes[rows]
+    B.true_minutes[idx] = true_minutes[rows]
+    B.gated[idx] = rng.random(k) < pc.qualification_share
+    B.restricted[idx] = rng.random(k) < pc.restricted_share
+    B.posted_hour[idx] = model.hour
+    expires = model.hour + max(1, int(round(rc.batch_lifetime_days * 24)))
+    B.expires_hour[idx] = expires
+    B.max_per_worker[idx] = model.type_max_per_worker[ttype[rows]]
+    B.covered_floor[idx] = covered[rows]
+    deposit = row_size * (reward_micro + fee_micro)
+    model.ledger.transfer("requester_funds", "escrow", int(deposit.sum()))
+    np.add.at(R.spent_micro, req[rows], deposit)
+    np.add.at(R.n_posted, req[rows], row_size)
+    model.counters["assignments_posted"] += int(row_size.sum())
+    model.counters["batches_posted"] += int(size.size)
+    model.schedule(model._due_batches, np.full(k, expires), idx)
+
+
+def expire(model) -> None:
+    """Refund the unfilled assignments of batches whose lifetime ends this hour; reprice."""
+    B, R = model.batches, model.requesters
+    due = model.pop_due(model._due_batches, model.hour)
+    if due.size == 0:
+        return
+    rem = B.remaining[due]
+    refund = rem * (B.reward_micro[due] + B.fee_micro[due])
+    model.ledger.transfer("escrow", "refunded", int(refund.sum()))
+    np.subtract.at(R.spent_micro, B.requester[due], refund)
+    model.counters["assignments_expired"] += int(rem.sum())
+    # requesters whose batch expired mostly unfilled raise their target pay (labour-supply response)
+    rc = model.config.requesters
+    slow = rem > 0.5 * B.size[due]
+    if slow.any():
+        r = np.unique(B.requester[due][slow])
+        R.target_pay[r] = np.minimum(R.target_pay[r] * (1.0 + rc.reprice_step), R.initial_pay[r] * rc.reprice_max_factor)
+    B.remaining[due] = 0
+    B.release(due)

@@ -1,0 +1,99 @@
+"""``run(cfg) -> Results``: config in, results out. Writing to disk is separate (``write_results``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from crowdsim.config import to_config
+from crowdsim.metrics.summary import Results
+
+
+def run(cfg: Any = None, **overrides: Any) -> Results:
+    """Simulate one configuration and return its results as data.
+
+    Args:
+        cfg: a Hydra/OmegaConf config, dict, :class:`~crowdsim.config.CrowdSimConfig` or None (defaults).
+        **overrides: dotted options with ``__`` for dots, e.g. ``sim__days=7``.
+    """
+    from crowdsim.model import CrowdWorkModel
+
+    config = to_config(cfg, **overrides)
+    model = CrowdWorkModel(config, create_agents=False)
+    model.run()
+    res = model.results()
+    res.summary["phase_seconds"] = {k: round(v, 4) for k, v in model.phase_seconds.items()}
+    return res
+
+
+def git_revision() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent, capture_output=True, text=True, timeout=5
+        )
+        return out.stdout.strip() or None if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    _atomic_write_bytes(Path(path), text.encode())
+
+
+def atomic_write_parquet(path: Path, df) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        df.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+DONE_FILE = "DONE.json"
+
+
+def write_results(res: Results, out_dir: str | Path, resolved_config: dict | None = None) -> Path:
+    """Write summary.json, timeseries.parquet, workers.parquet, requesters.parquet, config.yaml and
+    provenance.json into ``out_dir``, each atomically; ``DONE.json`` last marks the job complete."""
+    from omegaconf import OmegaConf
+
+    import crowdsim
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = resolved_config if resolved_config is not None else res.config
+    atomic_write_parquet(out / "timeseries.parquet", res.timeseries)
+    atomic_write_parquet(out / "workers.parquet", res.workers)
+    atomic_write_parquet(out / "requesters.parquet", res.requesters)
+    atomic_write_text(out / "config.yaml", OmegaConf.to_yaml(OmegaConf.create(cfg)))
+    prov = {"seed": res.summary.get("seed"), "scenario": res.summary.get("scenario"),
+            "crowdsim_version": crowdsim.__version__, "git_revision": git_revision()}
+    atomic_write_text(out / "provenance.json", json.dumps(prov, indent=2))
+    summary = dict(res.summary) | {"crowdsim_version": crowdsim.__version__}
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, default=float))
+    atomic_write_text(out / DONE_FILE, json.dumps({"status": "ok"} | prov))
+    return out
