@@ -77,7 +77,10 @@ class Worker(mesa.Agent):
 
     @property
     def wage_all_in(self) -> float:
-        """Earnings / all resolved working time, paid and unpaid (Hara et al. 2018), USD/h; NaN if none."""
+        """Cash earnings so far / resolved working time, paid and unpaid (Hara et al. 2018), USD/h.
+
+        Run summaries use the accrual basis (see ``crowdsim.metrics.summary``); this view counts
+        only what has been paid and resolved by now. NaN before any resolved work."""
         h = self.hours_paid + self.hours_unpaid
         return self.earnings_usd / h if h > 0 else float("nan")
 

@@ -29,9 +29,9 @@ TASK_TYPES = [
 class ConfigError(ValueError):
     """A configuration value is not allowed. The message names option, value and what is allowed."""
 
-    def __init__(self, option: str, value: Any, allowed: str):
+    def __init__(self, option: str, value: Any, allowed: str, message: str | None = None):
         self.option, self.value, self.allowed = option, value, allowed
-        super().__init__(f"invalid value for option '{option}': {value!r} (allowed: {allowed})")
+        super().__init__(message or f"invalid value for option '{option}': {value!r} (allowed: {allowed})")
 
 
 @dataclass
@@ -103,24 +103,24 @@ class WorkerBehaviourConfig:
     reservation_wage_median_usd: float = 1.38  # Horton & Chilton 2010, MTurk median reservation wage
     reservation_wage_sigma: float = 0.9  # assumption: lognormal dispersion
     main_income_reservation_factor: float = 0.8  # assumption: fewer outside options
-    weekly_hours_median_side: float = 3.0  # assumption, with main below chosen so 2-5% of the pool is online (Difallah 2018)
-    weekly_hours_median_main: float = 20.0  # assumption
+    weekly_hours_median_side: float = 2.0  # assumption, with main below chosen so 2-5% of the pool is online (Difallah 2018)
+    weekly_hours_median_main: float = 15.0  # assumption
     weekly_hours_sigma: float = 0.8  # assumption: heavy-tailed hours
-    skill_mean: float = 0.96  # assumption: probability a task meets the quality bar
+    skill_mean: float = 0.97  # assumption: probability a task meets the quality bar
     skill_concentration: float = 40.0  # assumption: beta concentration
     speed_sigma: float = 0.3  # assumption: lognormal dispersion of time per task relative to the median worker
-    search_minutes: float = 4.0  # assumption: minutes of unpaid search before each choice (calibrated later)
+    search_minutes: float = 1.5  # assumption: minutes of unpaid search before each choice (hand-tuned to Hara et al. 2018 all-in wages)
     search_congestion: float = 1.0  # assumption: search time grows with searchers per open assignment
     max_searches_per_hour: int = 4  # assumption
-    candidates_seen: int = 8  # assumption: task groups a worker compares per search
+    candidates_seen: int = 5  # assumption: task groups a worker compares per search
     learning_rate: float = 0.2  # assumption: weight of a new experience in beliefs
     return_threshold: float = 2.0  # assumption: return a task once it runs this many times over the expected time
-    duration_noise_sigma: float = 0.6  # assumption: task-to-task variation of a worker's time
-    return_base_prob: float = 0.05  # assumption: returns for other reasons (unclear, broken tasks)
+    duration_noise_sigma: float = 0.45  # assumption: task-to-task variation of a worker's time
+    return_base_prob: float = 0.02  # assumption: returns for other reasons (unclear, broken tasks)
     impatience_per_day: float = 0.02  # assumption: discount of expected pay per day of payment delay
     exit_wage_ratio: float = 1.0  # leave when recent all-in wage < this x reservation wage ...
-    exit_days: int = 14  # ... for this many consecutive days (assumption)
-    exit_prob_side: float = 0.3  # assumption: daily exit probability once the condition holds
+    exit_days: int = 21  # ... for this many consecutive days (assumption)
+    exit_prob_side: float = 0.1  # assumption: daily exit probability once the condition holds
     exit_prob_main: float = 0.1  # assumption: dependent workers stay longer
     baseline_exit_per_month: float = 0.04  # Difallah et al. 2018: half-life 12-18 months -> ~4%/month
     belief_slots: int = 8  # requesters a worker remembers (assumption)
@@ -130,7 +130,7 @@ class WorkerBehaviourConfig:
 class RequesterBehaviourConfig:
     pay_median_usd_per_hour: float = 4.57  # Hara et al. 2018, requester-level median
     pay_mean_usd_per_hour: float = 11.58  # Hara et al. 2018, requester-level mean
-    pay_volume_correlation: float = -0.3  # assumption: low payers post more (Hara et al. 2018, qualitative)
+    pay_volume_correlation: float = -0.6  # assumption: low payers post more (Hara et al. 2018, qualitative); hand-tuned
     activity_pareto_alpha: float = 1.125  # top 1% = 60% of volume (Ipeirotis 2010): 0.01^(1-1/a) = 0.6
     duration_bias_median: float = 0.8  # assumption: requesters underestimate task duration by 20%
     duration_bias_sigma: float = 0.3  # assumption
@@ -142,7 +142,7 @@ class RequesterBehaviourConfig:
     rejection_shares: dict[str, float] = field(
         default_factory=lambda: {"honest": 0.86, "strict": 0.10, "opportunistic": 0.04}
     )  # CloudResearch (Litman & Robinson 2020): 4% of requesters ever reject > 5% of work
-    honest_reject_bad_prob: float = 0.2  # assumption: lenient honest reviewers (Hara: 0.7% rejected overall)
+    honest_reject_bad_prob: float = 0.1  # assumption: lenient honest reviewers (Hara: 0.7% rejected overall)
     strict_reject_bad_prob: float = 1.0
     strict_reject_good_prob: float = 0.03  # assumption
     opportunistic_reject_good_prob: float = 0.25  # assumption
@@ -154,15 +154,15 @@ class RequesterBehaviourConfig:
     value_markup_sigma: float = 0.4  # assumption
     split_batches_prob: float = 0.8  # assumption: share of requesters who split batches to dodge a surcharge
     batch_lifetime_days: float = 3.0  # assumption
-    reprice_step: float = 0.1  # assumption: raise target pay by 10% after a batch expires mostly unfilled
-    reprice_max_factor: float = 2.0
+    reprice_step: float = 0.05  # assumption: +5% target pay after a batch expires mostly unfilled, -2.5% after one fills
+    reprice_max_factor: float = 1.5  # assumption: bounds of repricing around the initial target
     monthly_churn: float = 0.05  # assumption: requesters leaving and arriving per month
 
 
 @dataclass
 class MarketConfig:
     # Assignment-hours posted per online worker-hour (assumption, sets how scarce work is).
-    demand_ratio: float = 0.9
+    demand_ratio: float = 0.3
     # Task types: share of batches, median duration (minutes), median assignments per batch,
     # max assignments per worker. Assumptions typical of MTurk (Hara et al. 2018 report a
     # median task time of about 1-2 minutes; surveys run longer and allow one response).
@@ -270,16 +270,16 @@ def _check_key_exists(cfg: DictConfig, key: str) -> None:
         if is_dataclass(node):
             names = [f.name for f in fields(node)]
             if part not in names:
-                raise ConfigError(key, "(unknown option)", _suggest(part, names))
+                close = difflib.get_close_matches(part, names, n=1)
+                prefix = key.rsplit(".", 1)[0] + "." if "." in key else ""
+                hint = f"did you mean '{prefix}{close[0]}'? " if close else ""
+                raise ConfigError(
+                    key, None, ", ".join(names),
+                    message=f"unknown option '{key}' ({hint}options here: {', '.join(names)})",
+                )
             node = getattr(node, part)
         else:
             return
-
-
-def _suggest(name: str, names: list[str]) -> str:
-    close = difflib.get_close_matches(name, names, n=1)
-    hint = f"did you mean '{close[0]}'? " if close else ""
-    return f"{hint}known options: {', '.join(names)}"
 
 
 def _translate_omegaconf_error(exc: Exception) -> ConfigError:

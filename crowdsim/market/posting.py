@@ -82,14 +82,17 @@ def post(model) -> None:
         floor = pc.min_pay_usd_per_hour * basis / 60.0
         covered = reward < floor
         reward = np.maximum(reward, floor)
-    reward = np.maximum(np.ceil(reward * 100.0 - 1e-9) / 100.0, 0.01)  # whole cents, at least $0.01
-    fee = requester_fee_per_assignment(pc, reward, eff_size)
-    cost = reward + fee
+    # volume and exit respond to the cost the rules impose (before rounding to whole cents)
+    cost = reward * (1.0 + fee_rate)
     ref_cost = R.target_pay[req] * est_minutes / 60.0 * (1.0 + rc.reference_fee)
     volume = (cost / ref_cost) ** (-rc.demand_elasticity)
+    reward = np.maximum(np.ceil(reward * 100.0 - 1e-9) / 100.0, 0.01)  # whole cents, at least $0.01
+    fee = requester_fee_per_assignment(pc, reward, eff_size)
     size = np.floor(size0 * volume + rng.random(n)).astype(np.int64)
-    # a requester whose cost per (estimated) hour of work exceeds its value leaves the platform
-    unprofitable = cost / (est_minutes / 60.0) > R.value_per_hour[req]
+    # a requester whose cost per (estimated) hour of work, at its initial target pay, exceeds its
+    # value leaves the platform (the platform's rules made it unprofitable; repricing does not)
+    cost_at_initial = cost * np.maximum(R.initial_pay[req] / R.target_pay[req], 1.0) if pc.min_pay_mode == "none" else cost
+    unprofitable = cost_at_initial / (est_minutes / 60.0) > R.value_per_hour[req]
     model.counters["batches_not_posted"] += int(unprofitable.sum() + ((size == 0) & ~unprofitable).sum())
     if unprofitable.any():
         leavers = np.unique(req[unprofitable])
@@ -140,7 +143,7 @@ def post(model) -> None:
 
 
 def expire(model) -> None:
-    """Refund the unfilled assignments of batches whose lifetime ends this hour; reprice."""
+    """Refund the unfilled assignments of batches whose lifetime ends this hour; requesters reprice."""
     B, R = model.batches, model.requesters
     due = model.pop_due(model._due_batches, model.hour)
     if due.size == 0:
@@ -150,11 +153,17 @@ def expire(model) -> None:
     model.ledger.transfer("escrow", "refunded", int(refund.sum()))
     np.subtract.at(R.spent_micro, B.requester[due], refund)
     model.counters["assignments_expired"] += int(rem.sum())
-    # requesters whose batch expired mostly unfilled raise their target pay (labour-supply response)
+    # repricing: a batch that expired mostly unfilled raises the requester's target pay, a batch
+    # that filled lowers it by half a step, within [initial / max_factor, initial x max_factor]
     rc = model.config.requesters
     slow = rem > 0.5 * B.size[due]
+    filled = rem == 0
     if slow.any():
         r = np.unique(B.requester[due][slow])
-        R.target_pay[r] = np.minimum(R.target_pay[r] * (1.0 + rc.reprice_step), R.initial_pay[r] * rc.reprice_max_factor)
+        cap = np.minimum(R.initial_pay[r] * rc.reprice_max_factor, R.value_per_hour[r] / (1.0 + model.config.platform.commission))
+        R.target_pay[r] = np.maximum(np.minimum(R.target_pay[r] * (1.0 + rc.reprice_step), cap), R.target_pay[r] * 0 + np.minimum(R.target_pay[r], cap))
+    if filled.any():
+        r = np.unique(B.requester[due][filled])
+        R.target_pay[r] = np.maximum(R.target_pay[r] / (1.0 + rc.reprice_step / 2), R.initial_pay[r] / rc.reprice_max_factor)
     B.remaining[due] = 0
     B.release(due)

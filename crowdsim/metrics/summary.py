@@ -4,9 +4,11 @@
   returned tasks, rejected work, work never paid);
 - **paid-only wage** = earnings / time on work that was paid.
 
-Working time on submissions still awaiting review at the end of the run is *pending*: its
-outcome is unknown, so it is left out of both numerator and denominator (reported as
-``pending_time_share``). Statistics over workers are per worker (median of workers' wages), over
+Wages are measured on an accrual basis: work submitted before the end of the run counts with
+the pay it will receive and its time is classified by its fate (a submission's review outcome is
+drawn when it is submitted), so a short run is not biased by reviews still to come. Cash
+actually received by the end is ``earnings_usd``; the accrued figure is ``earnings_accrued_usd``.
+The share of working time still awaiting payment at the end is ``pending_time_share``. Statistics over workers are per worker (median of workers' wages), over
 workers with at least ``sim.min_hours_for_wage`` resolved hours. Money in USD, time in hours.
 """
 
@@ -56,17 +58,45 @@ def _nan(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None
 
 
+def _accrued(model) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Pay (micro-USD) and minutes (paid, rejected, never paid) that pending submissions will bring."""
+    from crowdsim.policy.fees import worker_fee_rate
+
+    W, S = model.workers, model.records
+    n = W.n
+    use = np.flatnonzero(S.in_use[: S.n])
+    w = S.worker[use]
+    kind = S.kind[use]
+    n_done = np.maximum(S.n_done[use], 1)
+    approved = np.where(kind == 0, S.n_approve[use] + S.n_overturn[use], S.n_approve[use])
+    approved = np.where(kind == 2, 0, approved)
+    gross = approved * S.reward_micro[use]
+    pay = gross * (1.0 - worker_fee_rate(model.config.platform, W.gross_billed_micro[w] / MICRO))
+    per = S.minutes[use] / n_done
+    never = np.where(kind == 2, S.minutes[use], 0.0)
+    paid = np.where(kind == 2, 0.0, per * approved)
+    rej = S.minutes[use] - paid - never
+    return (
+        np.bincount(w, weights=pay, minlength=n)[:n],
+        np.bincount(w, weights=paid, minlength=n)[:n],
+        np.bincount(w, weights=np.maximum(rej, 0.0), minlength=n)[:n],
+        np.bincount(w, weights=never, minlength=n)[:n],
+    )
+
+
 def workers_frame(model) -> pd.DataFrame:
     W = model.workers
     n = W.n
     codes = np.array(model.countries.codes)
-    paid_h = W.m_paid[:n] / 60
+    acc_pay, acc_paid, acc_rej, acc_never = _accrued(model)
+    paid_h = (W.m_paid[:n] + acc_paid) / 60
     unpaid = {
         "search": W.m_search[:n] / 60, "returned": W.m_returned[:n] / 60,
-        "rejected": W.m_rejected[:n] / 60, "never_paid": W.m_never_paid[:n] / 60,
+        "rejected": (W.m_rejected[:n] + acc_rej) / 60, "never_paid": (W.m_never_paid[:n] + acc_never) / 60,
     }
     unpaid_h = sum(unpaid.values())
-    earn = W.earned_micro[:n] / MICRO
+    cash = W.earned_micro[:n] / MICRO
+    earn = cash + acc_pay / MICRO
     resolved = paid_h + unpaid_h
     with np.errstate(divide="ignore", invalid="ignore"):
         wage_all = np.where(resolved > 0, earn / resolved, np.nan)
@@ -89,7 +119,8 @@ def workers_frame(model) -> pd.DataFrame:
             "hours_pending": W.m_pending[:n] / 60,
             "hours_idle_online": W.m_idle_online[:n] / 60,
             "hours_online": W.online_hours[:n].astype(float),
-            "earnings_usd": earn,
+            "earnings_usd": cash,
+            "earnings_accrued_usd": earn,
             "fees_paid_usd": W.fees_paid_micro[:n] / MICRO,
             "pending_value_usd": W.pending_value_micro[:n] / MICRO,
             "wage_all_in": wage_all,
@@ -193,7 +224,7 @@ def summarize(model, wf: pd.DataFrame | None = None, ts: pd.DataFrame | None = N
     # weekly earnings volatility among workers present for the whole of >= 2 weeks
     s["earnings_cv_weekly_median"] = _weekly_cv(model)
     worked = wf[(wf["hours_paid"] + wf["hours_search"] + wf["hours_pending"]) > 0]
-    s["gini_earnings"] = _nan(gini(worked["earnings_usd"].to_numpy())) if len(worked) else None
+    s["gini_earnings"] = _nan(gini(worked["earnings_accrued_usd"].to_numpy())) if len(worked) else None
     led = model.ledger.totals_usd()
     s["platform_revenue_usd"] = led["ledger_platform_fees_usd"]
     s["worker_earnings_usd"] = led["ledger_worker_paid_usd"]
