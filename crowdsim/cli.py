@@ -101,23 +101,28 @@ def _group_error(override: str, groups: dict[str, list[str]]) -> ConfigError | N
 
 
 def validate_overrides(overrides: list[str]) -> None:
-    """Compose each combination the command line asks for and validate it; raise ConfigError."""
+    """Compose each combination the command line asks for and validate it; raise ConfigError.
+
+    With ``+experiment=NAME``, the grid in the experiment file (``hydra.sweeper.params``) is
+    validated too, value by value, as if it had been typed on the command line.
+    """
     from hydra import compose, initialize_config_dir
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
     mine = [o for o in overrides if not _is_hydra_override(o)]
+    validate_hydra_overrides([o for o in overrides if _is_hydra_override(o)])
     groups = config_groups()
     for o in mine:
         # `+experiment=NAME` and other group choices: the value must be a file in the group
         err = _group_error(o, groups)
         if err is not None and "," not in o:
             raise err
-    try:
-        combos = _expand(mine)
-    except HydraException as exc:
-        raise ConfigError("command line", " ".join(mine), f"Hydra override syntax ({str(exc).splitlines()[0]})") from None
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3", job_name=PROG):
+        try:
+            combos = _expand(_experiment_grid(mine) + mine)
+        except HydraException as exc:
+            raise ConfigError("command line", " ".join(mine), f"Hydra override syntax ({str(exc).splitlines()[0]})") from None
         for combo in combos:
             for o in combo:
                 err = _group_error(o, groups)
@@ -128,6 +133,76 @@ def validate_overrides(overrides: list[str]) -> None:
             except (HydraException, OmegaConfBaseException) as exc:
                 raise _translate(exc, combo) from None
             to_config(cfg)
+
+
+def _experiment_grid(overrides: list[str]) -> list[str]:
+    """The sweep of the ``+experiment=NAME`` files on the command line, as overrides.
+
+    Keys also given on the command line are left out: there, as in Hydra's basic sweeper, the
+    command line wins.
+    """
+    from hydra import compose
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    def key(o: str) -> str:
+        return o.lstrip("+~").split("=", 1)[0].split("@", 1)[0]
+
+    chosen = [o for o in overrides if key(o) == "experiment" and "," not in o and "(" not in o]
+    if not chosen:
+        return []
+    try:
+        cfg = compose(config_name="config", overrides=chosen, return_hydra_config=True)
+    except (HydraException, OmegaConfBaseException) as exc:
+        raise _translate(exc, chosen) from None
+    params = OmegaConf.select(cfg, "hydra.sweeper.params", default=None) or {}
+    given = {key(o) for o in overrides}
+    return [f"{k}={v}" for k, v in params.items() if k not in given]
+
+
+def launcher_options() -> dict[str, str | None]:
+    """Launcher choices for ``hydra/launcher=``: name -> the plugin config it builds on.
+
+    The files in configs/hydra/launcher/ (documented settings) plus the configs installed plugins
+    register (``basic``, ``joblib``, ``submitit_local``, ``submitit_slurm``, ``ray``...). A file
+    whose plugin is not installed maps to the missing plugin's name.
+    """
+    import yaml
+    from hydra.core.config_store import ConfigStore
+    from hydra.core.plugins import Plugins
+
+    Plugins.instance()  # importing the plugins registers their configs
+    stored = {n.removesuffix(".yaml") for n in ConfigStore.instance().list("hydra/launcher")}
+    options: dict[str, str | None] = dict.fromkeys(sorted(stored))
+    for path in sorted((Path(CONFIG_DIR) / "hydra" / "launcher").glob("*.yaml")):
+        base = None
+        try:
+            defaults = (yaml.safe_load(path.read_text()) or {}).get("defaults", [])
+        except yaml.YAMLError:
+            defaults = []
+        for d in defaults:
+            if isinstance(d, str) and d != "_self_":
+                base = d
+        options[path.stem] = base
+    return {name: (None if base is None or base in stored else base) for name, base in options.items()}
+
+
+def validate_hydra_overrides(overrides: list[str]) -> None:
+    """Check the launcher choice (``hydra/launcher=NAME``) before Hydra starts; raise ConfigError."""
+    for o in overrides:
+        key, _, value = o.lstrip("+~").partition("=")
+        if key.split("@")[0] != "hydra/launcher" or not value:
+            continue
+        options = launcher_options()
+        if value not in options:
+            raise ConfigError("hydra/launcher", value, ", ".join(options))
+        missing = options[value]
+        if missing is not None:
+            raise ConfigError(
+                "hydra/launcher", value, ", ".join(n for n, m in options.items() if m is None),
+                message=f"invalid value for option 'hydra/launcher': {value!r} needs the '{missing}' launcher "
+                        f"plugin, which is not installed (install it with: pip install -e '.[cluster]')",
+            )
 
 
 def _translate(exc: Exception, combo: list[str]) -> ConfigError:
@@ -159,21 +234,57 @@ def _translate(exc: Exception, combo: list[str]) -> ConfigError:
     return ConfigError("command line", " ".join(combo), first)
 
 
+log = logging.getLogger(__name__)
+
+
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
 def hydra_main(cfg: DictConfig):
-    """Run one configuration and write its results into Hydra's output folder."""
-    from hydra.core.hydra_config import HydraConfig
+    """Run one configuration and write its results into Hydra's output folder.
 
+    Resume: if the folder already holds DONE.json for the same resolved config (and crowdsim
+    version), the stored summary is returned without simulating, so re-running a sweep into the
+    same ``hydra.sweep.dir`` only runs the jobs that did not finish. A job whose simulation raises
+    writes FAILED.json; in a multirun the sweep goes on (the failure is in sweep.parquet and makes
+    ``crowdsim`` exit with status 1), in a single run the error propagates.
+    """
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from crowdsim.experiments.sweep import (
+        clear_markers,
+        completed_summary,
+        job_provenance,
+        write_failure,
+    )
     from crowdsim.run import run, write_results
 
     logging.getLogger("MESA").setLevel(logging.WARNING)
-    out_dir = HydraConfig.get().runtime.output_dir
-    res = run(cfg)
+    hc = HydraConfig.get()
+    out_dir = hc.runtime.output_dir
+    multirun = hc.mode == RunMode.MULTIRUN
     container = OmegaConf.to_container(cfg, resolve=True)
-    write_results(res, out_dir, resolved_config=container)
+    tag = f"job {hc.job.num}: " if multirun else ""
+    stored = completed_summary(out_dir, container)
+    if stored is not None:
+        log.info("complete already (DONE.json for the same config): not simulated again")
+        print(f"[{tag}{stored.get('scenario')} seed={stored.get('seed')}] complete already, skipped -> {out_dir}")
+        return stored.get("wage_median_all_in")
+    clear_markers(out_dir)
+    provenance = job_provenance(hc)
+    log.info("simulating %s seed=%s", container.get("scenario_name"), container.get("seed"))
+    try:
+        res = run(cfg)
+    except Exception as exc:
+        write_failure(out_dir, exc, container, provenance)
+        if not multirun:
+            raise
+        # one line here; the traceback is in FAILED.json
+        log.error("%sFAILED %s: %s -> %s (the sweep goes on)", tag, type(exc).__name__, exc, out_dir)
+        return None
+    write_results(res, out_dir, resolved_config=container, provenance=provenance)
     s = res.summary
     print(
-        f"[{s['scenario']} seed={s['seed']}] median all-in wage ${s['wage_median_all_in']:.2f}/h, "
+        f"[{tag}{s['scenario']} seed={s['seed']}] median all-in wage ${s['wage_median_all_in']:.2f}/h, "
         f"mean ${s['wage_mean_all_in']:.2f}/h, above $7.25: {s['share_above_7_25']:.1%}, "
         f"unpaid time {s['unpaid_time_share']:.1%} -> {out_dir}"
     )
@@ -182,15 +293,31 @@ def hydra_main(cfg: DictConfig):
 
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
-    overrides, _multirun, info = _split_args(argv)
+    overrides, multirun, info = _split_args(argv)
+    shows = {"-c", "--cfg", "-i", "--info", "-sc", "--shell-completion"}
+    if multirun and any(a.split("=")[0] in shows for a in argv):
+        print(f"{PROG}: error: -m/--multirun cannot be combined with --cfg or --info "
+              "(drop -m to see the configuration of the first job)", file=sys.stderr)
+        raise SystemExit(2)
     if not info:
         try:
             validate_overrides(overrides)
         except ConfigError as exc:
             print(f"{PROG}: error: {exc}", file=sys.stderr)
             raise SystemExit(2) from None
+    from crowdsim.experiments import callbacks
+
+    callbacks.LAST_SWEEP = None
     sys.argv = [sys.argv[0], *argv]
     hydra_main()
+    outcome = callbacks.LAST_SWEEP
+    if multirun and outcome and outcome.get("failed"):
+        print(
+            f"{PROG}: {outcome['failed']} of {outcome['n_jobs']} jobs failed; their rows in "
+            f"{outcome['sweep_dir']}/sweep.parquet (status, error) and FAILED.json files say why",
+            file=sys.stderr,
+        )
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -78,9 +79,20 @@ def atomic_write_parquet(path: Path, df) -> None:
 DONE_FILE = "DONE.json"
 
 
-def write_results(res: Results, out_dir: str | Path, resolved_config: dict | None = None) -> Path:
+def config_digest(resolved_config: dict) -> str:
+    """SHA-256 of a resolved config as canonical JSON: what identifies a job when a sweep resumes."""
+    text = json.dumps(resolved_config, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def write_results(
+    res: Results, out_dir: str | Path, resolved_config: dict | None = None, provenance: dict | None = None
+) -> Path:
     """Write summary.json, timeseries.parquet, workers.parquet, requesters.parquet, config.yaml and
-    provenance.json into ``out_dir``, each atomically; ``DONE.json`` last marks the job complete."""
+    provenance.json into ``out_dir``, each atomically; ``DONE.json`` last marks the job complete.
+
+    ``provenance`` adds entries (e.g. a sweep job's overrides) to provenance.json and DONE.json;
+    both also carry ``config_sha256``, the :func:`config_digest` of the resolved config."""
     from omegaconf import OmegaConf
 
     import crowdsim
@@ -93,7 +105,8 @@ def write_results(res: Results, out_dir: str | Path, resolved_config: dict | Non
     atomic_write_parquet(out / "requesters.parquet", res.requesters)
     atomic_write_text(out / "config.yaml", OmegaConf.to_yaml(OmegaConf.create(cfg)))
     prov = {"seed": res.summary.get("seed"), "scenario": res.summary.get("scenario"),
-            "crowdsim_version": crowdsim.__version__, "git_revision": git_revision()}
+            "crowdsim_version": crowdsim.__version__, "git_revision": git_revision(),
+            "config_sha256": config_digest(cfg)} | dict(provenance or {})
     atomic_write_text(out / "provenance.json", json.dumps(prov, indent=2))
     summary = dict(res.summary) | {"crowdsim_version": crowdsim.__version__}
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, default=float))
