@@ -44,7 +44,7 @@ def crowdsim(*args: str, cwd: Path, timeout: float = 240, check: bool = True) ->
 
 def reproducible(df: pd.DataFrame) -> pd.DataFrame:
     cols = [c for c in df.columns if not c.startswith(NOT_REPRODUCIBLE)]
-    return df[cols].sort_values(["platform.commission", "seed"]).reset_index(drop=True)
+    return df[cols].sort_values("job").reset_index(drop=True)
 
 
 def head_revision() -> str | None:
@@ -71,6 +71,29 @@ def test_experiment_files_validate_and_expand(name):
         OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in params.items()]), None)[0]
     text = (Path(CONFIG_DIR) / "experiment" / f"{name}.yaml").read_text()
     assert f"= {len(jobs)} jobs" in text  # the header states the grid's size
+
+
+def test_job_list_expands_glob_range_and_experiment_grid():
+    """sweep_jobs.json lists the jobs exactly as the basic sweeper launches them."""
+    from hydra import initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from crowdsim.experiments.sweep import expand_sweep
+
+    scenarios = sorted(p.stem for p in (Path(CONFIG_DIR) / "scenario").glob("*.yaml"))
+    config = OmegaConf.create({"hydra": {
+        "sweeper": {"_target_": "hydra._internal.core_plugins.basic_sweeper.BasicSweeper",
+                    "params": {"platform.commission": "0.1,0.2", "seed": "range(0,5)"}},
+        "overrides": {"task": ["scenario=glob(*)", "seed=range(0,2)", "sim.days=2"]},
+    }})
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        jobs = expand_sweep(config)
+    # the command line's seed list replaces the grid's
+    assert len(jobs) == 2 * len(scenarios) * 2
+    assert jobs[0] == ["platform.commission=0.1", "seed=0", f"scenario={scenarios[0]}", "sim.days=2"]
+    assert {o for job in jobs for o in job if o.startswith("scenario=")} == {f"scenario={s}" for s in scenarios}
+    config.hydra.sweeper._target_ = "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper"
+    assert expand_sweep(config) is None  # jobs of adaptive sweepers are not known in advance
 
 
 @pytest.mark.parametrize(
@@ -205,6 +228,18 @@ def test_multirun_shows_progress(sweeps):
         assert "[crowdsim] sweep of 4 jobs" in err
         assert "4/4 jobs finished" in err
         assert "4 jobs (4 ok)" in err
+
+
+@pytest.mark.slow
+def test_same_rows_at_scale_basic_vs_joblib(tmp_path):
+    """At 10k workers, sums are long enough for BLAS to split them across threads: metrics must
+    not depend on the thread count (1 per joblib worker, all cores in the basic launcher)."""
+    grid = ["population.n_workers=10000", "sim.days=28", "seed=0,1"]
+    tables = []
+    for name, extra in {"basic": [], "joblib": ["hydra/launcher=cores", "hydra.launcher.n_jobs=2"]}.items():
+        crowdsim("-m", *grid, *extra, f"hydra.sweep.dir={tmp_path / name}", cwd=tmp_path, timeout=900)
+        tables.append(reproducible(pd.read_parquet(tmp_path / name / "sweep.parquet")))
+    pd.testing.assert_frame_equal(tables[0], tables[1], check_exact=True)
 
 
 # --- failures, resume, double counting --------------------------------------------------------

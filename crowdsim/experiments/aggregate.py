@@ -31,6 +31,7 @@ from pathlib import Path
 import pandas as pd
 
 from crowdsim.experiments.sweep import (
+    DONE_FILE,
     FAILED_FILE,
     MANIFEST_FILE,
     SUMMARY_CSV,
@@ -100,7 +101,7 @@ def _read_overrides(job_dir: Path) -> list[str] | None:
 def _read_config(job_dir: Path) -> dict:
     import yaml
 
-    for name in ("config.yaml", ".hydra/config.yaml"):
+    for name in (".hydra/config.yaml", "config.yaml"):  # Hydra's copy is written when the job starts
         try:
             with open(job_dir / name) as fh:
                 data = yaml.safe_load(fh)
@@ -130,32 +131,27 @@ def parse_overrides(overrides: list[str]) -> dict:
     return out
 
 
-def job_row(job_dir: Path, overrides: list[str], sweep_dir: Path) -> dict:
-    """One row of sweep.parquet for the job folder ``job_dir``."""
+def job_row(job_dir: Path, sweep_dir: Path) -> dict:
+    """One row of sweep.parquet for the job folder ``job_dir`` (overrides not included)."""
     status = job_state(job_dir)
     row: dict = {"job_dir": str(job_dir.relative_to(sweep_dir)), "status": status, "error": None}
-    prov = read_json(job_dir / "provenance.json") or {}
     if status == "ok":
         summary = read_json(job_dir / "summary.json")
+        done = read_json(job_dir / DONE_FILE) or {}
         if summary is None:  # DONE.json without a readable summary: not complete
-            status = row["status"] = "missing"
+            row["status"] = "missing"
         else:
             row |= _flatten(summary)
-            done = read_json(job_dir / "DONE.json") or {}
-            for k in PROVENANCE_COLUMNS:
-                row[k] = done.get(k, prov.get(k, row.get(k)))
-            row["job"] = done.get("job_num", prov.get("job_num"))
-    if status == "failed":
+            row |= {k: done.get(k, row.get(k)) for k in PROVENANCE_COLUMNS}
+            row["job"] = done.get("job_num")
+    elif status == "failed":
         failed = read_json(job_dir / FAILED_FILE) or {}
-        row["error"] = f"{failed.get('error_type', 'Error')}: {failed.get('error', '')}".strip()
-        for k in PROVENANCE_COLUMNS:
-            row[k] = failed.get(k)
+        row["error"] = f"{failed.get('error_type', 'Error')}: {failed.get('error', '')}"
+        row |= {k: failed.get(k) for k in (*PROVENANCE_COLUMNS, "seed", "scenario")}
         row["job"] = failed.get("job_num")
-        row["seed"], row["scenario"] = failed.get("seed"), failed.get("scenario")
-    if status == "missing" or row.get("seed") is None:
+    if row.get("seed") is None or row.get("scenario") is None:
         cfg = _read_config(job_dir)
-        row.setdefault("seed", cfg.get("seed"))
-        row["seed"] = row["seed"] if row["seed"] is not None else cfg.get("seed")
+        row["seed"] = row.get("seed") if row.get("seed") is not None else cfg.get("seed")
         row["scenario"] = row.get("scenario") or cfg.get("scenario_name")
     if row.get("job") is None and job_dir.name.isdigit():
         row["job"] = int(job_dir.name)
@@ -176,16 +172,17 @@ def collect(sweep_dir: str | Path) -> pd.DataFrame:
         if overrides is None:
             continue
         key = tuple(sorted(overrides))
-        row = job_row(job_dir, overrides, sweep_dir) | {"_overrides": overrides}
+        row = job_row(job_dir, sweep_dir) | {"_overrides": overrides}
         prev = rows.get(key)
         if prev is None or rank[row["status"]] > rank[prev["status"]]:
             rows[key] = row
     if manifest is not None:
-        ordered = []
+        ordered, seen = [], set()
         for num, overrides in enumerate(manifest):
             key = tuple(sorted(overrides))
-            if key in {tuple(sorted(r["_overrides"])) for r in ordered}:
+            if key in seen:
                 continue  # a value listed twice in the sweep: the same job
+            seen.add(key)
             row = rows.get(key) or {"job_dir": None, "status": "missing", "error": None,
                                     "_overrides": overrides}
             row["job"] = num

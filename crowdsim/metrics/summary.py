@@ -51,7 +51,9 @@ def gini(x: np.ndarray) -> float:
     if x.size == 0 or x.sum() <= 0:
         return float("nan")
     n = x.size
-    return float((2.0 * np.arange(1, n + 1) - n - 1).dot(x) / (n * x.sum()))
+    # np.sum, not .dot: BLAS splits a long dot product across threads, so its last bit would
+    # depend on the thread count (1 in joblib/loky workers, all cores in a plain process)
+    return float(np.sum((2.0 * np.arange(1, n + 1) - n - 1) * x) / (n * x.sum()))
 
 
 def _nan(x: float) -> float | None:
