@@ -250,6 +250,9 @@ def summarize(model, wf: pd.DataFrame | None = None, ts: pd.DataFrame | None = N
     else:
         s["requester_top1pct_volume_share"] = None
     s.update(led)
+    # memo: reward value of submitted work awaiting payment (held inside escrow)
+    W = model.workers
+    s["ledger_worker_pending_usd"] = float(W.pending_value_micro[: W.n].sum() / MICRO)
     s["by_country"] = {
         code: _wage_stats(measured[measured["country"] == code]) | {
             "local_min_wage_usd": float(model.countries.min_wage_usd[j]),
