@@ -29,7 +29,7 @@ from crowdsim.ledger import Ledger
 from crowdsim.market import adapt, matching, posting, review
 from crowdsim.market.profiles import posting_profile, worker_availability_profile
 from crowdsim.metrics import record
-from crowdsim.stores import ColumnStore, RecyclingStore
+from crowdsim.stores import Calendar, ColumnStore, RecyclingStore
 
 PHASES = ("post", "expire", "search", "review", "adapt", "record")
 
@@ -70,8 +70,8 @@ class CrowdWorkModel(mesa.Model):
         self.ledger = Ledger()
         self.phase_seconds = dict.fromkeys(PHASES, 0.0)
         self._create_agents = create_agents
-        self._due_records: dict[int, list[np.ndarray]] = {}
-        self._due_batches: dict[int, list[np.ndarray]] = {}
+        self._due_records = Calendar()
+        self._due_batches = Calendar()
         self.counters: dict[str, float] = dict.fromkeys(
             [
                 "assignments_submitted", "assignments_returned", "assignments_approved",
@@ -79,7 +79,7 @@ class CrowdWorkModel(mesa.Model):
                 "assignments_overturned", "assignments_posted", "assignments_expired",
                 "value_submitted_micro", "value_never_paid_micro", "value_good_rejected_micro",
                 "delay_hours_x_assignments", "batches_posted", "batches_split", "batches_not_posted",
-                "requester_exits", "requester_entries", "worker_exits", "worker_entries",
+                "requester_exits", "requester_entries", "worker_exits", "worker_entries", "hits_posted",
                 "worker_exits_wage",
             ],
             0.0,
@@ -238,6 +238,7 @@ class CrowdWorkModel(mesa.Model):
                 "reward_micro": (i8, 0), "fee_micro": (i8, 0), "est_minutes": (f8, 0.0), "true_minutes": (f8, 0.0),
                 "gated": (np.bool_, False), "restricted": (np.bool_, False), "posted_hour": (np.int32, 0),
                 "expires_hour": (np.int32, 0), "max_per_worker": (i8, 1), "covered_floor": (np.bool_, False),
+                "hits": (i8, 1), "assignments_per_hit": (i8, 1),
             },
         )
         self.records = RecyclingStore(
@@ -257,26 +258,14 @@ class CrowdWorkModel(mesa.Model):
         )
 
     # ------------------------------------------------------------------ scheduling helpers
-    def schedule(self, table: dict[int, list[np.ndarray]], hours: np.ndarray, idx: np.ndarray) -> None:
-        """File row indices ``idx`` under their due hours (a calendar of buckets)."""
-        if idx.size == 0:
-            return
-        hours = np.asarray(hours, dtype=np.int64)
-        if np.all(hours == hours[0]):
-            table.setdefault(int(hours[0]), []).append(idx)
-            return
-        order = np.argsort(hours, kind="stable")
-        h_sorted = hours[order]
-        cuts = np.flatnonzero(np.diff(h_sorted)) + 1
-        for h_group, i_group in zip(np.split(h_sorted, cuts), np.split(idx[order], cuts), strict=True):
-            table.setdefault(int(h_group[0]), []).append(i_group)
+    @staticmethod
+    def schedule(calendar: Calendar, hours: np.ndarray, idx: np.ndarray) -> None:
+        """File row indices ``idx`` under the hours they fall due."""
+        calendar.add(hours, idx)
 
     @staticmethod
-    def pop_due(table: dict[int, list[np.ndarray]], hour: int) -> np.ndarray:
-        parts = table.pop(hour, None)
-        if not parts:
-            return np.empty(0, dtype=np.int64)
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+    def pop_due(calendar: Calendar, hour: int) -> np.ndarray:
+        return calendar.pop(hour)
 
     # ------------------------------------------------------------------ the hour
     def step(self) -> None:

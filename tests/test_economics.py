@@ -80,7 +80,7 @@ def test_without_a_guarantee_never_reviewing_requesters_never_pay():
 
 
 def test_workers_leave_when_pay_stays_below_reservation_wage():
-    common = dict(population__n_workers=300, sim__days=10, seed=8, workers__baseline_exit_per_month=0.0,
+    common = dict(population__n_workers=300, sim__days=10, seed=8, workers__baseline_exit_per_month=0.0, market__demand_ratio=1.5,
                   workers__exit_days=2, workers__exit_prob_side=0.5, workers__exit_prob_main=0.5)
     rich = run(**common, workers__reservation_wage_median_usd=0.01)
     poor = run(**common, workers__reservation_wage_median_usd=50.0)
