@@ -70,16 +70,18 @@ class RecyclingStore(ColumnStore):
         self._free = free
         self._n_free += extra.size
 
-    def allocate(self, k: int) -> np.ndarray:
-        """Take ``k`` free rows (reset to their fill values) and mark them in use."""
+    def allocate(self, k: int, reset: bool = True) -> np.ndarray:
+        """Take ``k`` free rows and mark them in use; ``reset`` refills them with column defaults
+        (skip it only when the caller sets every column)."""
         if k > self._n_free:
             self._grow(self.capacity + k)
         idx = self._free[self._n_free - k : self._n_free].copy()
         self._n_free -= k
         self.in_use[idx] = True
         self.n = max(self.n, int(idx.max()) + 1) if k else self.n
-        for name, (_dtype, fill) in self._spec.items():
-            getattr(self, name)[idx] = fill
+        if reset:
+            for name, (_dtype, fill) in self._spec.items():
+                getattr(self, name)[idx] = fill
         return idx
 
     def release(self, idx: np.ndarray) -> None:

@@ -28,17 +28,18 @@ def test_without_search_returns_or_rejections_all_in_equals_paid_only():
 
 
 def _worker_earnings(commission, seed):
-    res = run(population__n_workers=500, sim__days=7, seed=seed, platform__commission=commission, platform__batch_surcharge=0.0)
+    res = run(population__n_workers=1500, sim__days=7, seed=seed, platform__commission=commission,
+              platform__batch_surcharge=0.0)
     return res.workers["earnings_accrued_usd"].sum(), res.summary
 
 
 def test_higher_commission_lowers_total_worker_earnings():
-    for seed in (1, 2):
-        low, s_low = _worker_earnings(0.0, seed)
-        high, s_high = _worker_earnings(0.4, seed)
-        assert high < low, (seed, low, high)
-        assert s_low["platform_revenue_usd"] == 0.0
-        assert s_high["platform_revenue_usd"] > 0.0
+    # common random numbers: the same seeds under both commissions; totals over three seeds
+    low = [_worker_earnings(0.0, seed) for seed in (1, 2, 3)]
+    high = [_worker_earnings(0.4, seed) for seed in (1, 2, 3)]
+    assert sum(e for e, _ in high) < 0.95 * sum(e for e, _ in low)
+    assert all(s["platform_revenue_usd"] == 0.0 for _, s in low)
+    assert all(s["platform_revenue_usd"] > 0.0 for _, s in high)
 
 
 def test_opportunistic_requesters_raise_unjustified_rejections():
