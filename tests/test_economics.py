@@ -43,10 +43,10 @@ def test_higher_commission_lowers_total_worker_earnings():
 
 
 def test_opportunistic_requesters_raise_unjustified_rejections():
-    honest = run(population__n_workers=400, sim__days=6, seed=4,
-                 requesters__rejection_shares={"honest": 1.0, "strict": 0.0, "opportunistic": 0.0})
-    opportunistic = run(population__n_workers=400, sim__days=6, seed=4,
-                        requesters__rejection_shares={"honest": 0.5, "strict": 0.0, "opportunistic": 0.5})
+    common = dict(population__n_workers=600, sim__days=6, seed=4,
+                  requesters__review_shares={"prompt": 1.0, "slow": 0.0, "never": 0.0})
+    honest = run(**common, requesters__rejection_shares={"honest": 1.0, "strict": 0.0, "opportunistic": 0.0})
+    opportunistic = run(**common, requesters__rejection_shares={"honest": 0.5, "strict": 0.0, "opportunistic": 0.5})
     assert honest.summary["unjustified_rejection_rate"] == 0.0
     assert opportunistic.summary["unjustified_rejection_rate"] > 0.01
     assert opportunistic.summary["value_good_rejected_usd"] > 0.0

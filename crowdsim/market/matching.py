@@ -122,6 +122,7 @@ def search_and_work(model) -> None:
     W.spill[on] = np.maximum(spill_in - 60.0, 0.0)
 
     model._to_schedule = []
+    claims: list[tuple[np.ndarray, ...]] = []
     open_all = np.flatnonzero(B.in_use[: B.n] & (B.remaining[: B.n] > 0))
     listing = Listing(model, open_all) if open_all.size else None
     qualified_all = None
@@ -172,7 +173,8 @@ def search_and_work(model) -> None:
         pos, workers, best = pos[accept], workers[accept], best[accept]
         b = cand[accept, best]
         e = exp_minutes[accept, best]
-        want = np.clip(np.floor(left[pos] / e), 1, None).astype(np.int64)
+        # enough assignments to fill the time left (the last one may run into the next hour)
+        want = np.clip(np.ceil(left[pos] / e), 1, None).astype(np.int64)
         want = np.minimum(want, np.minimum(B.max_per_worker[b], B.remaining[b]))
         # explicit conflict resolution: a random order among workers wanting the same batch
         order = np.lexsort((rng.random(b.size), b))
@@ -219,7 +221,9 @@ def search_and_work(model) -> None:
             obs = (minutes_done[done] / k_done[done]) / B.est_minutes[b[done]]
             lr = wc.learning_rate
             W.belief_duration_ratio[workers[done]] += lr * (obs - W.belief_duration_ratio[workers[done]])
-            _submit(model, workers[done], b[done], k_done[done], minutes_done[done])
+            claims.append((workers[done], b[done], k_done[done], minutes_done[done]))
+    if claims:  # submissions of the hour, with their review outcomes, filed in one go
+        _submit(model, *(np.concatenate(parts) for parts in zip(*claims, strict=True)))
     if model._to_schedule:
         when = np.concatenate([w for w, _ in model._to_schedule])
         idx = np.concatenate([i for _, i in model._to_schedule])
