@@ -242,7 +242,7 @@ class CrowdWorkModel(mesa.Model):
             },
         )
         self.records = RecyclingStore(
-            max(1024, cfg.population.n_workers),
+            max(1024, 8 * cfg.population.n_workers),  # ~submissions awaiting review at once (measured)
             {
                 "worker": (np.int64, -1), "requester": (np.int32, -1), "kind": (np.int8, 0),
                 "n_done": (i8, 0), "n_approve": (i8, 0), "n_rej_just": (i8, 0), "n_rej_unjust": (i8, 0),
