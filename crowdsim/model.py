@@ -70,6 +70,7 @@ class CrowdWorkModel(mesa.Model):
         self.ledger = Ledger()
         self.phase_seconds = dict.fromkeys(PHASES, 0.0)
         self._create_agents = create_agents
+        self._spilling = np.empty(0, dtype=np.int64)  # workers whose work runs into the next hour
         self._due_records = Calendar()
         self._due_batches = Calendar()
         self.counters: dict[str, float] = dict.fromkeys(
@@ -97,7 +98,7 @@ class CrowdWorkModel(mesa.Model):
         # availability factor by hour of the week (UTC) for each country: (168, n_countries)
         self.availability = np.stack(
             [worker_availability_profile(off) for off in self.countries.utc_offset], axis=1
-        )
+        ).astype(np.float32)
         self.posting_weight = posting_profile()  # (168,), mean 1
         self.n_weeks = int(np.ceil(cfg.sim.days / 7))
 
@@ -172,7 +173,11 @@ class CrowdWorkModel(mesa.Model):
         return idx
 
     def _refresh_present(self) -> None:
-        self.present_workers = np.flatnonzero(self.workers.present[: self.workers.n])
+        W = self.workers
+        self.present_workers = np.flatnonzero(W.present[: W.n])
+        # compact copies for the hourly availability draw (refreshed when the pool changes)
+        self._present_base = W.online_base[self.present_workers].astype(np.float32)
+        self._present_country = W.country[self.present_workers].astype(np.intp)
 
     def _init_requesters(self) -> None:
         cfg = self.config

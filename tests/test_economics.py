@@ -18,7 +18,7 @@ def test_without_search_returns_or_rejections_all_in_equals_paid_only():
     res = run(population__n_workers=300, sim__days=4, seed=2, **NO_FRICTION)
     wf = res.workers
     worked = wf[wf["hours_paid"] > 0]
-    assert len(worked) > 50
+    assert len(worked) > 30
     assert np.allclose(worked["wage_all_in"], worked["wage_paid_only"], rtol=1e-9)
     assert res.summary["unpaid_time_share"] < 1e-12
     # with friction back on, unpaid time appears and all-in falls below paid-only

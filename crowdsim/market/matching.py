@@ -109,9 +109,11 @@ def search_and_work(model) -> None:
     if present.size == 0:
         return
     factor = model.availability[model.hour % 168]
-    p_online = W.online_base[present] * factor[W.country[present]]
-    online = (rng.random(present.size) < p_online) | (W.spill[present] > 0)
-    on = present[online]
+    p_online = model._present_base * factor[model._present_country]
+    online = rng.random(present.size, dtype=np.float32) < p_online
+    spilling = model._spilling[W.present[model._spilling]]
+    on = np.union1d(present[online], spilling) if spilling.size else present[online]
+    model._spilling = on[:0]
     if on.size == 0:
         model._hour_stats = dict(online=0, submitted=0, returned=0)
         model._online_idx = on
@@ -229,6 +231,7 @@ def search_and_work(model) -> None:
         idx = np.concatenate([i for _, i in model._to_schedule])
         model.schedule(model._due_records, when, idx)
     W.m_idle_online[on] += np.maximum(left, 0.0)
+    model._spilling = on[W.spill[on] > 0]  # busy into the next hour, online whatever their profile
     model._hour_stats = dict(online=int(on.size), submitted=submitted, returned=returned)
     model._online_idx = on
 
