@@ -127,7 +127,6 @@ def search_and_work(model) -> None:
     claims: list[tuple[np.ndarray, ...]] = []
     open_all = np.flatnonzero(B.in_use[: B.n] & (B.remaining[: B.n] > 0))
     listing = Listing(model, open_all) if open_all.size else None
-    qualified_all = None
     submitted = returned = 0
     sigma = wc.duration_noise_sigma
     m = wc.candidates_seen
@@ -147,12 +146,10 @@ def search_and_work(model) -> None:
         cand = listing.draw(rng.random((workers.size, m)))
         # eligibility: remaining, qualification gate, country restriction
         elig = B.remaining[cand] > 0
-        if qualified_all is None:
-            a, r = W.n_approved, W.n_rejected
-            tot = a + r
-            rate = np.where(tot > 0, a / np.maximum(tot, 1), 1.0)
-            qualified_all = (rate >= pc.qualification_min_approval_rate) & (a >= pc.qualification_min_approved)
-        elig &= ~B.gated[cand] | qualified_all[workers][:, None]
+        a_n, r_n = W.n_approved[workers], W.n_rejected[workers]
+        rate = np.where(a_n + r_n > 0, a_n / np.maximum(a_n + r_n, 1), 1.0)
+        qualified = (rate >= pc.qualification_min_approval_rate) & (a_n >= pc.qualification_min_approved)
+        elig &= ~B.gated[cand] | qualified[:, None]
         if pc.restricted_share > 0:
             allowed = model.restricted_allowed[W.country[workers]]
             elig &= ~B.restricted[cand] | allowed[:, None]
