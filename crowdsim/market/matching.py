@@ -153,20 +153,22 @@ def search_and_work(model) -> None:
         if pc.restricted_share > 0:
             allowed = model.restricted_allowed[W.country[workers]]
             elig &= ~B.restricted[cand] | allowed[:, None]
-        reqs = B.requester[cand]
-        p_ok, delay = expected_approval(model, workers, reqs)
         wfee = worker_fee_rate(pc, W.gross_billed_micro[workers] / MICRO)
         exp_minutes = B.est_minutes[cand] * W.belief_duration_ratio[workers][:, None]
-        value = (
-            B.reward_micro[cand] / MICRO * (1.0 - wfee)[:, None] * p_ok
-            / (1.0 + wc.impatience_per_day * delay)
-            / np.maximum(exp_minutes, 1e-3) * 60.0
-        )
-        value = np.where(elig, value, -np.inf)
+        # pay per expected hour if approved and paid at once: an upper bound of the value, so
+        # candidates below the reservation wage on it can be dropped before beliefs are looked up
+        upper = B.reward_micro[cand] / MICRO * (1.0 - wfee)[:, None] / np.maximum(exp_minutes, 1e-3) * 60.0
+        reservation = W.reservation_wage[workers]
+        viable_r, viable_c = np.nonzero(elig & (upper >= reservation[:, None]))
+        if viable_r.size == 0:
+            continue
+        p_ok, delay = expected_approval(model, workers[viable_r], B.requester[cand[viable_r, viable_c]][:, None])
+        value = np.full(cand.shape, -np.inf)
+        value[viable_r, viable_c] = upper[viable_r, viable_c] * p_ok[:, 0] / (1.0 + wc.impatience_per_day * delay[:, 0])
         best = value.argmax(axis=1)
         rows = np.arange(workers.size)
         best_value = value[rows, best]
-        accept = best_value >= W.reservation_wage[workers]
+        accept = best_value >= reservation
         if not accept.any():
             continue
         pos, workers, best = pos[accept], workers[accept], best[accept]
