@@ -101,7 +101,7 @@ def expected_approval(model, workers: np.ndarray, reqs: np.ndarray) -> tuple[np.
 
 
 def search_and_work(model) -> None:
-    cfg, rng, W, B, R = model.config, model.rng, model.workers, model.batches, model.requesters
+    cfg, rng, W, B = model.config, model.rng, model.workers, model.batches
     wc, pc = cfg.workers, cfg.platform
     present = model.present_workers
     model._hour_stats = dict(online=0, submitted=0, returned=0)
