@@ -47,6 +47,8 @@ OVERVIEW = (
     "wage_median_all_in", "wage_mean_all_in", "share_above_7_25", "unpaid_time_share",
     "unjustified_rejection_rate", "payment_delay_days_mean", "platform_revenue_usd", "worker_earnings_usd",
 )
+# what moved underneath: the volume of work, who left, pay per paid hour
+MECHANISMS = ("wage_median_paid_only", "tasks_submitted", "requester_exits", "worker_exit_rate", "share_above_local_min_wage")
 COUNTRY_METRIC = "wage_median_relative_to_local_min"
 PLOTS = {
     "wage_distribution.png": "Workers' all-in hourly wage by scenario",
@@ -330,6 +332,17 @@ def build_report(out: str | Path, plots: bool = True) -> dict[str, Path]:
         [{"scenario": s, **{METRICS[m][0]: cell(s, m) for m in OVERVIEW}} for s in order]
     )
     doc.table(ov)
+    doc.p("Underneath: pay per paid hour, the volume of work done, and who left the platform.")
+    doc.table(pd.DataFrame([{"scenario": s, **{METRICS[m][0]: cell(s, m) for m in MECHANISMS}} for s in order]))
+    days = meta.get("days") or next((i.get("days") for i in info.values() if i.get("days")), None)
+    doc.p(
+        f"Reading the results: each run covers {days or 'the configured number of'} days. Workers' hours online are "
+        "set when they join; they leave only after workers.exit_days (21 by default) consecutive days of earning below their "
+        "reservation wage, or at the baseline rate. Over a few weeks the pool therefore hardly adjusts, and a rule "
+        "that cuts the volume of work (requesters leave when the rules make a task cost more than it is worth to "
+        "them) shows up first as more unpaid search per worker, not as fewer workers. Runs with more days show "
+        "the adjustment."
+    )
 
     doc.h(2, "Headline metrics")
     for m, (label, _kind) in METRICS.items():
