@@ -102,4 +102,4 @@ def test_ai_rating_programme_has_vetted_workers_and_no_unpaid_work():
     res = _small("ai_rating_programme")
     assert set(res.requesters["task_type"]) <= {"data_lookup", "image_labelling", "content_moderation"}
     assert res.summary["value_never_paid_share"] == 0
-    assert res.summary["unjustified_rejection_rate"] == 0  # no opportunistic reviewers
+    assert res.summary["unjustified_rejection_rate"] < 0.01  # no opportunistic reviewers (strict ones err at 3%)
