@@ -174,14 +174,17 @@ def run_one(scenario: str, seed: int, overrides: list[str], out_dir: str, rerun:
         cfg = compose_config(overrides)
         path = Path(out_dir)
         text = _config_text(cfg)
-        if not rerun:
-            done = _finished(path, text)
-            if done is not None:
-                return {"scenario": scenario, "seed": seed, "summary": done, "reused": True}
-        res = run(cfg)
-        write_results(res, path, resolved_config=OmegaConf.to_container(cfg, resolve=True))
-        summary = json.loads((path / "summary.json").read_text())
-        return {"scenario": scenario, "seed": seed, "summary": summary, "reused": False}
+        summary = None if rerun else _finished(path, text)
+        reused = summary is not None
+        if not reused:
+            res = run(cfg)
+            write_results(res, path, resolved_config=OmegaConf.to_container(cfg, resolve=True))
+            summary = json.loads((path / "summary.json").read_text())
+        # pay earned (accrual basis: work submitted counts with the pay it will receive), next to the
+        # cash received by the end (worker_earnings_usd), which lags with slow payment rules
+        accrued = pd.read_parquet(path / "workers.parquet", columns=["earnings_accrued_usd"])
+        summary["worker_earnings_accrued_usd"] = float(accrued["earnings_accrued_usd"].sum())
+        return {"scenario": scenario, "seed": seed, "summary": summary, "reused": reused}
     except BaseException as exc:  # noqa: BLE001 - reported, not raised (KeyboardInterrupt aside)
         if isinstance(exc, KeyboardInterrupt):
             raise

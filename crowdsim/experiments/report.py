@@ -37,7 +37,8 @@ METRICS: dict[str, tuple[str, str]] = {
     "earnings_cv_weekly_median": ("Weekly earnings volatility (median CV)", "num"),
     "gini_earnings": ("Gini of workers' earnings", "num"),
     "platform_revenue_usd": ("Platform revenue (USD)", "usd"),
-    "worker_earnings_usd": ("Worker pay received (USD)", "usd"),
+    "worker_earnings_accrued_usd": ("Worker pay earned, accrued (USD)", "usd"),
+    "worker_earnings_usd": ("Worker pay received in cash by the end (USD)", "usd"),
     "tasks_submitted": ("Tasks submitted", "int"),
     "active_workers_mean": ("Workers online per hour (mean)", "num1"),
     "worker_exit_rate": ("Share of workers who left", "pct"),
@@ -45,7 +46,7 @@ METRICS: dict[str, tuple[str, str]] = {
 }
 OVERVIEW = (
     "wage_median_all_in", "wage_mean_all_in", "share_above_7_25", "unpaid_time_share",
-    "unjustified_rejection_rate", "payment_delay_days_mean", "platform_revenue_usd", "worker_earnings_usd",
+    "unjustified_rejection_rate", "payment_delay_days_mean", "platform_revenue_usd", "worker_earnings_accrued_usd",
 )
 # what moved underneath: the volume of work, who left, pay per paid hour
 MECHANISMS = ("wage_median_paid_only", "tasks_submitted", "requester_exits", "worker_exit_rate", "share_above_local_min_wage")
@@ -66,6 +67,8 @@ def fmt(value: float, kind: str, signed: bool = False) -> str:
         return "n/a"
     sign = "+" if signed and value > 0 else ("-" if value < 0 else "")
     v = abs(value)
+    if signed and kind in ("pct", "pct2"):  # a difference of shares is in percentage points
+        return sign + (f"{100 * v:.1f} pp" if kind == "pct" else f"{100 * v:.2f} pp")
     if kind == "usd_h":
         body = f"${v:.2f}"
     elif kind == "usd":
@@ -341,7 +344,9 @@ def build_report(out: str | Path, plots: bool = True) -> dict[str, Path]:
         "reservation wage, or at the baseline rate. Over a few weeks the pool therefore hardly adjusts, and a rule "
         "that cuts the volume of work (requesters leave when the rules make a task cost more than it is worth to "
         "them) shows up first as more unpaid search per worker, not as fewer workers. Runs with more days show "
-        "the adjustment."
+        "the adjustment. Money received (worker pay in cash, platform revenue) counts only what was settled by "
+        "the end of the run, so slower payment rules show less of it; the accrued pay counts all submitted work "
+        "at the pay it will receive."
     )
 
     doc.h(2, "Headline metrics")

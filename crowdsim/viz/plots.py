@@ -168,8 +168,8 @@ def revenue_vs_pay(stats: pd.DataFrame, order: list[str], path: str | Path) -> P
         for share in (0.1, 0.2, 0.333):
             ax.plot([0, top], [0, top * share / (1 - share)], ls=":", lw=0.8, color="grey")
             ax.annotate(f"{share:.0%} of total", (top, top * share / (1 - share)), fontsize=7, color="grey")
-    ax.set_xlabel("worker pay received, USD over the run")
-    ax.set_ylabel("platform revenue, USD over the run")
+    ax.set_xlabel("worker pay received in cash, USD over the run")
+    ax.set_ylabel("platform revenue received, USD over the run")
     ax.set_title("Platform revenue vs worker pay (mean over seeds, 95% CI)")
     ax.set_xlim(left=0)
     ax.set_ylim(bottom=0)
