@@ -326,7 +326,12 @@ def build_report(out: str | Path, plots: bool = True) -> dict[str, Path]:
         i = info.get(s, {})
         pop = i.get("population", {})
         cur = pop.get("currency") or "USD"
-        extra = f" Workers' pay reported in {cur} by the platform (1 {cur} = ${pop.get('usd_per_currency')})." if cur != "USD" else ""
+        extra = ""
+        if cur != "USD":
+            rate = float(pop.get("usd_per_currency") or 1.0)
+            med = stats[(stats["scenario"] == s) & (stats["metric"] == "wage_median_all_in")]["mean"]
+            in_cur = f" (median all-in wage {med.iloc[0] / rate:,.2f} {cur} per hour)" if len(med) else ""
+            extra = f" The platform pays in {cur}: 1 {cur} = ${rate:g}{in_cur}."
         items.append(f"{s}: {i.get('description', '')}.{extra}".replace("..", "."))
     doc.ul(items)
 
