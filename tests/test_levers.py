@@ -145,7 +145,7 @@ HARSH = dict(
 
 def _share_done_for_opportunistic(res) -> float:
     rf = res.requesters
-    done = rf["assignments_approved"] + rf["assignments_rejected"]
+    done = rf["assignments_submitted"]  # all work done for them, reviewed or not
     return float(done[rf["rejection"] == "opportunistic"].sum() / done.sum())
 
 

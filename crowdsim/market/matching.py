@@ -31,6 +31,7 @@ from crowdsim.policy.fees import worker_fee_rate
 # record kinds
 KIND_REVIEW, KIND_AUTO, KIND_ABANDON = 0, 1, 2
 VISIBILITY_HALF_LIFE_HOURS = 12.0  # assumption: how fast a task group sinks in a 'newest' listing
+PUBLIC_STATS_PRIOR_TASKS = 20.0  # assumption: reviewed tasks at which public statistics weigh as much as own belief
 
 
 class Listing:
@@ -88,15 +89,16 @@ def expected_approval(model, workers: np.ndarray, reqs: np.ndarray) -> tuple[np.
     p_ok = np.where(known, W.slot_ok.ravel()[safe], W.belief_ok[workers][:, None])
     delay = np.where(known, W.slot_delay.ravel()[safe], W.belief_delay_days[workers][:, None])
     if model.config.platform.public_requester_stats:
-        # public approval statistics (Laplace-smoothed towards the market prior) blended in
+        # public statistics: the requester's approval rate (abandoned work counts as unpaid) and
+        # mean payment delay, weighted by the evidence behind them against the worker's own belief
         a = R.n_approved[reqs]
         j = R.n_rejected[reqs] + R.n_abandoned[reqs]
-        public_ok = (a + 0.97 * 20) / (a + j + 20)
-        paid = np.maximum(a, 1)
-        public_delay = R.delay_hours_sum[reqs] / paid / 24.0
-        public_delay = np.where(a > 0, public_delay, delay)
-        p_ok = 0.5 * p_ok + 0.5 * public_ok
-        delay = 0.5 * delay + 0.5 * public_delay
+        n = a + j
+        weight = n / (n + PUBLIC_STATS_PRIOR_TASKS)
+        public_ok = a / np.maximum(n, 1)
+        public_delay = np.where(a > 0, R.delay_hours_sum[reqs] / np.maximum(a, 1) / 24.0, delay)
+        p_ok = weight * public_ok + (1.0 - weight) * p_ok
+        delay = weight * public_delay + (1.0 - weight) * delay
     return p_ok, delay
 
 
@@ -290,6 +292,7 @@ def _submit(model, workers: np.ndarray, b: np.ndarray, k_done: np.ndarray, minut
     np.add.at(W.m_pending, workers, minutes)
     np.add.at(W.pending_value_micro, workers, value)
     np.add.at(W.n_submitted, workers, k_done)
+    np.add.at(R.n_submitted, req, k_done)
     c = model.counters
     c["assignments_submitted"] += int(k_done.sum())
     c["value_submitted_micro"] += int(value.sum())
