@@ -36,6 +36,7 @@ $(STAMP): pyproject.toml
 	fi; \
 	$(PY) -m pip install --quiet --upgrade pip; \
 	$(PY) -m pip install --quiet -e '.[dev]'; \
+	$(PY) -m crowdsim.viz.assets >/dev/null || echo "warning: the browser app's front-end files were not installed (needs npm); see docs/students.md" >&2; \
 	touch $(STAMP)
 
 # The main job: compare the main regulation scenarios (status_quo, mturk_2014, prolific_like,

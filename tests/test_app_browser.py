@@ -179,6 +179,7 @@ def test_step_change_a_lever_reset_and_the_plots_change(browser, app_url, tmp_pa
     app.click_and_wait("Run 1 day", 27)
     assert app.number("platform revenue") > revenue_status_quo  # 40% instead of 20% of each reward
     assert app.plot("revenue") != revenue_plot_status_quo
+    app.click_and_wait("Run 1 week", 27 + 168)
 
     app.page.screenshot(path=str(tmp_path / "app.png"))
     target = os.environ.get("CROWDSIM_APP_SCREENSHOT")

@@ -54,6 +54,23 @@ def server_env(base: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def _warn_if_front_end_missing() -> None:
+    from crowdsim.viz import assets
+
+    try:
+        missing = assets.missing_packages()
+    except Exception:  # a Solara layout this code does not know: let the server cope
+        return
+    if missing:
+        print(
+            "crowdsim-app: note: the page's front-end files are not installed here ("
+            + ", ".join(f"{n}@{v}" for n, v in missing)
+            + "); the server fetches them from a CDN when the page first opens. Without that network, "
+            "install them once with: python -m crowdsim.viz.assets",
+            file=sys.stderr,
+        )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="crowdsim-app",
@@ -82,6 +99,7 @@ def main(argv: list[str] | None = None) -> None:
             parser.error(f"argument --port: {args.port} is not a port (allowed: 0 to 65535)")
         port = args.port
     cmd = server_command(port, args.host, args.open_browser)
+    _warn_if_front_end_missing()
     print(f"crowdsim-app: serving on http://{args.host}:{port} (Ctrl-C to stop)", flush=True)
     # replace this process with the server, so that signals (Ctrl-C, kill) reach it directly
     os.execve(sys.executable, cmd, env)
