@@ -123,7 +123,7 @@ def test_wage_plot_marks_each_country_at_its_local_minimum_wage():
     model.run(48)
     fig = wage_by_country_figure(model)
     ax = fig.axes[0]
-    labels = [t.get_text().split(" ")[0] for t in ax.get_yticklabels()]
+    labels = [t.get_text().split()[0] for t in ax.get_yticklabels()]
     assert "US" in labels and "IN" in labels
     markers = [line for line in ax.get_lines() if line.get_marker() == "D"]
     assert len(markers) == len(labels)

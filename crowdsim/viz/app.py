@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +124,9 @@ def available_scenarios() -> list[str]:
     return sorted(names, key=lambda n: n != "status_quo")
 
 
+_HYDRA_LOCK = threading.Lock()  # Hydra's global state: one composition at a time across sessions
+
+
 @functools.lru_cache(maxsize=32)
 def _scenario_container(scenario: str) -> dict:
     """The composed Hydra config of a scenario as a plain dict (composed once per scenario)."""
@@ -133,7 +137,7 @@ def _scenario_container(scenario: str) -> dict:
 
     if scenario not in available_scenarios():
         raise ConfigError("scenario", scenario, ", ".join(available_scenarios()))
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3", job_name="crowdsim-app"):
+    with _HYDRA_LOCK, initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3", job_name="crowdsim-app"):
         cfg = compose(config_name="config", overrides=[f"scenario={scenario}"])
     return OmegaConf.to_container(cfg, resolve=True)
 
@@ -245,7 +249,8 @@ class AppModel(CrowdWorkModel):
             wf = self.worker_table()
             hours = {k: float(wf[f"hours_{k}"].sum()) for k in UNPAID_KINDS}
             total = float(wf["hours_paid"].sum()) + sum(hours.values())
-            shares: dict[str, float | None] = {k: (v / total if total > 0 else 0.0) for k, v in hours.items()}
+            # NaN before any work: the plot starts with the first hour of work, not at 0%
+            shares: dict[str, float | None] = {k: (v / total if total > 0 else float("nan")) for k, v in hours.items()}
             shares["total"] = sum(hours.values()) / total if total > 0 else None
             self._unpaid_cache = (self.hour, shares)
         return self._unpaid_cache[1]
@@ -273,7 +278,7 @@ def _titled(title: str, ylabel: str):
         ax.set_ylabel(ylabel)
         if len(ax.get_lines()) > 1:
             ax.legend(loc="upper left", fontsize=8)  # a fixed place: "best" costs a search per frame
-        ax.figure.set_size_inches(6.4, 3.6)
+        ax.figure.set_size_inches(5.6, 3.4)
 
     return post_process
 

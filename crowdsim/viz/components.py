@@ -129,8 +129,8 @@ def Headline(model):
 
 def wage_by_country_figure(model) -> Figure:
     """Box plots of all-in wages by country (log axis) with local minimum wages in USD."""
-    fig = Figure(figsize=(6.4, 3.6))
-    fig.subplots_adjust(left=0.31, right=0.97, top=0.91, bottom=0.15)
+    fig = Figure(figsize=(5.6, 3.6))
+    fig.subplots_adjust(left=0.24, right=0.97, top=0.92, bottom=0.14)
     ax = fig.subplots()
     m = measured_workers(model)
     codes = list(model.countries.codes)
@@ -144,9 +144,7 @@ def wage_by_country_figure(model) -> Figure:
     ax.xaxis.set_major_locator(FixedLocator([0.01, 0.03, 0.1, 0.3, 1, 3, 10, 30, 100]))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"${v:g}"))
     ax.xaxis.set_minor_locator(NullLocator())
-    ax.axvline(US_FEDERAL_MIN, color="0.4", linestyle="--", linewidth=1)
-    ax.text(US_FEDERAL_MIN * 1.05, 1.0, "US federal minimum", transform=ax.get_xaxis_transform(),
-            fontsize=7, color="0.3", va="bottom")
+    ax.axvline(US_FEDERAL_MIN, color="0.4", linestyle="--", linewidth=1, label="US federal minimum ($7.25)")
     if not groups:
         ax.text(0.5, 0.5, "No worker has enough working time yet:\nstep or run the model",
                 ha="center", va="center", transform=ax.transAxes, color="0.4")
@@ -162,10 +160,10 @@ def wage_by_country_figure(model) -> Figure:
         for i, (c, _g) in enumerate(groups, start=1):
             ax.plot([local_min[c]], [i], marker="D", color="#d62728", markersize=6, zorder=5,
                     label="local minimum wage (USD)" if i == 1 else None)
-        labels = [f"{c} (n={len(g)}, {np.mean(g[:, 0] >= g[:, 1]):.0%} ≥ local min)" for c, g in groups]
-        ax.set_yticks(range(1, len(groups) + 1), labels, fontsize=9)
+        labels = [f"{c} (n={len(g)})\n{np.mean(g[:, 0] >= g[:, 1]):.0%} ≥ local min" for c, g in groups]
+        ax.set_yticks(range(1, len(groups) + 1), labels, fontsize=8)
         ax.legend(loc="lower right", fontsize=7)
-    ax.set_xlabel("all-in wage, USD per hour (earnings / paid and unpaid working time)", fontsize=9)
+    ax.set_xlabel("all-in wage, USD per hour (earnings / paid and unpaid time)", fontsize=8)
     ax.set_title("All-in wages by country against local minimum wages", fontsize=10)
     return fig
 
