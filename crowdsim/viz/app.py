@@ -226,14 +226,17 @@ class AppModel(CrowdWorkModel):
         self.levers = levers
         self._table_cache: tuple[int, Any] | None = None
         self._unpaid_cache: tuple[int, dict] | None = None
+        # the page may step the model from two places at once (▶ and "Run 1 day"): one hour at a time
+        self._step_lock = threading.RLock()
         self.datacollector = mesa.DataCollector(model_reporters=MODEL_REPORTERS)
         self.datacollector.collect(self)
 
     def step(self) -> None:
-        if not self.running:  # the horizon is reached: nothing more to simulate
-            return
-        super().step()
-        self.datacollector.collect(self)
+        with self._step_lock:
+            if not self.running:  # the horizon is reached: nothing more to simulate
+                return
+            super().step()
+            self.datacollector.collect(self)
 
     def worker_table(self):
         """:func:`crowdsim.metrics.summary.workers_frame` of the current hour (cached per hour)."""
