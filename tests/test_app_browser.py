@@ -110,6 +110,10 @@ class Page:
         self.page.get_by_role("button", name="Step").wait_for(timeout=90_000)
         self.headline = self.page.locator(".crowdsim-headline")
         self.page.wait_for_function(f"document.querySelectorAll('.crowdsim-plot img').length == {N_PLOTS}", timeout=60_000)
+        self.page.wait_for_function(
+            "(document.querySelector('.crowdsim-headline') || {innerText: ''}).innerText.includes('(hour ')",
+            timeout=60_000,
+        )
 
     def image_sources(self) -> list[str]:
         return self.page.eval_on_selector_all(".crowdsim-plot img", "els => els.map(e => e.src)")
