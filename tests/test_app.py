@@ -181,7 +181,8 @@ def test_step_and_run_buttons_advance_the_model_and_redraw_the_plots():
         assert after[key] != before[key], f"plot {key} did not change after running"
 
 
-def test_changing_a_lever_then_reset_builds_a_new_market_with_it():
+def test_changing_a_lever_then_reset_builds_a_new_market_with_it(monkeypatch):
+    monkeypatch.setattr(app, "DEFAULT_N_WORKERS", 300)  # the sidebar's default size, read at render
     first = AppModel(**SMALL)
     current = solara.reactive(first)  # the page's model: Reset replaces the value
     rc = _render(current)

@@ -59,6 +59,7 @@ def test_runs_top_to_bottom(path, kernel_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("CROWDSIM_NB_SMALL", "1")
     monkeypatch.setenv("CROWDSIM_NB_OUT", str(tmp_path / "out"))
     monkeypatch.delenv("CROWDSIM_SWEEP_DIR", raising=False)
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel draws inline figures (conftest sets Agg)
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, kernel_name=KERNEL, timeout=300, resources={"metadata": {"path": str(tmp_path)}})
     client.execute()  # raises CellExecutionError with the failing cell and traceback
