@@ -31,43 +31,79 @@ from crowdsim.policy.fees import worker_fee_rate
 # record kinds
 KIND_REVIEW, KIND_AUTO, KIND_ABANDON = 0, 1, 2
 VISIBILITY_HALF_LIFE_HOURS = 12.0  # assumption: how fast a task group sinks in a 'newest' listing
+PUBLIC_STATS_PRIOR_TASKS = 20.0  # assumption: reviewed tasks at which public statistics weigh as much as own belief
 
 
-def _listing_weights(model, open_idx: np.ndarray) -> np.ndarray:
-    B = model.batches
-    if model.config.platform.listing == "pay":
-        rate = B.reward_micro[open_idx] / np.maximum(B.est_minutes[open_idx], 1e-3)
-        return rate / rate.max() + 1e-3
-    age = model.hour - B.posted_hour[open_idx]
-    return np.exp2(-age / VISIBILITY_HALF_LIFE_HOURS) + 0.02
+class Listing:
+    """The open task groups as the platform lists them, for drawing what workers see.
+
+    'newest' (MTurk's default sort): a group's visibility halves every
+    ``VISIBILITY_HALF_LIFE_HOURS`` of age; groups posted in the same hour share one weight, so a
+    draw picks an hour cohort (binary search over at most a few dozen cohorts) and then a group
+    uniformly within it. 'pay': visibility proportional to the reward per estimated minute.
+    """
+
+    def __init__(self, model, open_idx: np.ndarray):
+        B = model.batches
+        if model.config.platform.listing == "pay":
+            rate = B.reward_micro[open_idx] / np.maximum(B.est_minutes[open_idx], 1e-3)
+            self.rows = open_idx
+            weight = rate / rate.max() + 1e-3
+            self.start = np.arange(open_idx.size)
+            self.count = np.ones(open_idx.size)
+        else:
+            hours = B.posted_hour[open_idx]
+            order = np.argsort(hours, kind="stable")
+            self.rows = open_idx[order]
+            h = hours[order]
+            self.start = np.flatnonzero(np.r_[True, h[1:] != h[:-1]])
+            self.count = np.diff(np.r_[self.start, h.size]).astype(np.float64)
+            age = model.hour - h[self.start]
+            weight = (np.exp2(-age / VISIBILITY_HALF_LIFE_HOURS) + 0.02) * self.count
+        self.cum = np.cumsum(weight)
+        self.total = float(self.cum[-1]) if self.cum.size else 0.0
+
+    def draw(self, u: np.ndarray) -> np.ndarray:
+        """Rows for uniform draws ``u`` in [0, 1) (any shape)."""
+        x = u * self.total
+        c = np.minimum(np.searchsorted(self.cum, x, side="right"), self.cum.size - 1)
+        lower = np.where(c > 0, self.cum[c - 1], 0.0)
+        frac = np.clip((x - lower) / (self.cum[c] - lower), 0.0, 1.0)
+        count = self.count[c]
+        k = np.minimum((frac * count).astype(np.int64), count.astype(np.int64) - 1)
+        return self.rows[self.start[c] + k]
 
 
 def expected_approval(model, workers: np.ndarray, reqs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each worker's belief that work for the requester is approved and paid, and the expected
     payment delay in days. ``workers`` has shape (n,), ``reqs`` shape (n, m)."""
     W, R = model.workers, model.requesters
-    slots = W.slot_req[workers]  # (n, K)
-    match = slots[:, None, :] == reqs[:, :, None]  # (n, m, K)
-    known = match.any(axis=2)
-    slot_pos = match.argmax(axis=2)
-    rows = np.arange(workers.size)[:, None]
-    p_ok = np.where(known, W.slot_ok[workers][rows, slot_pos], W.belief_ok[workers][:, None])
-    delay = np.where(known, W.slot_delay[workers][rows, slot_pos], W.belief_delay_days[workers][:, None])
+    slots = W.slot_req[workers]  # (n, K): the requesters each worker remembers
+    k_slots = slots.shape[1]
+    flat = np.full(reqs.shape, -1, dtype=np.int64)  # flat index of the matching slot, -1 if unknown
+    base = workers[:, None].astype(np.int64) * k_slots
+    for k in range(k_slots):
+        flat = np.where(slots[:, k, None] == reqs, base + k, flat)
+    known = flat >= 0
+    safe = np.where(known, flat, 0)
+    p_ok = np.where(known, W.slot_ok.ravel()[safe], W.belief_ok[workers][:, None])
+    delay = np.where(known, W.slot_delay.ravel()[safe], W.belief_delay_days[workers][:, None])
     if model.config.platform.public_requester_stats:
-        # public approval statistics (Laplace-smoothed towards the market prior) blended in
+        # public statistics: the requester's approval rate (abandoned work counts as unpaid) and
+        # mean payment delay, weighted by the evidence behind them against the worker's own belief
         a = R.n_approved[reqs]
         j = R.n_rejected[reqs] + R.n_abandoned[reqs]
-        public_ok = (a + 0.97 * 20) / (a + j + 20)
-        paid = np.maximum(a, 1)
-        public_delay = R.delay_hours_sum[reqs] / paid / 24.0
-        public_delay = np.where(a > 0, public_delay, delay)
-        p_ok = 0.5 * p_ok + 0.5 * public_ok
-        delay = 0.5 * delay + 0.5 * public_delay
+        n = a + j
+        weight = n / (n + PUBLIC_STATS_PRIOR_TASKS)
+        public_ok = a / np.maximum(n, 1)
+        public_delay = np.where(a > 0, R.delay_hours_sum[reqs] / np.maximum(a, 1) / 24.0, delay)
+        p_ok = weight * public_ok + (1.0 - weight) * p_ok
+        delay = weight * public_delay + (1.0 - weight) * delay
     return p_ok, delay
 
 
 def search_and_work(model) -> None:
-    cfg, rng, W, B, R = model.config, model.rng, model.workers, model.batches, model.requesters
+    cfg, rng, W, B = model.config, model.rng, model.workers, model.batches
     wc, pc = cfg.workers, cfg.platform
     present = model.present_workers
     model._hour_stats = dict(online=0, submitted=0, returned=0)
@@ -75,9 +111,11 @@ def search_and_work(model) -> None:
     if present.size == 0:
         return
     factor = model.availability[model.hour % 168]
-    p_online = W.online_base[present] * factor[W.country[present]]
-    online = (rng.random(present.size) < p_online) | (W.spill[present] > 0)
-    on = present[online]
+    p_online = model._present_base * factor[model._present_country]
+    online = rng.random(present.size, dtype=np.float32) < p_online
+    spilling = model._spilling[W.present[model._spilling]]
+    on = np.union1d(present[online], spilling) if spilling.size else present[online]
+    model._spilling = on[:0]
     if on.size == 0:
         model._hour_stats = dict(online=0, submitted=0, returned=0)
         model._online_idx = on
@@ -87,10 +125,10 @@ def search_and_work(model) -> None:
     left = 60.0 - np.minimum(spill_in, 60.0)
     W.spill[on] = np.maximum(spill_in - 60.0, 0.0)
 
+    model._to_schedule = []
+    claims: list[tuple[np.ndarray, ...]] = []
     open_all = np.flatnonzero(B.in_use[: B.n] & (B.remaining[: B.n] > 0))
-    weights = _listing_weights(model, open_all) if open_all.size else np.empty(0)
-    cumw = np.cumsum(weights)
-    qualified_all = None
+    listing = Listing(model, open_all) if open_all.size else None
     submitted = returned = 0
     sigma = wc.duration_noise_sigma
     m = wc.candidates_seen
@@ -107,39 +145,39 @@ def search_and_work(model) -> None:
         if n_open_assign == 0:
             break
         # candidates seen (n, m) drawn from the listing
-        draw = np.searchsorted(cumw, rng.random((workers.size, m)) * cumw[-1], side="right")
-        cand = open_all[np.minimum(draw, open_all.size - 1)]
+        cand = listing.draw(rng.random((workers.size, m)))
         # eligibility: remaining, qualification gate, country restriction
         elig = B.remaining[cand] > 0
-        if qualified_all is None:
-            a, r = W.n_approved, W.n_rejected
-            tot = a + r
-            rate = np.where(tot > 0, a / np.maximum(tot, 1), 1.0)
-            qualified_all = (rate >= pc.qualification_min_approval_rate) & (a >= pc.qualification_min_approved)
-        elig &= ~B.gated[cand] | qualified_all[workers][:, None]
+        a_n, r_n = W.n_approved[workers], W.n_rejected[workers]
+        rate = np.where(a_n + r_n > 0, a_n / np.maximum(a_n + r_n, 1), 1.0)
+        qualified = (rate >= pc.qualification_min_approval_rate) & (a_n >= pc.qualification_min_approved)
+        elig &= ~B.gated[cand] | qualified[:, None]
         if pc.restricted_share > 0:
             allowed = model.restricted_allowed[W.country[workers]]
             elig &= ~B.restricted[cand] | allowed[:, None]
-        reqs = B.requester[cand]
-        p_ok, delay = expected_approval(model, workers, reqs)
         wfee = worker_fee_rate(pc, W.gross_billed_micro[workers] / MICRO)
         exp_minutes = B.est_minutes[cand] * W.belief_duration_ratio[workers][:, None]
-        value = (
-            B.reward_micro[cand] / MICRO * (1.0 - wfee)[:, None] * p_ok
-            / (1.0 + wc.impatience_per_day * delay)
-            / np.maximum(exp_minutes, 1e-3) * 60.0
-        )
-        value = np.where(elig, value, -np.inf)
+        # pay per expected hour if approved and paid at once: an upper bound of the value, so
+        # candidates below the reservation wage on it can be dropped before beliefs are looked up
+        upper = B.reward_micro[cand] / MICRO * (1.0 - wfee)[:, None] / np.maximum(exp_minutes, 1e-3) * 60.0
+        reservation = W.reservation_wage[workers]
+        viable_r, viable_c = np.nonzero(elig & (upper >= reservation[:, None]))
+        if viable_r.size == 0:
+            continue
+        p_ok, delay = expected_approval(model, workers[viable_r], B.requester[cand[viable_r, viable_c]][:, None])
+        value = np.full(cand.shape, -np.inf)
+        value[viable_r, viable_c] = upper[viable_r, viable_c] * p_ok[:, 0] / (1.0 + wc.impatience_per_day * delay[:, 0])
         best = value.argmax(axis=1)
         rows = np.arange(workers.size)
         best_value = value[rows, best]
-        accept = best_value >= W.reservation_wage[workers]
+        accept = best_value >= reservation
         if not accept.any():
             continue
         pos, workers, best = pos[accept], workers[accept], best[accept]
         b = cand[accept, best]
         e = exp_minutes[accept, best]
-        want = np.clip(np.floor(left[pos] / e), 1, None).astype(np.int64)
+        # enough assignments to fill the time left (the last one may run into the next hour)
+        want = np.clip(np.ceil(left[pos] / e), 1, None).astype(np.int64)
         want = np.minimum(want, np.minimum(B.max_per_worker[b], B.remaining[b]))
         # explicit conflict resolution: a random order among workers wanting the same batch
         order = np.lexsort((rng.random(b.size), b))
@@ -186,8 +224,15 @@ def search_and_work(model) -> None:
             obs = (minutes_done[done] / k_done[done]) / B.est_minutes[b[done]]
             lr = wc.learning_rate
             W.belief_duration_ratio[workers[done]] += lr * (obs - W.belief_duration_ratio[workers[done]])
-            _submit(model, workers[done], b[done], k_done[done], minutes_done[done])
+            claims.append((workers[done], b[done], k_done[done], minutes_done[done]))
+    if claims:  # submissions of the hour, with their review outcomes, filed in one go
+        _submit(model, *(np.concatenate(parts) for parts in zip(*claims, strict=True)))
+    if model._to_schedule:
+        when = np.concatenate([w for w, _ in model._to_schedule])
+        idx = np.concatenate([i for _, i in model._to_schedule])
+        model.schedule(model._due_records, when, idx)
     W.m_idle_online[on] += np.maximum(left, 0.0)
+    model._spilling = on[W.spill[on] > 0]  # busy into the next hour, online whatever their profile
     model._hour_stats = dict(online=int(on.size), submitted=submitted, returned=returned)
     model._online_idx = on
 
@@ -227,7 +272,7 @@ def _submit(model, workers: np.ndarray, b: np.ndarray, k_done: np.ndarray, minut
     n_ru = np.where(reviewed, n_ru, 0)
     n_over = rng.binomial(n_ru, pc.appeal_overturn_prob) if pc.appeals else np.zeros(n, dtype=np.int64)
     n_approve = np.where(kind == KIND_ABANDON, 0, k_done - n_rj - n_ru)
-    idx = model.records.allocate(n)
+    idx = model.records.allocate(n, reset=False)  # every column is set below
     S = model.records
     S.worker[idx] = workers
     S.requester[idx] = req
@@ -242,11 +287,12 @@ def _submit(model, workers: np.ndarray, b: np.ndarray, k_done: np.ndarray, minut
     S.minutes[idx] = minutes
     S.submit_hour[idx] = model.hour
     S.resolve_hour[idx] = when
-    model.schedule(model._due_records, when, idx)
+    model._to_schedule.append((when, idx))
     value = k_done * B.reward_micro[b]
     np.add.at(W.m_pending, workers, minutes)
     np.add.at(W.pending_value_micro, workers, value)
     np.add.at(W.n_submitted, workers, k_done)
+    np.add.at(R.n_submitted, req, k_done)
     c = model.counters
     c["assignments_submitted"] += int(k_done.sum())
     c["value_submitted_micro"] += int(value.sum())
