@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 SMALL = ["population.n_workers=200", "sim.days=2"]
 GRID = ["platform.commission=0.1,0.2", "seed=0,1"]  # 2 configurations x 2 seeds
 # columns that legitimately differ between two runs of the same job
-NOT_REPRODUCIBLE = ("phase_seconds.",)
+NOT_REPRODUCIBLE = ("phase_seconds/",)
 
 
 def crowdsim(*args: str, cwd: Path, timeout: float = 240, check: bool = True) -> subprocess.CompletedProcess:
@@ -182,9 +182,12 @@ def test_sweep_table_has_one_row_per_job(sweeps, launcher):
     assert sorted(zip(df["platform.commission"], df["seed"], strict=True)) == [(0.1, 0), (0.1, 1), (0.2, 0), (0.2, 1)]
     assert (df["status"] == "ok").all() and df["error"].isna().all()
     assert df["job"].tolist() == [0, 1, 2, 3]
-    for metric in ("wage_median_all_in", "unpaid_time_share", "platform_revenue_usd", "by_country.US.wage_median_all_in"):
+    for metric in ("wage_median_all_in", "unpaid_time_share", "platform_revenue_usd", "by_country/US/wage_median_all_in"):
         assert pd.api.types.is_float_dtype(df[metric]) and df[metric].notna().all(), metric
     assert df["config_sha256"].nunique() == 4
+    # dotted names are overrides, and the table says which columns are
+    assert [c for c in df.columns if "." in c] == ["population.n_workers", "sim.days", "platform.commission"]
+    assert df.attrs["override_columns"] == ["population.n_workers", "sim.days", "platform.commission", "seed"]
 
     summary = pd.read_parquet(sweeps[launcher]["dir"] / "sweep_summary.parquet")
     wage = summary[summary["metric"] == "wage_median_all_in"].sort_values("platform.commission")

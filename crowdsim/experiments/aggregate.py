@@ -5,9 +5,11 @@ Reads every job folder of a Hydra sweep folder (``multirun/...``) and writes, at
 - ``sweep.parquet``: one row per job. Columns: the job's overrides (``scenario``,
   ``platform.commission``, ``seed``, ...; typed), ``job`` (number), ``job_dir``, ``status``
   (``ok`` / ``failed`` / ``missing``), ``error`` (failed jobs), every scalar summary metric
-  (nested ones flattened with dots: ``by_country.IN.wage_median_all_in``,
-  ``phase_seconds.search``) and provenance (``crowdsim_version``, ``git_revision``,
-  ``config_sha256``).
+  (nested ones flattened with slashes: ``by_country/IN/wage_median_all_in``,
+  ``phase_seconds/search``) and provenance (``crowdsim_version``, ``git_revision``,
+  ``config_sha256``). Dotted column names are always overrides (config options), never metrics;
+  the list of override columns is also stored with the table
+  (``pd.read_parquet(path).attrs["override_columns"]``).
 - ``sweep_summary.parquet`` and ``sweep_summary.csv``: per configuration (the overrides other
   than ``seed``) and metric, the mean over seeds of the completed jobs with its Student-t 95%
   interval (:func:`crowdsim.experiments.stats.summarize_groups`), plus the configuration's
@@ -79,7 +81,7 @@ def _flatten(d: dict, prefix: str = "") -> dict:
     for k, v in d.items():
         name = f"{prefix}{k}"
         if isinstance(v, dict):
-            out |= _flatten(v, f"{name}.")
+            out |= _flatten(v, f"{name}/")
         elif isinstance(v, list | tuple):
             out[name] = json.dumps(v)
         else:
