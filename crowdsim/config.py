@@ -254,6 +254,7 @@ def to_config(cfg: Any = None, **overrides: Any) -> CrowdSimConfig:
         raise TypeError(f"cannot build a config from {type(cfg).__name__}")
     for dotted, value in overrides.items():
         key = dotted.replace("__", ".")
+        _check_key_exists(merged, key)
         try:
             OmegaConf.update(merged, key, value, merge=False)
         except Exception as exc:

@@ -29,7 +29,7 @@ from crowdsim.ledger import Ledger
 from crowdsim.market import adapt, matching, posting, review
 from crowdsim.market.profiles import posting_profile, worker_availability_profile
 from crowdsim.metrics import record
-from crowdsim.stores import ColumnStore, RecyclingStore
+from crowdsim.stores import Calendar, ColumnStore, RecyclingStore
 
 PHASES = ("post", "expire", "search", "review", "adapt", "record")
 
@@ -70,8 +70,9 @@ class CrowdWorkModel(mesa.Model):
         self.ledger = Ledger()
         self.phase_seconds = dict.fromkeys(PHASES, 0.0)
         self._create_agents = create_agents
-        self._due_records: dict[int, list[np.ndarray]] = {}
-        self._due_batches: dict[int, list[np.ndarray]] = {}
+        self._spilling = np.empty(0, dtype=np.int64)  # workers whose work runs into the next hour
+        self._due_records = Calendar()
+        self._due_batches = Calendar()
         self.counters: dict[str, float] = dict.fromkeys(
             [
                 "assignments_submitted", "assignments_returned", "assignments_approved",
@@ -79,7 +80,7 @@ class CrowdWorkModel(mesa.Model):
                 "assignments_overturned", "assignments_posted", "assignments_expired",
                 "value_submitted_micro", "value_never_paid_micro", "value_good_rejected_micro",
                 "delay_hours_x_assignments", "batches_posted", "batches_split", "batches_not_posted",
-                "requester_exits", "requester_entries", "worker_exits", "worker_entries",
+                "requester_exits", "requester_entries", "worker_exits", "worker_entries", "hits_posted",
                 "worker_exits_wage",
             ],
             0.0,
@@ -97,7 +98,7 @@ class CrowdWorkModel(mesa.Model):
         # availability factor by hour of the week (UTC) for each country: (168, n_countries)
         self.availability = np.stack(
             [worker_availability_profile(off) for off in self.countries.utc_offset], axis=1
-        )
+        ).astype(np.float32)
         self.posting_weight = posting_profile()  # (168,), mean 1
         self.n_weeks = int(np.ceil(cfg.sim.days / 7))
 
@@ -172,7 +173,11 @@ class CrowdWorkModel(mesa.Model):
         return idx
 
     def _refresh_present(self) -> None:
-        self.present_workers = np.flatnonzero(self.workers.present[: self.workers.n])
+        W = self.workers
+        self.present_workers = np.flatnonzero(W.present[: W.n])
+        # compact copies for the hourly availability draw (refreshed when the pool changes)
+        self._present_base = W.online_base[self.present_workers].astype(np.float32)
+        self._present_country = W.country[self.present_workers].astype(np.intp)
 
     def _init_requesters(self) -> None:
         cfg = self.config
@@ -238,10 +243,11 @@ class CrowdWorkModel(mesa.Model):
                 "reward_micro": (i8, 0), "fee_micro": (i8, 0), "est_minutes": (f8, 0.0), "true_minutes": (f8, 0.0),
                 "gated": (np.bool_, False), "restricted": (np.bool_, False), "posted_hour": (np.int32, 0),
                 "expires_hour": (np.int32, 0), "max_per_worker": (i8, 1), "covered_floor": (np.bool_, False),
+                "hits": (i8, 1), "assignments_per_hit": (i8, 1),
             },
         )
         self.records = RecyclingStore(
-            max(1024, cfg.population.n_workers),
+            max(1024, 8 * cfg.population.n_workers),  # ~submissions awaiting review at once (measured)
             {
                 "worker": (np.int64, -1), "requester": (np.int32, -1), "kind": (np.int8, 0),
                 "n_done": (i8, 0), "n_approve": (i8, 0), "n_rej_just": (i8, 0), "n_rej_unjust": (i8, 0),
@@ -257,26 +263,14 @@ class CrowdWorkModel(mesa.Model):
         )
 
     # ------------------------------------------------------------------ scheduling helpers
-    def schedule(self, table: dict[int, list[np.ndarray]], hours: np.ndarray, idx: np.ndarray) -> None:
-        """File row indices ``idx`` under their due hours (a calendar of buckets)."""
-        if idx.size == 0:
-            return
-        hours = np.asarray(hours, dtype=np.int64)
-        if np.all(hours == hours[0]):
-            table.setdefault(int(hours[0]), []).append(idx)
-            return
-        order = np.argsort(hours, kind="stable")
-        h_sorted = hours[order]
-        cuts = np.flatnonzero(np.diff(h_sorted)) + 1
-        for h_group, i_group in zip(np.split(h_sorted, cuts), np.split(idx[order], cuts), strict=True):
-            table.setdefault(int(h_group[0]), []).append(i_group)
+    @staticmethod
+    def schedule(calendar: Calendar, hours: np.ndarray, idx: np.ndarray) -> None:
+        """File row indices ``idx`` under the hours they fall due."""
+        calendar.add(hours, idx)
 
     @staticmethod
-    def pop_due(table: dict[int, list[np.ndarray]], hour: int) -> np.ndarray:
-        parts = table.pop(hour, None)
-        if not parts:
-            return np.empty(0, dtype=np.int64)
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+    def pop_due(calendar: Calendar, hour: int) -> np.ndarray:
+        return calendar.pop(hour)
 
     # ------------------------------------------------------------------ the hour
     def step(self) -> None:

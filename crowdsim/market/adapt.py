@@ -1,7 +1,8 @@
 """Phase 6 (once a simulated day): workers leave or arrive; requesters churn.
 
 A worker leaves when its recent all-in wage (a one-week exponentially weighted window of
-earnings over working time, search included) stays below ``exit_wage_ratio`` x its reservation
+earnings -- pay received plus submitted work at the worker's belief that it will be paid -- over
+working time, search included) stays below ``exit_wage_ratio`` x its reservation
 wage for ``exit_days`` consecutive days, with a daily probability that is lower for workers who
 depend on the income; on top, a baseline hazard matching the pool's half-life (Difallah et al.
 2018: 12-18 months). New workers arrive at the baseline rate, by country pool share.
@@ -29,7 +30,8 @@ def daily(model) -> None:
     present = model.present_workers
     if present.size:
         worked = _worked_minutes(W, present)
-        earned = W.earned_micro[present] / MICRO
+        # what the worker counts on: pay received plus submitted work valued at its belief of approval
+        earned = (W.earned_micro[present] + W.pending_value_micro[present] * W.belief_ok[present]) / MICRO
         d_min = worked - W.last_minutes[present]
         d_earn = earned - W.last_earned[present]
         W.last_minutes[present] = worked

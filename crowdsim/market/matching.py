@@ -33,26 +33,60 @@ KIND_REVIEW, KIND_AUTO, KIND_ABANDON = 0, 1, 2
 VISIBILITY_HALF_LIFE_HOURS = 12.0  # assumption: how fast a task group sinks in a 'newest' listing
 
 
-def _listing_weights(model, open_idx: np.ndarray) -> np.ndarray:
-    B = model.batches
-    if model.config.platform.listing == "pay":
-        rate = B.reward_micro[open_idx] / np.maximum(B.est_minutes[open_idx], 1e-3)
-        return rate / rate.max() + 1e-3
-    age = model.hour - B.posted_hour[open_idx]
-    return np.exp2(-age / VISIBILITY_HALF_LIFE_HOURS) + 0.02
+class Listing:
+    """The open task groups as the platform lists them, for drawing what workers see.
+
+    'newest' (MTurk's default sort): a group's visibility halves every
+    ``VISIBILITY_HALF_LIFE_HOURS`` of age; groups posted in the same hour share one weight, so a
+    draw picks an hour cohort (binary search over at most a few dozen cohorts) and then a group
+    uniformly within it. 'pay': visibility proportional to the reward per estimated minute.
+    """
+
+    def __init__(self, model, open_idx: np.ndarray):
+        B = model.batches
+        if model.config.platform.listing == "pay":
+            rate = B.reward_micro[open_idx] / np.maximum(B.est_minutes[open_idx], 1e-3)
+            self.rows = open_idx
+            weight = rate / rate.max() + 1e-3
+            self.start = np.arange(open_idx.size)
+            self.count = np.ones(open_idx.size)
+        else:
+            hours = B.posted_hour[open_idx]
+            order = np.argsort(hours, kind="stable")
+            self.rows = open_idx[order]
+            h = hours[order]
+            self.start = np.flatnonzero(np.r_[True, h[1:] != h[:-1]])
+            self.count = np.diff(np.r_[self.start, h.size]).astype(np.float64)
+            age = model.hour - h[self.start]
+            weight = (np.exp2(-age / VISIBILITY_HALF_LIFE_HOURS) + 0.02) * self.count
+        self.cum = np.cumsum(weight)
+        self.total = float(self.cum[-1]) if self.cum.size else 0.0
+
+    def draw(self, u: np.ndarray) -> np.ndarray:
+        """Rows for uniform draws ``u`` in [0, 1) (any shape)."""
+        x = u * self.total
+        c = np.minimum(np.searchsorted(self.cum, x, side="right"), self.cum.size - 1)
+        lower = np.where(c > 0, self.cum[c - 1], 0.0)
+        frac = np.clip((x - lower) / (self.cum[c] - lower), 0.0, 1.0)
+        count = self.count[c]
+        k = np.minimum((frac * count).astype(np.int64), count.astype(np.int64) - 1)
+        return self.rows[self.start[c] + k]
 
 
 def expected_approval(model, workers: np.ndarray, reqs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each worker's belief that work for the requester is approved and paid, and the expected
     payment delay in days. ``workers`` has shape (n,), ``reqs`` shape (n, m)."""
     W, R = model.workers, model.requesters
-    slots = W.slot_req[workers]  # (n, K)
-    match = slots[:, None, :] == reqs[:, :, None]  # (n, m, K)
-    known = match.any(axis=2)
-    slot_pos = match.argmax(axis=2)
-    rows = np.arange(workers.size)[:, None]
-    p_ok = np.where(known, W.slot_ok[workers][rows, slot_pos], W.belief_ok[workers][:, None])
-    delay = np.where(known, W.slot_delay[workers][rows, slot_pos], W.belief_delay_days[workers][:, None])
+    slots = W.slot_req[workers]  # (n, K): the requesters each worker remembers
+    k_slots = slots.shape[1]
+    flat = np.full(reqs.shape, -1, dtype=np.int64)  # flat index of the matching slot, -1 if unknown
+    base = workers[:, None].astype(np.int64) * k_slots
+    for k in range(k_slots):
+        flat = np.where(slots[:, k, None] == reqs, base + k, flat)
+    known = flat >= 0
+    safe = np.where(known, flat, 0)
+    p_ok = np.where(known, W.slot_ok.ravel()[safe], W.belief_ok[workers][:, None])
+    delay = np.where(known, W.slot_delay.ravel()[safe], W.belief_delay_days[workers][:, None])
     if model.config.platform.public_requester_stats:
         # public approval statistics (Laplace-smoothed towards the market prior) blended in
         a = R.n_approved[reqs]
@@ -75,9 +109,11 @@ def search_and_work(model) -> None:
     if present.size == 0:
         return
     factor = model.availability[model.hour % 168]
-    p_online = W.online_base[present] * factor[W.country[present]]
-    online = (rng.random(present.size) < p_online) | (W.spill[present] > 0)
-    on = present[online]
+    p_online = model._present_base * factor[model._present_country]
+    online = rng.random(present.size, dtype=np.float32) < p_online
+    spilling = model._spilling[W.present[model._spilling]]
+    on = np.union1d(present[online], spilling) if spilling.size else present[online]
+    model._spilling = on[:0]
     if on.size == 0:
         model._hour_stats = dict(online=0, submitted=0, returned=0)
         model._online_idx = on
@@ -87,9 +123,10 @@ def search_and_work(model) -> None:
     left = 60.0 - np.minimum(spill_in, 60.0)
     W.spill[on] = np.maximum(spill_in - 60.0, 0.0)
 
+    model._to_schedule = []
+    claims: list[tuple[np.ndarray, ...]] = []
     open_all = np.flatnonzero(B.in_use[: B.n] & (B.remaining[: B.n] > 0))
-    weights = _listing_weights(model, open_all) if open_all.size else np.empty(0)
-    cumw = np.cumsum(weights)
+    listing = Listing(model, open_all) if open_all.size else None
     qualified_all = None
     submitted = returned = 0
     sigma = wc.duration_noise_sigma
@@ -107,8 +144,7 @@ def search_and_work(model) -> None:
         if n_open_assign == 0:
             break
         # candidates seen (n, m) drawn from the listing
-        draw = np.searchsorted(cumw, rng.random((workers.size, m)) * cumw[-1], side="right")
-        cand = open_all[np.minimum(draw, open_all.size - 1)]
+        cand = listing.draw(rng.random((workers.size, m)))
         # eligibility: remaining, qualification gate, country restriction
         elig = B.remaining[cand] > 0
         if qualified_all is None:
@@ -139,7 +175,8 @@ def search_and_work(model) -> None:
         pos, workers, best = pos[accept], workers[accept], best[accept]
         b = cand[accept, best]
         e = exp_minutes[accept, best]
-        want = np.clip(np.floor(left[pos] / e), 1, None).astype(np.int64)
+        # enough assignments to fill the time left (the last one may run into the next hour)
+        want = np.clip(np.ceil(left[pos] / e), 1, None).astype(np.int64)
         want = np.minimum(want, np.minimum(B.max_per_worker[b], B.remaining[b]))
         # explicit conflict resolution: a random order among workers wanting the same batch
         order = np.lexsort((rng.random(b.size), b))
@@ -186,8 +223,15 @@ def search_and_work(model) -> None:
             obs = (minutes_done[done] / k_done[done]) / B.est_minutes[b[done]]
             lr = wc.learning_rate
             W.belief_duration_ratio[workers[done]] += lr * (obs - W.belief_duration_ratio[workers[done]])
-            _submit(model, workers[done], b[done], k_done[done], minutes_done[done])
+            claims.append((workers[done], b[done], k_done[done], minutes_done[done]))
+    if claims:  # submissions of the hour, with their review outcomes, filed in one go
+        _submit(model, *(np.concatenate(parts) for parts in zip(*claims, strict=True)))
+    if model._to_schedule:
+        when = np.concatenate([w for w, _ in model._to_schedule])
+        idx = np.concatenate([i for _, i in model._to_schedule])
+        model.schedule(model._due_records, when, idx)
     W.m_idle_online[on] += np.maximum(left, 0.0)
+    model._spilling = on[W.spill[on] > 0]  # busy into the next hour, online whatever their profile
     model._hour_stats = dict(online=int(on.size), submitted=submitted, returned=returned)
     model._online_idx = on
 
@@ -227,7 +271,7 @@ def _submit(model, workers: np.ndarray, b: np.ndarray, k_done: np.ndarray, minut
     n_ru = np.where(reviewed, n_ru, 0)
     n_over = rng.binomial(n_ru, pc.appeal_overturn_prob) if pc.appeals else np.zeros(n, dtype=np.int64)
     n_approve = np.where(kind == KIND_ABANDON, 0, k_done - n_rj - n_ru)
-    idx = model.records.allocate(n)
+    idx = model.records.allocate(n, reset=False)  # every column is set below
     S = model.records
     S.worker[idx] = workers
     S.requester[idx] = req
@@ -242,7 +286,7 @@ def _submit(model, workers: np.ndarray, b: np.ndarray, k_done: np.ndarray, minut
     S.minutes[idx] = minutes
     S.submit_hour[idx] = model.hour
     S.resolve_hour[idx] = when
-    model.schedule(model._due_records, when, idx)
+    model._to_schedule.append((when, idx))
     value = k_done * B.reward_micro[b]
     np.add.at(W.m_pending, workers, minutes)
     np.add.at(W.pending_value_micro, workers, value)

@@ -209,9 +209,16 @@ def summarize(model, wf: pd.DataFrame | None = None, ts: pd.DataFrame | None = N
         s[f"unpaid_share_{k}"] = _nan(v / total) if total > 0 else None
     pending = wf["hours_pending"].sum()
     s["pending_time_share"] = _nan(pending / (total + pending)) if total + pending > 0 else None
-    judged = c["assignments_approved"] + c["assignments_rejected"]
-    s["rejection_rate"] = c["assignments_rejected"] / judged if judged else None
-    s["unjustified_rejection_rate"] = c["assignments_rejected_unjustified"] / judged if judged else None
+    # rejection rates on the accrual basis too: outcomes of submissions still awaiting review count
+    S = model.records
+    use = np.flatnonzero(S.in_use[: S.n])
+    is_review = S.kind[use] == 0
+    pend_unjust = int((np.where(is_review, S.n_rej_unjust[use] - S.n_overturn[use], 0)).sum())
+    pend_rej = int((np.where(is_review, S.n_rej_just[use], 0)).sum()) + pend_unjust
+    pend_judged = int(np.where(S.kind[use] == 2, 0, S.n_done[use]).sum())
+    judged = c["assignments_approved"] + c["assignments_rejected"] + pend_judged
+    s["rejection_rate"] = (c["assignments_rejected"] + pend_rej) / judged if judged else None
+    s["unjustified_rejection_rate"] = (c["assignments_rejected_unjustified"] + pend_unjust) / judged if judged else None
     started = wf["tasks_submitted"].sum() + wf["tasks_returned"].sum()
     s["return_rate"] = float(wf["tasks_returned"].sum() / started) if started else None
     s["payment_delay_days_mean"] = (
@@ -250,6 +257,9 @@ def summarize(model, wf: pd.DataFrame | None = None, ts: pd.DataFrame | None = N
     else:
         s["requester_top1pct_volume_share"] = None
     s.update(led)
+    # memo: reward value of submitted work awaiting payment (held inside escrow)
+    W = model.workers
+    s["ledger_worker_pending_usd"] = float(W.pending_value_micro[: W.n].sum() / MICRO)
     s["by_country"] = {
         code: _wage_stats(measured[measured["country"] == code]) | {
             "local_min_wage_usd": float(model.countries.min_wage_usd[j]),

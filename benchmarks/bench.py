@@ -1,0 +1,126 @@
+"""crowdsim benchmark: simulated worker-hours per second and peak memory.
+
+Usage:
+    python benchmarks/bench.py                 # small and medium workloads, start-up, Mesa baseline
+    python benchmarks/bench.py large           # MTurk scale: 100k workers x 365 days
+    python benchmarks/bench.py small medium large scaling
+
+Each workload runs in a fresh subprocess (so peak RSS is its own) and prints one JSON line:
+workers, days, wall seconds, simulated worker-hours per second, peak RSS in MB and the
+per-phase time breakdown. ``startup`` times building a 100k-worker model (agents included);
+``mesa`` runs Mesa's own Boltzmann wealth example (10k agents) for agent-steps per second;
+``scaling`` compares 100k vs 10k workers over the same days.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+WORKLOADS = {
+    "small": (1_000, 28),
+    "medium": (10_000, 28),
+    "large": (100_000, 365),
+}
+
+
+def _peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def run_workload(n_workers: int, days: int, seed: int = 1) -> dict:
+    import logging
+
+    logging.getLogger("MESA").setLevel(logging.WARNING)
+    from crowdsim import CrowdWorkModel
+
+    t0 = time.perf_counter()
+    model = CrowdWorkModel(population__n_workers=n_workers, sim__days=days, seed=seed)
+    t1 = time.perf_counter()
+    model.run()
+    t2 = time.perf_counter()
+    res = model.results()
+    t3 = time.perf_counter()
+    worker_hours = float(model.series["present_workers"].sum())
+    return {
+        "workload": f"{n_workers}x{days}d",
+        "workers": n_workers,
+        "days": days,
+        "build_s": round(t1 - t0, 3),
+        "wall_s": round(t2 - t1, 3),
+        "results_s": round(t3 - t2, 3),
+        "worker_hours": worker_hours,
+        "worker_hours_per_s": round(worker_hours / (t2 - t1)),
+        "active_worker_hours_per_s": round(float(model.series["active_workers"].sum()) / (t2 - t1)),
+        "peak_rss_mb": round(_peak_rss_mb(), 1),
+        "phase_s": {k: round(v, 3) for k, v in model.phase_seconds.items()},
+        "median_all_in_wage": res.summary["wage_median_all_in"],
+    }
+
+
+def run_startup(n_workers: int = 100_000) -> dict:
+    import logging
+
+    logging.getLogger("MESA").setLevel(logging.WARNING)
+    from crowdsim import CrowdWorkModel, Worker
+
+    t0 = time.perf_counter()
+    model = CrowdWorkModel(population__n_workers=n_workers, sim__days=365, seed=1)
+    dt = time.perf_counter() - t0
+    return {"workload": "startup", "workers": n_workers, "agents": len(model.agents_by_type[Worker]),
+            "build_s": round(dt, 3), "peak_rss_mb": round(_peak_rss_mb(), 1)}
+
+
+def run_mesa_boltzmann(n_agents: int = 10_000, steps: int = 50) -> dict:
+    from mesa.examples.basic.boltzmann_wealth_model.model import BoltzmannScenario, BoltzmannWealth
+
+    model = BoltzmannWealth(BoltzmannScenario(n=n_agents, width=100, height=100, rng=1))
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        model.step()
+    dt = time.perf_counter() - t0
+    return {"workload": "mesa_boltzmann", "agents": n_agents, "steps": steps, "wall_s": round(dt, 3),
+            "agent_steps_per_s": round(n_agents * steps / dt)}
+
+
+def _child(kind: str, *args) -> dict:
+    code = f"import json, sys; sys.path.insert(0, {str(__file__.rsplit('/', 1)[0])!r}); import bench; print(json.dumps(bench.{kind}(*{args!r})))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str]) -> None:
+    names = argv or ["small", "medium", "startup", "mesa"]
+    results = {}
+    for name in names:
+        if name in WORKLOADS:
+            r = _child("run_workload", *WORKLOADS[name])
+            r["workload"] = name
+        elif name == "startup":
+            r = _child("run_startup")
+        elif name == "mesa":
+            r = _child("run_mesa_boltzmann")
+        elif name == "scaling":
+            days = 28
+            big, small = _child("run_workload", 100_000, days), _child("run_workload", 10_000, days)
+            r = {"workload": "scaling", "days": days, "wall_100k_s": big["wall_s"], "wall_10k_s": small["wall_s"],
+                 "ratio": round(big["wall_s"] / small["wall_s"], 2)}
+        else:
+            raise SystemExit(f"bench: error: unknown workload {name!r} (allowed: {', '.join([*WORKLOADS, 'startup', 'mesa', 'scaling'])})")
+        results[name] = r
+        print(json.dumps(r), flush=True)
+    if "mesa" in results:
+        ours = next((results[n] for n in ("large", "medium", "small") if n in results), None)
+        if ours:
+            ratio = ours["worker_hours_per_s"] / results["mesa"]["agent_steps_per_s"]
+            print(json.dumps({"workload": "comparison", "crowdsim_worker_hours_per_s": ours["worker_hours_per_s"],
+                              "mesa_boltzmann_agent_steps_per_s": results["mesa"]["agent_steps_per_s"],
+                              "ratio": round(ratio, 1)}), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
