@@ -465,8 +465,10 @@ def _check_settings(s: Settings) -> None:
         raise ConfigError("--warmup-days", s.warmup_days, f"a number >= 0 and below --days ({s.days})")
 
 
-def params_yaml(params: dict[str, float], header: str) -> str:
-    body = yaml.safe_dump(nested({k: round(float(v), 6) for k, v in params.items()}), sort_keys=True)
+def params_yaml(params: dict[str, float], header: str, digits: int | None = None) -> str:
+    """A Hydra ``_global_`` config setting ``params`` (full precision unless ``digits`` is given)."""
+    body = yaml.safe_dump(nested({k: float(v) if digits is None else round(float(v), digits) for k, v in params.items()}),
+                          sort_keys=True)
     return "# @package _global_\n" + header.rstrip() + "\n" + body
 
 

@@ -203,6 +203,8 @@ def _check(s: SensitivitySettings) -> None:
             raise ConfigError("--outputs", o, ", ".join(MOMENTS))
     if not 0 <= s.warmup_days < s.days:
         raise ConfigError("--warmup-days", s.warmup_days, f"a number >= 0 and below --days ({s.days})")
+    if s.method in ("sobol", "both") and (s.n < 2 or s.n & (s.n - 1)):
+        raise ConfigError("--n", s.n, "a power of 2 >= 2 (Sobol' sequences balance only at powers of 2)")
     if s.levels < 2 or s.levels % 2:
         raise ConfigError("--levels", s.levels, "an even integer >= 2")
 
@@ -262,7 +264,6 @@ def run_sensitivity(s: SensitivitySettings) -> dict[str, pd.DataFrame]:
 
 def _apply(cfg: dict, params: dict) -> dict:
     from crowdsim.config import config_to_dict, to_config
-
     from crowdsim.experiments.calibrate import params_to_overrides
 
     return config_to_dict(to_config(cfg, **params_to_overrides(params)))
