@@ -302,15 +302,15 @@ def fit_table_markdown(table: pd.DataFrame) -> str:
 @dataclass
 class Settings:
     trials: int = 60
-    seeds: int = 3
+    seeds: int = 4
     workers: int = 2000
     days: int = 28
     warmup_days: float = 7.0
     jobs: int = 2
     sampler_seed: int = 0
     seed_base: int = 1000
-    recheck_top: int = 0
-    recheck_seeds: int = 0
+    recheck_top: int = 4
+    recheck_seeds: int = 8
     recheck_seed_base: int = 5000
     scenario: str = "status_quo"
     sets: list[str] = field(default_factory=list)

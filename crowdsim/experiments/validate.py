@@ -96,7 +96,7 @@ EXTRA_MOMENTS = [
 
 
 def validate(params_path: str | Path = DEFAULT_PARAMS, scenario: str = "status_quo", sets: list[str] | None = None,
-             seeds: int = 8, seed_base: int = 9000, workers: int = 3000, days: int = 35, warmup_days: float = 7.0,
+             seeds: int = 10, seed_base: int = 9000, workers: int = 2000, days: int = 28, warmup_days: float = 7.0,
              concentration_workers: int = 20000, concentration_seeds: int = 2, baseline: bool = True,
              jobs: int = 2, targets_path: str | Path = DEFAULT_TARGETS, out: str | Path = "results/validation") -> pd.DataFrame:
     """Run the validation and write its report; returns the comparison table."""
@@ -211,10 +211,10 @@ def _build(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--params", default=str(DEFAULT_PARAMS), help="calibrated parameters YAML (default configs/calibration/calibrated.yaml)")
     p.add_argument("--scenario", default="status_quo", help="scenario (default %(default)s)")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", help="extra Hydra override (repeatable)")
-    p.add_argument("--seeds", type=int_at_least(2), default=8, help="seeds (default %(default)s)")
+    p.add_argument("--seeds", type=int_at_least(2), default=10, help="seeds (default %(default)s)")
     p.add_argument("--seed-base", type=int_at_least(0), default=9000, help="first seed (default %(default)s; calibration uses 1000+ and 5000+)")
-    p.add_argument("--workers", type=int_at_least(10), default=3000, help="workers (default %(default)s)")
-    p.add_argument("--days", type=int_at_least(2), default=35, help="days (default %(default)s)")
+    p.add_argument("--workers", type=int_at_least(10), default=2000, help="workers (default %(default)s)")
+    p.add_argument("--days", type=int_at_least(2), default=28, help="days (default %(default)s)")
     p.add_argument("--warmup-days", type=float_at_least(0.0), default=7.0, help="warm-up days (default %(default)s)")
     p.add_argument("--concentration-workers", type=int_at_least(0), default=20000,
                    help="workers in the market measuring requester concentration; 0 skips it (default %(default)s)")
