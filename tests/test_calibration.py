@@ -182,3 +182,16 @@ def test_validate_cli_bad_params_file_is_one_line(capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--params" in err
+
+
+def test_start_file_must_name_search_parameters_within_range(tmp_path):
+    space = cal.load_space()
+    p = tmp_path / "start.yaml"
+    p.write_text(yaml.safe_dump({"workers": {"serch_minutes": 1.0}}))
+    with pytest.raises(ConfigError, match="serch_minutes"):
+        cal.load_start(str(p), space)
+    p.write_text(yaml.safe_dump({"workers": {"search_minutes": 99.0}}))
+    with pytest.raises(ConfigError, match="search range"):
+        cal.load_start(str(p), space)
+    p.write_text(yaml.safe_dump({"workers": {"search_minutes": 2.0}}))
+    assert cal.load_start(str(p), space) == {"workers.search_minutes": 2.0}

@@ -352,7 +352,7 @@ def load_start(path: str, space: list[Parameter]) -> dict[str, float]:
     out = {}
     for k, v in flat.items():
         if k not in names:
-            continue
+            raise ConfigError(f"--start {k}", v, "parameters of the search space: " + ", ".join(names))
         q = names[k]
         if not q.low <= float(v) <= q.high:
             raise ConfigError(f"--start {k}", v, f"a value in the search range [{q.low}, {q.high}]")
