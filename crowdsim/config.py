@@ -123,6 +123,13 @@ class WorkerBehaviourConfig:
     exit_prob_side: float = 0.1  # assumption: daily exit probability once the condition holds
     exit_prob_main: float = 0.1  # assumption: dependent workers stay longer
     baseline_exit_per_month: float = 0.04  # Difallah et al. 2018: half-life 12-18 months -> ~4%/month
+    # Hours respond to success (intensive margin): a worker whose recent all-in wage is below
+    # `discouragement_threshold` x reservation wage logs on less, by `discouragement_per_day` a day
+    # down to `min_engagement` of its usual hours, and recovers at the same pace once work pays.
+    # Assumption (direction as in Horton & Chilton 2010 and reference-dependent labour supply, Farber 2015).
+    discouragement_threshold: float = 0.5
+    discouragement_per_day: float = 0.15
+    min_engagement: float = 0.1
     belief_slots: int = 8  # requesters a worker remembers (assumption)
 
 
@@ -380,9 +387,10 @@ def validate(cfg: CrowdSimConfig) -> None:
         "return_threshold", "duration_noise_sigma",
     ):
         _positive(f"workers.{name}", getattr(w, name))
-    for name in ("search_minutes", "search_congestion", "speed_sigma", "impatience_per_day", "exit_wage_ratio"):
+    for name in ("search_minutes", "search_congestion", "speed_sigma", "impatience_per_day", "exit_wage_ratio", "discouragement_threshold"):
         _positive(f"workers.{name}", getattr(w, name), strict=False)
-    for name in ("skill_mean", "learning_rate", "return_base_prob", "exit_prob_side", "exit_prob_main", "baseline_exit_per_month"):
+    for name in ("skill_mean", "learning_rate", "return_base_prob", "exit_prob_side", "exit_prob_main", "baseline_exit_per_month",
+                 "discouragement_per_day", "min_engagement"):
         _in_unit(f"workers.{name}", getattr(w, name))
     if w.return_threshold <= 1.0:
         raise ConfigError("workers.return_threshold", w.return_threshold, "a number > 1")

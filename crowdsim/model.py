@@ -114,7 +114,7 @@ class CrowdWorkModel(mesa.Model):
             "online_hours": (i8, 0), "spill": (f8, 0.0),
             "earned_micro": (i8, 0), "fees_paid_micro": (i8, 0), "pending_value_micro": (i8, 0),
             "gross_billed_micro": (i8, 0),
-            "belief_ok": (f8, 0.97), "belief_duration_ratio": (f8, 1.0), "belief_delay_days": (f8, 3.0),
+            "engagement": (f8, 1.0), "belief_ok": (f8, 0.97), "belief_duration_ratio": (f8, 1.0), "belief_delay_days": (f8, 3.0),
             "win_earn": (f8, 0.0), "win_minutes": (f8, 0.0), "last_minutes": (f8, 0.0), "last_earned": (f8, 0.0), "strikes": (i4, 0), "slot_ptr": (np.int16, 0),
         }
         store = ColumnStore(capacity, cols)
@@ -176,7 +176,7 @@ class CrowdWorkModel(mesa.Model):
         W = self.workers
         self.present_workers = np.flatnonzero(W.present[: W.n])
         # compact copies for the hourly availability draw (refreshed when the pool changes)
-        self._present_base = W.online_base[self.present_workers].astype(np.float32)
+        self._present_base = (W.online_base * W.engagement)[self.present_workers].astype(np.float32)
         self._present_country = W.country[self.present_workers].astype(np.intp)
 
     def _init_requesters(self) -> None:
@@ -188,7 +188,7 @@ class CrowdWorkModel(mesa.Model):
             "strictness": (np.float64, 1.0), "review_kind": (np.int8, 0), "rejection_kind": (np.int8, 0),
             "value_per_hour": (np.float64, 0.0), "splits": (np.bool_, False), "spent_micro": (np.int64, 0),
             "n_approved": (np.int64, 0), "n_rejected": (np.int64, 0), "n_unjust": (np.int64, 0),
-            "n_abandoned": (np.int64, 0), "n_posted": (np.int64, 0), "delay_hours_sum": (np.float64, 0.0),
+            "n_abandoned": (np.int64, 0), "n_posted": (np.int64, 0), "n_submitted": (np.int64, 0), "delay_hours_sum": (np.float64, 0.0),
             "joined_hour": (np.int32, 0), "left_hour": (np.int32, -1),
         }
         churn = n0 * cfg.requesters.monthly_churn * cfg.sim.days / 30.0

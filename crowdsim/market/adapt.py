@@ -6,6 +6,8 @@ working time, search included) stays below ``exit_wage_ratio`` x its reservation
 wage for ``exit_days`` consecutive days, with a daily probability that is lower for workers who
 depend on the income; on top, a baseline hazard matching the pool's half-life (Difallah et al.
 2018: 12-18 months). New workers arrive at the baseline rate, by country pool share.
+Hours respond too: a worker whose recent wage is far below its reservation wage logs on less
+(``workers.discouragement_*``) and recovers as work pays again.
 Requesters leave and arrive at ``requesters.monthly_churn``; requesters also leave when posting
 becomes unprofitable (see ``posting``).
 """
@@ -42,6 +44,14 @@ def daily(model) -> None:
         wage = W.win_earn[present] / np.maximum(W.win_minutes[present], 1e-9) * 60.0
         below = has_work & (wage < wc.exit_wage_ratio * W.reservation_wage[present])
         W.strikes[present] = np.where(below, W.strikes[present] + 1, np.where(has_work, 0, W.strikes[present]))
+        # intensive margin: discouraged workers log on less, and come back as work pays again
+        discouraged = has_work & (wage < wc.discouragement_threshold * W.reservation_wage[present])
+        step = wc.discouragement_per_day
+        W.engagement[present] = np.where(
+            discouraged,
+            np.maximum(W.engagement[present] * (1.0 - step), wc.min_engagement),
+            np.where(has_work, np.minimum(W.engagement[present] * (1.0 + step), 1.0), W.engagement[present]),
+        )
         p_exit = np.where(W.main_income[present], wc.exit_prob_main, wc.exit_prob_side)
         wage_exit = (W.strikes[present] >= wc.exit_days) & (rng.random(present.size) < p_exit)
         base_daily = 1.0 - (1.0 - wc.baseline_exit_per_month) ** (1.0 / 30.0)
@@ -57,6 +67,7 @@ def daily(model) -> None:
                 for row in leavers:
                     model.worker_agents[row].remove()
             model._refresh_present()
+    model._refresh_present()  # availability uses today's engagement
     n_new = int(rng.poisson(cfg.population.n_workers * wc.baseline_exit_per_month / 30.0))
     if n_new:
         model.hour += 1  # arrivals join at the start of the next hour

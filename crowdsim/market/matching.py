@@ -31,6 +31,7 @@ from crowdsim.policy.fees import worker_fee_rate
 # record kinds
 KIND_REVIEW, KIND_AUTO, KIND_ABANDON = 0, 1, 2
 VISIBILITY_HALF_LIFE_HOURS = 12.0  # assumption: how fast a task group sinks in a 'newest' listing
+PUBLIC_STATS_PRIOR_TASKS = 20.0  # assumption: reviewed tasks at which public statistics weigh as much as own belief
 
 
 class Listing:
@@ -88,20 +89,21 @@ def expected_approval(model, workers: np.ndarray, reqs: np.ndarray) -> tuple[np.
     p_ok = np.where(known, W.slot_ok.ravel()[safe], W.belief_ok[workers][:, None])
     delay = np.where(known, W.slot_delay.ravel()[safe], W.belief_delay_days[workers][:, None])
     if model.config.platform.public_requester_stats:
-        # public approval statistics (Laplace-smoothed towards the market prior) blended in
+        # public statistics: the requester's approval rate (abandoned work counts as unpaid) and
+        # mean payment delay, weighted by the evidence behind them against the worker's own belief
         a = R.n_approved[reqs]
         j = R.n_rejected[reqs] + R.n_abandoned[reqs]
-        public_ok = (a + 0.97 * 20) / (a + j + 20)
-        paid = np.maximum(a, 1)
-        public_delay = R.delay_hours_sum[reqs] / paid / 24.0
-        public_delay = np.where(a > 0, public_delay, delay)
-        p_ok = 0.5 * p_ok + 0.5 * public_ok
-        delay = 0.5 * delay + 0.5 * public_delay
+        n = a + j
+        weight = n / (n + PUBLIC_STATS_PRIOR_TASKS)
+        public_ok = a / np.maximum(n, 1)
+        public_delay = np.where(a > 0, R.delay_hours_sum[reqs] / np.maximum(a, 1) / 24.0, delay)
+        p_ok = weight * public_ok + (1.0 - weight) * p_ok
+        delay = weight * public_delay + (1.0 - weight) * delay
     return p_ok, delay
 
 
 def search_and_work(model) -> None:
-    cfg, rng, W, B, R = model.config, model.rng, model.workers, model.batches, model.requesters
+    cfg, rng, W, B = model.config, model.rng, model.workers, model.batches
     wc, pc = cfg.workers, cfg.platform
     present = model.present_workers
     model._hour_stats = dict(online=0, submitted=0, returned=0)
@@ -127,7 +129,6 @@ def search_and_work(model) -> None:
     claims: list[tuple[np.ndarray, ...]] = []
     open_all = np.flatnonzero(B.in_use[: B.n] & (B.remaining[: B.n] > 0))
     listing = Listing(model, open_all) if open_all.size else None
-    qualified_all = None
     submitted = returned = 0
     sigma = wc.duration_noise_sigma
     m = wc.candidates_seen
@@ -147,29 +148,29 @@ def search_and_work(model) -> None:
         cand = listing.draw(rng.random((workers.size, m)))
         # eligibility: remaining, qualification gate, country restriction
         elig = B.remaining[cand] > 0
-        if qualified_all is None:
-            a, r = W.n_approved, W.n_rejected
-            tot = a + r
-            rate = np.where(tot > 0, a / np.maximum(tot, 1), 1.0)
-            qualified_all = (rate >= pc.qualification_min_approval_rate) & (a >= pc.qualification_min_approved)
-        elig &= ~B.gated[cand] | qualified_all[workers][:, None]
+        a_n, r_n = W.n_approved[workers], W.n_rejected[workers]
+        rate = np.where(a_n + r_n > 0, a_n / np.maximum(a_n + r_n, 1), 1.0)
+        qualified = (rate >= pc.qualification_min_approval_rate) & (a_n >= pc.qualification_min_approved)
+        elig &= ~B.gated[cand] | qualified[:, None]
         if pc.restricted_share > 0:
             allowed = model.restricted_allowed[W.country[workers]]
             elig &= ~B.restricted[cand] | allowed[:, None]
-        reqs = B.requester[cand]
-        p_ok, delay = expected_approval(model, workers, reqs)
         wfee = worker_fee_rate(pc, W.gross_billed_micro[workers] / MICRO)
         exp_minutes = B.est_minutes[cand] * W.belief_duration_ratio[workers][:, None]
-        value = (
-            B.reward_micro[cand] / MICRO * (1.0 - wfee)[:, None] * p_ok
-            / (1.0 + wc.impatience_per_day * delay)
-            / np.maximum(exp_minutes, 1e-3) * 60.0
-        )
-        value = np.where(elig, value, -np.inf)
+        # pay per expected hour if approved and paid at once: an upper bound of the value, so
+        # candidates below the reservation wage on it can be dropped before beliefs are looked up
+        upper = B.reward_micro[cand] / MICRO * (1.0 - wfee)[:, None] / np.maximum(exp_minutes, 1e-3) * 60.0
+        reservation = W.reservation_wage[workers]
+        viable_r, viable_c = np.nonzero(elig & (upper >= reservation[:, None]))
+        if viable_r.size == 0:
+            continue
+        p_ok, delay = expected_approval(model, workers[viable_r], B.requester[cand[viable_r, viable_c]][:, None])
+        value = np.full(cand.shape, -np.inf)
+        value[viable_r, viable_c] = upper[viable_r, viable_c] * p_ok[:, 0] / (1.0 + wc.impatience_per_day * delay[:, 0])
         best = value.argmax(axis=1)
         rows = np.arange(workers.size)
         best_value = value[rows, best]
-        accept = best_value >= W.reservation_wage[workers]
+        accept = best_value >= reservation
         if not accept.any():
             continue
         pos, workers, best = pos[accept], workers[accept], best[accept]
@@ -291,6 +292,7 @@ def _submit(model, workers: np.ndarray, b: np.ndarray, k_done: np.ndarray, minut
     np.add.at(W.m_pending, workers, minutes)
     np.add.at(W.pending_value_micro, workers, value)
     np.add.at(W.n_submitted, workers, k_done)
+    np.add.at(R.n_submitted, req, k_done)
     c = model.counters
     c["assignments_submitted"] += int(k_done.sum())
     c["value_submitted_micro"] += int(value.sum())

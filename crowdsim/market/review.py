@@ -33,7 +33,7 @@ REPUTATION_PENALTY = 2.0  # assumption: weight of a visible unjustified rejectio
 
 def review_and_settle(model) -> None:
     S, W, R = model.records, model.workers, model.requesters
-    pc, wc = model.config.platform, model.config.workers
+    pc = model.config.platform
     due = model.pop_due(model._due_records, model.hour)
     if due.size == 0:
         return

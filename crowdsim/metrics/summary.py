@@ -156,6 +156,7 @@ def requesters_frame(model) -> pd.DataFrame:
             "activity": R.activity[:n],
             "spent_usd": R.spent_micro[:n] / MICRO,
             "assignments_posted": R.n_posted[:n],
+            "assignments_submitted": R.n_submitted[:n],
             "assignments_approved": R.n_approved[:n],
             "assignments_rejected": R.n_rejected[:n],
             "assignments_rejected_unjustified": R.n_unjust[:n],

@@ -1,0 +1,214 @@
+"""End to end: ``crowdsim-app`` on a free localhost port, driven by headless Chromium (Debian's
+``chromium`` package, through Playwright; Playwright's own browser download is not used).
+
+The test steps the model through the page, changes a lever, resets, and checks that the numbers
+and the plots change; it saves a screenshot in its temporary folder (and to the path in
+``CROWDSIM_APP_SCREENSHOT`` if set, which is how ``docs/img/app.png`` is made). Every request the
+page makes must stay on this machine: the front-end files are served by the app's own server
+(``python -m crowdsim.viz.assets`` installs them; ``.ci/run`` does so before the tests).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = os.environ.get("CROWDSIM_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+N_PLOTS = 7  # wages by country + six time series
+
+
+def _app_command(port: int, *extra: str) -> list[str]:
+    script = Path(sys.executable).with_name("crowdsim-app")
+    head = [str(script)] if script.exists() else [sys.executable, "-m", "crowdsim.viz.launch"]
+    return [*head, "--port", str(port), "--no-open", *extra]
+
+
+def _start_app(tmp_path: Path, *extra: str):
+    from crowdsim.viz import assets, launch
+
+    missing = assets.missing_packages()
+    if missing:
+        pytest.fail(
+            "the app's front-end files are not installed (" + ", ".join(f"{n}@{v}" for n, v in missing)
+            + "): run `.venv/bin/python -m crowdsim.viz.assets` (make venv and .ci/run do)"
+        )
+    port = launch.free_port()
+    log = open(tmp_path / "server.log", "w")  # noqa: SIM115 - closed by the caller
+    proc = subprocess.Popen(_app_command(port, *extra), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://localhost:{port}/"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"crowdsim-app exited with {proc.returncode}:\n{(tmp_path / 'server.log').read_text()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return proc, url, log
+        except OSError:
+            time.sleep(0.3)
+    _stop(proc, log)
+    pytest.fail(f"crowdsim-app did not answer on {url} within 90 s")
+
+
+def _stop(proc, log) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
+        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium), as .ci/run does")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def app_url(tmp_path):
+    proc, url, log = _start_app(tmp_path)
+    yield url
+    _stop(proc, log)
+
+
+class Page:
+    """The app page in the browser, with waits that follow the server's redraws."""
+
+    def __init__(self, browser, url: str):
+        self.page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        self.url = url
+        self.requests: list[str] = []
+        self.bad: list[str] = []
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.page.on("response", lambda r: self.bad.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+        self.page.on("requestfailed", lambda r: self.bad.append(f"failed {r.url}: {r.failure}"))
+        self.page.goto(url, wait_until="domcontentloaded")
+        self.page.get_by_role("button", name="Step").wait_for(timeout=90_000)
+        self.headline = self.page.locator(".crowdsim-headline")
+        self.page.wait_for_function(f"document.querySelectorAll('.crowdsim-plot img').length == {N_PLOTS}", timeout=60_000)
+        self.page.wait_for_function(
+            "(document.querySelector('.crowdsim-headline') || {innerText: ''}).innerText.includes('(hour ')",
+            timeout=60_000,
+        )
+
+    def image_sources(self) -> list[str]:
+        return self.page.eval_on_selector_all(".crowdsim-plot img", "els => els.map(e => e.src)")
+
+    def click_and_wait(self, button: str, hour: int) -> float:
+        """Click a button; wait until the headline shows `hour` and every plot has been redrawn.
+        Returns the seconds from the click to the last redraw."""
+        before = self.image_sources()
+        start = time.perf_counter()
+        self.page.get_by_role("button", name=button).click()
+        self.page.wait_for_function(
+            """([hour, before]) => {
+                const head = document.querySelector('.crowdsim-headline');
+                const imgs = [...document.querySelectorAll('.crowdsim-plot img')].map(e => e.src);
+                return head && head.innerText.includes(`(hour ${hour} of`) && imgs.length == before.length
+                    && imgs.every((src, i) => src !== before[i]);
+            }""",
+            arg=[hour, before],
+            timeout=60_000,
+        )
+        return time.perf_counter() - start
+
+    def number(self, label: str) -> float:
+        text = self.headline.inner_text()
+        m = re.search(re.escape(label) + r":?\s*\$?([\d,]+(?:\.\d+)?)", text)
+        assert m, f"{label!r} not in the headline: {text}"
+        return float(m.group(1).replace(",", ""))
+
+    def plot(self, key: str) -> bytes:
+        return self.page.locator(f".crowdsim-plot-{key} img").screenshot()
+
+    def choose(self, select_label: str, option: str) -> None:
+        self.page.locator(".v-select").filter(has_text=select_label).click()
+        self.page.get_by_role("option", name=option, exact=True).click()
+
+    def assert_stayed_local(self) -> None:
+        outside = [u for u in self.requests if not u.startswith((self.url, "blob:", "data:"))]
+        assert not outside, f"the page fetched from elsewhere: {outside[:5]}"
+        assert not self.bad, f"failed requests: {self.bad[:5]}"
+
+
+def test_step_change_a_lever_reset_and_the_plots_change(browser, app_url, tmp_path):
+    from playwright.sync_api import expect
+
+    app = Page(browser, app_url)
+    expect(app.headline).to_contain_text("(hour 0 of 672)")
+    expect(app.headline).to_contain_text("scenario status_quo")
+    workers_at_start = app.plot("workers")
+
+    # step three hours, then run a day, through the page's buttons
+    for hour in (1, 2, 3):
+        app.click_and_wait("Step", hour)
+    assert app.plot("workers") != workers_at_start
+    app.click_and_wait("Run 1 day", 27)
+    revenue_status_quo = app.number("platform revenue")
+    paid_status_quo = app.number("Paid to workers")
+    revenue_plot_status_quo = app.plot("revenue")
+    assert paid_status_quo > 0 and revenue_status_quo >= 0.2 * paid_status_quo - 0.01
+
+    # a higher commission, then Reset: a new market with the same seed and size
+    app.choose("Commission", "40%")
+    app.page.get_by_role("button", name="Reset").click()
+    expect(app.headline).to_contain_text("commission 40%", timeout=60_000)
+    expect(app.headline).to_contain_text("(hour 0 of 672)")
+    for hour in (1, 2, 3):
+        app.click_and_wait("Step", hour)
+    app.click_and_wait("Run 1 day", 27)
+    revenue, paid = app.number("platform revenue"), app.number("Paid to workers")
+    assert (revenue, paid) != (revenue_status_quo, paid_status_quo)
+    # the platform now keeps at least 40% on top of every dollar paid to workers (20% before)
+    assert revenue >= 0.4 * paid - 0.01
+    assert app.plot("revenue") != revenue_plot_status_quo
+    app.click_and_wait("Run 1 week", 27 + 168)
+
+    app.page.screenshot(path=str(tmp_path / "app.png"))
+    target = os.environ.get("CROWDSIM_APP_SCREENSHOT")
+    if target:
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        app.page.screenshot(path=target)
+    assert (tmp_path / "app.png").stat().st_size > 10_000
+    app.assert_stayed_local()
+
+
+@pytest.mark.slow
+def test_responsive_at_5000_workers_in_the_browser(browser, tmp_path):
+    """Time from a click to the last redrawn plot with 5,000 workers (printed; a loose bound)."""
+    proc, url, log = _start_app(tmp_path, "--workers", "5000")
+    try:
+        app = Page(browser, url)
+        assert 4500 <= app.number("Workers in the pool / online in the last hour") <= 5500
+        steps = [app.click_and_wait("Step", hour) for hour in range(1, 6)]
+        day = app.click_and_wait("Run 1 day", 29)
+        print(f"\n5,000 workers: Step -> all plots redrawn {1000 * sum(steps) / len(steps):.0f} ms on average "
+              f"(max {1000 * max(steps):.0f} ms); Run 1 day -> redrawn {1000 * day:.0f} ms")
+        assert max(steps) < 10.0
+        app.assert_stayed_local()
+    finally:
+        _stop(proc, log)
