@@ -1,0 +1,197 @@
+"""Calibration: moments, the SMM loop end to end at a tiny size, the fit table, validation, CLI errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+import crowdsim
+from crowdsim.config import ConfigError
+from crowdsim.experiments import calibrate as cal
+from crowdsim.experiments.moments import MOMENTS, compute_moments, simulate, window_wages
+from crowdsim.experiments.stats import mean_ci
+
+TINY = dict(workers=120, days=5, warmup_days=1.0)
+
+
+def test_simulate_reproduces_run_and_window_moments():
+    kw = dict(population__n_workers=150, sim__days=4, seed=3)
+    measured = simulate(None, warmup_days=0, **kw)
+    plain = crowdsim.run(**kw)
+    pd.testing.assert_frame_equal(measured.results.workers, plain.workers)
+    pd.testing.assert_frame_equal(measured.results.timeseries, plain.timeseries)
+    m = compute_moments(measured)
+    assert set(m) == set(MOMENTS)
+    # with no warm-up, windowed wages are the run's wages
+    assert m["wage_median_all_in"] == pytest.approx(plain.summary["wage_median_all_in"])
+    assert m["wage_median_paid_only"] == pytest.approx(plain.summary["wage_median_paid_only"])
+    assert 0 <= m["return_rate"] <= 1 and 0 <= m["rejection_rate"] <= 1
+    assert 0 <= m["india_share_08_10_utc"] <= 1
+
+
+def test_window_excludes_warmup_work():
+    full = simulate(None, warmup_days=0, population__n_workers=150, sim__days=4, seed=3)
+    late = simulate(None, warmup_days=2, population__n_workers=150, sim__days=4, seed=3)
+    # same run, so the whole-run results are equal; the window holds only part of the hours
+    pd.testing.assert_frame_equal(full.results.workers, late.results.workers)
+    w_full, w_late = window_wages(full), window_wages(late)
+    assert w_late["resolved_hours"].sum() < w_full["resolved_hours"].sum()
+    assert (late.results.timeseries["hour"] >= 0).all() and late.warmup_hours == 48
+
+
+def test_targets_file_has_a_source_and_se_for_every_number():
+    targets = cal.load_targets()
+    assert {"wage_median_all_in", "wage_mean_all_in", "wage_median_paid_only", "share_above_7_25",
+            "rejection_rate", "return_rate"} <= {n for n, t in targets.items() if t.role == "fit"}
+    held = [t for t in targets.values() if t.role == "validate"]
+    assert held and all(t.held_out_because for t in held)
+    for t in targets.values():
+        assert t.se > 0 and t.source and t.se_basis
+
+
+def test_bad_targets_file_is_one_clear_error(tmp_path):
+    p = tmp_path / "t.yaml"
+    p.write_text(yaml.safe_dump({"targets": {"wage_median_all_in": {"value": 1.77, "se": 0.2, "role": "fit"}}}))
+    with pytest.raises(ConfigError, match="source"):
+        cal.load_targets(p)
+    p.write_text(yaml.safe_dump({"targets": {"no_such_moment": {"value": 1, "se": 1, "role": "fit", "source": "x"}}}))
+    with pytest.raises(ConfigError, match="no_such_moment"):
+        cal.load_targets(p)
+
+
+@pytest.fixture(scope="module")
+def tiny_calibration(tmp_path_factory):
+    """A tiny calibration from a deliberately bad start: maximal search cost, scarce work,
+    requesters who understate durations by half, frequent returns."""
+    out = tmp_path_factory.mktemp("calib")
+    start = out / "bad_start.yaml"
+    start.write_text(yaml.safe_dump({
+        "workers": {"search_minutes": 4.0, "return_base_prob": 0.08, "duration_noise_sigma": 0.8},
+        "market": {"demand_ratio": 0.1},
+        "requesters": {"duration_bias_median": 0.5, "honest_reject_bad_prob": 0.5},
+    }))
+    s = cal.Settings(trials=8, seeds=1, jobs=1, sampler_seed=1, seed_base=11, recheck_top=2, recheck_seeds=2,
+                     start=str(start), out=str(out), **TINY)
+    return cal.calibrate(s, progress=False), s
+
+
+def test_calibration_improves_on_its_start(tiny_calibration):
+    result, s = tiny_calibration
+    trials = result.trials
+    assert len(trials) == s.trials
+    first = trials.loc[trials["trial"] == 0].iloc[0]
+    assert first["param.workers.search_minutes"] == 4.0  # the first trial is the bad start
+    assert first["objective"] == pytest.approx(result.start_objective)
+    # best-so-far never rises and ends strictly below the start
+    assert (np.diff(trials["best_so_far"].to_numpy()) <= 0).all()
+    assert trials["best_so_far"].iloc[-1] < 0.5 * trials["objective"].iloc[0]
+    # the final choice is the best of the re-runs of the two best trials on fresh seeds
+    rechecked = trials["recheck_objective"].dropna()
+    assert len(rechecked) == 2
+    assert set(rechecked.index) == set(trials["objective"].nsmallest(2).index)
+    assert result.best_objective == pytest.approx(rechecked.min())
+
+
+def test_fit_table_holds_the_numbers_the_runs_produced(tiny_calibration):
+    result, s = tiny_calibration
+    out = result.out_dir
+    for name in ("best_params.yaml", "fit_table.csv", "fit_table.md", "moments_by_seed.csv", "trials.csv",
+                 "convergence.png", "calibration.json"):
+        assert (out / name).stat().st_size > 0, name
+    table = pd.read_csv(out / "fit_table.csv")
+    by_seed = pd.read_csv(out / "moments_by_seed.csv")
+    # the table is the seed mean and t-interval of the runs behind it
+    for row in table.itertuples():
+        m, lo, hi, n = mean_ci(by_seed[row.moment].to_numpy(dtype=float))
+        assert row.simulated_mean == pytest.approx(m, nan_ok=True)
+        if np.isfinite(lo):
+            assert (row.ci_low, row.ci_high) == pytest.approx((lo, hi))
+        assert row.n_seeds == n
+    # and those runs are the best parameters simulated at those seeds
+    best = cal._flatten(yaml.safe_load((out / "best_params.yaml").read_text()))
+    assert best == result.best_params
+    cfg = cal.base_config()
+    for seed, row in zip(by_seed["seed"], by_seed.itertuples(), strict=True):
+        again = cal.run_moments(cfg, result.best_params, int(seed), s.workers, s.days, s.warmup_days, ["wage_median_all_in", "return_rate"])
+        assert again["wage_median_all_in"] == pytest.approx(row.wage_median_all_in, rel=1e-9, nan_ok=True)
+        assert again["return_rate"] == pytest.approx(row.return_rate, rel=1e-9, nan_ok=True)
+    # the distance of the chosen trial is the table's
+    fit = table[table["role"] == "fit"]
+    z = np.where(np.isfinite(fit["simulated_mean"]), (fit["simulated_mean"] - fit["target"]) / fit["se"], cal.NAN_PENALTY_Z)
+    assert float((z**2).sum()) == pytest.approx(result.best_objective, rel=1e-9)
+    md = (out / "fit_table.md").read_text()
+    assert "wage_median_all_in" in md and "Hara" in md
+
+
+def test_calibrated_yaml_composes_and_validates():
+    from hydra import compose, initialize_config_dir
+
+    from crowdsim.cli import CONFIG_DIR
+    from crowdsim.config import to_config
+
+    params = cal._flatten(yaml.safe_load((cal.CALIBRATION_DIR / "calibrated.yaml").read_text()))
+    space = {p.name: p for p in cal.load_space()}
+    assert set(params) <= set(space)
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose("config", overrides=["scenario=status_quo", "+calibration=calibrated"])
+    obj = to_config(cfg)
+    for name, value in params.items():
+        section, key = name.split(".")
+        assert getattr(getattr(obj, section), key) == pytest.approx(value)
+
+
+def test_validate_writes_report(tmp_path):
+    from crowdsim.experiments.validate import validate
+
+    params = tmp_path / "p.yaml"
+    params.write_text(cal.params_yaml({"workers.search_minutes": 1.0}, "# test"))
+    table = validate(params_path=params, seeds=2, workers=120, days=4, warmup_days=1, concentration_workers=200,
+                     concentration_seeds=1, baseline=False, jobs=1, out=tmp_path / "v")
+    assert set(table["role"]) == {"fit", "validate", "input"}
+    report = (tmp_path / "v" / "validation_report.md").read_text()
+    for heading in ("Fitted targets", "Held-out figures", "held out because", "Published figures not compared"):
+        assert heading in report
+    assert table.loc[table["moment"] == "requester_top1pct_volume_share", "n_seeds"].iloc[0] == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["--trials", "0"], "--trials"),
+        (["--workers", "many"], "--workers"),
+        (["--days", "5", "--warmup-days", "9"], "--warmup-days"),
+        (["--scenario", "atlantis"], "--scenario"),
+        (["--start", "/nonexistent.yaml"], "--start"),
+    ],
+)
+def test_calibrate_cli_bad_input_is_one_line(argv, needle, capsys, tmp_path):
+    with pytest.raises(SystemExit) as exc:
+        cal.main([*argv, "--out", str(tmp_path)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and needle in err and "allowed" in err
+
+
+def test_validate_cli_bad_params_file_is_one_line(capsys):
+    from crowdsim.experiments import validate
+
+    with pytest.raises(SystemExit) as exc:
+        validate.main(["--params", "/nonexistent.yaml"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--params" in err
+
+
+def test_start_file_must_name_search_parameters_within_range(tmp_path):
+    space = cal.load_space()
+    p = tmp_path / "start.yaml"
+    p.write_text(yaml.safe_dump({"workers": {"serch_minutes": 1.0}}))
+    with pytest.raises(ConfigError, match="serch_minutes"):
+        cal.load_start(str(p), space)
+    p.write_text(yaml.safe_dump({"workers": {"search_minutes": 99.0}}))
+    with pytest.raises(ConfigError, match="search range"):
+        cal.load_start(str(p), space)
+    p.write_text(yaml.safe_dump({"workers": {"search_minutes": 2.0}}))
+    assert cal.load_start(str(p), space) == {"workers.search_minutes": 2.0}

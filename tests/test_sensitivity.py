@@ -1,0 +1,100 @@
+"""Global sensitivity analysis: SALib wrappers against known answers, and a tiny crowdsim run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from crowdsim.experiments import sensitivity as sa
+
+ISHIGAMI = {"num_vars": 3, "names": ["x1", "x2", "x3"], "bounds": [[-np.pi, np.pi]] * 3}
+
+
+def ishigami(X: np.ndarray, a: float = 7.0, b: float = 0.1) -> np.ndarray:
+    return np.sin(X[:, 0]) + a * np.sin(X[:, 1]) ** 2 + b * X[:, 2] ** 4 * np.sin(X[:, 0])
+
+
+def ishigami_exact(a: float = 7.0, b: float = 0.1) -> dict[str, np.ndarray]:
+    """Analytic first-order and total indices of the Ishigami function (Sobol' & Levitan 1999)."""
+    v1 = 0.5 * (1 + b * np.pi**4 / 5) ** 2
+    v2 = a**2 / 8
+    v13 = b**2 * np.pi**8 * (1 / 18 - 1 / 50)
+    v = v1 + v2 + v13
+    return {"S1": np.array([v1, v2, 0.0]) / v, "ST": np.array([v1 + v13, v2, v13]) / v}
+
+
+def test_sobol_indices_of_ishigami_match_the_analytic_values():
+    exact = ishigami_exact()
+    assert exact["S1"] == pytest.approx([0.314, 0.442, 0.0], abs=1e-3)
+    assert exact["ST"][2] == pytest.approx(0.244, abs=1e-3)
+    X = sa.sobol_sample(ISHIGAMI, 2048, seed=3)
+    assert X.shape == (2048 * 5, 3)
+    t = sa.sobol_indices(ISHIGAMI, ishigami(X), resamples=200, seed=3)
+    assert t["S1"].to_numpy() == pytest.approx(exact["S1"], abs=0.05)
+    assert t["ST"].to_numpy() == pytest.approx(exact["ST"], abs=0.05)
+    # the bootstrap intervals exist, are positive and cover the truth for the total indices
+    assert (t[["S1_conf", "ST_conf"]].to_numpy() > 0).all()
+    assert (np.abs(t["ST"] - exact["ST"]) <= 2 * t["ST_conf"]).all()
+
+
+def test_morris_ranks_a_linear_function():
+    problem = {"num_vars": 3, "names": ["a", "b", "c"], "bounds": [[0, 1]] * 3}
+    X = sa.morris_sample(problem, 20, seed=1)
+    Y = 3.0 * X[:, 0] + 0.0 * X[:, 1] + 1.0 * X[:, 2]
+    t = sa.morris_indices(problem, X, Y, resamples=100, seed=1)
+    assert t["mu_star"].to_numpy() == pytest.approx([3.0, 0.0, 1.0], abs=1e-9)
+    assert t["sigma"].to_numpy() == pytest.approx([0.0, 0.0, 0.0], abs=1e-9)
+
+
+def test_sobol_sample_size_must_be_a_power_of_two():
+    from crowdsim.config import ConfigError
+
+    with pytest.raises(ConfigError, match="power of 2"):
+        sa.sobol_sample(ISHIGAMI, 12)
+
+
+def test_log_scaled_parameters_are_sampled_in_their_logarithm():
+    from crowdsim.experiments.calibrate import Parameter
+
+    p = sa.Problem([Parameter("market.demand_ratio", 0.1, 1.0, log=True), Parameter("platform.commission", 0.0, 0.4)])
+    bounds = p.salib()["bounds"]
+    assert bounds[0] == pytest.approx([np.log(0.1), 0.0]) and bounds[1] == [0.0, 0.4]
+    vals = p.to_values(np.array([[np.log(0.5), 0.2]]))
+    assert vals[0] == pytest.approx([0.5, 0.2])
+
+
+def test_tiny_crowdsim_run_gives_indices_with_intervals(tmp_path):
+    s = sa.SensitivitySettings(
+        method="both", n=4, trajectories=2, seeds=1, workers=100, days=3, warmup_days=1, jobs=1,
+        resamples=50, params=["platform.commission", "workers.search_minutes"], base_params=None,
+        out=str(tmp_path),
+    )
+    tables = sa.run_sensitivity(s)
+    sobol, morris = tables["sobol"], tables["morris"]
+    assert set(sobol["output"]) == set(sa.OUTPUTS)
+    assert set(sobol["parameter"]) == {"platform.commission", "workers.search_minutes"}
+    for col in ("S1", "S1_conf", "ST", "ST_conf"):
+        assert sobol[col].notna().all(), col
+    assert (sobol["ST_conf"] >= 0).all()
+    assert morris["mu_star"].notna().all() and morris["mu_star_conf"].notna().all()
+    samples = pd.read_parquet(tmp_path / "samples_sobol.parquet")
+    assert len(samples) == 4 * (2 + 2)
+    assert (samples["platform_revenue_usd"] > 0).all()
+    for name in ("sobol.csv", "sobol.parquet", "morris.csv", "sobol.png", "morris.png", "sensitivity.json"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    top = sa.top_parameters(sobol, "wage_median_all_in", k=2)
+    assert len(top) == 2 and top["ST"].is_monotonic_decreasing
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [(["--method", "fast"], "--method"), (["--n", "12"], "--n"), (["--params", "workers.nope"], "workers.nope"),
+     (["--outputs", "happiness"], "--outputs")],
+)
+def test_sensitivity_cli_bad_input_is_one_line(argv, needle, capsys, tmp_path):
+    with pytest.raises(SystemExit) as exc:
+        sa.main([*argv, "--out", str(tmp_path), "--base-params", "none"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and needle in err
