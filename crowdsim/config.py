@@ -108,19 +108,19 @@ class WorkerBehaviourConfig:
     weekly_hours_sigma: float = 0.8  # assumption: heavy-tailed hours
     skill_mean: float = 0.97  # assumption: probability a task meets the quality bar
     skill_concentration: float = 40.0  # assumption: beta concentration
-    speed_sigma: float = 0.3  # assumption: lognormal dispersion of time per task relative to the median worker
-    search_minutes: float = 1.5  # assumption: minutes of unpaid search before each choice (hand-tuned to Hara et al. 2018 all-in wages)
+    speed_sigma: float = 0.373  # calibrated (docs/calibration.md): SMM fit to Hara et al. 2018 and Difallah et al. 2018
+    search_minutes: float = 0.764  # calibrated (docs/calibration.md): SMM fit to Hara et al. 2018 and Difallah et al. 2018
     search_congestion: float = 1.0  # assumption: search time grows with searchers per open assignment
     max_searches_per_hour: int = 4  # assumption
     candidates_seen: int = 5  # assumption: task groups a worker compares per search
-    learning_rate: float = 0.2  # assumption: weight of a new experience in beliefs
+    learning_rate: float = 0.256  # calibrated (docs/calibration.md): SMM fit to Hara et al. 2018 and Difallah et al. 2018
     return_threshold: float = 2.0  # assumption: return a task once it runs this many times over the expected time
-    duration_noise_sigma: float = 0.45  # assumption: task-to-task variation of a worker's time
-    return_base_prob: float = 0.02  # assumption: returns for other reasons (unclear, broken tasks)
+    duration_noise_sigma: float = 0.367  # calibrated (docs/calibration.md): SMM fit to Hara et al. 2018 and Difallah et al. 2018
+    return_base_prob: float = 0.0217  # calibrated (docs/calibration.md): SMM fit to Hara et al. 2018 and Difallah et al. 2018
     impatience_per_day: float = 0.02  # assumption: discount of expected pay per day of payment delay
     exit_wage_ratio: float = 1.0  # leave when recent all-in wage < this x reservation wage ...
     exit_days: int = 21  # ... for this many consecutive days (assumption)
-    exit_prob_side: float = 0.1  # assumption: daily exit probability once the condition holds
+    exit_prob_side: float = 0.0567  # calibrated (docs/calibration.md): SMM fit to Hara et al. 2018 and Difallah et al. 2018
     exit_prob_main: float = 0.1  # assumption: dependent workers stay longer
     baseline_exit_per_month: float = 0.04  # Difallah et al. 2018: half-life 12-18 months -> ~4%/month
     # Hours respond to success (intensive margin): a worker whose recent all-in wage is below
@@ -137,9 +137,9 @@ class WorkerBehaviourConfig:
 class RequesterBehaviourConfig:
     pay_median_usd_per_hour: float = 4.57  # Hara et al. 2018, requester-level median
     pay_mean_usd_per_hour: float = 11.58  # Hara et al. 2018, requester-level mean
-    pay_volume_correlation: float = -0.6  # assumption: low payers post more (Hara et al. 2018, qualitative); hand-tuned
+    pay_volume_correlation: float = -0.704  # calibrated (docs/calibration.md): SMM fit to Hara et al. 2018 and Difallah et al. 2018
     activity_pareto_alpha: float = 1.125  # top 1% = 60% of volume (Ipeirotis 2010): 0.01^(1-1/a) = 0.6
-    duration_bias_median: float = 0.8  # assumption: requesters underestimate task duration by 20%
+    duration_bias_median: float = 0.648  # calibrated (docs/calibration.md): SMM fit to Hara et al. 2018 and Difallah et al. 2018
     duration_bias_sigma: float = 0.3  # assumption
     review_shares: dict[str, float] = field(
         default_factory=lambda: {"prompt": 0.6, "slow": 0.3, "never": 0.1}
@@ -149,10 +149,10 @@ class RequesterBehaviourConfig:
     rejection_shares: dict[str, float] = field(
         default_factory=lambda: {"honest": 0.86, "strict": 0.10, "opportunistic": 0.04}
     )  # CloudResearch (Litman & Robinson 2020): 4% of requesters ever reject > 5% of work
-    honest_reject_bad_prob: float = 0.1  # assumption: lenient honest reviewers (Hara: 0.7% rejected overall)
+    honest_reject_bad_prob: float = 0.123  # calibrated (docs/calibration.md): SMM fit to Hara et al. 2018 and Difallah et al. 2018
     strict_reject_bad_prob: float = 1.0
     strict_reject_good_prob: float = 0.03  # assumption
-    opportunistic_reject_good_prob: float = 0.25  # assumption
+    opportunistic_reject_good_prob: float = 0.2  # calibrated (docs/calibration.md): SMM fit to Hara et al. 2018 and Difallah et al. 2018
     quality_strictness_sigma: float = 0.3  # assumption
     fee_pass_through: float = 0.5  # assumption: half of a fee change is passed to workers through rewards
     demand_elasticity: float = 1.0  # assumption: posted volume falls 1% per 1% rise in cost per task
@@ -169,7 +169,7 @@ class RequesterBehaviourConfig:
 @dataclass
 class MarketConfig:
     # Assignment-hours posted per online worker-hour (assumption, sets how scarce work is).
-    demand_ratio: float = 0.3
+    demand_ratio: float = 0.333  # calibrated (docs/calibration.md): SMM fit to Hara et al. 2018 and Difallah et al. 2018
     # Task types: share of batches, median duration (minutes), median assignments per batch,
     # max assignments per worker. Assumptions typical of MTurk (Hara et al. 2018 report a
     # median task time of about 1-2 minutes; surveys run longer and allow one response).

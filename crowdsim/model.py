@@ -59,6 +59,10 @@ class CrowdWorkModel(mesa.Model):
 
             validate(cfg)
         super().__init__(rng=cfg.seed)
+        # One seed, separate streams per concern (spawned from the model's rng): what requesters
+        # post, how workers search, how work is judged and who comes and goes stay aligned across
+        # configurations that share a seed (common random numbers), however behaviour diverges.
+        self.rng_post, self.rng_match, self.rng_review, self.rng_adapt = self.rng.spawn(4)
         self.config = cfg
         self.scenario_name = cfg.scenario_name
         self.hour = 0

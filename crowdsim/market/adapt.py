@@ -27,7 +27,7 @@ def _worked_minutes(W, idx):
 
 
 def daily(model) -> None:
-    cfg, rng, W, R = model.config, model.rng, model.workers, model.requesters
+    cfg, rng, W, R = model.config, model.rng_adapt, model.workers, model.requesters
     wc, rc = cfg.workers, cfg.requesters
     present = model.present_workers
     if present.size:

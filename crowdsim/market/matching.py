@@ -103,7 +103,7 @@ def expected_approval(model, workers: np.ndarray, reqs: np.ndarray) -> tuple[np.
 
 
 def search_and_work(model) -> None:
-    cfg, rng, W, B = model.config, model.rng, model.workers, model.batches
+    cfg, rng, W, B = model.config, model.rng_match, model.workers, model.batches
     wc, pc = cfg.workers, cfg.platform
     present = model.present_workers
     model._hour_stats = dict(online=0, submitted=0, returned=0)
@@ -239,7 +239,7 @@ def search_and_work(model) -> None:
 
 def _submit(model, workers: np.ndarray, b: np.ndarray, k_done: np.ndarray, minutes: np.ndarray) -> None:
     """Create submission records with their review outcome and resolution hour."""
-    cfg, rng, W, B, R = model.config, model.rng, model.workers, model.batches, model.requesters
+    cfg, rng, W, B, R = model.config, model.rng_review, model.workers, model.batches, model.requesters
     rc, pc = cfg.requesters, cfg.platform
     n = workers.size
     req = B.requester[b]

@@ -51,7 +51,7 @@ def calibrate_batch_rate(model) -> float:
 
 def post(model) -> None:
     """Requesters post this hour's batches; their cost goes from requester funds into escrow."""
-    cfg, rng, R, B = model.config, model.rng, model.requesters, model.batches
+    cfg, rng, R, B = model.config, model.rng_post, model.requesters, model.batches
     rc, mc, pc = cfg.requesters, cfg.market, cfg.platform
     present = model.present_requesters
     if present.size == 0:

@@ -121,7 +121,7 @@ def review_and_settle(model) -> None:
             model.schedule(model._due_records, np.full(app.size, when), idx)
         won = np.unique(r[is_appeal & (approved > 0)])
         if won.size:
-            deter = won[(R.rejection_kind[won] == 2) & (model.rng.random(won.size) < pc.appeal_deterrence)]
+            deter = won[(R.rejection_kind[won] == 2) & (model.rng_review.random(won.size) < pc.appeal_deterrence)]
             R.rejection_kind[deter] = 0
 
     # ---- beliefs
