@@ -34,9 +34,7 @@ import argparse
 import io
 import json
 import math
-import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +45,7 @@ import pandas as pd
 import yaml
 
 from crowdsim.config import ConfigError
+from crowdsim.run import atomic_write_bytes
 
 CALIBRATION_DIR = Path(__file__).resolve().parents[2] / "configs" / "calibration"
 DEFAULT_TARGETS = CALIBRATION_DIR / "targets.yaml"
@@ -58,21 +57,7 @@ ROLES = ("fit", "validate", "input")
 # ----------------------------------------------------------------------------- file helpers
 def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return atomic_write_bytes(path, data)
 
 
 def write_text_atomic(path: str | Path, text: str) -> Path:
