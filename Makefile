@@ -19,7 +19,7 @@ echo "error: crowdsim needs Python 3.12 or newer (Mesa 3.5); none found on PATH 
 endef
 
 N_SEEDS ?= 5
-N_WORKERS ?= 3000
+N_WORKERS ?= 6000
 DAYS ?= 28
 OUT ?= results/demo
 

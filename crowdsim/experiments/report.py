@@ -344,11 +344,12 @@ def build_report(out: str | Path, plots: bool = True) -> dict[str, Path]:
     doc.table(pd.DataFrame([{"scenario": s, **{METRICS[m][0]: cell(s, m) for m in MECHANISMS}} for s in order]))
     days = meta.get("days") or next((i.get("days") for i in info.values() if i.get("days")), None)
     doc.p(
-        f"Reading the results: each run covers {days or 'the configured number of'} days. Workers' hours online are "
-        "set when they join; they leave only after workers.exit_days (21 by default) consecutive days of earning below their "
-        "reservation wage, or at the baseline rate. Over a few weeks the pool therefore hardly adjusts, and a rule "
-        "that cuts the volume of work (requesters leave when the rules make a task cost more than it is worth to "
-        "them) shows up first as more unpaid search per worker, not as fewer workers. Runs with more days show "
+        f"Reading the results: each run covers {days or 'the configured number of'} days. Workers who earn far "
+        "below their reservation wage log on less (down to a tenth of their hours, at 15% a day) but leave only "
+        "after workers.exit_days (21 by default) consecutive days below it, or at the baseline rate. Over a few "
+        "weeks the pool therefore adjusts slowly, and a rule that cuts the volume of work (requesters leave when "
+        "the rules make a task cost more than it is worth to them) shows up first as more unpaid search per "
+        "working hour, not as fewer workers. Runs with more days show "
         "the adjustment. Money received (worker pay in cash, platform revenue) counts only what was settled by "
         "the end of the run, so slower payment rules show less of it; the accrued pay counts all submitted work "
         "at the pay it will receive."
