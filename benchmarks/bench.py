@@ -71,8 +71,13 @@ def run_startup(n_workers: int = 100_000) -> dict:
     t0 = time.perf_counter()
     model = CrowdWorkModel(population__n_workers=n_workers, sim__days=365, seed=1)
     dt = time.perf_counter() - t0
-    return {"workload": "startup", "workers": n_workers, "agents": len(model.agents_by_type[Worker]),
-            "build_s": round(dt, 3), "peak_rss_mb": round(_peak_rss_mb(), 1)}
+    return {
+        "workload": "startup",
+        "workers": n_workers,
+        "agents": len(model.agents_by_type[Worker]),
+        "build_s": round(dt, 3),
+        "peak_rss_mb": round(_peak_rss_mb(), 1),
+    }
 
 
 def run_mesa_boltzmann(n_agents: int = 10_000, steps: int = 50) -> dict:
@@ -83,8 +88,13 @@ def run_mesa_boltzmann(n_agents: int = 10_000, steps: int = 50) -> dict:
     for _ in range(steps):
         model.step()
     dt = time.perf_counter() - t0
-    return {"workload": "mesa_boltzmann", "agents": n_agents, "steps": steps, "wall_s": round(dt, 3),
-            "agent_steps_per_s": round(n_agents * steps / dt)}
+    return {
+        "workload": "mesa_boltzmann",
+        "agents": n_agents,
+        "steps": steps,
+        "wall_s": round(dt, 3),
+        "agent_steps_per_s": round(n_agents * steps / dt),
+    }
 
 
 def _child(kind: str, *args) -> dict:
@@ -107,19 +117,34 @@ def main(argv: list[str]) -> None:
         elif name == "scaling":
             days = 28
             big, small = _child("run_workload", 100_000, days), _child("run_workload", 10_000, days)
-            r = {"workload": "scaling", "days": days, "wall_100k_s": big["wall_s"], "wall_10k_s": small["wall_s"],
-                 "ratio": round(big["wall_s"] / small["wall_s"], 2)}
+            r = {
+                "workload": "scaling",
+                "days": days,
+                "wall_100k_s": big["wall_s"],
+                "wall_10k_s": small["wall_s"],
+                "ratio": round(big["wall_s"] / small["wall_s"], 2),
+            }
         else:
-            raise SystemExit(f"bench: error: unknown workload {name!r} (allowed: {', '.join([*WORKLOADS, 'startup', 'mesa', 'scaling'])})")
+            raise SystemExit(
+                f"bench: error: unknown workload {name!r} (allowed: {', '.join([*WORKLOADS, 'startup', 'mesa', 'scaling'])})"
+            )
         results[name] = r
         print(json.dumps(r), flush=True)
     if "mesa" in results:
         ours = next((results[n] for n in ("large", "medium", "small") if n in results), None)
         if ours:
             ratio = ours["worker_hours_per_s"] / results["mesa"]["agent_steps_per_s"]
-            print(json.dumps({"workload": "comparison", "crowdsim_worker_hours_per_s": ours["worker_hours_per_s"],
-                              "mesa_boltzmann_agent_steps_per_s": results["mesa"]["agent_steps_per_s"],
-                              "ratio": round(ratio, 1)}), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "workload": "comparison",
+                        "crowdsim_worker_hours_per_s": ours["worker_hours_per_s"],
+                        "mesa_boltzmann_agent_steps_per_s": results["mesa"]["agent_steps_per_s"],
+                        "ratio": round(ratio, 1),
+                    }
+                ),
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

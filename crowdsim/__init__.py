@@ -13,4 +13,13 @@ from crowdsim.metrics.summary import Results  # noqa: E402
 from crowdsim.model import CrowdWorkModel  # noqa: E402
 from crowdsim.run import run  # noqa: E402
 
-__all__ = ["ConfigError", "CrowdSimConfig", "CrowdWorkModel", "Requester", "Results", "Worker", "__version__", "run"]
+__all__ = [
+    "ConfigError",
+    "CrowdSimConfig",
+    "CrowdWorkModel",
+    "Requester",
+    "Results",
+    "Worker",
+    "__version__",
+    "run",
+]

@@ -22,8 +22,28 @@ PROG = "crowdsim"
 
 register_configs()
 
-_FLAGS_WITH_VALUE = {"-cn", "--config-name", "-cp", "--config-path", "-cd", "--config-dir", "--experimental-rerun"}
-_INFO_FLAGS = {"-h", "--help", "--hydra-help", "-i", "--info", "-c", "--cfg", "--resolve", "--shell-completion", "-sc", "--version"}
+_FLAGS_WITH_VALUE = {
+    "-cn",
+    "--config-name",
+    "-cp",
+    "--config-path",
+    "-cd",
+    "--config-dir",
+    "--experimental-rerun",
+}
+_INFO_FLAGS = {
+    "-h",
+    "--help",
+    "--hydra-help",
+    "-i",
+    "--info",
+    "-c",
+    "--cfg",
+    "--resolve",
+    "--shell-completion",
+    "-sc",
+    "--version",
+}
 
 
 def config_groups() -> dict[str, list[str]]:
@@ -95,7 +115,12 @@ def _expand(overrides: list[str]) -> list[list[str]]:
 def _group_error(override: str, groups: dict[str, list[str]]) -> ConfigError | None:
     key, _, value = override.lstrip("+~").partition("=")
     key = key.split("@")[0]
-    if key in groups and value and value not in groups[key] and not value.startswith(("glob(", "choice(")):
+    if (
+        key in groups
+        and value
+        and value not in groups[key]
+        and not value.startswith(("glob(", "choice("))
+    ):
         return ConfigError(key, value, ", ".join(groups[key]) or "(no options)")
     return None
 
@@ -122,7 +147,11 @@ def validate_overrides(overrides: list[str]) -> None:
         try:
             combos = _expand(_experiment_grid(mine) + mine)
         except HydraException as exc:
-            raise ConfigError("command line", " ".join(mine), f"Hydra override syntax ({str(exc).splitlines()[0]})") from None
+            raise ConfigError(
+                "command line",
+                " ".join(mine),
+                f"Hydra override syntax ({str(exc).splitlines()[0]})",
+            ) from None
         for combo in combos:
             for o in combo:
                 err = _group_error(o, groups)
@@ -184,7 +213,9 @@ def launcher_options() -> dict[str, str | None]:
             if isinstance(d, str) and d != "_self_":
                 base = d
         options[path.stem] = base
-    return {name: (None if base is None or base in stored else base) for name, base in options.items()}
+    return {
+        name: (None if base is None or base in stored else base) for name, base in options.items()
+    }
 
 
 def validate_hydra_overrides(overrides: list[str]) -> None:
@@ -199,9 +230,11 @@ def validate_hydra_overrides(overrides: list[str]) -> None:
         missing = options[value]
         if missing is not None:
             raise ConfigError(
-                "hydra/launcher", value, ", ".join(n for n, m in options.items() if m is None),
+                "hydra/launcher",
+                value,
+                ", ".join(n for n, m in options.items() if m is None),
                 message=f"invalid value for option 'hydra/launcher': {value!r} needs the '{missing}' launcher "
-                        f"plugin, which is not installed (install it with: pip install -e '.[cluster]')",
+                f"plugin, which is not installed (install it with: pip install -e '.[cluster]')",
             )
 
 
@@ -267,7 +300,9 @@ def hydra_main(cfg: DictConfig):
     stored = completed_summary(out_dir, container)
     if stored is not None:
         log.info("complete already (DONE.json for the same config): not simulated again")
-        print(f"[{tag}{stored.get('scenario')} seed={stored.get('seed')}] complete already, skipped -> {out_dir}")
+        print(
+            f"[{tag}{stored.get('scenario')} seed={stored.get('seed')}] complete already, skipped -> {out_dir}"
+        )
         return stored.get("wage_median_all_in")
     clear_markers(out_dir)
     provenance = job_provenance(hc)
@@ -279,7 +314,9 @@ def hydra_main(cfg: DictConfig):
         if not multirun:
             raise
         # one line here; the traceback is in FAILED.json
-        log.error("%sFAILED %s: %s -> %s (the sweep goes on)", tag, type(exc).__name__, exc, out_dir)
+        log.error(
+            "%sFAILED %s: %s -> %s (the sweep goes on)", tag, type(exc).__name__, exc, out_dir
+        )
         return None
     write_results(res, out_dir, resolved_config=container, provenance=provenance)
     s = res.summary
@@ -296,8 +333,11 @@ def main(argv: list[str] | None = None) -> None:
     overrides, multirun, info = _split_args(argv)
     shows = {"-c", "--cfg", "-i", "--info", "-sc", "--shell-completion"}
     if multirun and any(a.split("=")[0] in shows for a in argv):
-        print(f"{PROG}: error: -m/--multirun cannot be combined with --cfg or --info "
-              "(drop -m to see the configuration of the first job)", file=sys.stderr)
+        print(
+            f"{PROG}: error: -m/--multirun cannot be combined with --cfg or --info "
+            "(drop -m to see the configuration of the first job)",
+            file=sys.stderr,
+        )
         raise SystemExit(2)
     if not info:
         try:

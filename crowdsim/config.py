@@ -31,14 +31,18 @@ class ConfigError(ValueError):
 
     def __init__(self, option: str, value: Any, allowed: str, message: str | None = None):
         self.option, self.value, self.allowed = option, value, allowed
-        super().__init__(message or f"invalid value for option '{option}': {value!r} (allowed: {allowed})")
+        super().__init__(
+            message or f"invalid value for option '{option}': {value!r} (allowed: {allowed})"
+        )
 
 
 @dataclass
 class PopulationConfig:
     """Who works on the platform."""
 
-    n_workers: int = 2000  # initial pool; MTurk 100k-200k (Difallah et al. 2018); small default for speed
+    n_workers: int = (
+        2000  # initial pool; MTurk 100k-200k (Difallah et al. 2018); small default for speed
+    )
     countries: list[str] = field(default_factory=lambda: list(COUNTRY_CODES))
     # Pool shares: 'mturk' (Ipeirotis 2015: ~80% US / 20% India), 'global' (Online Labour Index),
     # or 'custom' (use `shares`). Shares are renormalised over `countries`.
@@ -57,7 +61,9 @@ class SimConfig:
     days: int = 28
     check_invariants: bool = False  # check money and time conservation after every hour (slow)
     record_weekly_earnings: bool = True
-    min_hours_for_wage: float = 1.0  # workers with less resolved working time are left out of wage stats (assumption)
+    min_hours_for_wage: float = (
+        1.0  # workers with less resolved working time are left out of wage stats (assumption)
+    )
 
 
 @dataclass
@@ -67,24 +73,42 @@ class PlatformConfig:
     # --- fees ---
     commission: float = 0.20  # MTurk since 21 Jul 2015: 20% of reward, charged to the requester (Amazon fee notice 2015)
     commission_min_usd: float = 0.01  # MTurk minimum fee per assignment (Amazon fee notice 2015)
-    batch_surcharge: float = 0.20  # MTurk: +20% for HITs with 10 or more assignments (Amazon fee notice 2015)
+    batch_surcharge: float = (
+        0.20  # MTurk: +20% for HITs with 10 or more assignments (Amazon fee notice 2015)
+    )
     batch_surcharge_min_assignments: int = 10
     worker_fee_share: float = 0.0  # share deducted from worker pay (Upwork-style; MTurk: 0)
-    commission_tiers_usd: list[float] = field(default_factory=list)  # worker lifetime billing thresholds, e.g. [500, 10000] (Upwork 2016-2023)
-    commission_tier_rates: list[float] = field(default_factory=list)  # worker-side rates per tier, e.g. [0.2, 0.1, 0.05]
-    commission_cap: float | None = None  # cap on the requester fee as a share of reward (None: no cap)
+    commission_tiers_usd: list[float] = field(
+        default_factory=list
+    )  # worker lifetime billing thresholds, e.g. [500, 10000] (Upwork 2016-2023)
+    commission_tier_rates: list[float] = field(
+        default_factory=list
+    )  # worker-side rates per tier, e.g. [0.2, 0.1, 0.05]
+    commission_cap: float | None = (
+        None  # cap on the requester fee as a share of reward (None: no cap)
+    )
     # --- rejection transparency ---
-    reason_required: bool = False  # MTurk: rejection reasons optional, unjustified rejections invisible
-    public_requester_stats: bool = False  # MTurk publishes none (workers use Turkopticon); assumption
+    reason_required: bool = (
+        False  # MTurk: rejection reasons optional, unjustified rejections invisible
+    )
+    public_requester_stats: bool = (
+        False  # MTurk publishes none (workers use Turkopticon); assumption
+    )
     appeals: bool = False
-    appeal_overturn_prob: float = 0.6  # assumption: share of unjustified rejections overturned on appeal
+    appeal_overturn_prob: float = (
+        0.6  # assumption: share of unjustified rejections overturned on appeal
+    )
     appeal_delay_days: float = 7.0  # assumption
-    appeal_deterrence: float = 0.5  # assumption: chance an overturned requester stops rejecting opportunistically
+    appeal_deterrence: float = (
+        0.5  # assumption: chance an overturned requester stops rejecting opportunistically
+    )
     # --- payment guarantee ---
     payment_guarantee: str = "auto_approval"  # none | auto_approval | escrow
     auto_approval_days: float = 30.0  # MTurk maximum and common default (MTurk API docs)
     escrow_auto_approval_days: float = 3.0  # assumption: a short guaranteed deadline
-    abandon_days: float = 30.0  # assumption: with no guarantee, unreviewed work is never paid after this
+    abandon_days: float = (
+        30.0  # assumption: with no guarantee, unreviewed work is never paid after this
+    )
     # --- minimum pay ---
     min_pay_mode: str = "none"  # none | estimated | measured
     min_pay_usd_per_hour: float = 8.0  # Prolific minimum $8/h (Prolific pricing pages, 2026)
@@ -100,29 +124,41 @@ class PlatformConfig:
 
 @dataclass
 class WorkerBehaviourConfig:
-    reservation_wage_median_usd: float = 1.38  # Horton & Chilton 2010, MTurk median reservation wage
+    reservation_wage_median_usd: float = (
+        1.38  # Horton & Chilton 2010, MTurk median reservation wage
+    )
     reservation_wage_sigma: float = 0.9  # assumption: lognormal dispersion
     main_income_reservation_factor: float = 0.8  # assumption: fewer outside options
-    weekly_hours_median_side: float = 2.0  # assumption, with main below chosen so 2-5% of the pool is online (Difallah 2018)
+    weekly_hours_median_side: float = (
+        2.0  # assumption, with main below chosen so 2-5% of the pool is online (Difallah 2018)
+    )
     weekly_hours_median_main: float = 15.0  # assumption
     weekly_hours_sigma: float = 0.8  # assumption: heavy-tailed hours
     skill_mean: float = 0.97  # assumption: probability a task meets the quality bar
     skill_concentration: float = 40.0  # assumption: beta concentration
     speed_sigma: float = 0.373  # calibrated (docs/calibration.md): SMM fit to Hara et al. 2018 and Difallah et al. 2018
     search_minutes: float = 0.764  # calibrated (docs/calibration.md): SMM fit to Hara et al. 2018 and Difallah et al. 2018
-    search_congestion: float = 1.0  # assumption: search time grows with searchers per open assignment
+    search_congestion: float = (
+        1.0  # assumption: search time grows with searchers per open assignment
+    )
     max_searches_per_hour: int = 4  # assumption
     candidates_seen: int = 5  # assumption: task groups a worker compares per search
     learning_rate: float = 0.256  # calibrated (docs/calibration.md): SMM fit to Hara et al. 2018 and Difallah et al. 2018
-    return_threshold: float = 2.0  # assumption: return a task once it runs this many times over the expected time
+    return_threshold: float = (
+        2.0  # assumption: return a task once it runs this many times over the expected time
+    )
     duration_noise_sigma: float = 0.367  # calibrated (docs/calibration.md): SMM fit to Hara et al. 2018 and Difallah et al. 2018
     return_base_prob: float = 0.0217  # calibrated (docs/calibration.md): SMM fit to Hara et al. 2018 and Difallah et al. 2018
-    impatience_per_day: float = 0.02  # assumption: discount of expected pay per day of payment delay
+    impatience_per_day: float = (
+        0.02  # assumption: discount of expected pay per day of payment delay
+    )
     exit_wage_ratio: float = 1.0  # leave when recent all-in wage < this x reservation wage ...
     exit_days: int = 21  # ... for this many consecutive days (assumption)
     exit_prob_side: float = 0.0567  # calibrated (docs/calibration.md): SMM fit to Hara et al. 2018 and Difallah et al. 2018
     exit_prob_main: float = 0.1  # assumption: dependent workers stay longer
-    baseline_exit_per_month: float = 0.04  # Difallah et al. 2018: half-life 12-18 months -> ~4%/month
+    baseline_exit_per_month: float = (
+        0.04  # Difallah et al. 2018: half-life 12-18 months -> ~4%/month
+    )
     # Hours respond to success (intensive margin): a worker whose recent all-in wage is below
     # `discouragement_threshold` x reservation wage logs on less, by `discouragement_per_day` a day
     # down to `min_engagement` of its usual hours, and recovers at the same pace once work pays.
@@ -137,8 +173,12 @@ class WorkerBehaviourConfig:
 class RequesterBehaviourConfig:
     pay_median_usd_per_hour: float = 4.57  # Hara et al. 2018, requester-level median
     pay_mean_usd_per_hour: float = 11.58  # Hara et al. 2018, requester-level mean
-    pay_volume_correlation: float = -0.704  # calibrated (docs/calibration.md): SMM fit to Hara et al. 2018 and Difallah et al. 2018
-    activity_pareto_alpha: float = 1.125  # top 1% = 60% of volume (Ipeirotis 2010): 0.01^(1-1/a) = 0.6
+    pay_volume_correlation: float = (
+        -0.704
+    )  # calibrated (docs/calibration.md): SMM fit to Hara et al. 2018 and Difallah et al. 2018
+    activity_pareto_alpha: float = (
+        1.125  # top 1% = 60% of volume (Ipeirotis 2010): 0.01^(1-1/a) = 0.6
+    )
     duration_bias_median: float = 0.648  # calibrated (docs/calibration.md): SMM fit to Hara et al. 2018 and Difallah et al. 2018
     duration_bias_sigma: float = 0.3  # assumption
     review_shares: dict[str, float] = field(
@@ -154,12 +194,20 @@ class RequesterBehaviourConfig:
     strict_reject_good_prob: float = 0.03  # assumption
     opportunistic_reject_good_prob: float = 0.2  # calibrated (docs/calibration.md): SMM fit to Hara et al. 2018 and Difallah et al. 2018
     quality_strictness_sigma: float = 0.3  # assumption
-    fee_pass_through: float = 0.5  # assumption: half of a fee change is passed to workers through rewards
-    demand_elasticity: float = 1.0  # assumption: posted volume falls 1% per 1% rise in cost per task
-    reference_fee: float = 0.20  # fee level at which Hara et al. measured pay (2014-2017 mixes 10% and 20%)
+    fee_pass_through: float = (
+        0.5  # assumption: half of a fee change is passed to workers through rewards
+    )
+    demand_elasticity: float = (
+        1.0  # assumption: posted volume falls 1% per 1% rise in cost per task
+    )
+    reference_fee: float = (
+        0.20  # fee level at which Hara et al. measured pay (2014-2017 mixes 10% and 20%)
+    )
     value_markup_median: float = 4.0  # assumption: value of a task over its reference cost; Dube et al. 2020 (supply elasticity ~0.1) imply a large markdown of pay below marginal value
     value_markup_sigma: float = 0.4  # assumption
-    split_batches_prob: float = 0.8  # assumption: share of requesters who split batches to dodge a surcharge
+    split_batches_prob: float = (
+        0.8  # assumption: share of requesters who split batches to dodge a surcharge
+    )
     batch_lifetime_days: float = 3.0  # assumption
     reprice_step: float = 0.05  # assumption: +5% target pay after a batch expires mostly unfilled, -2.5% after one fills
     reprice_max_factor: float = 1.5  # assumption: bounds of repricing around the initial target
@@ -252,7 +300,11 @@ def to_config(cfg: Any = None, **overrides: Any) -> CrowdSimConfig:
         merged = OmegaConf.merge(base, OmegaConf.structured(cfg))
     elif isinstance(cfg, DictConfig | dict):
         src = OmegaConf.create(cfg) if isinstance(cfg, dict) else cfg
-        src = OmegaConf.masked_copy(src, [k for k in src.keys() if k != "hydra"]) if "hydra" in src else src
+        src = (
+            OmegaConf.masked_copy(src, [k for k in src.keys() if k != "hydra"])
+            if "hydra" in src
+            else src
+        )
         try:
             merged = OmegaConf.merge(base, src)
         except Exception as exc:  # unknown keys or wrong types
@@ -282,7 +334,9 @@ def _check_key_exists(cfg: DictConfig, key: str) -> None:
                 prefix = key.rsplit(".", 1)[0] + "." if "." in key else ""
                 hint = f"did you mean '{prefix}{close[0]}'? " if close else ""
                 raise ConfigError(
-                    key, None, ", ".join(names),
+                    key,
+                    None,
+                    ", ".join(names),
                     message=f"unknown option '{key}' ({hint}options here: {', '.join(names)})",
                 )
             node = getattr(node, part)
@@ -325,14 +379,22 @@ def validate(cfg: CrowdSimConfig) -> None:
     if pop.n_workers < 1:
         raise ConfigError("population.n_workers", pop.n_workers, "an integer >= 1")
     if not pop.countries:
-        raise ConfigError("population.countries", pop.countries, f"a non-empty list of {COUNTRY_CODES}")
+        raise ConfigError(
+            "population.countries", pop.countries, f"a non-empty list of {COUNTRY_CODES}"
+        )
     for c in pop.countries:
         if c not in COUNTRY_CODES:
-            raise ConfigError("population.countries", c, f"ISO codes in the country table: {', '.join(COUNTRY_CODES)}")
+            raise ConfigError(
+                "population.countries",
+                c,
+                f"ISO codes in the country table: {', '.join(COUNTRY_CODES)}",
+            )
     if len(set(pop.countries)) != len(pop.countries):
         raise ConfigError("population.countries", pop.countries, "each country once")
     if pop.country_mix not in ("mturk", "global", "custom", "uniform"):
-        raise ConfigError("population.country_mix", pop.country_mix, "mturk, global, uniform, custom")
+        raise ConfigError(
+            "population.country_mix", pop.country_mix, "mturk, global, uniform, custom"
+        )
     if pop.country_mix == "custom":
         _shares("population.shares", pop.shares, pop.countries)
     _in_unit("population.main_income_share", pop.main_income_share)
@@ -347,8 +409,14 @@ def validate(cfg: CrowdSimConfig) -> None:
     _in_unit("platform.worker_fee_share", p.worker_fee_share, 0.0, 0.99)
     _positive("platform.commission_min_usd", p.commission_min_usd, strict=False)
     if p.batch_surcharge_min_assignments < 2:
-        raise ConfigError("platform.batch_surcharge_min_assignments", p.batch_surcharge_min_assignments, "an integer >= 2")
-    if len(p.commission_tier_rates) != (len(p.commission_tiers_usd) + 1 if p.commission_tier_rates else 0):
+        raise ConfigError(
+            "platform.batch_surcharge_min_assignments",
+            p.batch_surcharge_min_assignments,
+            "an integer >= 2",
+        )
+    if len(p.commission_tier_rates) != (
+        len(p.commission_tiers_usd) + 1 if p.commission_tier_rates else 0
+    ):
         raise ConfigError(
             "platform.commission_tier_rates",
             list(p.commission_tier_rates),
@@ -357,14 +425,20 @@ def validate(cfg: CrowdSimConfig) -> None:
     for rate in p.commission_tier_rates:
         _in_unit("platform.commission_tier_rates", rate, 0.0, 0.99)
     if list(p.commission_tiers_usd) != sorted(p.commission_tiers_usd):
-        raise ConfigError("platform.commission_tiers_usd", list(p.commission_tiers_usd), "increasing thresholds in USD")
+        raise ConfigError(
+            "platform.commission_tiers_usd",
+            list(p.commission_tiers_usd),
+            "increasing thresholds in USD",
+        )
     if p.commission_cap is not None:
         _in_unit("platform.commission_cap", p.commission_cap)
     _in_unit("platform.appeal_overturn_prob", p.appeal_overturn_prob)
     _in_unit("platform.appeal_deterrence", p.appeal_deterrence)
     _positive("platform.appeal_delay_days", p.appeal_delay_days)
     if p.payment_guarantee not in ("none", "auto_approval", "escrow"):
-        raise ConfigError("platform.payment_guarantee", p.payment_guarantee, "none, auto_approval, escrow")
+        raise ConfigError(
+            "platform.payment_guarantee", p.payment_guarantee, "none, auto_approval, escrow"
+        )
     for name in ("auto_approval_days", "escrow_auto_approval_days", "abandon_days"):
         _positive(f"platform.{name}", getattr(p, name))
     if p.min_pay_mode not in ("none", "estimated", "measured"):
@@ -373,24 +447,50 @@ def validate(cfg: CrowdSimConfig) -> None:
     _in_unit("platform.qualification_share", p.qualification_share)
     _in_unit("platform.qualification_min_approval_rate", p.qualification_min_approval_rate)
     if p.qualification_min_approved < 0:
-        raise ConfigError("platform.qualification_min_approved", p.qualification_min_approved, "an integer >= 0")
+        raise ConfigError(
+            "platform.qualification_min_approved", p.qualification_min_approved, "an integer >= 0"
+        )
     _in_unit("platform.restricted_share", p.restricted_share)
     for c in p.restricted_countries:
         if c not in COUNTRY_CODES:
-            raise ConfigError("platform.restricted_countries", c, f"ISO codes in the country table: {', '.join(COUNTRY_CODES)}")
+            raise ConfigError(
+                "platform.restricted_countries",
+                c,
+                f"ISO codes in the country table: {', '.join(COUNTRY_CODES)}",
+            )
     if p.listing not in ("newest", "pay"):
         raise ConfigError("platform.listing", p.listing, "newest, pay")
     # workers
     for name in (
-        "reservation_wage_median_usd", "reservation_wage_sigma", "weekly_hours_median_side",
-        "weekly_hours_median_main", "weekly_hours_sigma", "skill_concentration",
-        "return_threshold", "duration_noise_sigma",
+        "reservation_wage_median_usd",
+        "reservation_wage_sigma",
+        "weekly_hours_median_side",
+        "weekly_hours_median_main",
+        "weekly_hours_sigma",
+        "skill_concentration",
+        "return_threshold",
+        "duration_noise_sigma",
     ):
         _positive(f"workers.{name}", getattr(w, name))
-    for name in ("search_minutes", "search_congestion", "speed_sigma", "impatience_per_day", "exit_wage_ratio", "discouragement_threshold"):
+    for name in (
+        "search_minutes",
+        "search_congestion",
+        "speed_sigma",
+        "impatience_per_day",
+        "exit_wage_ratio",
+        "discouragement_threshold",
+    ):
         _positive(f"workers.{name}", getattr(w, name), strict=False)
-    for name in ("skill_mean", "learning_rate", "return_base_prob", "exit_prob_side", "exit_prob_main", "baseline_exit_per_month",
-                 "discouragement_per_day", "min_engagement"):
+    for name in (
+        "skill_mean",
+        "learning_rate",
+        "return_base_prob",
+        "exit_prob_side",
+        "exit_prob_main",
+        "baseline_exit_per_month",
+        "discouragement_per_day",
+        "min_engagement",
+    ):
         _in_unit(f"workers.{name}", getattr(w, name))
     if w.return_threshold <= 1.0:
         raise ConfigError("workers.return_threshold", w.return_threshold, "a number > 1")
@@ -399,19 +499,39 @@ def validate(cfg: CrowdSimConfig) -> None:
             raise ConfigError(f"workers.{name}", getattr(w, name), "an integer >= 1")
     # requesters
     if r.pay_mean_usd_per_hour < r.pay_median_usd_per_hour:
-        raise ConfigError("requesters.pay_mean_usd_per_hour", r.pay_mean_usd_per_hour,
-                          f"a mean >= requesters.pay_median_usd_per_hour ({r.pay_median_usd_per_hour}) for a lognormal")
+        raise ConfigError(
+            "requesters.pay_mean_usd_per_hour",
+            r.pay_mean_usd_per_hour,
+            f"a mean >= requesters.pay_median_usd_per_hour ({r.pay_median_usd_per_hour}) for a lognormal",
+        )
     _positive("requesters.pay_median_usd_per_hour", r.pay_median_usd_per_hour)
     _in_unit("requesters.pay_volume_correlation", r.pay_volume_correlation, -0.99, 0.99)
     if r.activity_pareto_alpha <= 1.0:
-        raise ConfigError("requesters.activity_pareto_alpha", r.activity_pareto_alpha, "a number > 1")
+        raise ConfigError(
+            "requesters.activity_pareto_alpha", r.activity_pareto_alpha, "a number > 1"
+        )
     _positive("requesters.duration_bias_median", r.duration_bias_median)
     _shares("requesters.review_shares", r.review_shares, ["prompt", "slow", "never"])
-    _shares("requesters.rejection_shares", r.rejection_shares, ["honest", "strict", "opportunistic"])
-    for name in ("honest_reject_bad_prob", "strict_reject_bad_prob", "strict_reject_good_prob",
-                 "opportunistic_reject_good_prob", "fee_pass_through", "split_batches_prob", "monthly_churn"):
+    _shares(
+        "requesters.rejection_shares", r.rejection_shares, ["honest", "strict", "opportunistic"]
+    )
+    for name in (
+        "honest_reject_bad_prob",
+        "strict_reject_bad_prob",
+        "strict_reject_good_prob",
+        "opportunistic_reject_good_prob",
+        "fee_pass_through",
+        "split_batches_prob",
+        "monthly_churn",
+    ):
         _in_unit(f"requesters.{name}", getattr(r, name))
-    for name in ("review_delay_hours_prompt", "review_delay_hours_slow", "value_markup_median", "batch_lifetime_days", "reprice_max_factor"):
+    for name in (
+        "review_delay_hours_prompt",
+        "review_delay_hours_slow",
+        "value_markup_median",
+        "batch_lifetime_days",
+        "reprice_max_factor",
+    ):
         _positive(f"requesters.{name}", getattr(r, name))
     _positive("requesters.demand_elasticity", r.demand_elasticity, strict=False)
     _in_unit("requesters.reference_fee", r.reference_fee)
@@ -422,7 +542,11 @@ def validate(cfg: CrowdSimConfig) -> None:
         d = getattr(m, name)
         for t in m.type_shares:
             if t not in d or d[t] <= 0:
-                raise ConfigError(f"market.{name}.{t}", d.get(t), "a number > 0 for every task type in market.type_shares")
+                raise ConfigError(
+                    f"market.{name}.{t}",
+                    d.get(t),
+                    "a number > 0 for every task type in market.type_shares",
+                )
     if m.max_batch_size < 1:
         raise ConfigError("market.max_batch_size", m.max_batch_size, "an integer >= 1")
     _positive("market.max_task_minutes", m.max_task_minutes)

@@ -53,7 +53,11 @@ class CrowdWorkModel(mesa.Model):
     """
 
     def __init__(self, config: Any = None, *, create_agents: bool = True, **overrides: Any):
-        cfg = to_config(config, **overrides) if not (isinstance(config, CrowdSimConfig) and not overrides) else config
+        cfg = (
+            to_config(config, **overrides)
+            if not (isinstance(config, CrowdSimConfig) and not overrides)
+            else config
+        )
         if isinstance(config, CrowdSimConfig) and not overrides:
             from crowdsim.config import validate
 
@@ -79,12 +83,27 @@ class CrowdWorkModel(mesa.Model):
         self._due_batches = Calendar()
         self.counters: dict[str, float] = dict.fromkeys(
             [
-                "assignments_submitted", "assignments_returned", "assignments_approved",
-                "assignments_rejected", "assignments_rejected_unjustified", "assignments_abandoned",
-                "assignments_overturned", "assignments_posted", "assignments_expired",
-                "value_submitted_micro", "value_never_paid_micro", "value_good_rejected_micro",
-                "delay_hours_x_assignments", "batches_posted", "batches_split", "batches_not_posted",
-                "requester_exits", "requester_entries", "worker_exits", "worker_entries", "hits_posted",
+                "assignments_submitted",
+                "assignments_returned",
+                "assignments_approved",
+                "assignments_rejected",
+                "assignments_rejected_unjustified",
+                "assignments_abandoned",
+                "assignments_overturned",
+                "assignments_posted",
+                "assignments_expired",
+                "value_submitted_micro",
+                "value_never_paid_micro",
+                "value_good_rejected_micro",
+                "delay_hours_x_assignments",
+                "batches_posted",
+                "batches_split",
+                "batches_not_posted",
+                "requester_exits",
+                "requester_entries",
+                "worker_exits",
+                "worker_entries",
+                "hits_posted",
                 "worker_exits_wage",
             ],
             0.0,
@@ -109,17 +128,43 @@ class CrowdWorkModel(mesa.Model):
     def _new_worker_columns(self, capacity: int) -> ColumnStore:
         f8, i8, i4, b1 = np.float64, np.int64, np.int32, np.bool_
         cols = {
-            "country": (np.int8, 0), "reservation_wage": (f8, 0.0), "main_income": (b1, False),
-            "weekly_hours": (f8, 0.0), "online_base": (f8, 0.0), "skill": (f8, 0.0), "speed": (f8, 1.0),
-            "n_approved": (i8, 0), "n_rejected": (i8, 0), "n_submitted": (i8, 0), "n_returned": (i8, 0),
-            "present": (b1, False), "joined_hour": (i4, 0), "left_hour": (i4, -1),
-            "m_paid": (f8, 0.0), "m_pending": (f8, 0.0), "m_rejected": (f8, 0.0), "m_returned": (f8, 0.0),
-            "m_search": (f8, 0.0), "m_never_paid": (f8, 0.0), "m_idle_online": (f8, 0.0),
-            "online_hours": (i8, 0), "spill": (f8, 0.0),
-            "earned_micro": (i8, 0), "fees_paid_micro": (i8, 0), "pending_value_micro": (i8, 0),
+            "country": (np.int8, 0),
+            "reservation_wage": (f8, 0.0),
+            "main_income": (b1, False),
+            "weekly_hours": (f8, 0.0),
+            "online_base": (f8, 0.0),
+            "skill": (f8, 0.0),
+            "speed": (f8, 1.0),
+            "n_approved": (i8, 0),
+            "n_rejected": (i8, 0),
+            "n_submitted": (i8, 0),
+            "n_returned": (i8, 0),
+            "present": (b1, False),
+            "joined_hour": (i4, 0),
+            "left_hour": (i4, -1),
+            "m_paid": (f8, 0.0),
+            "m_pending": (f8, 0.0),
+            "m_rejected": (f8, 0.0),
+            "m_returned": (f8, 0.0),
+            "m_search": (f8, 0.0),
+            "m_never_paid": (f8, 0.0),
+            "m_idle_online": (f8, 0.0),
+            "online_hours": (i8, 0),
+            "spill": (f8, 0.0),
+            "earned_micro": (i8, 0),
+            "fees_paid_micro": (i8, 0),
+            "pending_value_micro": (i8, 0),
             "gross_billed_micro": (i8, 0),
-            "engagement": (f8, 1.0), "belief_ok": (f8, 0.97), "belief_duration_ratio": (f8, 1.0), "belief_delay_days": (f8, 3.0),
-            "win_earn": (f8, 0.0), "win_minutes": (f8, 0.0), "last_minutes": (f8, 0.0), "last_earned": (f8, 0.0), "strikes": (i4, 0), "slot_ptr": (np.int16, 0),
+            "engagement": (f8, 1.0),
+            "belief_ok": (f8, 0.97),
+            "belief_duration_ratio": (f8, 1.0),
+            "belief_delay_days": (f8, 3.0),
+            "win_earn": (f8, 0.0),
+            "win_minutes": (f8, 0.0),
+            "last_minutes": (f8, 0.0),
+            "last_earned": (f8, 0.0),
+            "strikes": (i4, 0),
+            "slot_ptr": (np.int16, 0),
         }
         store = ColumnStore(capacity, cols)
         k = self.config.workers.belief_slots
@@ -187,13 +232,27 @@ class CrowdWorkModel(mesa.Model):
         cfg = self.config
         n0 = max(3, int(round(cfg.population.n_workers / cfg.population.workers_per_requester)))
         cols = {
-            "present": (np.bool_, False), "task_type": (np.int8, 0), "activity": (np.float64, 0.0),
-            "target_pay": (np.float64, 0.0), "initial_pay": (np.float64, 0.0), "duration_bias": (np.float64, 1.0),
-            "strictness": (np.float64, 1.0), "review_kind": (np.int8, 0), "rejection_kind": (np.int8, 0),
-            "value_per_hour": (np.float64, 0.0), "splits": (np.bool_, False), "spent_micro": (np.int64, 0),
-            "n_approved": (np.int64, 0), "n_rejected": (np.int64, 0), "n_unjust": (np.int64, 0),
-            "n_abandoned": (np.int64, 0), "n_posted": (np.int64, 0), "n_submitted": (np.int64, 0), "delay_hours_sum": (np.float64, 0.0),
-            "joined_hour": (np.int32, 0), "left_hour": (np.int32, -1),
+            "present": (np.bool_, False),
+            "task_type": (np.int8, 0),
+            "activity": (np.float64, 0.0),
+            "target_pay": (np.float64, 0.0),
+            "initial_pay": (np.float64, 0.0),
+            "duration_bias": (np.float64, 1.0),
+            "strictness": (np.float64, 1.0),
+            "review_kind": (np.int8, 0),
+            "rejection_kind": (np.int8, 0),
+            "value_per_hour": (np.float64, 0.0),
+            "splits": (np.bool_, False),
+            "spent_micro": (np.int64, 0),
+            "n_approved": (np.int64, 0),
+            "n_rejected": (np.int64, 0),
+            "n_unjust": (np.int64, 0),
+            "n_abandoned": (np.int64, 0),
+            "n_posted": (np.int64, 0),
+            "n_submitted": (np.int64, 0),
+            "delay_hours_sum": (np.float64, 0.0),
+            "joined_hour": (np.int32, 0),
+            "left_hour": (np.int32, -1),
         }
         churn = n0 * cfg.requesters.monthly_churn * cfg.sim.days / 30.0
         self.requesters = ColumnStore(int(n0 + 3 * churn + 16), cols)
@@ -210,7 +269,9 @@ class CrowdWorkModel(mesa.Model):
         R.task_type[idx] = rng.choice(types, size=k, p=shares / shares.sum())
         # activity (Pareto) and pay (lognormal) joined by a Gaussian copula: low payers post more
         z1 = rng.standard_normal(k)
-        z2 = rc.pay_volume_correlation * z1 + np.sqrt(1 - rc.pay_volume_correlation**2) * rng.standard_normal(k)
+        z2 = rc.pay_volume_correlation * z1 + np.sqrt(
+            1 - rc.pay_volume_correlation**2
+        ) * rng.standard_normal(k)
         from scipy.special import ndtr
 
         u = np.clip(ndtr(z1), 1e-12, 1 - 1e-12)
@@ -219,7 +280,9 @@ class CrowdWorkModel(mesa.Model):
         pay = rc.pay_median_usd_per_hour * np.exp(sigma_pay * z2)
         R.target_pay[idx] = pay
         R.initial_pay[idx] = pay
-        R.duration_bias[idx] = rc.duration_bias_median * np.exp(rc.duration_bias_sigma * rng.standard_normal(k))
+        R.duration_bias[idx] = rc.duration_bias_median * np.exp(
+            rc.duration_bias_sigma * rng.standard_normal(k)
+        )
         R.strictness[idx] = np.exp(rc.quality_strictness_sigma * rng.standard_normal(k))
         rs = np.array([rc.review_shares.get(x, 0.0) for x in REVIEW_KINDS], dtype=float)
         R.review_kind[idx] = rng.choice(3, size=k, p=rs / rs.sum())
@@ -243,25 +306,49 @@ class CrowdWorkModel(mesa.Model):
         self.batches = RecyclingStore(
             max(256, 4 * n_req),
             {
-                "requester": (np.int32, -1), "task_type": (np.int8, 0), "size": (i8, 0), "remaining": (i8, 0),
-                "reward_micro": (i8, 0), "fee_micro": (i8, 0), "est_minutes": (f8, 0.0), "true_minutes": (f8, 0.0),
-                "gated": (np.bool_, False), "restricted": (np.bool_, False), "posted_hour": (np.int32, 0),
-                "expires_hour": (np.int32, 0), "max_per_worker": (i8, 1), "covered_floor": (np.bool_, False),
-                "hits": (i8, 1), "assignments_per_hit": (i8, 1),
+                "requester": (np.int32, -1),
+                "task_type": (np.int8, 0),
+                "size": (i8, 0),
+                "remaining": (i8, 0),
+                "reward_micro": (i8, 0),
+                "fee_micro": (i8, 0),
+                "est_minutes": (f8, 0.0),
+                "true_minutes": (f8, 0.0),
+                "gated": (np.bool_, False),
+                "restricted": (np.bool_, False),
+                "posted_hour": (np.int32, 0),
+                "expires_hour": (np.int32, 0),
+                "max_per_worker": (i8, 1),
+                "covered_floor": (np.bool_, False),
+                "hits": (i8, 1),
+                "assignments_per_hit": (i8, 1),
             },
         )
         self.records = RecyclingStore(
-            max(1024, 8 * cfg.population.n_workers),  # ~submissions awaiting review at once (measured)
+            max(
+                1024, 8 * cfg.population.n_workers
+            ),  # ~submissions awaiting review at once (measured)
             {
-                "worker": (np.int64, -1), "requester": (np.int32, -1), "kind": (np.int8, 0),
-                "n_done": (i8, 0), "n_approve": (i8, 0), "n_rej_just": (i8, 0), "n_rej_unjust": (i8, 0),
-                "n_overturn": (i8, 0), "reward_micro": (i8, 0), "fee_micro": (i8, 0), "minutes": (f8, 0.0),
-                "submit_hour": (np.int32, 0), "resolve_hour": (np.int32, 0),
+                "worker": (np.int64, -1),
+                "requester": (np.int32, -1),
+                "kind": (np.int8, 0),
+                "n_done": (i8, 0),
+                "n_approve": (i8, 0),
+                "n_rej_just": (i8, 0),
+                "n_rej_unjust": (i8, 0),
+                "n_overturn": (i8, 0),
+                "reward_micro": (i8, 0),
+                "fee_micro": (i8, 0),
+                "minutes": (f8, 0.0),
+                "submit_hour": (np.int32, 0),
+                "resolve_hour": (np.int32, 0),
             },
         )
         # expected online worker-hours per hour and batch arrival rate (see posting.py)
         self.batch_rate_per_activity = posting.calibrate_batch_rate(self)
-        self.restricted_allowed = np.isin(np.array(self.countries.codes), list(cfg.platform.restricted_countries))
+        self.restricted_allowed = np.isin(
+            np.array(self.countries.codes), list(cfg.platform.restricted_countries)
+        )
         self.type_max_per_worker = np.array(
             [mc.type_max_per_worker.get(t, 1) for t in TASK_TYPES], dtype=np.int64
         )

@@ -34,7 +34,11 @@ def run(cfg: Any = None, **overrides: Any) -> Results:
 def git_revision() -> str | None:
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent, capture_output=True, text=True, timeout=5
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
         )
         return out.stdout.strip() or None if out.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
@@ -83,7 +87,10 @@ def config_digest(resolved_config: dict) -> str:
 
 
 def write_results(
-    res: Results, out_dir: str | Path, resolved_config: dict | None = None, provenance: dict | None = None
+    res: Results,
+    out_dir: str | Path,
+    resolved_config: dict | None = None,
+    provenance: dict | None = None,
 ) -> Path:
     """Write summary.json, timeseries.parquet, workers.parquet, requesters.parquet, config.yaml and
     provenance.json into ``out_dir``, each atomically; ``DONE.json`` last marks the job complete.
@@ -101,9 +108,13 @@ def write_results(
     atomic_write_parquet(out / "workers.parquet", res.workers)
     atomic_write_parquet(out / "requesters.parquet", res.requesters)
     atomic_write_text(out / "config.yaml", OmegaConf.to_yaml(OmegaConf.create(cfg)))
-    prov = {"seed": res.summary.get("seed"), "scenario": res.summary.get("scenario"),
-            "crowdsim_version": crowdsim.__version__, "git_revision": git_revision(),
-            "config_sha256": config_digest(cfg)} | dict(provenance or {})
+    prov = {
+        "seed": res.summary.get("seed"),
+        "scenario": res.summary.get("scenario"),
+        "crowdsim_version": crowdsim.__version__,
+        "git_revision": git_revision(),
+        "config_sha256": config_digest(cfg),
+    } | dict(provenance or {})
     atomic_write_text(out / "provenance.json", json.dumps(prov, indent=2))
     summary = dict(res.summary) | {"crowdsim_version": crowdsim.__version__}
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, default=float))

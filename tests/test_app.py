@@ -64,13 +64,33 @@ def test_every_lever_choice_gives_a_valid_config():
 
 def test_levers_reach_the_model_and_as_in_scenario_keeps_the_scenario():
     base = compose_config("status_quo")
-    model = AppModel(commission="40%", transparency="reason + statistics + appeals",
-                     payment_guarantee="escrow + 3-day auto-approval",
-                     min_pay="$8/h on the measured median time", qualification_gate="none", seed="7", **SMALL)
+    model = AppModel(
+        commission="40%",
+        transparency="reason + statistics + appeals",
+        payment_guarantee="escrow + 3-day auto-approval",
+        min_pay="$8/h on the measured median time",
+        qualification_gate="none",
+        seed="7",
+        **SMALL,
+    )
     p = model.config.platform
-    assert (p.commission, p.reason_required, p.public_requester_stats, p.appeals) == (0.4, True, True, True)
-    assert (p.payment_guarantee, p.min_pay_mode, p.min_pay_usd_per_hour, p.qualification_share) == ("escrow", "measured", 8.0, 0.0)
-    assert (model.config.seed, model.config.population.n_workers, model.config.sim.days) == (7, 200, 3)
+    assert (p.commission, p.reason_required, p.public_requester_stats, p.appeals) == (
+        0.4,
+        True,
+        True,
+        True,
+    )
+    assert (p.payment_guarantee, p.min_pay_mode, p.min_pay_usd_per_hour, p.qualification_share) == (
+        "escrow",
+        "measured",
+        8.0,
+        0.0,
+    )
+    assert (model.config.seed, model.config.population.n_workers, model.config.sim.days) == (
+        7,
+        200,
+        3,
+    )
     assert "commission 40%" in model.label
     plain = AppModel(**SMALL)
     assert plain.config.platform == base.platform
@@ -95,8 +115,12 @@ def test_data_collector_records_one_row_per_hour_of_model_level_aggregates():
     assert model.datacollector.agent_reporters == {}  # no per-agent reporters: cheap at any size
     for cumulative in ("Platform revenue", "Paid to workers", "Good work rejected"):
         assert np.all(np.diff(df[cumulative]) >= -1e-9), cumulative
-    assert df["Active workers"].iloc[1:].to_numpy() == pytest.approx(model.series["active_workers"][:30])
-    assert df["Platform revenue"].iloc[-1] == pytest.approx(model.ledger.totals_usd()["ledger_platform_fees_usd"])
+    assert df["Active workers"].iloc[1:].to_numpy() == pytest.approx(
+        model.series["active_workers"][:30]
+    )
+    assert df["Platform revenue"].iloc[-1] == pytest.approx(
+        model.ledger.totals_usd()["ledger_platform_fees_usd"]
+    )
 
 
 def test_headline_and_unpaid_shares_agree_with_the_run_summary():
@@ -195,7 +219,9 @@ def test_changing_a_lever_then_reset_builds_a_new_market_with_it(monkeypatch):
     assert model is not first and first.hour == 24
     assert model.hour == 0 and model.config.platform.commission == 0.4
     assert "commission 40%" in model.label
-    assert model.config.population.n_workers == app.DEFAULT_N_WORKERS  # the other controls' defaults
+    assert (
+        model.config.population.n_workers == app.DEFAULT_N_WORKERS
+    )  # the other controls' defaults
     _button(rc, "Step").click()
     assert model.hour == 1
 
@@ -208,7 +234,9 @@ def test_platform_keeps_at_least_the_commission_on_worker_pay(choice, commission
     model.run(48)
     totals = model.ledger.totals_usd()
     assert totals["ledger_worker_paid_usd"] > 0
-    assert totals["ledger_platform_fees_usd"] >= commission * totals["ledger_worker_paid_usd"] - 0.01
+    assert (
+        totals["ledger_platform_fees_usd"] >= commission * totals["ledger_worker_paid_usd"] - 0.01
+    )
 
 
 def test_responsive_at_5000_workers():

@@ -26,8 +26,14 @@ pytestmark = pytest.mark.browser
 
 CHROMIUM = os.environ.get("CROWDSIM_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 N_PLOTS = 7  # wages by country + six time series
 
@@ -44,17 +50,22 @@ def _start_app(tmp_path: Path, *extra: str):
     missing = assets.missing_packages()
     if missing:
         pytest.fail(
-            "the app's front-end files are not installed (" + ", ".join(f"{n}@{v}" for n, v in missing)
+            "the app's front-end files are not installed ("
+            + ", ".join(f"{n}@{v}" for n, v in missing)
             + "): run `.venv/bin/python -m crowdsim.viz.assets` (make venv and .ci/run do)"
         )
     port = launch.free_port()
     log = open(tmp_path / "server.log", "w")  # noqa: SIM115 - closed by the caller
-    proc = subprocess.Popen(_app_command(port, *extra), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        _app_command(port, *extra), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     url = f"http://localhost:{port}/"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            pytest.fail(f"crowdsim-app exited with {proc.returncode}:\n{(tmp_path / 'server.log').read_text()}")
+            pytest.fail(
+                f"crowdsim-app exited with {proc.returncode}:\n{(tmp_path / 'server.log').read_text()}"
+            )
         try:
             with urllib.request.urlopen(url, timeout=2) as resp:
                 if resp.status == 200:
@@ -79,7 +90,9 @@ def _stop(proc, log) -> None:
 @pytest.fixture(scope="module")
 def browser():
     if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
-        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium), as .ci/run does")
+        pytest.fail(
+            f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium), as .ci/run does"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -104,12 +117,17 @@ class Page:
         self.requests: list[str] = []
         self.bad: list[str] = []
         self.page.on("request", lambda r: self.requests.append(r.url))
-        self.page.on("response", lambda r: self.bad.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+        self.page.on(
+            "response",
+            lambda r: self.bad.append(f"{r.status} {r.url}") if r.status >= 400 else None,
+        )
         self.page.on("requestfailed", lambda r: self.bad.append(f"failed {r.url}: {r.failure}"))
         self.page.goto(url, wait_until="domcontentloaded")
         self.page.get_by_role("button", name="Step").wait_for(timeout=90_000)
         self.headline = self.page.locator(".crowdsim-headline")
-        self.page.wait_for_function(f"document.querySelectorAll('.crowdsim-plot img').length == {N_PLOTS}", timeout=60_000)
+        self.page.wait_for_function(
+            f"document.querySelectorAll('.crowdsim-plot img').length == {N_PLOTS}", timeout=60_000
+        )
         self.page.wait_for_function(
             "(document.querySelector('.crowdsim-headline') || {innerText: ''}).innerText.includes('(hour ')",
             timeout=60_000,
@@ -206,8 +224,10 @@ def test_responsive_at_5000_workers_in_the_browser(browser, tmp_path):
         assert 4500 <= app.number("Workers in the pool / online in the last hour") <= 5500
         steps = [app.click_and_wait("Step", hour) for hour in range(1, 6)]
         day = app.click_and_wait("Run 1 day", 29)
-        print(f"\n5,000 workers: Step -> all plots redrawn {1000 * sum(steps) / len(steps):.0f} ms on average "
-              f"(max {1000 * max(steps):.0f} ms); Run 1 day -> redrawn {1000 * day:.0f} ms")
+        print(
+            f"\n5,000 workers: Step -> all plots redrawn {1000 * sum(steps) / len(steps):.0f} ms on average "
+            f"(max {1000 * max(steps):.0f} ms); Run 1 day -> redrawn {1000 * day:.0f} ms"
+        )
         assert max(steps) < 10.0
         app.assert_stayed_local()
     finally:

@@ -43,8 +43,14 @@ def test_window_excludes_warmup_work():
 
 def test_targets_file_has_a_source_and_se_for_every_number():
     targets = cal.load_targets()
-    assert {"wage_median_all_in", "wage_mean_all_in", "wage_median_paid_only", "share_above_7_25",
-            "rejection_rate", "return_rate"} <= {n for n, t in targets.items() if t.role == "fit"}
+    assert {
+        "wage_median_all_in",
+        "wage_mean_all_in",
+        "wage_median_paid_only",
+        "share_above_7_25",
+        "rejection_rate",
+        "return_rate",
+    } <= {n for n, t in targets.items() if t.role == "fit"}
     held = [t for t in targets.values() if t.role == "validate"]
     assert held and all(t.held_out_because for t in held)
     for t in targets.values():
@@ -53,10 +59,18 @@ def test_targets_file_has_a_source_and_se_for_every_number():
 
 def test_bad_targets_file_is_one_clear_error(tmp_path):
     p = tmp_path / "t.yaml"
-    p.write_text(yaml.safe_dump({"targets": {"wage_median_all_in": {"value": 1.77, "se": 0.2, "role": "fit"}}}))
+    p.write_text(
+        yaml.safe_dump(
+            {"targets": {"wage_median_all_in": {"value": 1.77, "se": 0.2, "role": "fit"}}}
+        )
+    )
     with pytest.raises(ConfigError, match="source"):
         cal.load_targets(p)
-    p.write_text(yaml.safe_dump({"targets": {"no_such_moment": {"value": 1, "se": 1, "role": "fit", "source": "x"}}}))
+    p.write_text(
+        yaml.safe_dump(
+            {"targets": {"no_such_moment": {"value": 1, "se": 1, "role": "fit", "source": "x"}}}
+        )
+    )
     with pytest.raises(ConfigError, match="no_such_moment"):
         cal.load_targets(p)
 
@@ -67,13 +81,31 @@ def tiny_calibration(tmp_path_factory):
     requesters who understate durations by half, frequent returns."""
     out = tmp_path_factory.mktemp("calib")
     start = out / "bad_start.yaml"
-    start.write_text(yaml.safe_dump({
-        "workers": {"search_minutes": 4.0, "return_base_prob": 0.08, "duration_noise_sigma": 0.8},
-        "market": {"demand_ratio": 0.1},
-        "requesters": {"duration_bias_median": 0.5, "honest_reject_bad_prob": 0.5},
-    }))
-    s = cal.Settings(trials=8, seeds=1, jobs=1, sampler_seed=1, seed_base=11, recheck_top=2, recheck_seeds=2,
-                     start=str(start), out=str(out), **TINY)
+    start.write_text(
+        yaml.safe_dump(
+            {
+                "workers": {
+                    "search_minutes": 4.0,
+                    "return_base_prob": 0.08,
+                    "duration_noise_sigma": 0.8,
+                },
+                "market": {"demand_ratio": 0.1},
+                "requesters": {"duration_bias_median": 0.5, "honest_reject_bad_prob": 0.5},
+            }
+        )
+    )
+    s = cal.Settings(
+        trials=8,
+        seeds=1,
+        jobs=1,
+        sampler_seed=1,
+        seed_base=11,
+        recheck_top=2,
+        recheck_seeds=2,
+        start=str(start),
+        out=str(out),
+        **TINY,
+    )
     return cal.calibrate(s, progress=False), s
 
 
@@ -97,8 +129,15 @@ def test_calibration_improves_on_its_start(tiny_calibration):
 def test_fit_table_holds_the_numbers_the_runs_produced(tiny_calibration):
     result, s = tiny_calibration
     out = result.out_dir
-    for name in ("best_params.yaml", "fit_table.csv", "fit_table.md", "moments_by_seed.csv", "trials.csv",
-                 "convergence.png", "calibration.json"):
+    for name in (
+        "best_params.yaml",
+        "fit_table.csv",
+        "fit_table.md",
+        "moments_by_seed.csv",
+        "trials.csv",
+        "convergence.png",
+        "calibration.json",
+    ):
         assert (out / name).stat().st_size > 0, name
     table = pd.read_csv(out / "fit_table.csv")
     by_seed = pd.read_csv(out / "moments_by_seed.csv")
@@ -114,12 +153,26 @@ def test_fit_table_holds_the_numbers_the_runs_produced(tiny_calibration):
     assert best == result.best_params
     cfg = cal.base_config()
     for seed, row in zip(by_seed["seed"], by_seed.itertuples(), strict=True):
-        again = cal.run_moments(cfg, result.best_params, int(seed), s.workers, s.days, s.warmup_days, ["wage_median_all_in", "return_rate"])
-        assert again["wage_median_all_in"] == pytest.approx(row.wage_median_all_in, rel=1e-9, nan_ok=True)
+        again = cal.run_moments(
+            cfg,
+            result.best_params,
+            int(seed),
+            s.workers,
+            s.days,
+            s.warmup_days,
+            ["wage_median_all_in", "return_rate"],
+        )
+        assert again["wage_median_all_in"] == pytest.approx(
+            row.wage_median_all_in, rel=1e-9, nan_ok=True
+        )
         assert again["return_rate"] == pytest.approx(row.return_rate, rel=1e-9, nan_ok=True)
     # the distance of the chosen trial is the table's
     fit = table[table["role"] == "fit"]
-    z = np.where(np.isfinite(fit["simulated_mean"]), (fit["simulated_mean"] - fit["target"]) / fit["se"], cal.NAN_PENALTY_Z)
+    z = np.where(
+        np.isfinite(fit["simulated_mean"]),
+        (fit["simulated_mean"] - fit["target"]) / fit["se"],
+        cal.NAN_PENALTY_Z,
+    )
     assert float((z**2).sum()) == pytest.approx(result.best_objective, rel=1e-9)
     md = (out / "fit_table.md").read_text()
     assert "wage_median_all_in" in md and "Hara" in md
@@ -147,11 +200,26 @@ def test_validate_writes_report(tmp_path):
 
     params = tmp_path / "p.yaml"
     params.write_text(cal.params_yaml({"workers.search_minutes": 1.0}, "# test"))
-    table = validate(params_path=params, seeds=2, workers=120, days=4, warmup_days=1, concentration_workers=200,
-                     concentration_seeds=1, baseline=False, jobs=1, out=tmp_path / "v")
+    table = validate(
+        params_path=params,
+        seeds=2,
+        workers=120,
+        days=4,
+        warmup_days=1,
+        concentration_workers=200,
+        concentration_seeds=1,
+        baseline=False,
+        jobs=1,
+        out=tmp_path / "v",
+    )
     assert set(table["role"]) == {"fit", "validate", "input"}
     report = (tmp_path / "v" / "validation_report.md").read_text()
-    for heading in ("Fitted targets", "Held-out figures", "held out because", "Published figures not compared"):
+    for heading in (
+        "Fitted targets",
+        "Held-out figures",
+        "held out because",
+        "Published figures not compared",
+    ):
         assert heading in report
     assert table.loc[table["moment"] == "requester_top1pct_volume_share", "n_seeds"].iloc[0] == 1
 

@@ -19,24 +19,65 @@ def _run(args, cwd):
 
 def test_run_writes_summary_frames_config_and_provenance(tmp_path):
     out = tmp_path / "OUT"
-    p = _run(["scenario=status_quo", "population.n_workers=200", "sim.days=2", "seed=7", f"hydra.run.dir={out}"], tmp_path)
+    p = _run(
+        [
+            "scenario=status_quo",
+            "population.n_workers=200",
+            "sim.days=2",
+            "seed=7",
+            f"hydra.run.dir={out}",
+        ],
+        tmp_path,
+    )
     assert p.returncode == 0, p.stderr
     s = json.loads((out / "summary.json").read_text())
     for key in (
-        "wage_median_all_in", "wage_mean_all_in", "wage_median_paid_only", "share_above_7_25",
-        "share_above_local_min_wage", "unpaid_time_share", "rejection_rate", "unjustified_rejection_rate",
-        "payment_delay_days_mean", "value_never_paid_share", "earnings_cv_weekly_median", "gini_earnings",
-        "platform_revenue_usd", "active_workers_mean", "worker_exit_rate", "ledger_requester_spent_usd",
-        "ledger_worker_paid_usd", "ledger_worker_pending_usd", "ledger_platform_fees_usd", "ledger_escrow_usd",
-        "ledger_refunded_usd", "ledger_imbalance_usd", "by_country",
+        "wage_median_all_in",
+        "wage_mean_all_in",
+        "wage_median_paid_only",
+        "share_above_7_25",
+        "share_above_local_min_wage",
+        "unpaid_time_share",
+        "rejection_rate",
+        "unjustified_rejection_rate",
+        "payment_delay_days_mean",
+        "value_never_paid_share",
+        "earnings_cv_weekly_median",
+        "gini_earnings",
+        "platform_revenue_usd",
+        "active_workers_mean",
+        "worker_exit_rate",
+        "ledger_requester_spent_usd",
+        "ledger_worker_paid_usd",
+        "ledger_worker_pending_usd",
+        "ledger_platform_fees_usd",
+        "ledger_escrow_usd",
+        "ledger_refunded_usd",
+        "ledger_imbalance_usd",
+        "by_country",
     ):
         assert key in s, key
     assert s["ledger_imbalance_usd"] == 0 and s["seed"] == 7
     assert set(s["by_country"]) == {"US", "IN", "PH", "BD", "PK", "KE", "VE", "FR", "GB"}
     ts = pd.read_parquet(out / "timeseries.parquet")
-    assert len(ts) == 48 and {"active_workers", "tasks_open", "tasks_done", "worker_paid_usd", "platform_fees_usd"} <= set(ts.columns)
+    assert len(ts) == 48 and {
+        "active_workers",
+        "tasks_open",
+        "tasks_done",
+        "worker_paid_usd",
+        "platform_fees_usd",
+    } <= set(ts.columns)
     wf = pd.read_parquet(out / "workers.parquet")
-    assert {"country", "hours_paid", "hours_search", "earnings_usd", "wage_all_in", "approval_rate", "joined_hour", "left_hour"} <= set(wf.columns)
+    assert {
+        "country",
+        "hours_paid",
+        "hours_search",
+        "earnings_usd",
+        "wage_all_in",
+        "approval_rate",
+        "joined_hour",
+        "left_hour",
+    } <= set(wf.columns)
     prov = json.loads((out / "provenance.json").read_text())
     assert prov["seed"] == 7 and prov["crowdsim_version"]
     assert (out / "config.yaml").exists() and (out / "DONE.json").exists()

@@ -18,14 +18,35 @@ TINY = ["--workers", "150", "--days", "2"]
 def comparison(tmp_path_factory):
     """One small comparison (2 scenarios x 3 seeds, 2 processes), shared by the tests below."""
     out = tmp_path_factory.mktemp("cmp")
-    code = compare.main(["--scenarios", "status_quo,payment_guarantee", "--seeds", "3", "--jobs", "2", *TINY, "--out", str(out)])
+    code = compare.main(
+        [
+            "--scenarios",
+            "status_quo,payment_guarantee",
+            "--seeds",
+            "3",
+            "--jobs",
+            "2",
+            *TINY,
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     return out
 
 
 def test_outputs_are_written(comparison):
-    for name in ("comparison.parquet", "comparison.csv", "summary_table.csv", "report.md", "report.html",
-                 "scenarios.json", "failures.json", "meta.json", *report.PLOTS):
+    for name in (
+        "comparison.parquet",
+        "comparison.csv",
+        "summary_table.csv",
+        "report.md",
+        "report.html",
+        "scenarios.json",
+        "failures.json",
+        "meta.json",
+        *report.PLOTS,
+    ):
         assert (comparison / name).stat().st_size > 0, name
     assert json.loads((comparison / "failures.json").read_text()) == []
     for s in ("status_quo", "payment_guarantee"):
@@ -38,15 +59,24 @@ def test_comparison_is_tidy(comparison):
     tidy = pd.read_parquet(comparison / "comparison.parquet")
     assert list(tidy.columns) == compare.TIDY_COLUMNS
     assert not tidy.duplicated(["scenario", "seed", "country", "metric"]).any()
-    assert set(tidy["seed"]) == {0, 1, 2} and set(tidy["scenario"]) == {"status_quo", "payment_guarantee"}
+    assert set(tidy["seed"]) == {0, 1, 2} and set(tidy["scenario"]) == {
+        "status_quo",
+        "payment_guarantee",
+    }
     overall = tidy[tidy["country"] == "all"]
-    assert {"wage_median_all_in", "unpaid_time_share", "value_never_paid_share"} <= set(overall["metric"])
+    assert {"wage_median_all_in", "unpaid_time_share", "value_never_paid_share"} <= set(
+        overall["metric"]
+    )
     assert "wage_median_relative_to_local_min" in set(tidy.loc[tidy["country"] == "IN", "metric"])
     csv = pd.read_csv(comparison / "comparison.csv")
     assert len(csv) == len(tidy)
     # values are those of each run's own summary
     s = json.loads((compare.run_dir(comparison, "status_quo", 1) / "summary.json").read_text())
-    v = overall[(overall["scenario"] == "status_quo") & (overall["seed"] == 1) & (overall["metric"] == "wage_mean_all_in")]
+    v = overall[
+        (overall["scenario"] == "status_quo")
+        & (overall["seed"] == 1)
+        & (overall["metric"] == "wage_mean_all_in")
+    ]
     assert v["value"].iloc[0] == pytest.approx(s["wage_mean_all_in"])
 
 
@@ -59,16 +89,22 @@ def test_report_holds_the_numbers_of_comparison_parquet(comparison):
     checked = 0
     for metric, (_label, kind) in report.METRICS.items():
         for scenario in ("status_quo", "payment_guarantee"):
-            x = overall[(overall["scenario"] == scenario) & (overall["metric"] == metric)].sort_values("seed")
+            x = overall[
+                (overall["scenario"] == scenario) & (overall["metric"] == metric)
+            ].sort_values("seed")
             m, lo, hi, n = mean_ci(x["value"])
             row = table[(table["scenario"] == scenario) & (table["metric"] == metric)].iloc[0]
             assert row["n"] == n
             if math.isfinite(m):
-                assert row["mean"] == pytest.approx(m) and row["ci_low"] == pytest.approx(lo, nan_ok=True)
+                assert row["mean"] == pytest.approx(m) and row["ci_low"] == pytest.approx(
+                    lo, nan_ok=True
+                )
             cell = report.fmt_ci(m, lo, hi, kind)
             assert cell in md and cell in html, (metric, scenario, cell)
             # the paired difference from status_quo, seed by seed
-            base = overall[(overall["scenario"] == "status_quo") & (overall["metric"] == metric)].sort_values("seed")
+            base = overall[
+                (overall["scenario"] == "status_quo") & (overall["metric"] == metric)
+            ].sort_values("seed")
             dm, dlo, dhi, _ = mean_ci(x["value"].to_numpy() - base["value"].to_numpy())
             if scenario != "status_quo" and math.isfinite(dm):
                 assert report.fmt_ci(dm, dlo, dhi, kind, signed=True) in md
@@ -87,13 +123,17 @@ def test_common_seeds_give_scenarios_the_same_initial_workers(comparison):
     first = a["joined_hour"] == 0
     cols = ["country", "reservation_wage", "skill", "weekly_hours_target"]
     pd.testing.assert_frame_equal(a.loc[first, cols], b.loc[b["joined_hour"] == 0, cols])
-    assert not np.allclose(a.loc[first, "reservation_wage"], c.loc[c["joined_hour"] == 0, "reservation_wage"])
+    assert not np.allclose(
+        a.loc[first, "reservation_wage"], c.loc[c["joined_hour"] == 0, "reservation_wage"]
+    )
 
 
 def test_finished_runs_are_reused(comparison, capsys):
     done = compare.run_dir(comparison, "status_quo", 0) / "DONE.json"
     before = done.stat().st_mtime_ns
-    code = compare.main(["--scenarios", "status_quo", "--seeds", "1", *TINY, "--out", str(comparison), "--no-plots"])
+    code = compare.main(
+        ["--scenarios", "status_quo", "--seeds", "1", *TINY, "--out", str(comparison), "--no-plots"]
+    )
     assert code == 0 and done.stat().st_mtime_ns == before
     assert "report:" in capsys.readouterr().out
 
@@ -101,7 +141,9 @@ def test_finished_runs_are_reused(comparison, capsys):
 def test_a_failed_run_loses_nothing(tmp_path, monkeypatch):
     import importlib
 
-    run_module = importlib.import_module("crowdsim.run")  # the module (the package attribute is the function)
+    run_module = importlib.import_module(
+        "crowdsim.run"
+    )  # the module (the package attribute is the function)
     real_run = run_module.run
 
     def flaky(cfg=None, **kw):
@@ -110,15 +152,29 @@ def test_a_failed_run_loses_nothing(tmp_path, monkeypatch):
         return real_run(cfg, **kw)
 
     monkeypatch.setattr(run_module, "run", flaky)
-    code = compare.main(["--scenarios", "status_quo,min_pay", "--seeds", "2", "--jobs", "1", *TINY,
-                         "--out", str(tmp_path), "--no-plots"])
+    code = compare.main(
+        [
+            "--scenarios",
+            "status_quo,min_pay",
+            "--seeds",
+            "2",
+            "--jobs",
+            "1",
+            *TINY,
+            "--out",
+            str(tmp_path),
+            "--no-plots",
+        ]
+    )
     assert code == 1
     failures = json.loads((tmp_path / "failures.json").read_text())
     assert [(f["scenario"], f["seed"]) for f in failures] == [("min_pay", 1)]
     assert "simulated crash" in failures[0]["error"]
     tidy = pd.read_parquet(tmp_path / "comparison.parquet")
     assert set(map(tuple, tidy[["scenario", "seed"]].drop_duplicates().to_numpy())) == {
-        ("status_quo", 0), ("status_quo", 1), ("min_pay", 0)
+        ("status_quo", 0),
+        ("status_quo", 1),
+        ("min_pay", 0),
     }
     assert "min_pay seed 1: RuntimeError: simulated crash" in (tmp_path / "report.md").read_text()
 
@@ -153,14 +209,30 @@ def test_scenario_sets_resolve():
 
 
 def test_scorecard_rules():
-    sq = {"payment_guarantee": "auto_approval", "auto_approval_days": 30, "reason_required": False,
-          "appeals": False, "restricted_share": 0.0}
-    good = {"value_never_paid_share_max": 0.0, "share_above_local_min_wage": 0.9, "unpaid_time_share": 0.2,
-            "unjustified_rejection_rate": 0.001}
+    sq = {
+        "payment_guarantee": "auto_approval",
+        "auto_approval_days": 30,
+        "reason_required": False,
+        "appeals": False,
+        "restricted_share": 0.0,
+    }
+    good = {
+        "value_never_paid_share_max": 0.0,
+        "share_above_local_min_wage": 0.9,
+        "unpaid_time_share": 0.2,
+        "unjustified_rejection_rate": 0.001,
+    }
     pts = scorecard.score(sq, good)
-    assert pts["1.1"] is False and pts["1.2"] is False  # no guarantee-with-process, and 1.2 needs 1.1
+    assert (
+        pts["1.1"] is False and pts["1.2"] is False
+    )  # no guarantee-with-process, and 1.2 needs 1.1
     assert pts["4.1"] is False and pts["4.2"] is False and pts["2.1"] is None
-    fair = sq | {"payment_guarantee": "escrow", "escrow_auto_approval_days": 3, "reason_required": True, "appeals": True}
+    fair = sq | {
+        "payment_guarantee": "escrow",
+        "escrow_auto_approval_days": 3,
+        "reason_required": True,
+        "appeals": True,
+    }
     pts = scorecard.score(fair, good)
     assert pts["1.1"] and pts["1.2"] and pts["2.2"] and pts["4.1"] and pts["4.2"]
     assert scorecard.total(pts) == (5, 5)

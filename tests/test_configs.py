@@ -46,7 +46,9 @@ def test_scenario_files_say_what_rule_they_stand_for():
     for path in (CONFIGS / "scenario").glob("*.yaml"):
         text = path.read_text()
         assert text.startswith("# @package _global_"), path.name
-        assert text.count("\n#") >= 2, f"{path.name} must explain the rule it stands for and its sources"
+        assert text.count("\n#") >= 2, (
+            f"{path.name} must explain the rule it stands for and its sources"
+        )
         assert "scenario_name:" in text and "description:" in text, path.name
 
 

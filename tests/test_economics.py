@@ -28,8 +28,13 @@ def test_without_search_returns_or_rejections_all_in_equals_paid_only():
 
 
 def _worker_earnings(commission, seed):
-    res = run(population__n_workers=1500, sim__days=7, seed=seed, platform__commission=commission,
-              platform__batch_surcharge=0.0)
+    res = run(
+        population__n_workers=1500,
+        sim__days=7,
+        seed=seed,
+        platform__commission=commission,
+        platform__batch_surcharge=0.0,
+    )
     return res.workers["earnings_accrued_usd"].sum(), res.summary
 
 
@@ -43,10 +48,18 @@ def test_higher_commission_lowers_total_worker_earnings():
 
 
 def test_opportunistic_requesters_raise_unjustified_rejections():
-    common = dict(population__n_workers=600, sim__days=6, seed=4,
-                  requesters__review_shares={"prompt": 1.0, "slow": 0.0, "never": 0.0})
-    honest = run(**common, requesters__rejection_shares={"honest": 1.0, "strict": 0.0, "opportunistic": 0.0})
-    opportunistic = run(**common, requesters__rejection_shares={"honest": 0.5, "strict": 0.0, "opportunistic": 0.5})
+    common = dict(
+        population__n_workers=600,
+        sim__days=6,
+        seed=4,
+        requesters__review_shares={"prompt": 1.0, "slow": 0.0, "never": 0.0},
+    )
+    honest = run(
+        **common, requesters__rejection_shares={"honest": 1.0, "strict": 0.0, "opportunistic": 0.0}
+    )
+    opportunistic = run(
+        **common, requesters__rejection_shares={"honest": 0.5, "strict": 0.0, "opportunistic": 0.5}
+    )
     assert honest.summary["unjustified_rejection_rate"] == 0.0
     assert opportunistic.summary["unjustified_rejection_rate"] > 0.01
     assert opportunistic.summary["value_good_rejected_usd"] > 0.0
@@ -55,9 +68,13 @@ def test_opportunistic_requesters_raise_unjustified_rejections():
 def test_never_reviewing_requesters_pay_exactly_at_auto_approval_deadline():
     days = 2
     model = CrowdWorkModel(
-        population__n_workers=300, sim__days=5, seed=6, create_agents=False,
+        population__n_workers=300,
+        sim__days=5,
+        seed=6,
+        create_agents=False,
         requesters__review_shares={"prompt": 0.0, "slow": 0.0, "never": 1.0},
-        platform__payment_guarantee="auto_approval", platform__auto_approval_days=float(days),
+        platform__payment_guarantee="auto_approval",
+        platform__auto_approval_days=float(days),
     )
     model.run()
     res = model.results()
@@ -70,9 +87,14 @@ def test_never_reviewing_requesters_pay_exactly_at_auto_approval_deadline():
 
 
 def test_without_a_guarantee_never_reviewing_requesters_never_pay():
-    res = run(population__n_workers=300, sim__days=5, seed=6,
-              requesters__review_shares={"prompt": 0.0, "slow": 0.0, "never": 1.0},
-              platform__payment_guarantee="none", platform__abandon_days=1.0)
+    res = run(
+        population__n_workers=300,
+        sim__days=5,
+        seed=6,
+        requesters__review_shares={"prompt": 0.0, "slow": 0.0, "never": 1.0},
+        platform__payment_guarantee="none",
+        platform__abandon_days=1.0,
+    )
     s = res.summary
     assert s["ledger_worker_paid_usd"] == 0.0
     assert s["value_never_paid_share"] == 1.0
@@ -81,8 +103,16 @@ def test_without_a_guarantee_never_reviewing_requesters_never_pay():
 
 
 def test_workers_leave_when_pay_stays_below_reservation_wage():
-    common = dict(population__n_workers=300, sim__days=10, seed=8, workers__baseline_exit_per_month=0.0, market__demand_ratio=1.5,
-                  workers__exit_days=2, workers__exit_prob_side=0.5, workers__exit_prob_main=0.5)
+    common = dict(
+        population__n_workers=300,
+        sim__days=10,
+        seed=8,
+        workers__baseline_exit_per_month=0.0,
+        market__demand_ratio=1.5,
+        workers__exit_days=2,
+        workers__exit_prob_side=0.5,
+        workers__exit_prob_main=0.5,
+    )
     rich = run(**common, workers__reservation_wage_median_usd=0.01)
     poor = run(**common, workers__reservation_wage_median_usd=50.0)
     # only workers who earned nothing at all leave the low-reservation pool

@@ -60,27 +60,49 @@ def test_money_and_time_conserved_every_step(opts):
     assert (W.earned_micro[: W.n] >= 0).all()
     # what requesters deposited ends up paid, as fees, in escrow or refunded
     deposited = -model.ledger.balance["requester_funds"]
-    parts = sum(model.ledger.balance[k] for k in ("worker_paid", "platform_fees", "escrow", "refunded"))
+    parts = sum(
+        model.ledger.balance[k] for k in ("worker_paid", "platform_fees", "escrow", "refunded")
+    )
     assert deposited == parts
     assert abs(W.earned_micro[: W.n].sum() / MICRO - totals["ledger_worker_paid_usd"]) < 1e-9
 
 
 def test_summary_reports_zero_imbalance_and_consistent_totals():
-    model = CrowdWorkModel(population__n_workers=300, sim__days=4, seed=3, sim__check_invariants=True)
+    model = CrowdWorkModel(
+        population__n_workers=300, sim__days=4, seed=3, sim__check_invariants=True
+    )
     model.run()
     s = model.results().summary
     assert s["ledger_imbalance_usd"] == 0
     spent = s["ledger_requester_spent_usd"]
-    assert np.isclose(spent, s["ledger_worker_paid_usd"] + s["ledger_platform_fees_usd"] + s["ledger_escrow_usd"])
+    assert np.isclose(
+        spent, s["ledger_worker_paid_usd"] + s["ledger_platform_fees_usd"] + s["ledger_escrow_usd"]
+    )
 
 
 def test_time_classified_per_worker_sums_to_online_time():
     model = CrowdWorkModel(population__n_workers=200, sim__days=2, seed=5, create_agents=False)
     model.run()
     wf = model.results().workers
-    kinds = ["hours_paid", "hours_search", "hours_returned", "hours_rejected", "hours_never_paid", "hours_pending", "hours_idle_online"]
+    kinds = [
+        "hours_paid",
+        "hours_search",
+        "hours_returned",
+        "hours_rejected",
+        "hours_never_paid",
+        "hours_pending",
+        "hours_idle_online",
+    ]
     # accrual basis moves pending work into paid/rejected/never paid: add back to compare with cash basis
     W = model.workers
-    classified = (W.m_paid + W.m_pending + W.m_rejected + W.m_returned + W.m_search + W.m_never_paid + W.m_idle_online)[: W.n]
+    classified = (
+        W.m_paid
+        + W.m_pending
+        + W.m_rejected
+        + W.m_returned
+        + W.m_search
+        + W.m_never_paid
+        + W.m_idle_online
+    )[: W.n]
     assert np.allclose(classified - W.spill[: W.n], W.online_hours[: W.n] * 60.0)
     assert (wf[kinds] >= -1e-9).all().all()

@@ -11,7 +11,17 @@ from crowdsim.ledger import MICRO
 
 SMALL = dict(population__n_workers=400, sim__days=4)
 # batches of about a dozen assignments: many batches, on both sides of the 10-assignment surcharge
-DOZEN = {t: 12.0 for t in ("survey", "data_lookup", "transcription", "image_labelling", "content_moderation", "engagement_clicks")}
+DOZEN = {
+    t: 12.0
+    for t in (
+        "survey",
+        "data_lookup",
+        "transcription",
+        "image_labelling",
+        "content_moderation",
+        "engagement_clicks",
+    )
+}
 
 
 def _model(**kw):
@@ -23,8 +33,18 @@ def posted_batches(model) -> dict[str, np.ndarray]:
 
     A row is a HIT group: ``hits`` HITs of ``assignments_per_hit`` assignments (a requester who
     splits a batch posts several HITs of at most 9 assignments; ``size`` is their total)."""
-    cols = ("size", "hits", "assignments_per_hit", "reward_micro", "fee_micro", "est_minutes", "true_minutes",
-            "covered_floor", "gated", "restricted")
+    cols = (
+        "size",
+        "hits",
+        "assignments_per_hit",
+        "reward_micro",
+        "fee_micro",
+        "est_minutes",
+        "true_minutes",
+        "covered_floor",
+        "gated",
+        "restricted",
+    )
     got: dict[str, list] = {c: [] for c in cols}
     B = model.batches
     while model.running:
@@ -37,8 +57,15 @@ def posted_batches(model) -> dict[str, np.ndarray]:
 
 # ------------------------------------------------------------------------------------ commission
 def test_flat_commission_with_minimum_fee():
-    b = posted_batches(_model(platform__commission=0.10, platform__batch_surcharge=0.0, platform__commission_min_usd=0.005,
-                              market__type_batch_median=DOZEN, seed=3))
+    b = posted_batches(
+        _model(
+            platform__commission=0.10,
+            platform__batch_surcharge=0.0,
+            platform__commission_min_usd=0.005,
+            market__type_batch_median=DOZEN,
+            seed=3,
+        )
+    )
     assert b["size"].size > 100
     reward = b["reward_micro"] / MICRO
     expected = np.rint(np.maximum(0.10 * reward, 0.005) * MICRO)
@@ -48,22 +75,35 @@ def test_flat_commission_with_minimum_fee():
 
 def test_batch_surcharge_on_large_batches_and_splitting_dodges_it():
     # nobody splits: HITs of 10+ assignments pay 20% + 20%, smaller ones 20% (min $0.01)
-    b = posted_batches(_model(requesters__split_batches_prob=0.0, market__type_batch_median=DOZEN, seed=4))
+    b = posted_batches(
+        _model(requesters__split_batches_prob=0.0, market__type_batch_median=DOZEN, seed=4)
+    )
     assert (b["hits"] == 1).all() and np.array_equal(b["assignments_per_hit"], b["size"])
     reward = b["reward_micro"] / MICRO
     large = b["assignments_per_hit"] >= 10
     assert large.any() and (~large).any()
-    assert np.array_equal(b["fee_micro"][large], np.rint(np.maximum(0.40 * reward[large], 0.01) * MICRO))
-    assert np.array_equal(b["fee_micro"][~large], np.rint(np.maximum(0.20 * reward[~large], 0.01) * MICRO))
+    assert np.array_equal(
+        b["fee_micro"][large], np.rint(np.maximum(0.40 * reward[large], 0.01) * MICRO)
+    )
+    assert np.array_equal(
+        b["fee_micro"][~large], np.rint(np.maximum(0.20 * reward[~large], 0.01) * MICRO)
+    )
     # every requester splits: all HITs have 9 or fewer assignments and none pays the surcharge
     m = _model(requesters__split_batches_prob=1.0, market__type_batch_median=DOZEN, seed=4)
     b = posted_batches(m)
     assert m.counters["batches_split"] > 0 and (b["hits"] > 1).any()
     assert b["assignments_per_hit"].max() <= 9
     assert (b["hits"] * b["assignments_per_hit"] >= b["size"]).all()
-    assert np.array_equal(b["fee_micro"], np.rint(np.maximum(0.20 * b["reward_micro"] / MICRO, 0.01) * MICRO))
+    assert np.array_equal(
+        b["fee_micro"], np.rint(np.maximum(0.20 * b["reward_micro"] / MICRO, 0.01) * MICRO)
+    )
     # no surcharge, nothing to dodge: nobody splits
-    m = _model(requesters__split_batches_prob=1.0, platform__batch_surcharge=0.0, market__type_batch_median=DOZEN, seed=4)
+    m = _model(
+        requesters__split_batches_prob=1.0,
+        platform__batch_surcharge=0.0,
+        market__type_batch_median=DOZEN,
+        seed=4,
+    )
     b = posted_batches(m)
     assert m.counters["batches_split"] == 0 and b["assignments_per_hit"].max() >= 10
 
@@ -74,7 +114,9 @@ def test_commission_cap_bounds_the_requester_fee():
     assert (uncapped["fee_micro"] > 0.25 * uncapped["reward_micro"] + 1).any()
     capped = posted_batches(_model(platform__commission_cap=0.25, **opts))
     assert (capped["fee_micro"] <= 0.25 * capped["reward_micro"] + 1).all()
-    assert (capped["fee_micro"] >= 0.20 * capped["reward_micro"] - 1).all()  # the cap only bites above it
+    assert (
+        capped["fee_micro"] >= 0.20 * capped["reward_micro"] - 1
+    ).all()  # the cap only bites above it
 
 
 def test_worker_fee_share_is_deducted_from_pay():
@@ -93,7 +135,12 @@ def test_worker_fee_share_is_deducted_from_pay():
 def test_commission_tiers_by_worker_lifetime_billings():
     """Each settlement is charged the rate of the tier the worker's lifetime billings were in before it."""
     thresholds, rates = [0.5, 2.0], [0.2, 0.1, 0.05]
-    m = _model(platform__commission_tiers_usd=thresholds, platform__commission_tier_rates=rates, sim__days=5, seed=7)
+    m = _model(
+        platform__commission_tiers_usd=thresholds,
+        platform__commission_tier_rates=rates,
+        sim__days=5,
+        seed=7,
+    )
     W = m.workers
     billed_before, billed, charged = [], [], []
     while m.running:
@@ -110,12 +157,17 @@ def test_commission_tiers_by_worker_lifetime_billings():
     expected = np.array(rates)[tier] * gross
     np.testing.assert_allclose(fee, expected, atol=60)  # rounding to the micro-dollar per record
     # so the share of pay deducted falls as workers bill more
-    assert fee[tier == 2].sum() / gross[tier == 2].sum() < fee[tier == 0].sum() / gross[tier == 0].sum()
+    assert (
+        fee[tier == 2].sum() / gross[tier == 2].sum()
+        < fee[tier == 0].sum() / gross[tier == 0].sum()
+    )
 
 
 # ------------------------------------------------------------------------------------ payment
 def test_escrow_pays_all_work_quickly_and_no_guarantee_leaves_work_unpaid():
-    never = dict(requesters__review_shares={"prompt": 0.5, "slow": 0.2, "never": 0.3}, sim__days=6, seed=8)
+    never = dict(
+        requesters__review_shares={"prompt": 0.5, "slow": 0.2, "never": 0.3}, sim__days=6, seed=8
+    )
     none = run(**SMALL | never, platform__payment_guarantee="none")
     assert none.summary["value_never_paid_share"] > 0.02
     assert none.workers["hours_never_paid"].sum() > 0
@@ -129,17 +181,26 @@ def test_escrow_pays_all_work_quickly_and_no_guarantee_leaves_work_unpaid():
     assert open_.size > 0
     assert (S.resolve_hour[open_] - S.submit_hour[open_] <= 3 * 24).all()
     # an MTurk-style 30-day auto-approval also pays never-reviewing requesters' work, only later
-    auto = run(**SMALL | never, platform__payment_guarantee="auto_approval", platform__auto_approval_days=30)
+    auto = run(
+        **SMALL | never,
+        platform__payment_guarantee="auto_approval",
+        platform__auto_approval_days=30,
+    )
     assert auto.summary["value_never_paid_share"] == 0
 
 
 # ------------------------------------------------------------------------------------ transparency
 HARSH = dict(
-    population__n_workers=600, sim__days=14, population__workers_per_requester=5, market__demand_ratio=3.0,
+    population__n_workers=600,
+    sim__days=14,
+    population__workers_per_requester=5,
+    market__demand_ratio=3.0,
     requesters__rejection_shares={"honest": 0.6, "strict": 0.1, "opportunistic": 0.3},
-    requesters__opportunistic_reject_good_prob=0.8, requesters__reprice_step=0.0,
+    requesters__opportunistic_reject_good_prob=0.8,
+    requesters__reprice_step=0.0,
     # requesters of equal size, so that who posts the most work does not swamp who gets the work done
-    requesters__activity_pareto_alpha=20.0, requesters__pay_volume_correlation=0.0,
+    requesters__activity_pareto_alpha=20.0,
+    requesters__pay_volume_correlation=0.0,
 )
 
 
@@ -155,7 +216,11 @@ def test_public_requester_stats_shift_work_towards_honest_requesters():
     opaque, public = [], []
     for seed in (0, 1, 2):
         opaque.append(_share_done_for_opportunistic(run(seed=seed, **HARSH)))
-        public.append(_share_done_for_opportunistic(run(seed=seed, platform__public_requester_stats=True, **HARSH)))
+        public.append(
+            _share_done_for_opportunistic(
+                run(seed=seed, platform__public_requester_stats=True, **HARSH)
+            )
+        )
     assert all(p < o for p, o in zip(public, opaque, strict=True)), (opaque, public)
     assert np.mean(public) < 0.92 * np.mean(opaque)
 
@@ -165,61 +230,104 @@ def _mean_belief_by_kind(model) -> np.ndarray:
     req, ok = W.slot_req[: W.n].ravel(), W.slot_ok[: W.n].ravel()
     known = req >= 0
     kind = R.rejection_kind[req[known]]
-    return np.array([ok[known][kind == k].mean() for k in range(3)])  # honest, strict, opportunistic
+    return np.array(
+        [ok[known][kind == k].mean() for k in range(3)]
+    )  # honest, strict, opportunistic
 
 
 def test_required_reasons_make_unjustified_rejections_cost_reputation():
     # strict requesters reject only bad work (justified), opportunistic ones reject good work
-    opts = HARSH | dict(sim__days=10, requesters__strict_reject_good_prob=0.0,
-                        requesters__rejection_shares={"honest": 0.5, "strict": 0.25, "opportunistic": 0.25},
-                        requesters__opportunistic_reject_good_prob=0.5)
+    opts = HARSH | dict(
+        sim__days=10,
+        requesters__strict_reject_good_prob=0.0,
+        requesters__rejection_shares={"honest": 0.5, "strict": 0.25, "opportunistic": 0.25},
+        requesters__opportunistic_reject_good_prob=0.5,
+    )
     gaps = []
     for seed in (0, 1):
         opaque = _mean_belief_by_kind(CrowdWorkModel(seed=seed, create_agents=False, **opts).run())
         reasons = _mean_belief_by_kind(
-            CrowdWorkModel(seed=seed, create_agents=False, platform__reason_required=True, **opts).run()
+            CrowdWorkModel(
+                seed=seed, create_agents=False, platform__reason_required=True, **opts
+            ).run()
         )
-        assert reasons[1] > opaque[1]  # justified rejections no longer count against strict requesters
+        assert (
+            reasons[1] > opaque[1]
+        )  # justified rejections no longer count against strict requesters
         gaps.append((reasons[1] - reasons[2]) - (opaque[1] - opaque[2]))
     assert np.mean(gaps) > 0.03  # and unjustified ones count more
 
 
 def test_appeals_lower_the_unjustified_rejection_rate():
-    opts = dict(population__n_workers=500, sim__days=10, population__workers_per_requester=5, seed=2,
-                requesters__rejection_shares={"honest": 0.6, "strict": 0.1, "opportunistic": 0.3},
-                requesters__opportunistic_reject_good_prob=0.5, platform__reason_required=True)
+    opts = dict(
+        population__n_workers=500,
+        sim__days=10,
+        population__workers_per_requester=5,
+        seed=2,
+        requesters__rejection_shares={"honest": 0.6, "strict": 0.1, "opportunistic": 0.3},
+        requesters__opportunistic_reject_good_prob=0.5,
+        platform__reason_required=True,
+    )
     base = run(**opts)
     assert base.summary["unjustified_rejection_rate"] > 0.01
-    m = CrowdWorkModel(create_agents=False, **opts, platform__appeals=True, platform__appeal_overturn_prob=0.6,
-                       platform__appeal_deterrence=0.0).run()
+    m = CrowdWorkModel(
+        create_agents=False,
+        **opts,
+        platform__appeals=True,
+        platform__appeal_overturn_prob=0.6,
+        platform__appeal_deterrence=0.0,
+    ).run()
     some = m.results()
     assert some.summary["unjustified_rejection_rate"] < base.summary["unjustified_rejection_rate"]
     # about 60% of unjustified rejections are overturned (decided or still under appeal at the end)
     S = m.records
     live = np.flatnonzero(S.in_use[: S.n])
-    pending = S.n_overturn[live][S.kind[live] == 0].sum() + S.n_approve[live][S.kind[live] == 3].sum()
+    pending = (
+        S.n_overturn[live][S.kind[live] == 0].sum() + S.n_approve[live][S.kind[live] == 3].sum()
+    )
     overturned = m.counters["assignments_overturned"] + pending
     pending_stood = (S.n_rej_unjust[live] - S.n_overturn[live])[S.kind[live] == 0].sum()
     stood = m.counters["assignments_rejected_unjustified"] + pending_stood
     assert 0.5 < overturned / (overturned + stood) < 0.7
     # limiting case: every unjustified rejection overturned -> none remains
-    m = CrowdWorkModel(create_agents=False, **opts, platform__appeals=True, platform__appeal_overturn_prob=1.0,
-                       platform__appeal_deterrence=0.0).run()
+    m = CrowdWorkModel(
+        create_agents=False,
+        **opts,
+        platform__appeals=True,
+        platform__appeal_overturn_prob=1.0,
+        platform__appeal_deterrence=0.0,
+    ).run()
     all_ = m.results()
     assert all_.summary["unjustified_rejection_rate"] == 0
     assert m.counters["assignments_overturned"] > 0
     # deterrence: requesters who lose appeals stop rejecting good work
-    deterred = run(**opts, platform__appeals=True, platform__appeal_overturn_prob=1.0, platform__appeal_deterrence=1.0)
-    def opportunistic_among_first(rf):  # the initial requesters are the same in both runs (same seed)
+    deterred = run(
+        **opts,
+        platform__appeals=True,
+        platform__appeal_overturn_prob=1.0,
+        platform__appeal_deterrence=1.0,
+    )
+
+    def opportunistic_among_first(
+        rf,
+    ):  # the initial requesters are the same in both runs (same seed)
         return int((rf.loc[rf["joined_hour"] == 0, "rejection"] == "opportunistic").sum())
 
-    assert opportunistic_among_first(deterred.requesters) < opportunistic_among_first(all_.requesters)
+    assert opportunistic_among_first(deterred.requesters) < opportunistic_among_first(
+        all_.requesters
+    )
 
 
 # ------------------------------------------------------------------------------------ minimum pay
 def test_floor_on_measured_duration_raises_covered_tasks_to_the_floor():
-    b = posted_batches(_model(platform__min_pay_mode="measured", platform__min_pay_usd_per_hour=4.0,
-                              market__type_batch_median=DOZEN, seed=9))
+    b = posted_batches(
+        _model(
+            platform__min_pay_mode="measured",
+            platform__min_pay_usd_per_hour=4.0,
+            market__type_batch_median=DOZEN,
+            seed=9,
+        )
+    )
     covered = b["covered_floor"]
     assert covered.sum() > 10 and (~covered).sum() > 10  # the floor binds for some tasks only
     pay_per_measured_hour = b["reward_micro"] / MICRO / (b["true_minutes"] / 60.0)
@@ -229,14 +337,26 @@ def test_floor_on_measured_duration_raises_covered_tasks_to_the_floor():
     free = posted_batches(_model(market__type_batch_median=DOZEN, seed=9))
     assert (free["reward_micro"] / MICRO / (free["true_minutes"] / 60.0) < 4.0).mean() > 0.1
     # a higher floor never lowers what the lowest-paid task pays per measured hour
-    b12 = posted_batches(_model(platform__min_pay_mode="measured", platform__min_pay_usd_per_hour=12.0,
-                                market__type_batch_median=DOZEN, seed=9))
+    b12 = posted_batches(
+        _model(
+            platform__min_pay_mode="measured",
+            platform__min_pay_usd_per_hour=12.0,
+            market__type_batch_median=DOZEN,
+            seed=9,
+        )
+    )
     assert (b12["reward_micro"] / MICRO / (b12["true_minutes"] / 60.0)).min() >= 12.0 - 1e-9
 
 
 def test_floor_on_estimated_duration_leaks_because_estimates_understate():
-    b = posted_batches(_model(platform__min_pay_mode="estimated", platform__min_pay_usd_per_hour=8.0,
-                              market__type_batch_median=DOZEN, seed=9))
+    b = posted_batches(
+        _model(
+            platform__min_pay_mode="estimated",
+            platform__min_pay_usd_per_hour=8.0,
+            market__type_batch_median=DOZEN,
+            seed=9,
+        )
+    )
     covered = b["covered_floor"]
     assert covered.sum() > 20
     reward = b["reward_micro"] / MICRO
@@ -272,9 +392,15 @@ def _qualified(model):
 
 
 def test_approval_rate_qualification_gates_work():
-    opts = dict(population__n_workers=300, sim__days=5, seed=10, workers__skill_mean=0.9,
-                requesters__rejection_shares={"honest": 0.0, "strict": 1.0, "opportunistic": 0.0},
-                platform__qualification_min_approval_rate=0.95, platform__qualification_min_approved=0)
+    opts = dict(
+        population__n_workers=300,
+        sim__days=5,
+        seed=10,
+        workers__skill_mean=0.9,
+        requesters__rejection_shares={"honest": 0.0, "strict": 1.0, "opportunistic": 0.0},
+        platform__qualification_min_approval_rate=0.95,
+        platform__qualification_min_approved=0,
+    )
     ok, bad = _who_worked_each_hour(_model(platform__qualification_share=1.0, **opts), _qualified)
     assert ok > 100 and bad == 0
     # without the gate, workers below the approval rate do find work (so the check above can fail)
@@ -287,7 +413,9 @@ def test_country_restriction_keeps_other_countries_out():
         W = model.workers
         return np.array(model.countries.codes)[W.country[: W.n]] == "IN"
 
-    opts = dict(population__n_workers=300, sim__days=3, seed=11, platform__restricted_countries=["IN"])
+    opts = dict(
+        population__n_workers=300, sim__days=3, seed=11, platform__restricted_countries=["IN"]
+    )
     ok, bad = _who_worked_each_hour(_model(platform__restricted_share=1.0, **opts), in_india)
     assert ok > 10 and bad == 0
     ok, bad = _who_worked_each_hour(_model(platform__restricted_share=0.0, **opts), in_india)

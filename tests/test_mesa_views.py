@@ -15,7 +15,9 @@ def test_agentset_views_match_columns():
         model.run()
     workers = model.agents_by_type[Worker]
     assert len(workers) == model.workers.present[: model.workers.n].sum()
-    assert len(model.agents_by_type[Requester]) == model.requesters.present[: model.requesters.n].sum()
+    assert (
+        len(model.agents_by_type[Requester]) == model.requesters.present[: model.requesters.n].sum()
+    )
     indians = workers.select(lambda a: a.country == "IN")
     assert 0 < len(indians) < len(workers)
     groups = workers.groupby("country")

@@ -35,7 +35,9 @@ def test_stored_without_outputs(path):
             assert cell.outputs == [], f"{path.name}: cell {i} has stored outputs"
             assert cell.execution_count is None, f"{path.name}: cell {i} has an execution count"
     first_code = next(c for c in nb.cells if c.cell_type == "code")
-    assert "parameters" in first_code.metadata.get("tags", []), f"{path.name}: first code cell is not tagged 'parameters'"
+    assert "parameters" in first_code.metadata.get("tags", []), (
+        f"{path.name}: first code cell is not tagged 'parameters'"
+    )
     assert "CROWDSIM_NB_SMALL" in first_code.source
 
 
@@ -45,11 +47,15 @@ def kernel_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("jupyter")
     spec = root / "kernels" / KERNEL
     spec.mkdir(parents=True)
-    spec.joinpath("kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "crowdsim (tests)",
-        "language": "python",
-    }))
+    spec.joinpath("kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "crowdsim (tests)",
+                "language": "python",
+            }
+        )
+    )
     return root
 
 
@@ -59,12 +65,24 @@ def test_runs_top_to_bottom(path, kernel_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("CROWDSIM_NB_SMALL", "1")
     monkeypatch.setenv("CROWDSIM_NB_OUT", str(tmp_path / "out"))
     monkeypatch.delenv("CROWDSIM_SWEEP_DIR", raising=False)
-    monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel draws inline figures (conftest sets Agg)
+    monkeypatch.delenv(
+        "MPLBACKEND", raising=False
+    )  # the kernel draws inline figures (conftest sets Agg)
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, kernel_name=KERNEL, timeout=300, resources={"metadata": {"path": str(tmp_path)}})
+    client = NotebookClient(
+        nb, kernel_name=KERNEL, timeout=300, resources={"metadata": {"path": str(tmp_path)}}
+    )
     client.execute()  # raises CellExecutionError with the failing cell and traceback
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    errors = [
+        o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"
+    ]
     assert not errors
     # every notebook draws at least one figure
-    images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
+    images = [
+        o
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if "image/png" in o.get("data", {})
+    ]
     assert images, f"{path.name} drew no figure"

@@ -57,7 +57,12 @@ def test_sobol_sample_size_must_be_a_power_of_two():
 def test_log_scaled_parameters_are_sampled_in_their_logarithm():
     from crowdsim.experiments.calibrate import Parameter
 
-    p = sa.Problem([Parameter("market.demand_ratio", 0.1, 1.0, log=True), Parameter("platform.commission", 0.0, 0.4)])
+    p = sa.Problem(
+        [
+            Parameter("market.demand_ratio", 0.1, 1.0, log=True),
+            Parameter("platform.commission", 0.0, 0.4),
+        ]
+    )
     bounds = p.salib()["bounds"]
     assert bounds[0] == pytest.approx([np.log(0.1), 0.0]) and bounds[1] == [0.0, 0.4]
     vals = p.to_values(np.array([[np.log(0.5), 0.2]]))
@@ -66,8 +71,17 @@ def test_log_scaled_parameters_are_sampled_in_their_logarithm():
 
 def test_tiny_crowdsim_run_gives_indices_with_intervals(tmp_path):
     s = sa.SensitivitySettings(
-        method="both", n=4, trajectories=2, seeds=1, workers=100, days=3, warmup_days=1, jobs=1,
-        resamples=50, params=["platform.commission", "workers.search_minutes"], base_params=None,
+        method="both",
+        n=4,
+        trajectories=2,
+        seeds=1,
+        workers=100,
+        days=3,
+        warmup_days=1,
+        jobs=1,
+        resamples=50,
+        params=["platform.commission", "workers.search_minutes"],
+        base_params=None,
         out=str(tmp_path),
     )
     tables = sa.run_sensitivity(s)
@@ -81,7 +95,14 @@ def test_tiny_crowdsim_run_gives_indices_with_intervals(tmp_path):
     samples = pd.read_parquet(tmp_path / "samples_sobol.parquet")
     assert len(samples) == 4 * (2 + 2)
     assert (samples["platform_revenue_usd"] > 0).all()
-    for name in ("sobol.csv", "sobol.parquet", "morris.csv", "sobol.png", "morris.png", "sensitivity.json"):
+    for name in (
+        "sobol.csv",
+        "sobol.parquet",
+        "morris.csv",
+        "sobol.png",
+        "morris.png",
+        "sensitivity.json",
+    ):
         assert (tmp_path / name).stat().st_size > 0, name
     top = sa.top_parameters(sobol, "wage_median_all_in", k=2)
     assert len(top) == 2 and top["ST"].is_monotonic_decreasing
@@ -89,8 +110,12 @@ def test_tiny_crowdsim_run_gives_indices_with_intervals(tmp_path):
 
 @pytest.mark.parametrize(
     ("argv", "needle"),
-    [(["--method", "fast"], "--method"), (["--n", "12"], "--n"), (["--params", "workers.nope"], "workers.nope"),
-     (["--outputs", "happiness"], "--outputs")],
+    [
+        (["--method", "fast"], "--method"),
+        (["--n", "12"], "--n"),
+        (["--params", "workers.nope"], "workers.nope"),
+        (["--outputs", "happiness"], "--outputs"),
+    ],
 )
 def test_sensitivity_cli_bad_input_is_one_line(argv, needle, capsys, tmp_path):
     with pytest.raises(SystemExit) as exc:

@@ -31,14 +31,21 @@ GRID = ["platform.commission=0.1,0.2", "seed=0,1"]  # 2 configurations x 2 seeds
 NOT_REPRODUCIBLE = ("phase_seconds/",)
 
 
-def crowdsim(*args: str, cwd: Path, timeout: float = 240, check: bool = True) -> subprocess.CompletedProcess:
+def crowdsim(
+    *args: str, cwd: Path, timeout: float = 240, check: bool = True
+) -> subprocess.CompletedProcess:
     """Run the ``crowdsim`` command (``python -m crowdsim.cli``) and return the finished process."""
     proc = subprocess.run(
         [sys.executable, "-m", "crowdsim.cli", *args],
-        cwd=cwd, capture_output=True, text=True, timeout=timeout,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     if check and proc.returncode != 0:
-        raise AssertionError(f"crowdsim {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+        raise AssertionError(
+            f"crowdsim {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+        )
     return proc
 
 
@@ -55,7 +62,9 @@ def head_revision() -> str | None:
 # --- configs ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", sorted(p.stem for p in (Path(CONFIG_DIR) / "experiment").glob("*.yaml")))
+@pytest.mark.parametrize(
+    "name", sorted(p.stem for p in (Path(CONFIG_DIR) / "experiment").glob("*.yaml"))
+)
 def test_experiment_files_validate_and_expand(name):
     """Each experiment file composes, every value of its grid validates, and its size is as documented."""
     from hydra import compose, initialize_config_dir
@@ -68,7 +77,8 @@ def test_experiment_files_validate_and_expand(name):
     params = dict(cfg.hydra.sweeper.params)
     assert "seed" in params and len(params) >= 3
     jobs = BasicSweeper.split_arguments(
-        OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in params.items()]), None)[0]
+        OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in params.items()]), None
+    )[0]
     text = (Path(CONFIG_DIR) / "experiment" / f"{name}.yaml").read_text()
     assert f"= {len(jobs)} jobs" in text  # the header states the grid's size
 
@@ -81,18 +91,33 @@ def test_job_list_expands_glob_range_and_experiment_grid():
     from crowdsim.experiments.sweep import expand_sweep
 
     scenarios = sorted(p.stem for p in (Path(CONFIG_DIR) / "scenario").glob("*.yaml"))
-    config = OmegaConf.create({"hydra": {
-        "sweeper": {"_target_": "hydra._internal.core_plugins.basic_sweeper.BasicSweeper",
-                    "params": {"platform.commission": "0.1,0.2", "seed": "range(0,5)"}},
-        "overrides": {"task": ["scenario=glob(*)", "seed=range(0,2)", "sim.days=2"]},
-    }})
+    config = OmegaConf.create(
+        {
+            "hydra": {
+                "sweeper": {
+                    "_target_": "hydra._internal.core_plugins.basic_sweeper.BasicSweeper",
+                    "params": {"platform.commission": "0.1,0.2", "seed": "range(0,5)"},
+                },
+                "overrides": {"task": ["scenario=glob(*)", "seed=range(0,2)", "sim.days=2"]},
+            }
+        }
+    )
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         jobs = expand_sweep(config)
     # the command line's seed list replaces the grid's
     assert len(jobs) == 2 * len(scenarios) * 2
-    assert jobs[0] == ["platform.commission=0.1", "seed=0", f"scenario={scenarios[0]}", "sim.days=2"]
-    assert {o for job in jobs for o in job if o.startswith("scenario=")} == {f"scenario={s}" for s in scenarios}
-    config.hydra.sweeper._target_ = "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper"
+    assert jobs[0] == [
+        "platform.commission=0.1",
+        "seed=0",
+        f"scenario={scenarios[0]}",
+        "sim.days=2",
+    ]
+    assert {o for job in jobs for o in job if o.startswith("scenario=")} == {
+        f"scenario={s}" for s in scenarios
+    }
+    config.hydra.sweeper._target_ = (
+        "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper"
+    )
     assert expand_sweep(config) is None  # jobs of adaptive sweepers are not known in advance
 
 
@@ -101,7 +126,11 @@ def test_job_list_expands_glob_range_and_experiment_grid():
     [
         ("cores", "JoblibLauncher", {"n_jobs": -1}),
         ("local_submitit", "LocalLauncher", {"timeout_min": 600}),
-        ("slurm", "SlurmLauncher", {"partition": None, "timeout_min": 60, "mem_gb": 4, "cpus_per_task": 1}),
+        (
+            "slurm",
+            "SlurmLauncher",
+            {"partition": None, "timeout_min": 60, "mem_gb": 4, "cpus_per_task": 1},
+        ),
     ],
 )
 def test_launcher_files_compose(launcher, target, options):
@@ -130,7 +159,10 @@ def test_bad_launcher_or_experiment_is_one_line(tmp_path, monkeypatch, capsys):
     for args, option in [
         (["-m", "hydra/launcher=nope", "seed=0,1"], "hydra/launcher"),
         (["-m", "+experiment=nope"], "experiment"),
-        (["-m", "+experiment=guarantee_minimum_pay", "platform.min_pay_mode=none,hourly"], "platform.min_pay_mode"),
+        (
+            ["-m", "+experiment=guarantee_minimum_pay", "platform.min_pay_mode=none,hourly"],
+            "platform.min_pay_mode",
+        ),
     ]:
         with pytest.raises(SystemExit) as exit_:
             main(args)
@@ -169,8 +201,12 @@ def sweeps(tmp_path_factory):
         sweep_dir = root / name
         t0 = time.perf_counter()
         proc = crowdsim("-m", *SMALL, *GRID, *extra, f"hydra.sweep.dir={sweep_dir}", cwd=root)
-        out[name] = {"dir": sweep_dir, "proc": proc, "seconds": time.perf_counter() - t0,
-                     "table": pd.read_parquet(sweep_dir / "sweep.parquet")}
+        out[name] = {
+            "dir": sweep_dir,
+            "proc": proc,
+            "seconds": time.perf_counter() - t0,
+            "table": pd.read_parquet(sweep_dir / "sweep.parquet"),
+        }
     return out
 
 
@@ -178,23 +214,49 @@ def sweeps(tmp_path_factory):
 def test_sweep_table_has_one_row_per_job(sweeps, launcher):
     df = sweeps[launcher]["table"]
     assert len(df) == 4
-    assert list(df.columns[:4]) == ["population.n_workers", "sim.days", "platform.commission", "seed"]
-    assert sorted(zip(df["platform.commission"], df["seed"], strict=True)) == [(0.1, 0), (0.1, 1), (0.2, 0), (0.2, 1)]
+    assert list(df.columns[:4]) == [
+        "population.n_workers",
+        "sim.days",
+        "platform.commission",
+        "seed",
+    ]
+    assert sorted(zip(df["platform.commission"], df["seed"], strict=True)) == [
+        (0.1, 0),
+        (0.1, 1),
+        (0.2, 0),
+        (0.2, 1),
+    ]
     assert (df["status"] == "ok").all() and df["error"].isna().all()
     assert df["job"].tolist() == [0, 1, 2, 3]
-    for metric in ("wage_median_all_in", "unpaid_time_share", "platform_revenue_usd", "by_country/US/wage_median_all_in"):
+    for metric in (
+        "wage_median_all_in",
+        "unpaid_time_share",
+        "platform_revenue_usd",
+        "by_country/US/wage_median_all_in",
+    ):
         assert pd.api.types.is_float_dtype(df[metric]) and df[metric].notna().all(), metric
     assert df["config_sha256"].nunique() == 4
     # dotted names are overrides, and the table says which columns are
-    assert [c for c in df.columns if "." in c] == ["population.n_workers", "sim.days", "platform.commission"]
-    assert df.attrs["override_columns"] == ["population.n_workers", "sim.days", "platform.commission", "seed"]
+    assert [c for c in df.columns if "." in c] == [
+        "population.n_workers",
+        "sim.days",
+        "platform.commission",
+    ]
+    assert df.attrs["override_columns"] == [
+        "population.n_workers",
+        "sim.days",
+        "platform.commission",
+        "seed",
+    ]
 
     summary = pd.read_parquet(sweeps[launcher]["dir"] / "sweep_summary.parquet")
     wage = summary[summary["metric"] == "wage_median_all_in"].sort_values("platform.commission")
     assert wage["platform.commission"].tolist() == [0.1, 0.2]
     assert (wage["n"] == 2).all() and (wage["n_ok"] == 2).all() and (wage["n_failed"] == 0).all()
     for _, row in wage.iterrows():
-        values = df.loc[df["platform.commission"] == row["platform.commission"], "wage_median_all_in"]
+        values = df.loc[
+            df["platform.commission"] == row["platform.commission"], "wage_median_all_in"
+        ]
         assert row["mean"] == pytest.approx(values.mean())
         assert row["ci_low"] <= row["mean"] <= row["ci_high"]
     assert (sweeps[launcher]["dir"] / "sweep_summary.csv").is_file()
@@ -208,7 +270,11 @@ def test_same_rows_whatever_the_launcher(sweeps):
 
 def test_each_job_records_its_provenance(sweeps):
     revision = head_revision()
-    expected_launcher = {"basic": "BasicLauncher", "joblib": "JoblibLauncher", "submitit_local": "LocalLauncher"}
+    expected_launcher = {
+        "basic": "BasicLauncher",
+        "joblib": "JoblibLauncher",
+        "submitit_local": "LocalLauncher",
+    }
     for name, sweep in sweeps.items():
         manifest = json.loads((sweep["dir"] / MANIFEST_FILE).read_text())
         assert manifest["n_jobs"] == 4
@@ -239,8 +305,13 @@ def test_same_rows_at_scale_basic_vs_joblib(tmp_path):
     not depend on the thread count (1 per joblib worker, all cores in the basic launcher)."""
     grid = ["population.n_workers=10000", "sim.days=28", "seed=0,1"]
     tables = []
-    for name, extra in {"basic": [], "joblib": ["hydra/launcher=cores", "hydra.launcher.n_jobs=2"]}.items():
-        crowdsim("-m", *grid, *extra, f"hydra.sweep.dir={tmp_path / name}", cwd=tmp_path, timeout=900)
+    for name, extra in {
+        "basic": [],
+        "joblib": ["hydra/launcher=cores", "hydra.launcher.n_jobs=2"],
+    }.items():
+        crowdsim(
+            "-m", *grid, *extra, f"hydra.sweep.dir={tmp_path / name}", cwd=tmp_path, timeout=900
+        )
         tables.append(reproducible(pd.read_parquet(tmp_path / name / "sweep.parquet")))
     pd.testing.assert_frame_equal(tables[0], tables[1], check_exact=True)
 
@@ -253,9 +324,13 @@ def test_a_failed_job_is_marked_and_the_others_aggregate(tmp_path):
     # median 12 > mean 11 is not a lognormal: that job raises inside run().
     sweep_dir = tmp_path / "sweep"
     proc = crowdsim(
-        "-m", *SMALL,  # basic launcher: joblib and submitit run the same code in their workers
-        "requesters.pay_median_usd_per_hour=5,12", "requesters.pay_mean_usd_per_hour=12,11",
-        f"hydra.sweep.dir={sweep_dir}", cwd=tmp_path, check=False,
+        "-m",
+        *SMALL,  # basic launcher: joblib and submitit run the same code in their workers
+        "requesters.pay_median_usd_per_hour=5,12",
+        "requesters.pay_mean_usd_per_hour=12,11",
+        f"hydra.sweep.dir={sweep_dir}",
+        cwd=tmp_path,
+        check=False,
     )
     assert proc.returncode == 1, proc.stderr
     assert "1 of 4 jobs failed" in proc.stderr.strip().splitlines()[-1]
@@ -264,14 +339,19 @@ def test_a_failed_job_is_marked_and_the_others_aggregate(tmp_path):
     failed = df[df["status"] == "failed"]
     assert len(failed) == 1
     row = failed.iloc[0]
-    assert (row["requesters.pay_median_usd_per_hour"], row["requesters.pay_mean_usd_per_hour"]) == (12.0, 11.0)
+    assert (row["requesters.pay_median_usd_per_hour"], row["requesters.pay_mean_usd_per_hour"]) == (
+        12.0,
+        11.0,
+    )
     assert "pay_mean_usd_per_hour" in row["error"] and row["error"].startswith("ConfigError")
     assert pd.isna(row["wage_median_all_in"])
     assert (df.loc[df["status"] == "ok", "wage_median_all_in"].notna()).all()
     assert (sweep_dir / row["job_dir"] / "FAILED.json").is_file()
     summary = pd.read_parquet(sweep_dir / "sweep_summary.parquet")
-    bad = summary[(summary["requesters.pay_median_usd_per_hour"] == 12.0)
-                  & (summary["requesters.pay_mean_usd_per_hour"] == 11.0)]
+    bad = summary[
+        (summary["requesters.pay_median_usd_per_hour"] == 12.0)
+        & (summary["requesters.pay_mean_usd_per_hour"] == 11.0)
+    ]
     assert len(bad) == 1 and bad["n_failed"].item() == 1 and bad["n_ok"].item() == 0
 
     # aggregating again, or with a stray copy of a job folder, does not count a job twice
@@ -285,15 +365,31 @@ def test_a_failed_job_is_marked_and_the_others_aggregate(tmp_path):
 
 @pytest.mark.parametrize(
     "launcher",
-    [[], pytest.param(["hydra/launcher=cores", "hydra.launcher.n_jobs=2"], marks=pytest.mark.slow, id="joblib")],
+    [
+        [],
+        pytest.param(
+            ["hydra/launcher=cores", "hydra.launcher.n_jobs=2"], marks=pytest.mark.slow, id="joblib"
+        ),
+    ],
     ids=["basic", "joblib"],
 )
 def test_killed_sweep_resumes_only_missing_jobs(tmp_path, launcher):
     sweep_dir = tmp_path / "sweep"
-    args = ["-m", "population.n_workers=1000", "sim.days=5", "seed=range(0,6)", *launcher,
-            f"hydra.sweep.dir={sweep_dir}"]
-    proc = subprocess.Popen([sys.executable, "-m", "crowdsim.cli", *args], cwd=tmp_path,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    args = [
+        "-m",
+        "population.n_workers=1000",
+        "sim.days=5",
+        "seed=range(0,6)",
+        *launcher,
+        f"hydra.sweep.dir={sweep_dir}",
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "crowdsim.cli", *args],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 180
     try:
         while len(list(sweep_dir.glob("*/DONE.json"))) < 2:
@@ -303,13 +399,17 @@ def test_killed_sweep_resumes_only_missing_jobs(tmp_path, launcher):
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # the sweep and any worker processes
         proc.wait()
-    done = {p.parent.name: (p.parent / "summary.json").stat() for p in sweep_dir.glob("*/DONE.json")}
+    done = {
+        p.parent.name: (p.parent / "summary.json").stat() for p in sweep_dir.glob("*/DONE.json")
+    }
     assert 2 <= len(done) < 6, f"{len(done)} jobs done when killed: make the jobs longer"
 
     # the killed sweep aggregates: what did not finish says missing
     killed = aggregate(sweep_dir).sweep
     assert len(killed) == 6 and (killed["status"] == "ok").sum() == len(done)
-    assert set(killed.loc[killed["status"] == "missing", "job"]) == set(range(6)) - {int(j) for j in done}
+    assert set(killed.loc[killed["status"] == "missing", "job"]) == set(range(6)) - {
+        int(j) for j in done
+    }
 
     resumed = crowdsim(*args, cwd=tmp_path)
     assert f"{len(done)} complete already" in resumed.stderr
@@ -319,7 +419,11 @@ def test_killed_sweep_resumes_only_missing_jobs(tmp_path, launcher):
     for job, before in done.items():  # finished jobs were not simulated again
         after = (sweep_dir / job / "summary.json").stat()
         assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
-    logs = {d.name: (d / "cli.log").read_text() for d in sweep_dir.iterdir() if (d / "cli.log").is_file()}
+    logs = {
+        d.name: (d / "cli.log").read_text()
+        for d in sweep_dir.iterdir()
+        if (d / "cli.log").is_file()
+    }
     assert sum(log.count("complete already") for log in logs.values()) == len(done)
     for job in done:
         assert logs[job].count("simulating") == 1
@@ -339,7 +443,18 @@ def test_aggregate_command_rejects_a_folder_without_jobs(tmp_path, capsys):
 def test_ray_sweep_matches_basic(sweeps, tmp_path):
     pytest.importorskip("hydra_plugins.hydra_ray_launcher")
     sweep_dir = tmp_path / "ray"
-    crowdsim("-m", *SMALL, *GRID, "hydra/launcher=ray_cluster", "hydra.launcher.ray.init.address=null",
-             "+hydra.launcher.ray.init.num_cpus=2", f"hydra.sweep.dir={sweep_dir}", cwd=tmp_path, timeout=600)
+    crowdsim(
+        "-m",
+        *SMALL,
+        *GRID,
+        "hydra/launcher=ray_cluster",
+        "hydra.launcher.ray.init.address=null",
+        "+hydra.launcher.ray.init.num_cpus=2",
+        f"hydra.sweep.dir={sweep_dir}",
+        cwd=tmp_path,
+        timeout=600,
+    )
     df = pd.read_parquet(sweep_dir / "sweep.parquet")
-    pd.testing.assert_frame_equal(reproducible(df), reproducible(sweeps["basic"]["table"]), check_exact=True)
+    pd.testing.assert_frame_equal(
+        reproducible(df), reproducible(sweeps["basic"]["table"]), check_exact=True
+    )

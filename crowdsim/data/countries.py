@@ -23,9 +23,13 @@ def load_countries() -> pd.DataFrame:
     with resources.files("crowdsim.data").joinpath("countries.csv").open() as fh:
         df = pd.read_csv(fh)
     df = df.set_index("code")
-    df["min_wage_usd_per_hour"] = df["min_wage_local"] / df["hours_per_unit"] * df["usd_per_local_2024"]
+    df["min_wage_usd_per_hour"] = (
+        df["min_wage_local"] / df["hours_per_unit"] * df["usd_per_local_2024"]
+    )
     # PPP-adjusted minimum wage in international dollars per hour (NaN where no PPP factor exists)
-    df["min_wage_ppp_per_hour"] = df["min_wage_local"] / df["hours_per_unit"] / df["ppp_lcu_per_intl_usd"]
+    df["min_wage_ppp_per_hour"] = (
+        df["min_wage_local"] / df["hours_per_unit"] / df["ppp_lcu_per_intl_usd"]
+    )
     # USD -> international dollars for a worker in this country: 1 USD buys usd->LCU->PPP
     df["intl_usd_per_usd"] = (1.0 / df["usd_per_local_2024"]) / df["ppp_lcu_per_intl_usd"]
     assert list(df.index) == COUNTRY_CODES, "country table and COUNTRY_CODES out of sync"
@@ -43,11 +47,15 @@ class CountryTable:
     reservation_scale: np.ndarray
 
     @classmethod
-    def for_population(cls, countries: list[str], mix: str, custom: dict[str, float]) -> CountryTable:
+    def for_population(
+        cls, countries: list[str], mix: str, custom: dict[str, float]
+    ) -> CountryTable:
         df = load_countries()
         for c in countries:
             if c not in df.index:
-                raise ConfigError("population.countries", c, f"codes in the country table: {', '.join(df.index)}")
+                raise ConfigError(
+                    "population.countries", c, f"codes in the country table: {', '.join(df.index)}"
+                )
         sub = df.loc[countries]
         if mix == "mturk":
             shares = sub["share_mturk"].to_numpy(float)
@@ -58,7 +66,9 @@ class CountryTable:
         else:
             shares = np.array([float(custom.get(c, 0.0)) for c in countries])
         if shares.sum() <= 0:
-            raise ConfigError("population.shares", custom, "positive shares for at least one listed country")
+            raise ConfigError(
+                "population.shares", custom, "positive shares for at least one listed country"
+            )
         return cls(
             codes=list(countries),
             utc_offset=sub["utc_offset_hours"].to_numpy(float),

@@ -69,8 +69,10 @@ class Aggregated:
             parts.append(f"{c['failed']} failed")
         if c.get("missing"):
             parts.append(f"{c['missing']} missing")
-        return (f"{c.get('n_jobs', 0)} jobs ({', '.join(parts)}) -> {self.paths.get('sweep')}; "
-                f"means and 95% intervals over seeds -> {self.paths.get('summary')}")
+        return (
+            f"{c.get('n_jobs', 0)} jobs ({', '.join(parts)}) -> {self.paths.get('sweep')}; "
+            f"means and 95% intervals over seeds -> {self.paths.get('summary')}"
+        )
 
 
 # --- reading one job -------------------------------------------------------------------------
@@ -103,7 +105,10 @@ def _read_overrides(job_dir: Path) -> list[str] | None:
 def _read_config(job_dir: Path) -> dict:
     import yaml
 
-    for name in (".hydra/config.yaml", "config.yaml"):  # Hydra's copy is written when the job starts
+    for name in (
+        ".hydra/config.yaml",
+        "config.yaml",
+    ):  # Hydra's copy is written when the job starts
         try:
             with open(job_dir / name) as fh:
                 data = yaml.safe_load(fh)
@@ -185,13 +190,19 @@ def collect(sweep_dir: str | Path) -> pd.DataFrame:
             if key in seen:
                 continue  # a value listed twice in the sweep: the same job
             seen.add(key)
-            row = rows.get(key) or {"job_dir": None, "status": "missing", "error": None,
-                                    "_overrides": overrides}
+            row = rows.get(key) or {
+                "job_dir": None,
+                "status": "missing",
+                "error": None,
+                "_overrides": overrides,
+            }
             row["job"] = num
             ordered.append(row)
         table_rows = ordered
     else:
-        table_rows = sorted(rows.values(), key=lambda r: (r.get("job") is None, r.get("job") or 0, r["job_dir"]))
+        table_rows = sorted(
+            rows.values(), key=lambda r: (r.get("job") is None, r.get("job") or 0, r["job_dir"])
+        )
     if not table_rows:
         return pd.DataFrame(columns=[*ID_COLUMNS])
     parsed = [parse_overrides(r.pop("_overrides")) for r in table_rows]
@@ -213,7 +224,9 @@ def collect(sweep_dir: str | Path) -> pd.DataFrame:
     return _tidy_types(df, override_cols)
 
 
-def _tidy_types(df: pd.DataFrame, override_cols: list[str], all_missing_numeric: bool = True) -> pd.DataFrame:
+def _tidy_types(
+    df: pd.DataFrame, override_cols: list[str], all_missing_numeric: bool = True
+) -> pd.DataFrame:
     """Columns parquet can store: numbers stay numbers, a column mixing kinds becomes text, and a
     metric no job could measure (all null, e.g. a country without workers) is a float column."""
     text = {*override_cols, *ID_COLUMNS, *PROVENANCE_COLUMNS, "scenario", "metric"}
@@ -227,7 +240,9 @@ def _tidy_types(df: pd.DataFrame, override_cols: list[str], all_missing_numeric:
         values = [v for v in s if v is not None and not (isinstance(v, float) and math.isnan(v))]
         kinds = {type(v) for v in values}
         if kinds <= {int, float} and kinds:
-            df[col] = pd.to_numeric(s, errors="coerce").astype("float64" if float in kinds else "Int64")
+            df[col] = pd.to_numeric(s, errors="coerce").astype(
+                "float64" if float in kinds else "Int64"
+            )
         elif kinds == {bool}:
             df[col] = s.astype("boolean")
         elif kinds and not kinds <= {str}:
@@ -242,8 +257,12 @@ def metric_columns(df: pd.DataFrame) -> list[str]:
     """Numeric columns of sweep.parquet that measure the market (not overrides, ids or provenance)."""
     overrides = set(df.attrs.get("override_columns", []))
     skip = overrides | set(ID_COLUMNS) | _NOT_METRICS
-    return [c for c in df.columns if c not in skip
-            and (pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c]))]
+    return [
+        c
+        for c in df.columns
+        if c not in skip
+        and (pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c]))
+    ]
 
 
 def summarize(df: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
@@ -254,22 +273,32 @@ def summarize(df: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     """
     from crowdsim.experiments.stats import summarize_groups
 
-    config_cols = [c for c in df.attrs.get("override_columns", []) if c != "seed" and c in df.columns]
+    config_cols = [
+        c for c in df.attrs.get("override_columns", []) if c != "seed" and c in df.columns
+    ]
     metrics = metric_columns(df)
     work = df.copy()
     for c in config_cols:  # one key type per column; missing values group (and join) together
         work[c] = work[c].astype(object).where(work[c].notna(), None)
     if config_cols:
-        counts = work.groupby(config_cols, dropna=False, sort=True)["status"].value_counts().unstack(fill_value=0)
+        counts = (
+            work.groupby(config_cols, dropna=False, sort=True)["status"]
+            .value_counts()
+            .unstack(fill_value=0)
+        )
         counts = counts.reindex(columns=["ok", "failed", "missing"], fill_value=0)
         counts = counts.add_prefix("n_").reset_index()
     else:
-        counts = pd.DataFrame({f"n_{s}": [int((work["status"] == s).sum())] for s in ("ok", "failed", "missing")})
+        counts = pd.DataFrame(
+            {f"n_{s}": [int((work["status"] == s).sum())] for s in ("ok", "failed", "missing")}
+        )
     ok = work[work["status"] == "ok"]
     if ok.empty or not metrics:
         stats = pd.DataFrame(columns=[*config_cols, "metric", "mean", "ci_low", "ci_high", "n"])
     else:
-        long = ok.melt(id_vars=config_cols, value_vars=metrics, var_name="metric", value_name="value")
+        long = ok.melt(
+            id_vars=config_cols, value_vars=metrics, var_name="metric", value_name="value"
+        )
         long["value"] = pd.to_numeric(long["value"], errors="coerce").astype("float64")
         stats = summarize_groups(long, by=[*config_cols, "metric"], value="value", level=level)
         order = {m: i for i, m in enumerate(metrics)}
@@ -280,7 +309,9 @@ def summarize(df: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
         out = counts.merge(stats, on=config_cols, how="left")
     else:
         out = stats.assign(**{c: counts[c].iloc[0] for c in counts.columns})
-    out = out[[*config_cols, "metric", "mean", "ci_low", "ci_high", "n", "n_ok", "n_failed", "n_missing"]]
+    out = out[
+        [*config_cols, "metric", "mean", "ci_low", "ci_high", "n", "n_ok", "n_failed", "n_missing"]
+    ]
     return _tidy_types(out.reset_index(drop=True), config_cols)
 
 
@@ -290,7 +321,11 @@ def aggregate(sweep_dir: str | Path, out_dir: str | Path | None = None) -> Aggre
     out_dir = Path(out_dir) if out_dir is not None else sweep_dir
     df = collect(sweep_dir)
     summary = summarize(df)
-    paths = {"sweep": out_dir / SWEEP_TABLE, "summary": out_dir / SUMMARY_TABLE, "summary_csv": out_dir / SUMMARY_CSV}
+    paths = {
+        "sweep": out_dir / SWEEP_TABLE,
+        "summary": out_dir / SUMMARY_TABLE,
+        "summary_csv": out_dir / SUMMARY_CSV,
+    }
     atomic_write_parquet(paths["sweep"], df)
     atomic_write_parquet(paths["summary"], summary)
     atomic_write_text(paths["summary_csv"], summary.to_csv(index=False))
@@ -304,18 +339,30 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Collect every job of a crowdsim sweep folder into sweep.parquet (one row per job) "
-                    "and sweep_summary.parquet/.csv (means and 95%% intervals over seeds).",
+        "and sweep_summary.parquet/.csv (means and 95%% intervals over seeds).",
     )
-    parser.add_argument("sweep_dir", metavar="DIR", help="a sweep folder (hydra.sweep.dir), e.g. multirun/2025-01-01_12-00-00")
-    parser.add_argument("--out", metavar="OUT", default=None, help="folder for the tables (default: DIR)")
+    parser.add_argument(
+        "sweep_dir",
+        metavar="DIR",
+        help="a sweep folder (hydra.sweep.dir), e.g. multirun/2025-01-01_12-00-00",
+    )
+    parser.add_argument(
+        "--out", metavar="OUT", default=None, help="folder for the tables (default: DIR)"
+    )
     args = parser.parse_args(argv)
     sweep_dir = Path(args.sweep_dir)
     if not sweep_dir.is_dir():
-        print(f"{PROG}: error: invalid value for DIR: {str(sweep_dir)!r} (allowed: an existing sweep folder)", file=sys.stderr)
+        print(
+            f"{PROG}: error: invalid value for DIR: {str(sweep_dir)!r} (allowed: an existing sweep folder)",
+            file=sys.stderr,
+        )
         return 2
     if read_manifest(sweep_dir) is None and not find_job_dirs(sweep_dir):
-        print(f"{PROG}: error: invalid value for DIR: {str(sweep_dir)!r} (allowed: a sweep folder with "
-              f"{MANIFEST_FILE} or job folders holding .hydra/)", file=sys.stderr)
+        print(
+            f"{PROG}: error: invalid value for DIR: {str(sweep_dir)!r} (allowed: a sweep folder with "
+            f"{MANIFEST_FILE} or job folders holding .hydra/)",
+            file=sys.stderr,
+        )
         return 2
     out = aggregate(sweep_dir, args.out)
     print(out.describe())

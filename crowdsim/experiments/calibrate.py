@@ -82,6 +82,7 @@ def write_figure_atomic(path: str | Path, fig) -> Path:
 
 def markdown_table(df: pd.DataFrame, floatfmt: str = ".4g") -> str:
     """A GitHub-flavoured markdown table (no extra dependency)."""
+
     def fmt(v: Any) -> str:
         if isinstance(v, float | np.floating):
             return "" if not np.isfinite(v) else format(float(v), floatfmt)
@@ -121,7 +122,11 @@ def load_targets(path: str | Path = DEFAULT_TARGETS) -> dict[str, Target]:
     out = {}
     for name, t in entries.items():
         if name not in MOMENTS:
-            raise ConfigError(f"targets.{name}", name, "moment names of crowdsim.experiments.moments: " + ", ".join(MOMENTS))
+            raise ConfigError(
+                f"targets.{name}",
+                name,
+                "moment names of crowdsim.experiments.moments: " + ", ".join(MOMENTS),
+            )
         for key in ("value", "se", "role", "source"):
             if key not in t:
                 raise ConfigError(f"targets.{name}.{key}", None, f"a {key} for every target")
@@ -131,8 +136,13 @@ def load_targets(path: str | Path = DEFAULT_TARGETS) -> dict[str, Target]:
             raise ConfigError(f"targets.{name}.role", t["role"], ", ".join(ROLES))
         rng = t.get("range")
         out[name] = Target(
-            name=name, value=float(t["value"]), se=float(t["se"]), role=t["role"], source=str(t["source"]).strip(),
-            unit=str(t.get("unit", "")), se_basis=" ".join(str(t.get("se_basis", "")).split()),
+            name=name,
+            value=float(t["value"]),
+            se=float(t["se"]),
+            role=t["role"],
+            source=str(t["source"]).strip(),
+            unit=str(t.get("unit", "")),
+            se_basis=" ".join(str(t.get("se_basis", "")).split()),
             range=(float(rng[0]), float(rng[1])) if rng else None,
             held_out_because=" ".join(str(t.get("held_out_because", "")).split()),
         )
@@ -157,14 +167,18 @@ def load_space(path: str | Path = DEFAULT_SPACE, only: list[str] | None = None) 
     raw = yaml.safe_load(path.read_text()) or {}
     entries = raw.get("parameters")
     if not isinstance(entries, dict) or not entries:
-        raise ConfigError("--space", str(path), "a YAML file with a non-empty 'parameters:' mapping")
+        raise ConfigError(
+            "--space", str(path), "a YAML file with a non-empty 'parameters:' mapping"
+        )
     params = []
     for name, spec in entries.items():
         _check_key_exists(None, name)
         low, high = float(spec["low"]), float(spec["high"])
         log = bool(spec.get("log", False))
         if not low < high or (log and low <= 0):
-            raise ConfigError(f"{path.name}:{name}", f"[{low}, {high}]", "low < high (and low > 0 with log: true)")
+            raise ConfigError(
+                f"{path.name}:{name}", f"[{low}, {high}]", "low < high (and low > 0 with log: true)"
+            )
         params.append(Parameter(name, low, high, log))
     if only:
         names = [p.name for p in params]
@@ -188,7 +202,9 @@ def base_config(scenario: str = "status_quo", sets: list[str] | None = None) -> 
         raise ConfigError("--scenario", scenario, ", ".join(scenarios))
     overrides = [f"scenario={scenario}", *(sets or [])]
     validate_overrides(overrides)
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3", job_name="crowdsim-calibrate"):
+    with initialize_config_dir(
+        config_dir=CONFIG_DIR, version_base="1.3", job_name="crowdsim-calibrate"
+    ):
         cfg = compose(config_name="config", overrides=overrides)
     return config_to_dict(to_config(OmegaConf.to_container(cfg, resolve=True)))
 
@@ -220,8 +236,15 @@ def current_values(cfg: dict, names: list[str]) -> dict[str, float]:
 
 
 # ----------------------------------------------------------------------------- evaluation
-def run_moments(cfg: dict, params: dict[str, float], seed: int, workers: int, days: int,
-                warmup_days: float, names: list[str]) -> dict[str, float]:
+def run_moments(
+    cfg: dict,
+    params: dict[str, float],
+    seed: int,
+    workers: int,
+    days: int,
+    warmup_days: float,
+    names: list[str],
+) -> dict[str, float]:
     """Simulate one (parameter set, seed) and return its moments (a top-level function for joblib)."""
     import logging
 
@@ -229,7 +252,9 @@ def run_moments(cfg: dict, params: dict[str, float], seed: int, workers: int, da
 
     logging.getLogger("MESA").setLevel(logging.WARNING)
     overrides = params_to_overrides(params) | {
-        "seed": int(seed), "population__n_workers": int(workers), "sim__days": int(days),
+        "seed": int(seed),
+        "population__n_workers": int(workers),
+        "sim__days": int(days),
     }
     run = simulate(cfg, warmup_days=warmup_days, **overrides)
     return compute_moments(run, names)
@@ -250,7 +275,12 @@ def distance(means: dict[str, float], targets: dict[str, Target]) -> float:
 def seed_means(rows: list[dict[str, float]]) -> dict[str, float]:
     df = pd.DataFrame(rows)
     with np.errstate(all="ignore"):
-        return {c: float(np.nanmean(df[c].to_numpy(dtype=float))) if df[c].notna().any() else float("nan") for c in df.columns}
+        return {
+            c: float(np.nanmean(df[c].to_numpy(dtype=float)))
+            if df[c].notna().any()
+            else float("nan")
+            for c in df.columns
+        }
 
 
 def fit_table(moments_by_seed: pd.DataFrame, targets: dict[str, Target]) -> pd.DataFrame:
@@ -259,17 +289,28 @@ def fit_table(moments_by_seed: pd.DataFrame, targets: dict[str, Target]) -> pd.D
 
     rows = []
     for name, t in targets.items():
-        vals = moments_by_seed[name].to_numpy(dtype=float) if name in moments_by_seed else np.array([])
+        vals = (
+            moments_by_seed[name].to_numpy(dtype=float) if name in moments_by_seed else np.array([])
+        )
         m, lo, hi, n = mean_ci(vals)
         in_range = (t.range[0] <= m <= t.range[1]) if (t.range and np.isfinite(m)) else None
-        rows.append({
-            "moment": name, "role": t.role, "target": t.value, "se": t.se,
-            "simulated_mean": m, "ci_low": lo, "ci_high": hi, "n_seeds": n,
-            "z": (m - t.value) / t.se if np.isfinite(m) else float("nan"),
-            "target_in_ci": bool(lo <= t.value <= hi) if np.isfinite(lo) else None,
-            "within_published_range": in_range,
-            "unit": t.unit, "source": t.source,
-        })
+        rows.append(
+            {
+                "moment": name,
+                "role": t.role,
+                "target": t.value,
+                "se": t.se,
+                "simulated_mean": m,
+                "ci_low": lo,
+                "ci_high": hi,
+                "n_seeds": n,
+                "z": (m - t.value) / t.se if np.isfinite(m) else float("nan"),
+                "target_in_ci": bool(lo <= t.value <= hi) if np.isfinite(lo) else None,
+                "within_published_range": in_range,
+                "unit": t.unit,
+                "source": t.source,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -337,7 +378,9 @@ def load_start(path: str, space: list[Parameter]) -> dict[str, float]:
     out = {}
     for k, v in flat.items():
         if k not in names:
-            raise ConfigError(f"--start {k}", v, "parameters of the search space: " + ", ".join(names))
+            raise ConfigError(
+                f"--start {k}", v, "parameters of the search space: " + ", ".join(names)
+            )
         q = names[k]
         if not q.low <= float(v) <= q.high:
             raise ConfigError(f"--start {k}", v, f"a value in the search range [{q.low}, {q.high}]")
@@ -345,13 +388,20 @@ def load_start(path: str, space: list[Parameter]) -> dict[str, float]:
     return out
 
 
-def _evaluate_batch(parallel, cfg: dict, param_sets: list[dict[str, float]], seeds: list[int],
-                    s: Settings, names: list[str]) -> list[list[dict[str, float]]]:
+def _evaluate_batch(
+    parallel,
+    cfg: dict,
+    param_sets: list[dict[str, float]],
+    seeds: list[int],
+    s: Settings,
+    names: list[str],
+) -> list[list[dict[str, float]]]:
     from joblib import delayed
 
     jobs = [(i, seed) for i in range(len(param_sets)) for seed in seeds]
     out = parallel(
-        delayed(run_moments)(cfg, param_sets[i], seed, s.workers, s.days, s.warmup_days, names) for i, seed in jobs
+        delayed(run_moments)(cfg, param_sets[i], seed, s.workers, s.days, s.warmup_days, names)
+        for i, seed in jobs
     )
     grouped: list[list[dict[str, float]]] = [[] for _ in param_sets]
     for (i, _seed), m in zip(jobs, out, strict=True):
@@ -380,7 +430,9 @@ def calibrate(settings: Settings, progress: bool = True) -> CalibrationResult:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     batch = max(1, math.ceil(s.jobs / s.seeds))
     sampler = optuna.samplers.TPESampler(
-        seed=s.sampler_seed, multivariate=True, constant_liar=batch > 1,
+        seed=s.sampler_seed,
+        multivariate=True,
+        constant_liar=batch > 1,
         n_startup_trials=max(5, min(15, s.trials // 5)),
     )
     study = optuna.create_study(direction="minimize", sampler=sampler)
@@ -400,11 +452,19 @@ def calibrate(settings: Settings, progress: bool = True) -> CalibrationResult:
                 means = seed_means(rows)
                 obj = distance(means, targets)
                 study.tell(trial, obj)
-                records.append({"trial": trial.number, "objective": obj} | {f"param.{n}": v for n, v in p.items()}
-                               | {f"moment.{n}": means.get(n) for n in names} | {"_rows": rows})
+                records.append(
+                    {"trial": trial.number, "objective": obj}
+                    | {f"param.{n}": v for n, v in p.items()}
+                    | {f"moment.{n}": means.get(n) for n in names}
+                    | {"_rows": rows}
+                )
                 if progress:
                     best = min(r["objective"] for r in records)
-                    print(f"trial {trial.number:4d}  J={obj:10.3f}  best={best:10.3f}", file=sys.stderr, flush=True)
+                    print(
+                        f"trial {trial.number:4d}  J={obj:10.3f}  best={best:10.3f}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
             done += k
         trials = pd.DataFrame([{k: v for k, v in r.items() if k != "_rows"} for r in records])
         trials["best_so_far"] = trials["objective"].cummin()
@@ -431,8 +491,13 @@ def calibrate(settings: Settings, progress: bool = True) -> CalibrationResult:
     by_seed.insert(0, "seed", chosen_seeds)
     table = fit_table(by_seed, targets)
     result = CalibrationResult(
-        best_params=best_params, best_objective=best_obj, start_objective=float(records[0]["objective"]),
-        trials=trials, fit_table=table, moments_by_seed=by_seed, out_dir=Path(s.out),
+        best_params=best_params,
+        best_objective=best_obj,
+        start_objective=float(records[0]["objective"]),
+        trials=trials,
+        fit_table=table,
+        moments_by_seed=by_seed,
+        out_dir=Path(s.out),
         seconds=time.perf_counter() - t0,
     )
     result.chosen_trial = int(records[chosen]["trial"])  # type: ignore[attr-defined]
@@ -441,23 +506,37 @@ def calibrate(settings: Settings, progress: bool = True) -> CalibrationResult:
 
 
 def _check_settings(s: Settings) -> None:
-    for opt, v, low in (("--trials", s.trials, 1), ("--seeds", s.seeds, 1), ("--workers", s.workers, 10),
-                        ("--days", s.days, 2), ("--jobs", s.jobs, 1), ("--recheck-top", s.recheck_top, 0),
-                        ("--recheck-seeds", s.recheck_seeds, 0)):
+    for opt, v, low in (
+        ("--trials", s.trials, 1),
+        ("--seeds", s.seeds, 1),
+        ("--workers", s.workers, 10),
+        ("--days", s.days, 2),
+        ("--jobs", s.jobs, 1),
+        ("--recheck-top", s.recheck_top, 0),
+        ("--recheck-seeds", s.recheck_seeds, 0),
+    ):
         if not isinstance(v, int) or v < low:
             raise ConfigError(opt, v, f"an integer >= {low}")
     if not 0 <= s.warmup_days < s.days:
-        raise ConfigError("--warmup-days", s.warmup_days, f"a number >= 0 and below --days ({s.days})")
+        raise ConfigError(
+            "--warmup-days", s.warmup_days, f"a number >= 0 and below --days ({s.days})"
+        )
 
 
 def params_yaml(params: dict[str, float], header: str, digits: int | None = None) -> str:
     """A Hydra ``_global_`` config setting ``params`` (full precision unless ``digits`` is given)."""
-    body = yaml.safe_dump(nested({k: float(v) if digits is None else round(float(v), digits) for k, v in params.items()}),
-                          sort_keys=True)
+    body = yaml.safe_dump(
+        nested(
+            {k: float(v) if digits is None else round(float(v), digits) for k, v in params.items()}
+        ),
+        sort_keys=True,
+    )
     return "# @package _global_\n" + header.rstrip() + "\n" + body
 
 
-def write_outputs(r: CalibrationResult, s: Settings, targets: dict[str, Target], start: dict[str, float]) -> None:
+def write_outputs(
+    r: CalibrationResult, s: Settings, targets: dict[str, Target], start: dict[str, float]
+) -> None:
     import crowdsim
     from crowdsim.run import git_revision
 
@@ -475,11 +554,16 @@ def write_outputs(r: CalibrationResult, s: Settings, targets: dict[str, Target],
     write_csv_atomic(out / "moments_by_seed.csv", r.moments_by_seed)
     write_csv_atomic(out / "trials.csv", r.trials)
     meta = {
-        "settings": s.__dict__, "start_params": start, "best_params": r.best_params,
-        "start_objective": r.start_objective, "best_objective": r.best_objective,
-        "chosen_trial": getattr(r, "chosen_trial", None), "seconds": round(r.seconds, 1),
+        "settings": s.__dict__,
+        "start_params": start,
+        "best_params": r.best_params,
+        "start_objective": r.start_objective,
+        "best_objective": r.best_objective,
+        "chosen_trial": getattr(r, "chosen_trial", None),
+        "seconds": round(r.seconds, 1),
         "search": "optuna ask/tell loop, TPESampler (multivariate, seeded), joblib (loky) processes",
-        "crowdsim_version": crowdsim.__version__, "git_revision": git_revision(),
+        "crowdsim_version": crowdsim.__version__,
+        "git_revision": git_revision(),
     }
     write_text_atomic(out / "calibration.json", json.dumps(meta, indent=2, default=str))
     convergence_plot(r.trials, out / "convergence.png")
@@ -496,8 +580,13 @@ def convergence_plot(trials: pd.DataFrame, path: Path) -> None:
     ax.step(trials["trial"], trials["best_so_far"], where="post", color="C3", label="best so far")
     if "recheck_objective" in trials and trials["recheck_objective"].notna().any():
         sel = trials["recheck_objective"].notna()
-        ax.scatter(trials.loc[sel, "trial"], trials.loc[sel, "recheck_objective"], marker="x", color="k",
-                   label="re-run on fresh seeds")
+        ax.scatter(
+            trials.loc[sel, "trial"],
+            trials.loc[sel, "recheck_objective"],
+            marker="x",
+            color="k",
+            label="re-run on fresh seeds",
+        )
     ax.set_yscale("log")
     ax.set_xlabel("trial")
     ax.set_ylabel("distance J (sum of squared z)")
@@ -521,9 +610,13 @@ def int_at_least(low: int):
         try:
             v = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"invalid value {text!r} (allowed: an integer >= {low})") from None
+            raise argparse.ArgumentTypeError(
+                f"invalid value {text!r} (allowed: an integer >= {low})"
+            ) from None
         if v < low:
-            raise argparse.ArgumentTypeError(f"invalid value {text!r} (allowed: an integer >= {low})")
+            raise argparse.ArgumentTypeError(
+                f"invalid value {text!r} (allowed: an integer >= {low})"
+            )
         return v
 
     return parse
@@ -534,7 +627,9 @@ def float_at_least(low: float):
         try:
             v = float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"invalid value {text!r} (allowed: a number >= {low})") from None
+            raise argparse.ArgumentTypeError(
+                f"invalid value {text!r} (allowed: a number >= {low})"
+            ) from None
         if not v >= low:
             raise argparse.ArgumentTypeError(f"invalid value {text!r} (allowed: a number >= {low})")
         return v
@@ -544,7 +639,9 @@ def float_at_least(low: float):
 
 def run_cli(prog: str, build, act, argv: list[str] | None) -> int:
     """Parse, run ``act(args)`` and turn a :class:`ConfigError` into one line and exit status 2."""
-    parser = build(OneLineParser(prog=prog, description=sys.modules[act.__module__].__doc__.split("\n")[0]))
+    parser = build(
+        OneLineParser(prog=prog, description=sys.modules[act.__module__].__doc__.split("\n")[0])
+    )
     args = parser.parse_args(argv)
     try:
         act(args)
@@ -556,21 +653,91 @@ def run_cli(prog: str, build, act, argv: list[str] | None) -> int:
 
 def _build(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     d = Settings()
-    p.add_argument("--trials", type=int_at_least(1), default=d.trials, help="Optuna trials (default %(default)s)")
-    p.add_argument("--seeds", type=int_at_least(1), default=d.seeds, help="seeds per trial (default %(default)s)")
-    p.add_argument("--workers", type=int_at_least(10), default=d.workers, help="workers in the pool (default %(default)s)")
-    p.add_argument("--days", type=int_at_least(2), default=d.days, help="simulated days (default %(default)s)")
-    p.add_argument("--warmup-days", type=float_at_least(0.0), default=d.warmup_days, help="days left out of the moments (default %(default)s)")
-    p.add_argument("--jobs", type=int_at_least(1), default=d.jobs, help="parallel worker processes (default %(default)s)")
-    p.add_argument("--sampler-seed", type=int_at_least(0), default=d.sampler_seed, help="seed of the TPE sampler")
-    p.add_argument("--seed-base", type=int_at_least(0), default=d.seed_base, help="first simulation seed (default %(default)s)")
-    p.add_argument("--recheck-top", type=int_at_least(0), default=d.recheck_top, help="re-run the best N trials on fresh seeds (default %(default)s)")
-    p.add_argument("--recheck-seeds", type=int_at_least(0), default=d.recheck_seeds, help="fresh seeds for the re-run (default %(default)s)")
-    p.add_argument("--scenario", default=d.scenario, help="scenario the parameters are fitted in (default %(default)s)")
-    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", help="extra Hydra override (repeatable)")
-    p.add_argument("--targets", default=d.targets, help="targets YAML (default configs/calibration/targets.yaml)")
-    p.add_argument("--space", default=d.space, help="search space YAML (default configs/calibration/search_space.yaml)")
-    p.add_argument("--start", default=None, help="YAML of starting parameter values (default: the scenario's current values)")
+    p.add_argument(
+        "--trials",
+        type=int_at_least(1),
+        default=d.trials,
+        help="Optuna trials (default %(default)s)",
+    )
+    p.add_argument(
+        "--seeds",
+        type=int_at_least(1),
+        default=d.seeds,
+        help="seeds per trial (default %(default)s)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int_at_least(10),
+        default=d.workers,
+        help="workers in the pool (default %(default)s)",
+    )
+    p.add_argument(
+        "--days", type=int_at_least(2), default=d.days, help="simulated days (default %(default)s)"
+    )
+    p.add_argument(
+        "--warmup-days",
+        type=float_at_least(0.0),
+        default=d.warmup_days,
+        help="days left out of the moments (default %(default)s)",
+    )
+    p.add_argument(
+        "--jobs",
+        type=int_at_least(1),
+        default=d.jobs,
+        help="parallel worker processes (default %(default)s)",
+    )
+    p.add_argument(
+        "--sampler-seed",
+        type=int_at_least(0),
+        default=d.sampler_seed,
+        help="seed of the TPE sampler",
+    )
+    p.add_argument(
+        "--seed-base",
+        type=int_at_least(0),
+        default=d.seed_base,
+        help="first simulation seed (default %(default)s)",
+    )
+    p.add_argument(
+        "--recheck-top",
+        type=int_at_least(0),
+        default=d.recheck_top,
+        help="re-run the best N trials on fresh seeds (default %(default)s)",
+    )
+    p.add_argument(
+        "--recheck-seeds",
+        type=int_at_least(0),
+        default=d.recheck_seeds,
+        help="fresh seeds for the re-run (default %(default)s)",
+    )
+    p.add_argument(
+        "--scenario",
+        default=d.scenario,
+        help="scenario the parameters are fitted in (default %(default)s)",
+    )
+    p.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra Hydra override (repeatable)",
+    )
+    p.add_argument(
+        "--targets",
+        default=d.targets,
+        help="targets YAML (default configs/calibration/targets.yaml)",
+    )
+    p.add_argument(
+        "--space",
+        default=d.space,
+        help="search space YAML (default configs/calibration/search_space.yaml)",
+    )
+    p.add_argument(
+        "--start",
+        default=None,
+        help="YAML of starting parameter values (default: the scenario's current values)",
+    )
     p.add_argument("--out", default=d.out, help="output folder (default %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     return p
@@ -579,8 +746,27 @@ def _build(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def _act(args: argparse.Namespace) -> None:
     s = Settings(**{k: v for k, v in vars(args).items() if k != "quiet"})
     r = calibrate(s, progress=not args.quiet)
-    print(f"distance: start {r.start_objective:.3f} -> best {r.best_objective:.3f} ({r.seconds:.0f} s); outputs in {r.out_dir}")
-    print(fit_table_markdown(r.fit_table[["moment", "role", "target", "se", "simulated_mean", "ci_low", "ci_high", "z", "unit", "source"]]))
+    print(
+        f"distance: start {r.start_objective:.3f} -> best {r.best_objective:.3f} ({r.seconds:.0f} s); outputs in {r.out_dir}"
+    )
+    print(
+        fit_table_markdown(
+            r.fit_table[
+                [
+                    "moment",
+                    "role",
+                    "target",
+                    "se",
+                    "simulated_mean",
+                    "ci_low",
+                    "ci_high",
+                    "z",
+                    "unit",
+                    "source",
+                ]
+            ]
+        )
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -66,8 +66,10 @@ class SweepResults(Callback):
         if self.progress_seconds > 0:
             stop = threading.Event()
             thread = threading.Thread(
-                target=_watch, args=(sweep_dir, n_jobs, self.progress_seconds, stop),
-                name="crowdsim-sweep-progress", daemon=True,
+                target=_watch,
+                args=(sweep_dir, n_jobs, self.progress_seconds, stop),
+                name="crowdsim-sweep-progress",
+                daemon=True,
             )
             _PROGRESS[str(sweep_dir)] = (thread, stop)
             thread.start()
@@ -87,8 +89,10 @@ class SweepResults(Callback):
         try:
             out = aggregate(sweep_dir)
         except Exception as exc:  # a failed aggregation must not hide the jobs' results
-            _say(f"could not aggregate {sweep_dir}: {type(exc).__name__}: {exc} "
-                 f"(run `crowdsim-aggregate {sweep_dir}` to retry)")
+            _say(
+                f"could not aggregate {sweep_dir}: {type(exc).__name__}: {exc} "
+                f"(run `crowdsim-aggregate {sweep_dir}` to retry)"
+            )
             LAST_SWEEP = {"sweep_dir": str(sweep_dir), "error": str(exc)}
             return
         LAST_SWEEP = {"sweep_dir": str(sweep_dir)} | out.counts

@@ -43,8 +43,16 @@ from crowdsim.config import ConfigError
 
 PROG = "crowdsim-compare"
 MAIN_SCENARIOS = (
-    "status_quo", "mturk_2014", "prolific_like", "transparency", "appeals", "payment_guarantee",
-    "min_pay", "commission_cap", "fairwork", "eu_platform_work_directive",
+    "status_quo",
+    "mturk_2014",
+    "prolific_like",
+    "transparency",
+    "appeals",
+    "payment_guarantee",
+    "min_pay",
+    "commission_cap",
+    "fairwork",
+    "eu_platform_work_directive",
 )
 SEED_PLATFORMS = ("foule_factory", "survey_panel", "ai_rating_programme", "click_farm")
 SCENARIO_SETS = {"main": MAIN_SCENARIOS, "seed_platforms": SEED_PLATFORMS}
@@ -81,21 +89,58 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run scenarios x seeds (same seeds for every scenario) and write a comparison report.",
     )
     p.add_argument(
-        "--scenarios", default="main",
+        "--scenarios",
+        default="main",
         help="comma-separated scenario names (configs/scenario/), or a set: main, seed_platforms, all (default: main)",
     )
-    p.add_argument("--seeds", type=_int_at_least("--seeds"), default=5, help="seeds per scenario (default 5)")
-    p.add_argument("--seed-start", type=_int_at_least("--seed-start", 0), default=0, help="first seed (default 0)")
-    p.add_argument("--workers", type=_int_at_least("--workers"), default=None,
-                   help="population.n_workers for every scenario (default: each scenario's own)")
-    p.add_argument("--days", type=_int_at_least("--days"), default=None, help="sim.days (default: the config's, 28)")
-    p.add_argument("--jobs", type=_int_at_least("--jobs"), default=None,
-                   help="parallel processes (default: min(2, CPUs, runs))")
-    p.add_argument("--baseline", default=BASELINE, help=f"scenario the others are compared with (default {BASELINE})")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="a Hydra override applied to every scenario, e.g. --set platform.listing=pay (repeatable)")
-    p.add_argument("--out", default="results/compare", help="output folder (default results/compare)")
-    p.add_argument("--rerun", action="store_true", help="rerun runs already on disk with the same configuration")
+    p.add_argument(
+        "--seeds", type=_int_at_least("--seeds"), default=5, help="seeds per scenario (default 5)"
+    )
+    p.add_argument(
+        "--seed-start",
+        type=_int_at_least("--seed-start", 0),
+        default=0,
+        help="first seed (default 0)",
+    )
+    p.add_argument(
+        "--workers",
+        type=_int_at_least("--workers"),
+        default=None,
+        help="population.n_workers for every scenario (default: each scenario's own)",
+    )
+    p.add_argument(
+        "--days",
+        type=_int_at_least("--days"),
+        default=None,
+        help="sim.days (default: the config's, 28)",
+    )
+    p.add_argument(
+        "--jobs",
+        type=_int_at_least("--jobs"),
+        default=None,
+        help="parallel processes (default: min(2, CPUs, runs))",
+    )
+    p.add_argument(
+        "--baseline",
+        default=BASELINE,
+        help=f"scenario the others are compared with (default {BASELINE})",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a Hydra override applied to every scenario, e.g. --set platform.listing=pay (repeatable)",
+    )
+    p.add_argument(
+        "--out", default="results/compare", help="output folder (default results/compare)"
+    )
+    p.add_argument(
+        "--rerun",
+        action="store_true",
+        help="rerun runs already on disk with the same configuration",
+    )
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     return p
 
@@ -121,7 +166,9 @@ def resolve_scenarios(spec: str) -> list[str]:
     return list(dict.fromkeys(names))  # keep order, drop repeats
 
 
-def scenario_overrides(scenario: str, seed: int, workers: int | None, days: int | None, extra: list[str]) -> list[str]:
+def scenario_overrides(
+    scenario: str, seed: int, workers: int | None, days: int | None, extra: list[str]
+) -> list[str]:
     """The Hydra overrides of one run."""
     out = [f"scenario={scenario}", f"seed={seed}"]
     if workers is not None:
@@ -162,7 +209,9 @@ def _finished(path: Path, config_text: str) -> dict | None:
     return None
 
 
-def run_one(scenario: str, seed: int, overrides: list[str], out_dir: str, rerun: bool = False) -> dict:
+def run_one(
+    scenario: str, seed: int, overrides: list[str], out_dir: str, rerun: bool = False
+) -> dict:
     """Run one scenario x seed into its folder; return ``{scenario, seed, summary, reused}`` or
     ``{scenario, seed, error}``. Never raises, so one failure cannot stop the others."""
     try:
@@ -189,7 +238,8 @@ def run_one(scenario: str, seed: int, overrides: list[str], out_dir: str, rerun:
         if isinstance(exc, KeyboardInterrupt):
             raise
         return {
-            "scenario": scenario, "seed": seed,
+            "scenario": scenario,
+            "seed": seed,
             "error": f"{type(exc).__name__}: {exc}".splitlines()[0],
             "traceback": traceback.format_exc(),
         }
@@ -205,7 +255,15 @@ def tidy_summary(scenario: str, seed: int, summary: dict) -> list[dict]:
         if value is None:
             value = float("nan")
         if isinstance(value, int | float | np.integer | np.floating):
-            rows.append({"scenario": scenario, "seed": int(seed), "country": country, "metric": metric, "value": float(value)})
+            rows.append(
+                {
+                    "scenario": scenario,
+                    "seed": int(seed),
+                    "country": country,
+                    "metric": metric,
+                    "value": float(value),
+                }
+            )
 
     for key, value in summary.items():
         if key in ("scenario", "seed", "by_country", "phase_seconds"):
@@ -235,12 +293,20 @@ def run_comparison(
     extra = list(extra or [])
     tasks = [
         (s, k, scenario_overrides(s, k, workers, days, extra), str(run_dir(out, s, k)), rerun)
-        for s in scenarios for k in seeds
+        for s in scenarios
+        for k in seeds
     ]
     n_jobs = jobs or min(2, os.cpu_count() or 1)
     n_jobs = max(1, min(n_jobs, len(tasks)))
     results: list[dict] = []
-    bar = tqdm(total=len(tasks), desc="runs", unit="run", disable=not progress, file=sys.stderr, dynamic_ncols=True)
+    bar = tqdm(
+        total=len(tasks),
+        desc="runs",
+        unit="run",
+        disable=not progress,
+        file=sys.stderr,
+        dynamic_ncols=True,
+    )
     try:
         if n_jobs == 1:
             for t in tasks:
@@ -255,15 +321,30 @@ def run_comparison(
                     try:
                         results.append(fut.result())
                     except Exception as exc:  # the worker process itself died
-                        results.append({"scenario": t[0], "seed": t[1], "error": f"{type(exc).__name__}: {exc}"})
+                        results.append(
+                            {
+                                "scenario": t[0],
+                                "seed": t[1],
+                                "error": f"{type(exc).__name__}: {exc}",
+                            }
+                        )
                     bar.set_postfix_str(f"{t[0]} seed {t[1]}")
                     bar.update()
     finally:
         bar.close()
     order = {(s, k): i for i, (s, k, *_rest) in enumerate(tasks)}
     results.sort(key=lambda r: order[(r["scenario"], r["seed"])])
-    rows = [row for r in results if "summary" in r for row in tidy_summary(r["scenario"], r["seed"], r["summary"])]
-    failures = [{k: r[k] for k in ("scenario", "seed", "error", "traceback") if k in r} for r in results if "error" in r]
+    rows = [
+        row
+        for r in results
+        if "summary" in r
+        for row in tidy_summary(r["scenario"], r["seed"], r["summary"])
+    ]
+    failures = [
+        {k: r[k] for k in ("scenario", "seed", "error", "traceback") if k in r}
+        for r in results
+        if "error" in r
+    ]
     tidy = pd.DataFrame(rows, columns=TIDY_COLUMNS)
     return tidy, failures
 
@@ -282,7 +363,17 @@ def scenario_info(scenarios: list[str], overrides_of) -> dict[str, dict]:
             "scenario_name": c.get("scenario_name", s),
             "description": c.get("description", ""),
             "platform": c.get("platform", {}),
-            "population": {k: pop.get(k) for k in ("n_workers", "countries", "country_mix", "shares", "currency", "usd_per_currency")},
+            "population": {
+                k: pop.get(k)
+                for k in (
+                    "n_workers",
+                    "countries",
+                    "country_mix",
+                    "shares",
+                    "currency",
+                    "usd_per_currency",
+                )
+            },
             "market_type_shares": c.get("market", {}).get("type_shares", {}),
             "days": c.get("sim", {}).get("days"),
         }
@@ -300,9 +391,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         scenarios = resolve_scenarios(args.scenarios)
         if args.baseline not in scenarios:
-            raise ConfigError("--baseline", args.baseline, f"one of the scenarios compared: {', '.join(scenarios)}")
+            raise ConfigError(
+                "--baseline",
+                args.baseline,
+                f"one of the scenarios compared: {', '.join(scenarios)}",
+            )
         for s in scenarios:  # compose and validate every scenario with the options given
-            validate_overrides(scenario_overrides(s, args.seed_start, args.workers, args.days, args.overrides))
+            validate_overrides(
+                scenario_overrides(s, args.seed_start, args.workers, args.days, args.overrides)
+            )
     except ConfigError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -313,23 +410,40 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     print(f"{PROG}: {len(scenarios)} scenarios x {len(seeds)} seeds -> {out}", file=sys.stderr)
     tidy, failures = run_comparison(
-        scenarios, seeds, out, workers=args.workers, days=args.days, extra=args.overrides,
-        jobs=args.jobs, rerun=args.rerun,
+        scenarios,
+        seeds,
+        out,
+        workers=args.workers,
+        days=args.days,
+        extra=args.overrides,
+        jobs=args.jobs,
+        rerun=args.rerun,
     )
     info = scenario_info(
-        scenarios, lambda s: scenario_overrides(s, args.seed_start, args.workers, args.days, args.overrides)
+        scenarios,
+        lambda s: scenario_overrides(s, args.seed_start, args.workers, args.days, args.overrides),
     )
     meta = {
-        "scenarios": scenarios, "seeds": seeds, "workers": args.workers, "days": args.days,
-        "overrides": args.overrides, "baseline": args.baseline, "wall_seconds_runs": round(time.perf_counter() - t0, 1),
+        "scenarios": scenarios,
+        "seeds": seeds,
+        "workers": args.workers,
+        "days": args.days,
+        "overrides": args.overrides,
+        "baseline": args.baseline,
+        "wall_seconds_runs": round(time.perf_counter() - t0, 1),
         "command": " ".join([PROG, *(sys.argv[1:] if argv is None else argv)]),
     }
     paths = write_outputs(out, tidy, failures, info, meta, plots=not args.no_plots)
     elapsed = time.perf_counter() - t0
     n_ok = tidy[["scenario", "seed"]].drop_duplicates().shape[0] if len(tidy) else 0
-    print(f"{PROG}: {n_ok} of {len(scenarios) * len(seeds)} runs succeeded in {elapsed:.0f} s", file=sys.stderr)
+    print(
+        f"{PROG}: {n_ok} of {len(scenarios) * len(seeds)} runs succeeded in {elapsed:.0f} s",
+        file=sys.stderr,
+    )
     for f in failures:
-        print(f"{PROG}: run failed: {f['scenario']} seed {f['seed']}: {f['error']}", file=sys.stderr)
+        print(
+            f"{PROG}: run failed: {f['scenario']} seed {f['seed']}: {f['error']}", file=sys.stderr
+        )
     print(f"report: {paths['report.html']}")
     print(f"        {paths['report.md']}")
     return 0 if not failures else 1

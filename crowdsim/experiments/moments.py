@@ -45,7 +45,14 @@ from crowdsim.ledger import MICRO
 from crowdsim.metrics.summary import US_FEDERAL_MIN, Results, workers_frame
 
 HOURS_PER_MONTH = 24.0 * 30.4375
-WAGE_COLUMNS = ("earnings_accrued_usd", "hours_paid", "hours_search", "hours_returned", "hours_rejected", "hours_never_paid")
+WAGE_COLUMNS = (
+    "earnings_accrued_usd",
+    "hours_paid",
+    "hours_search",
+    "hours_returned",
+    "hours_rejected",
+    "hours_never_paid",
+)
 RESOLVED_HOURS = WAGE_COLUMNS[1:]
 
 
@@ -84,7 +91,9 @@ def _accrued_judged(model) -> tuple[float, float]:
     review = kind == 0
     rej = np.where(review, S.n_rej_just[use] + S.n_rej_unjust[use] - S.n_overturn[use], 0)
     appr = np.where(kind == 2, 0, S.n_approve[use]) + np.where(review, S.n_overturn[use], 0)
-    return float(c["assignments_approved"] + appr.sum()), float(c["assignments_rejected"] + rej.sum())
+    return float(c["assignments_approved"] + appr.sum()), float(
+        c["assignments_rejected"] + rej.sum()
+    )
 
 
 def simulate(cfg: Any = None, warmup_days: float = 7.0, **overrides: Any) -> MeasuredRun:
@@ -100,13 +109,17 @@ def simulate(cfg: Any = None, warmup_days: float = 7.0, **overrides: Any) -> Mea
     """
     from crowdsim.model import CrowdWorkModel
 
-    config = cfg if isinstance(cfg, CrowdSimConfig) and not overrides else to_config(cfg, **overrides)
+    config = (
+        cfg if isinstance(cfg, CrowdSimConfig) and not overrides else to_config(cfg, **overrides)
+    )
     model = CrowdWorkModel(config, create_agents=False)
     warm = int(round(warmup_days * 24))
     if not 0 <= warm < model.n_hours:
         from crowdsim.config import ConfigError
 
-        raise ConfigError("warmup_days", warmup_days, f"a number >= 0 and below sim.days ({config.sim.days})")
+        raise ConfigError(
+            "warmup_days", warmup_days, f"a number >= 0 and below sim.days ({config.sim.days})"
+        )
     warm_frame = None
     judged = np.zeros((2, 2))
     n_req_cap = 0
@@ -132,12 +145,22 @@ def simulate(cfg: Any = None, warmup_days: float = 7.0, **overrides: Any) -> Mea
     res.summary["phase_seconds"] = {k: round(v, 4) for k, v in model.phase_seconds.items()}
     if posted["requester"]:
         req = np.concatenate(posted["requester"])
-        by = {k: np.bincount(req, weights=np.concatenate(v), minlength=n_req_cap) for k, v in posted.items() if k != "requester"}
+        by = {
+            k: np.bincount(req, weights=np.concatenate(v), minlength=n_req_cap)
+            for k, v in posted.items()
+            if k != "requester"
+        }
     else:
         by = {k: np.zeros(n_req_cap) for k in ("assignments", "reward_usd", "true_minutes")}
     frame = pd.DataFrame(by)
     frame.insert(0, "requester", np.arange(n_req_cap))
-    return MeasuredRun(results=res, warmup_hours=warm, warmup_workers=warm_frame, accrued_judged=judged, requester_posted=frame)
+    return MeasuredRun(
+        results=res,
+        warmup_hours=warm,
+        warmup_workers=warm_frame,
+        accrued_judged=judged,
+        requester_posted=frame,
+    )
 
 
 # ----------------------------------------------------------------------------- window helpers
@@ -162,7 +185,9 @@ def window_wages(run: MeasuredRun) -> pd.DataFrame:
     d = d[d["resolved_hours"] >= max(min_hours, 1e-9)].copy()
     d["wage_all_in"] = d["earnings_accrued_usd"] / d["resolved_hours"]
     with np.errstate(divide="ignore", invalid="ignore"):
-        d["wage_paid_only"] = np.where(d["hours_paid"] > 0, d["earnings_accrued_usd"] / d["hours_paid"], np.nan)
+        d["wage_paid_only"] = np.where(
+            d["hours_paid"] > 0, d["earnings_accrued_usd"] / d["hours_paid"], np.nan
+        )
     return d
 
 
@@ -191,7 +216,9 @@ def wage_median_paid_only(run: MeasuredRun) -> float:
 
 
 def share_above_7_25(run: MeasuredRun) -> float:
-    return _nan_if_empty(window_wages(run)["wage_all_in"].to_numpy(), lambda w: np.mean(w > US_FEDERAL_MIN))
+    return _nan_if_empty(
+        window_wages(run)["wage_all_in"].to_numpy(), lambda w: np.mean(w > US_FEDERAL_MIN)
+    )
 
 
 def share_above_local_min_wage(run: MeasuredRun) -> float:
@@ -250,7 +277,11 @@ def active_share(run: MeasuredRun) -> float:
     ts = window_timeseries(run)
     present = ts["present_workers"].to_numpy()
     ok = present > 0
-    return float(np.mean(ts["active_workers"].to_numpy()[ok] / present[ok])) if ok.any() else float("nan")
+    return (
+        float(np.mean(ts["active_workers"].to_numpy()[ok] / present[ok]))
+        if ok.any()
+        else float("nan")
+    )
 
 
 def monthly_exit_hazard(run: MeasuredRun) -> float:

@@ -45,11 +45,23 @@ METRICS: dict[str, tuple[str, str]] = {
     "requester_exits": ("Requesters who left", "num1"),
 }
 OVERVIEW = (
-    "wage_median_all_in", "wage_mean_all_in", "share_above_7_25", "unpaid_time_share",
-    "unjustified_rejection_rate", "payment_delay_days_mean", "platform_revenue_usd", "worker_earnings_accrued_usd",
+    "wage_median_all_in",
+    "wage_mean_all_in",
+    "share_above_7_25",
+    "unpaid_time_share",
+    "unjustified_rejection_rate",
+    "payment_delay_days_mean",
+    "platform_revenue_usd",
+    "worker_earnings_accrued_usd",
 )
 # what moved underneath: the volume of work, who left, pay per paid hour
-MECHANISMS = ("wage_median_paid_only", "tasks_submitted", "requester_exits", "worker_exit_rate", "share_above_local_min_wage")
+MECHANISMS = (
+    "wage_median_paid_only",
+    "tasks_submitted",
+    "requester_exits",
+    "worker_exit_rate",
+    "share_above_local_min_wage",
+)
 COUNTRY_METRIC = "wage_median_relative_to_local_min"
 PLOTS = {
     "wage_distribution.png": "Workers' all-in hourly wage by scenario",
@@ -102,9 +114,23 @@ def scenario_stats(tidy: pd.DataFrame, baseline: str) -> pd.DataFrame:
     overall = tidy[tidy["country"] == "all"]
     stats = summarize_groups(overall, ["scenario", "metric"])
     if stats.empty:
-        return pd.DataFrame(columns=["scenario", "metric", "mean", "ci_low", "ci_high", "n",
-                                     "diff_mean", "diff_low", "diff_high", "diff_n"])
-    wide = overall.pivot_table(index=["metric", "seed"], columns="scenario", values="value", aggfunc="first", dropna=False)
+        return pd.DataFrame(
+            columns=[
+                "scenario",
+                "metric",
+                "mean",
+                "ci_low",
+                "ci_high",
+                "n",
+                "diff_mean",
+                "diff_low",
+                "diff_high",
+                "diff_n",
+            ]
+        )
+    wide = overall.pivot_table(
+        index=["metric", "seed"], columns="scenario", values="value", aggfunc="first", dropna=False
+    )
     diffs = []
     for _, row in stats.iterrows():
         s, m = row["scenario"], row["metric"]
@@ -118,7 +144,9 @@ def scenario_stats(tidy: pd.DataFrame, baseline: str) -> pd.DataFrame:
     return pd.concat([stats.reset_index(drop=True), pd.DataFrame(diffs)], axis=1)
 
 
-def country_table(tidy: pd.DataFrame, order: list[str], metric: str = COUNTRY_METRIC) -> pd.DataFrame:
+def country_table(
+    tidy: pd.DataFrame, order: list[str], metric: str = COUNTRY_METRIC
+) -> pd.DataFrame:
     """Mean over seeds of a by-country metric: index country, columns scenarios."""
     d = tidy[(tidy["country"] != "all") & (tidy["metric"] == metric)]
     if d.empty:
@@ -130,12 +158,18 @@ def country_table(tidy: pd.DataFrame, order: list[str], metric: str = COUNTRY_ME
 
 def _outcome_means(stats: pd.DataFrame, tidy: pd.DataFrame, scenario: str) -> dict:
     s = stats[stats["scenario"] == scenario].set_index("metric")["mean"].to_dict()
-    never = tidy[(tidy["scenario"] == scenario) & (tidy["country"] == "all") & (tidy["metric"] == "value_never_paid_share")]
+    never = tidy[
+        (tidy["scenario"] == scenario)
+        & (tidy["country"] == "all")
+        & (tidy["metric"] == "value_never_paid_share")
+    ]
     s["value_never_paid_share_max"] = float(never["value"].max()) if len(never) else float("nan")
     return s
 
 
-def scorecards(stats: pd.DataFrame, tidy: pd.DataFrame, info: dict, order: list[str]) -> pd.DataFrame:
+def scorecards(
+    stats: pd.DataFrame, tidy: pd.DataFrame, info: dict, order: list[str]
+) -> pd.DataFrame:
     """One row per scenario: each Fairwork threshold awarded (1), not (0) or not assessed (None)."""
     rows = []
     for s in order:
@@ -158,7 +192,8 @@ def _md_table(df: pd.DataFrame) -> str:
 def _html_table(df: pd.DataFrame) -> str:
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row.to_list()) + "</tr>" for _, row in df.iterrows()
+        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row.to_list()) + "</tr>"
+        for _, row in df.iterrows()
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
@@ -211,7 +246,9 @@ class _Doc:
             elif kind == "table":
                 out.append(_html_table(x))
             elif kind == "img":
-                out.append(f'<figure><img src="{html.escape(x[0])}" alt="{html.escape(x[1])}"><figcaption>{html.escape(x[1])}</figcaption></figure>')
+                out.append(
+                    f'<figure><img src="{html.escape(x[0])}" alt="{html.escape(x[1])}"><figcaption>{html.escape(x[1])}</figcaption></figure>'
+                )
         style = (
             "body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"
             "table{border-collapse:collapse;margin:1em 0;font-size:0.85em}"
@@ -219,7 +256,7 @@ class _Doc:
             "td:first-child,th:first-child{text-align:left}img{max-width:100%}figure{margin:1em 0}"
         )
         return (
-            f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
+            f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
             f"<style>{style}</style></head><body>\n" + "\n".join(out) + "\n</body></html>\n"
         )
 
@@ -227,8 +264,14 @@ class _Doc:
 # ------------------------------------------------------------------------------------ report
 def _load(out: Path) -> tuple[pd.DataFrame, list[dict], dict, dict]:
     tidy = pd.read_parquet(out / "comparison.parquet")
-    failures = json.loads((out / "failures.json").read_text()) if (out / "failures.json").exists() else []
-    info = json.loads((out / "scenarios.json").read_text()) if (out / "scenarios.json").exists() else {}
+    failures = (
+        json.loads((out / "failures.json").read_text()) if (out / "failures.json").exists() else []
+    )
+    info = (
+        json.loads((out / "scenarios.json").read_text())
+        if (out / "scenarios.json").exists()
+        else {}
+    )
     meta = json.loads((out / "meta.json").read_text()) if (out / "meta.json").exists() else {}
     return tidy, failures, info, meta
 
@@ -242,17 +285,34 @@ def _wages(out: Path, tidy: pd.DataFrame) -> pd.DataFrame:
         path = run_dir(out, s, int(k)) / "workers.parquet"
         if not path.exists():
             continue
-        cols = ["wage_all_in", "hours_paid", "hours_search", "hours_returned", "hours_rejected", "hours_never_paid"]
+        cols = [
+            "wage_all_in",
+            "hours_paid",
+            "hours_search",
+            "hours_returned",
+            "hours_rejected",
+            "hours_never_paid",
+        ]
         w = pd.read_parquet(path, columns=cols)
         resolved = w[cols[1:]].sum(axis=1)
-        frames.append(pd.DataFrame({"scenario": s, "wage_all_in": w.loc[resolved >= 1.0, "wage_all_in"]}))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["scenario", "wage_all_in"])
+        frames.append(
+            pd.DataFrame({"scenario": s, "wage_all_in": w.loc[resolved >= 1.0, "wage_all_in"]})
+        )
+    return (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else pd.DataFrame(columns=["scenario", "wage_all_in"])
+    )
 
 
 def _population_note(info: dict, baseline: str, order: list[str]) -> list[str]:
     base = info.get(baseline, {}).get("population", {})
-    differ = [s for s in order if info.get(s, {}).get("population", {}).get("countries") != base.get("countries")
-              or info.get(s, {}).get("population", {}).get("country_mix") != base.get("country_mix")]
+    differ = [
+        s
+        for s in order
+        if info.get(s, {}).get("population", {}).get("countries") != base.get("countries")
+        or info.get(s, {}).get("population", {}).get("country_mix") != base.get("country_mix")
+    ]
     return differ
 
 
@@ -263,7 +323,9 @@ def build_report(out: str | Path, plots: bool = True) -> dict[str, Path]:
 
     out = Path(out)
     tidy, failures, info, meta = _load(out)
-    order = [s for s in meta.get("scenarios", []) if s in set(tidy["scenario"])] or list(dict.fromkeys(tidy["scenario"]))
+    order = [s for s in meta.get("scenarios", []) if s in set(tidy["scenario"])] or list(
+        dict.fromkeys(tidy["scenario"])
+    )
     baseline = meta.get("baseline", "status_quo")
     if baseline not in order and order:
         baseline = order[0]
@@ -306,7 +368,14 @@ def build_report(out: str | Path, plots: bool = True) -> dict[str, Path]:
     )
     doc.p(setup)
     if meta.get("command"):
-        doc.p(f"Command: {meta['command']}" + (f" (runs took {meta['wall_seconds_runs']} s)" if meta.get("wall_seconds_runs") else ""))
+        doc.p(
+            f"Command: {meta['command']}"
+            + (
+                f" (runs took {meta['wall_seconds_runs']} s)"
+                if meta.get("wall_seconds_runs")
+                else ""
+            )
+        )
     doc.p(
         "Numbers are means over seeds with 95% Student-t confidence intervals in brackets (none with one seed). "
         f"Every scenario uses the same seeds, so the difference from {baseline} is taken seed by seed (paired) "
@@ -329,8 +398,14 @@ def build_report(out: str | Path, plots: bool = True) -> dict[str, Path]:
         extra = ""
         if cur != "USD":
             rate = float(pop.get("usd_per_currency") or 1.0)
-            med = stats[(stats["scenario"] == s) & (stats["metric"] == "wage_median_all_in")]["mean"]
-            in_cur = f" (median all-in wage {med.iloc[0] / rate:,.2f} {cur} per hour)" if len(med) else ""
+            med = stats[(stats["scenario"] == s) & (stats["metric"] == "wage_median_all_in")][
+                "mean"
+            ]
+            in_cur = (
+                f" (median all-in wage {med.iloc[0] / rate:,.2f} {cur} per hour)"
+                if len(med)
+                else ""
+            )
             extra = f" The platform pays in {cur}: 1 {cur} = ${rate:g}{in_cur}."
         items.append(f"{s}: {i.get('description', '')}.{extra}".replace("..", "."))
     doc.ul(items)
@@ -341,7 +416,11 @@ def build_report(out: str | Path, plots: bool = True) -> dict[str, Path]:
     )
     doc.table(ov)
     doc.p("Underneath: pay per paid hour, the volume of work done, and who left the platform.")
-    doc.table(pd.DataFrame([{"scenario": s, **{METRICS[m][0]: cell(s, m) for m in MECHANISMS}} for s in order]))
+    doc.table(
+        pd.DataFrame(
+            [{"scenario": s, **{METRICS[m][0]: cell(s, m) for m in MECHANISMS}} for s in order]
+        )
+    )
     days = meta.get("days") or next((i.get("days") for i in info.values() if i.get("days")), None)
     doc.p(
         f"Reading the results: each run covers {days or 'the configured number of'} days. Workers who earn far "
@@ -364,11 +443,16 @@ def build_report(out: str | Path, plots: bool = True) -> dict[str, Path]:
         for s in order:
             r = stats[(stats["scenario"] == s) & (stats["metric"] == m)]
             n = int(r["n"].iloc[0]) if len(r) else 0
-            rows.append({
-                "scenario": s, "mean [95% CI]": cell(s, m),
-                f"difference from {baseline} [95% CI]": "-" if s == baseline else cell(s, m, diff=True),
-                "seeds": n,
-            })
+            rows.append(
+                {
+                    "scenario": s,
+                    "mean [95% CI]": cell(s, m),
+                    f"difference from {baseline} [95% CI]": "-"
+                    if s == baseline
+                    else cell(s, m, diff=True),
+                    "seeds": n,
+                }
+            )
         doc.table(pd.DataFrame(rows))
 
     doc.h(2, "Fairwork-style scorecard")
@@ -382,7 +466,9 @@ def build_report(out: str | Path, plots: bool = True) -> dict[str, Path]:
         view = cards.copy()
         for pt in scorecard.POINTS:
             view[pt.code] = view[pt.code].map(lambda v: "n/a" if v is None else ("1" if v else "0"))
-        view["score"] = [f"{a} / {b}" for a, b in zip(cards["score"], cards["assessed"], strict=True)]
+        view["score"] = [
+            f"{a} / {b}" for a, b in zip(cards["score"], cards["assessed"], strict=True)
+        ]
         doc.table(view.drop(columns=["assessed"]))
     doc.ul([f"{pt.code} {pt.principle} - {pt.title}: {pt.rule}" for pt in scorecard.POINTS])
 
@@ -393,11 +479,22 @@ def build_report(out: str | Path, plots: bool = True) -> dict[str, Path]:
         "n/a: no measured worker from that country in the scenario."
     )
     if not ctab.empty:
-        mins = tidy[(tidy["metric"] == "local_min_wage_usd") & (tidy["country"] != "all")].groupby("country")["value"].first()
+        mins = (
+            tidy[(tidy["metric"] == "local_min_wage_usd") & (tidy["country"] != "all")]
+            .groupby("country")["value"]
+            .first()
+        )
         ct = ctab.copy()
-        shown = pd.DataFrame({"country": ct.index, "local minimum (USD/h)": [fmt(mins.get(c, np.nan), "usd_h") for c in ct.index]})
+        shown = pd.DataFrame(
+            {
+                "country": ct.index,
+                "local minimum (USD/h)": [fmt(mins.get(c, np.nan), "usd_h") for c in ct.index],
+            }
+        )
         for s in ct.columns:
-            shown[s] = [("n/a" if not np.isfinite(v) else f"{v:.2f}") for v in ct[s].to_numpy(float)]
+            shown[s] = [
+                ("n/a" if not np.isfinite(v) else f"{v:.2f}") for v in ct[s].to_numpy(float)
+            ]
         doc.table(shown)
 
     if plots and len(tidy):
@@ -411,11 +508,13 @@ def build_report(out: str | Path, plots: bool = True) -> dict[str, Path]:
         doc.ul([f"{f['scenario']} seed {f['seed']}: {f['error']}" for f in failures])
 
     doc.h(2, "Files")
-    doc.ul([
-        "comparison.parquet / comparison.csv: one row per scenario x seed x metric (country 'all' or an ISO code)",
-        "summary_table.csv: the means, intervals and paired differences above",
-        "runs/<scenario>/seed_<k>/: each run's summary, frames, resolved config and provenance",
-    ])
+    doc.ul(
+        [
+            "comparison.parquet / comparison.csv: one row per scenario x seed x metric (country 'all' or an ISO code)",
+            "summary_table.csv: the means, intervals and paired differences above",
+            "runs/<scenario>/seed_<k>/: each run's summary, frames, resolved config and provenance",
+        ]
+    )
     atomic_write_text(out / "report.md", doc.markdown())
     atomic_write_text(out / "report.html", doc.html("crowdsim scenario comparison"))
     paths["report.md"] = out / "report.md"
@@ -423,8 +522,14 @@ def build_report(out: str | Path, plots: bool = True) -> dict[str, Path]:
     return paths
 
 
-def write_outputs(out: str | Path, tidy: pd.DataFrame, failures: list[dict], info: dict, meta: dict,
-                  plots: bool = True) -> dict[str, Path]:
+def write_outputs(
+    out: str | Path,
+    tidy: pd.DataFrame,
+    failures: list[dict],
+    info: dict,
+    meta: dict,
+    plots: bool = True,
+) -> dict[str, Path]:
     """Write the comparison's data files (each atomically), then the report built from them."""
     out = Path(out)
     atomic_write_parquet(out / "comparison.parquet", tidy)
@@ -433,6 +538,12 @@ def write_outputs(out: str | Path, tidy: pd.DataFrame, failures: list[dict], inf
     atomic_write_text(out / "failures.json", json.dumps(failures, indent=2, default=str))
     atomic_write_text(out / "meta.json", json.dumps(meta, indent=2, default=str))
     paths = build_report(out, plots=plots)
-    for name in ("comparison.parquet", "comparison.csv", "scenarios.json", "failures.json", "meta.json"):
+    for name in (
+        "comparison.parquet",
+        "comparison.csv",
+        "scenarios.json",
+        "failures.json",
+        "meta.json",
+    ):
         paths[name] = out / name
     return paths

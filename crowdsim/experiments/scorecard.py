@@ -29,7 +29,9 @@ class Point:
     principle: str
     title: str
     rule: str  # how crowdsim decides, in words
-    check: Callable[[dict, dict], bool] | None  # (platform rules, mean outcomes) -> awarded; None: not assessed
+    check: (
+        Callable[[dict, dict], bool] | None
+    )  # (platform rules, mean outcomes) -> awarded; None: not assessed
 
 
 def _deadline_days(p: dict) -> float:
@@ -50,48 +52,88 @@ def _ge(x, limit) -> bool:
 
 POINTS: tuple[Point, ...] = (
     Point(
-        "1.1", "Fair pay", "Paid on time and for all completed work",
+        "1.1",
+        "Fair pay",
+        "Paid on time and for all completed work",
         "a payment guarantee (auto-approval or escrow) with a deadline of at most "
         f"{MAX_PAYMENT_DAYS:g} days (assumption), no value of submitted work left unpaid in any seed, "
         "and a rejection process: rejections must state a reason",
-        lambda p, o: p.get("payment_guarantee") in ("auto_approval", "escrow")
-        and _deadline_days(p) <= MAX_PAYMENT_DAYS
-        and _le(o.get("value_never_paid_share_max"), 0.0)
-        and bool(p.get("reason_required")),
+        lambda p, o: (
+            p.get("payment_guarantee") in ("auto_approval", "escrow")
+            and _deadline_days(p) <= MAX_PAYMENT_DAYS
+            and _le(o.get("value_never_paid_share_max"), 0.0)
+            and bool(p.get("reason_required"))
+        ),
     ),
     Point(
-        "1.2", "Fair pay", "Paid at least the local minimum wage",
+        "1.2",
+        "Fair pay",
+        "Paid at least the local minimum wage",
         f"at least {VAST_MAJORITY:.0%} of workers (assumption for 'the vast majority') earn their local "
         "minimum wage per hour of all working time, unpaid search, returns and rejections included, after fees",
         lambda p, o: _ge(o.get("share_above_local_min_wage"), VAST_MAJORITY),
     ),
-    Point("2.1", "Fair conditions", "Risks to workers are mitigated",
-          "not assessed: crowdsim does not model health and safety risks", None),
     Point(
-        "2.2", "Fair conditions", "Precarity and overwork are mitigated",
+        "2.1",
+        "Fair conditions",
+        "Risks to workers are mitigated",
+        "not assessed: crowdsim does not model health and safety risks",
+        None,
+    ),
+    Point(
+        "2.2",
+        "Fair conditions",
+        "Precarity and overwork are mitigated",
         f"crowdsim's proxy: at most {MAX_UNPAID_SHARE:.0%} of working time is unpaid (assumption)",
         lambda p, o: _le(o.get("unpaid_time_share"), MAX_UNPAID_SHARE),
     ),
-    Point("3.1", "Fair contracts", "Clear terms and conditions are available",
-          "not assessed: crowdsim does not model terms of service", None),
-    Point("3.2", "Fair contracts", "Contracts are consistent with the terms of engagement",
-          "not assessed: crowdsim does not model contracts or employment status", None),
     Point(
-        "4.1", "Fair management", "Due process for decisions affecting workers",
-        "rejections state a reason, workers can appeal them, and unjustified rejections stay below "
-        f"{MAX_UNJUSTIFIED_RATE:.1%} of judged work (assumption)",
-        lambda p, o: bool(p.get("reason_required")) and bool(p.get("appeals"))
-        and _le(o.get("unjustified_rejection_rate"), MAX_UNJUSTIFIED_RATE),
+        "3.1",
+        "Fair contracts",
+        "Clear terms and conditions are available",
+        "not assessed: crowdsim does not model terms of service",
+        None,
     ),
     Point(
-        "4.2", "Fair management", "Equity in the management process",
+        "3.2",
+        "Fair contracts",
+        "Contracts are consistent with the terms of engagement",
+        "not assessed: crowdsim does not model contracts or employment status",
+        None,
+    ),
+    Point(
+        "4.1",
+        "Fair management",
+        "Due process for decisions affecting workers",
+        "rejections state a reason, workers can appeal them, and unjustified rejections stay below "
+        f"{MAX_UNJUSTIFIED_RATE:.1%} of judged work (assumption)",
+        lambda p, o: (
+            bool(p.get("reason_required"))
+            and bool(p.get("appeals"))
+            and _le(o.get("unjustified_rejection_rate"), MAX_UNJUSTIFIED_RATE)
+        ),
+    ),
+    Point(
+        "4.2",
+        "Fair management",
+        "Equity in the management process",
         "no work is closed to workers by country (platform.restricted_share = 0)",
         lambda p, o: float(p.get("restricted_share", 0.0)) == 0.0,
     ),
-    Point("5.1", "Fair representation", "Access to representation and freedom of association",
-          "not assessed: crowdsim does not model worker organisation", None),
-    Point("5.2", "Fair representation", "Collective governance or bargaining",
-          "not assessed: crowdsim does not model worker organisation", None),
+    Point(
+        "5.1",
+        "Fair representation",
+        "Access to representation and freedom of association",
+        "not assessed: crowdsim does not model worker organisation",
+        None,
+    ),
+    Point(
+        "5.2",
+        "Fair representation",
+        "Collective governance or bargaining",
+        "not assessed: crowdsim does not model worker organisation",
+        None,
+    ),
 )
 
 

@@ -24,11 +24,15 @@ def mean_ci(values, level: float = 0.95) -> tuple[float, float, float, int]:
     return m, m - half, m + half, n
 
 
-def summarize_groups(df: pd.DataFrame, by: list[str], value: str = "value", level: float = 0.95) -> pd.DataFrame:
+def summarize_groups(
+    df: pd.DataFrame, by: list[str], value: str = "value", level: float = 0.95
+) -> pd.DataFrame:
     """Mean and interval of ``value`` for each group of ``by`` (a tidy frame in, a tidy frame out)."""
     rows = []
     for key, g in df.groupby(by, dropna=False, sort=True):
         key = key if isinstance(key, tuple) else (key,)
         m, lo, hi, n = mean_ci(g[value].to_numpy(), level)
-        rows.append(dict(zip(by, key, strict=True)) | {"mean": m, "ci_low": lo, "ci_high": hi, "n": n})
+        rows.append(
+            dict(zip(by, key, strict=True)) | {"mean": m, "ci_low": lo, "ci_high": hi, "n": n}
+        )
     return pd.DataFrame(rows)

@@ -98,14 +98,19 @@ def git_dirty() -> bool | None:
     try:
         out = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=Path(__file__).resolve().parent, capture_output=True, text=True, timeout=10,
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
         )
     except (OSError, subprocess.SubprocessError):
         return None
     return bool(out.stdout.strip()) if out.returncode == 0 else None
 
 
-def write_failure(job_dir: str | Path, exc: BaseException, resolved_config: dict, provenance: dict) -> Path:
+def write_failure(
+    job_dir: str | Path, exc: BaseException, resolved_config: dict, provenance: dict
+) -> Path:
     """Record a job that raised: FAILED.json with the error, config hash and provenance."""
     import crowdsim
 
@@ -183,7 +188,9 @@ def expand_sweep(config: Any) -> list[list[str]] | None:
     return [list(job) for job in batches[0]]
 
 
-def write_manifest(sweep_dir: str | Path, jobs: list[list[str]], command: list[str] | None = None) -> Path:
+def write_manifest(
+    sweep_dir: str | Path, jobs: list[list[str]], command: list[str] | None = None
+) -> Path:
     """Write ``sweep_jobs.json``: the number of jobs and each job's overrides, by job number."""
     import crowdsim
 
@@ -204,7 +211,9 @@ def read_manifest(sweep_dir: str | Path) -> list[list[str]] | None:
     data = read_json(Path(sweep_dir) / MANIFEST_FILE)
     if not data or not isinstance(data.get("jobs"), list):
         return None
-    return [list(j.get("overrides", [])) for j in sorted(data["jobs"], key=lambda j: j.get("num", 0))]
+    return [
+        list(j.get("overrides", [])) for j in sorted(data["jobs"], key=lambda j: j.get("num", 0))
+    ]
 
 
 def count_states(sweep_dir: str | Path) -> dict[str, int]:

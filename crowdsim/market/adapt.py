@@ -23,7 +23,14 @@ MIN_WINDOW_MINUTES = 30.0
 
 
 def _worked_minutes(W, idx):
-    return W.m_paid[idx] + W.m_pending[idx] + W.m_rejected[idx] + W.m_returned[idx] + W.m_search[idx] + W.m_never_paid[idx]
+    return (
+        W.m_paid[idx]
+        + W.m_pending[idx]
+        + W.m_rejected[idx]
+        + W.m_returned[idx]
+        + W.m_search[idx]
+        + W.m_never_paid[idx]
+    )
 
 
 def daily(model) -> None:
@@ -33,7 +40,9 @@ def daily(model) -> None:
     if present.size:
         worked = _worked_minutes(W, present)
         # what the worker counts on: pay received plus submitted work valued at its belief of approval
-        earned = (W.earned_micro[present] + W.pending_value_micro[present] * W.belief_ok[present]) / MICRO
+        earned = (
+            W.earned_micro[present] + W.pending_value_micro[present] * W.belief_ok[present]
+        ) / MICRO
         d_min = worked - W.last_minutes[present]
         d_earn = earned - W.last_earned[present]
         W.last_minutes[present] = worked
@@ -43,14 +52,20 @@ def daily(model) -> None:
         has_work = W.win_minutes[present] > MIN_WINDOW_MINUTES
         wage = W.win_earn[present] / np.maximum(W.win_minutes[present], 1e-9) * 60.0
         below = has_work & (wage < wc.exit_wage_ratio * W.reservation_wage[present])
-        W.strikes[present] = np.where(below, W.strikes[present] + 1, np.where(has_work, 0, W.strikes[present]))
+        W.strikes[present] = np.where(
+            below, W.strikes[present] + 1, np.where(has_work, 0, W.strikes[present])
+        )
         # intensive margin: discouraged workers log on less, and come back as work pays again
         discouraged = has_work & (wage < wc.discouragement_threshold * W.reservation_wage[present])
         step = wc.discouragement_per_day
         W.engagement[present] = np.where(
             discouraged,
             np.maximum(W.engagement[present] * (1.0 - step), wc.min_engagement),
-            np.where(has_work, np.minimum(W.engagement[present] * (1.0 + step), 1.0), W.engagement[present]),
+            np.where(
+                has_work,
+                np.minimum(W.engagement[present] * (1.0 + step), 1.0),
+                W.engagement[present],
+            ),
         )
         p_exit = np.where(W.main_income[present], wc.exit_prob_main, wc.exit_prob_side)
         wage_exit = (W.strikes[present] >= wc.exit_days) & (rng.random(present.size) < p_exit)

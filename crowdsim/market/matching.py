@@ -31,7 +31,9 @@ from crowdsim.policy.fees import worker_fee_rate
 # record kinds
 KIND_REVIEW, KIND_AUTO, KIND_ABANDON = 0, 1, 2
 VISIBILITY_HALF_LIFE_HOURS = 12.0  # assumption: how fast a task group sinks in a 'newest' listing
-PUBLIC_STATS_PRIOR_TASKS = 20.0  # assumption: reviewed tasks at which public statistics weigh as much as own belief
+PUBLIC_STATS_PRIOR_TASKS = (
+    20.0  # assumption: reviewed tasks at which public statistics weigh as much as own belief
+)
 
 
 class Listing:
@@ -74,7 +76,9 @@ class Listing:
         return self.rows[self.start[c] + k]
 
 
-def expected_approval(model, workers: np.ndarray, reqs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def expected_approval(
+    model, workers: np.ndarray, reqs: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Each worker's belief that work for the requester is approved and paid, and the expected
     payment delay in days. ``workers`` has shape (n,), ``reqs`` shape (n, m)."""
     W, R = model.workers, model.requesters
@@ -138,7 +142,9 @@ def search_and_work(model) -> None:
             break
         workers = on[pos]
         n_open_assign = int(B.remaining[open_all].sum()) if open_all.size else 0
-        search = wc.search_minutes * (1.0 + wc.search_congestion * workers.size / (n_open_assign + 1.0))
+        search = wc.search_minutes * (
+            1.0 + wc.search_congestion * workers.size / (n_open_assign + 1.0)
+        )
         s = np.minimum(search, left[pos])
         W.m_search[workers] += s
         left[pos] -= s
@@ -150,7 +156,9 @@ def search_and_work(model) -> None:
         elig = B.remaining[cand] > 0
         a_n, r_n = W.n_approved[workers], W.n_rejected[workers]
         rate = np.where(a_n + r_n > 0, a_n / np.maximum(a_n + r_n, 1), 1.0)
-        qualified = (rate >= pc.qualification_min_approval_rate) & (a_n >= pc.qualification_min_approved)
+        qualified = (rate >= pc.qualification_min_approval_rate) & (
+            a_n >= pc.qualification_min_approved
+        )
         elig &= ~B.gated[cand] | qualified[:, None]
         if pc.restricted_share > 0:
             allowed = model.restricted_allowed[W.country[workers]]
@@ -159,14 +167,24 @@ def search_and_work(model) -> None:
         exp_minutes = B.est_minutes[cand] * W.belief_duration_ratio[workers][:, None]
         # pay per expected hour if approved and paid at once: an upper bound of the value, so
         # candidates below the reservation wage on it can be dropped before beliefs are looked up
-        upper = B.reward_micro[cand] / MICRO * (1.0 - wfee)[:, None] / np.maximum(exp_minutes, 1e-3) * 60.0
+        upper = (
+            B.reward_micro[cand]
+            / MICRO
+            * (1.0 - wfee)[:, None]
+            / np.maximum(exp_minutes, 1e-3)
+            * 60.0
+        )
         reservation = W.reservation_wage[workers]
         viable_r, viable_c = np.nonzero(elig & (upper >= reservation[:, None]))
         if viable_r.size == 0:
             continue
-        p_ok, delay = expected_approval(model, workers[viable_r], B.requester[cand[viable_r, viable_c]][:, None])
+        p_ok, delay = expected_approval(
+            model, workers[viable_r], B.requester[cand[viable_r, viable_c]][:, None]
+        )
         value = np.full(cand.shape, -np.inf)
-        value[viable_r, viable_c] = upper[viable_r, viable_c] * p_ok[:, 0] / (1.0 + wc.impatience_per_day * delay[:, 0])
+        value[viable_r, viable_c] = (
+            upper[viable_r, viable_c] * p_ok[:, 0] / (1.0 + wc.impatience_per_day * delay[:, 0])
+        )
         best = value.argmax(axis=1)
         rows = np.arange(workers.size)
         best_value = value[rows, best]
@@ -184,7 +202,9 @@ def search_and_work(model) -> None:
         b_sorted, want_sorted = b[order], want[order]
         cum = np.cumsum(want_sorted)
         start = np.flatnonzero(np.r_[True, b_sorted[1:] != b_sorted[:-1]])
-        group_base = np.repeat(cum[start] - want_sorted[start], np.diff(np.r_[start, b_sorted.size]))
+        group_base = np.repeat(
+            cum[start] - want_sorted[start], np.diff(np.r_[start, b_sorted.size])
+        )
         before = cum - want_sorted - group_base
         grant_sorted = np.clip(B.remaining[b_sorted] - before, 0, want_sorted)
         grant = np.empty_like(grant_sorted)
@@ -205,7 +225,9 @@ def search_and_work(model) -> None:
         mean_done = ndtr((ln_c - sigma**2 / 2) / sigma) / np.maximum(p_finish_dur, 1e-12)
         minutes_done = k_done * a_med * np.minimum(mean_done, wc.return_threshold / ratio)
         share_dur = np.where(p_ret > 0, (1.0 - p_finish_dur) / np.maximum(p_ret, 1e-12), 0.0)
-        minutes_ret = k_ret * (share_dur * wc.return_threshold * e + (1.0 - share_dur) * 0.5 * a_med)
+        minutes_ret = k_ret * (
+            share_dur * wc.return_threshold * e + (1.0 - share_dur) * 0.5 * a_med
+        )
         if k_ret.any():
             np.add.at(B.remaining, b, k_ret)  # returned assignments go back to the batch
             np.add.at(W.m_returned, workers, minutes_ret)
@@ -223,7 +245,9 @@ def search_and_work(model) -> None:
         if done.any():
             obs = (minutes_done[done] / k_done[done]) / B.est_minutes[b[done]]
             lr = wc.learning_rate
-            W.belief_duration_ratio[workers[done]] += lr * (obs - W.belief_duration_ratio[workers[done]])
+            W.belief_duration_ratio[workers[done]] += lr * (
+                obs - W.belief_duration_ratio[workers[done]]
+            )
             claims.append((workers[done], b[done], k_done[done], minutes_done[done]))
     if claims:  # submissions of the hour, with their review outcomes, filed in one go
         _submit(model, *(np.concatenate(parts) for parts in zip(*claims, strict=True)))
@@ -237,9 +261,17 @@ def search_and_work(model) -> None:
     model._online_idx = on
 
 
-def _submit(model, workers: np.ndarray, b: np.ndarray, k_done: np.ndarray, minutes: np.ndarray) -> None:
+def _submit(
+    model, workers: np.ndarray, b: np.ndarray, k_done: np.ndarray, minutes: np.ndarray
+) -> None:
     """Create submission records with their review outcome and resolution hour."""
-    cfg, rng, W, B, R = model.config, model.rng_review, model.workers, model.batches, model.requesters
+    cfg, rng, W, B, R = (
+        model.config,
+        model.rng_review,
+        model.workers,
+        model.batches,
+        model.requesters,
+    )
     rc, pc = cfg.requesters, cfg.platform
     n = workers.size
     req = B.requester[b]
@@ -255,7 +287,8 @@ def _submit(model, workers: np.ndarray, b: np.ndarray, k_done: np.ndarray, minut
     rev = R.review_kind[req]
     z = rng.standard_normal(n)
     delay = np.where(
-        rev == 0, rc.review_delay_hours_prompt * np.exp(0.8 * z),
+        rev == 0,
+        rc.review_delay_hours_prompt * np.exp(0.8 * z),
         np.where(rev == 1, rc.review_delay_hours_slow * np.exp(0.5 * z), np.inf),
     )
     if pc.payment_guarantee == "auto_approval":
@@ -270,7 +303,9 @@ def _submit(model, workers: np.ndarray, b: np.ndarray, k_done: np.ndarray, minut
     when = model.hour + np.maximum(1, np.ceil(when)).astype(np.int64)
     n_rj = np.where(reviewed, n_rj, 0)
     n_ru = np.where(reviewed, n_ru, 0)
-    n_over = rng.binomial(n_ru, pc.appeal_overturn_prob) if pc.appeals else np.zeros(n, dtype=np.int64)
+    n_over = (
+        rng.binomial(n_ru, pc.appeal_overturn_prob) if pc.appeals else np.zeros(n, dtype=np.int64)
+    )
     n_approve = np.where(kind == KIND_ABANDON, 0, k_done - n_rj - n_ru)
     idx = model.records.allocate(n, reset=False)  # every column is set below
     S = model.records

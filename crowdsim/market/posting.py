@@ -36,10 +36,16 @@ def calibrate_batch_rate(model) -> float:
     shares = np.array([mc.type_shares[t] for t in model.task_types], dtype=float)
     shares = shares / shares.sum()
     size_mean = np.array(
-        [min(mc.type_batch_median[t] * np.exp(mc.batch_size_sigma**2 / 2), mc.max_batch_size) for t in model.task_types]
+        [
+            min(mc.type_batch_median[t] * np.exp(mc.batch_size_sigma**2 / 2), mc.max_batch_size)
+            for t in model.task_types
+        ]
     )
     dur_mean = np.array(
-        [min(mc.type_duration_minutes[t] * np.exp(mc.duration_sigma**2 / 2), mc.max_task_minutes) for t in model.task_types]
+        [
+            min(mc.type_duration_minutes[t] * np.exp(mc.duration_sigma**2 / 2), mc.max_task_minutes)
+            for t in model.task_types
+        ]
     )
     hours_per_batch = float((shares * size_mean * dur_mean / 60.0).sum())
     batches_per_hour = mc.demand_ratio * online_hours / hours_per_batch
@@ -62,17 +68,30 @@ def post(model) -> None:
     if n == 0:
         return
     cum = np.cumsum(act)
-    req = present[np.minimum(np.searchsorted(cum, rng.random(n) * cum[-1], side="right"), present.size - 1)]
+    req = present[
+        np.minimum(np.searchsorted(cum, rng.random(n) * cum[-1], side="right"), present.size - 1)
+    ]
     ttype = R.task_type[req].astype(np.int64)
     type_dur = np.array([mc.type_duration_minutes.get(t, 1.0) for t in TASK_TYPES])
     type_size = np.array([mc.type_batch_median.get(t, 1.0) for t in TASK_TYPES])
-    true_minutes = np.minimum(type_dur[ttype] * np.exp(mc.duration_sigma * rng.standard_normal(n)), mc.max_task_minutes)
+    true_minutes = np.minimum(
+        type_dur[ttype] * np.exp(mc.duration_sigma * rng.standard_normal(n)), mc.max_task_minutes
+    )
     est_minutes = true_minutes * R.duration_bias[req]
-    size0 = np.clip(np.rint(type_size[ttype] * np.exp(mc.batch_size_sigma * rng.standard_normal(n))), 1, mc.max_batch_size)
+    size0 = np.clip(
+        np.rint(type_size[ttype] * np.exp(mc.batch_size_sigma * rng.standard_normal(n))),
+        1,
+        mc.max_batch_size,
+    )
 
     # batch splitting to dodge a size surcharge
     chunk = pc.batch_surcharge_min_assignments - 1
-    split = (pc.batch_surcharge > 0) & R.splits[req] & (size0 > chunk) & (model.type_max_per_worker[ttype] >= 1)
+    split = (
+        (pc.batch_surcharge > 0)
+        & R.splits[req]
+        & (size0 > chunk)
+        & (model.type_max_per_worker[ttype] >= 1)
+    )
     eff_size = np.where(split, np.minimum(size0, chunk), size0)
     fee_rate = requester_fee_rate(pc, eff_size)
     pass_through = ((1.0 + rc.reference_fee) / (1.0 + fee_rate)) ** rc.fee_pass_through
@@ -91,9 +110,15 @@ def post(model) -> None:
     size = np.floor(size0 * volume + rng.random(n)).astype(np.int64)
     # a requester whose cost per (estimated) hour of work, at its initial target pay, exceeds its
     # value leaves the platform (the platform's rules made it unprofitable; repricing does not)
-    cost_at_initial = cost * np.maximum(R.initial_pay[req] / R.target_pay[req], 1.0) if pc.min_pay_mode == "none" else cost
+    cost_at_initial = (
+        cost * np.maximum(R.initial_pay[req] / R.target_pay[req], 1.0)
+        if pc.min_pay_mode == "none"
+        else cost
+    )
     unprofitable = cost_at_initial / (est_minutes / 60.0) > R.value_per_hour[req]
-    model.counters["batches_not_posted"] += int(unprofitable.sum() + ((size == 0) & ~unprofitable).sum())
+    model.counters["batches_not_posted"] += int(
+        unprofitable.sum() + ((size == 0) & ~unprofitable).sum()
+    )
     if unprofitable.any():
         leavers = np.unique(req[unprofitable])
         R.present[leavers] = False
@@ -163,10 +188,18 @@ def expire(model) -> None:
     filled = rem == 0
     if slow.any():
         r = np.unique(B.requester[due][slow])
-        cap = np.minimum(R.initial_pay[r] * rc.reprice_max_factor, R.value_per_hour[r] / (1.0 + model.config.platform.commission))
-        R.target_pay[r] = np.maximum(np.minimum(R.target_pay[r] * (1.0 + rc.reprice_step), cap), R.target_pay[r] * 0 + np.minimum(R.target_pay[r], cap))
+        cap = np.minimum(
+            R.initial_pay[r] * rc.reprice_max_factor,
+            R.value_per_hour[r] / (1.0 + model.config.platform.commission),
+        )
+        R.target_pay[r] = np.maximum(
+            np.minimum(R.target_pay[r] * (1.0 + rc.reprice_step), cap),
+            R.target_pay[r] * 0 + np.minimum(R.target_pay[r], cap),
+        )
     if filled.any():
         r = np.unique(B.requester[due][filled])
-        R.target_pay[r] = np.maximum(R.target_pay[r] / (1.0 + rc.reprice_step / 2), R.initial_pay[r] / rc.reprice_max_factor)
+        R.target_pay[r] = np.maximum(
+            R.target_pay[r] / (1.0 + rc.reprice_step / 2), R.initial_pay[r] / rc.reprice_max_factor
+        )
     B.remaining[due] = 0
     B.release(due)

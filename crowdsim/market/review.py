@@ -28,7 +28,9 @@ from crowdsim.ledger import MICRO
 from crowdsim.policy.fees import worker_fee_rate
 
 KIND_REVIEW, KIND_AUTO, KIND_ABANDON, KIND_APPEAL = 0, 1, 2, 3
-REPUTATION_PENALTY = 2.0  # assumption: weight of a visible unjustified rejection in the worker's belief
+REPUTATION_PENALTY = (
+    2.0  # assumption: weight of a visible unjustified rejection in the worker's belief
+)
 
 
 def review_and_settle(model) -> None:
@@ -43,7 +45,11 @@ def review_and_settle(model) -> None:
     n_done = S.n_done[due]
     reward, fee = S.reward_micro[due], S.fee_micro[due]
     minutes = S.minutes[due]
-    is_review, is_abandon, is_appeal = kind == KIND_REVIEW, kind == KIND_ABANDON, kind == KIND_APPEAL
+    is_review, is_abandon, is_appeal = (
+        kind == KIND_REVIEW,
+        kind == KIND_ABANDON,
+        kind == KIND_APPEAL,
+    )
     held = np.where(is_review, S.n_overturn[due], 0)
     rej_unjust_final = np.where(is_review, S.n_rej_unjust[due] - held, 0)
     rejected = np.where(is_review, S.n_rej_just[due], 0) + rej_unjust_final
@@ -121,20 +127,32 @@ def review_and_settle(model) -> None:
             model.schedule(model._due_records, np.full(app.size, when), idx)
         won = np.unique(r[is_appeal & (approved > 0)])
         if won.size:
-            deter = won[(R.rejection_kind[won] == 2) & (model.rng_review.random(won.size) < pc.appeal_deterrence)]
+            deter = won[
+                (R.rejection_kind[won] == 2)
+                & (model.rng_review.random(won.size) < pc.appeal_deterrence)
+            ]
             R.rejection_kind[deter] = 0
 
     # ---- beliefs
     judged = approved + rejected
     if pc.reason_required:
-        obs_req = 1.0 - np.minimum(1.0, REPUTATION_PENALTY * rej_unjust_final / np.maximum(judged, 1))
+        obs_req = 1.0 - np.minimum(
+            1.0, REPUTATION_PENALTY * rej_unjust_final / np.maximum(judged, 1)
+        )
     else:
         obs_req = approved / np.maximum(judged, 1)
     obs_req = np.where(is_abandon, 0.0, obs_req)
     informative = (judged > 0) | is_abandon
     obs_general = np.where(is_abandon, 0.0, approved / np.maximum(judged, 1))
     obs_delay = delay_h / 24.0
-    _update_beliefs(model, w[informative], r[informative], obs_req[informative], obs_general[informative], obs_delay[informative])
+    _update_beliefs(
+        model,
+        w[informative],
+        r[informative],
+        obs_req[informative],
+        obs_general[informative],
+        obs_delay[informative],
+    )
     S.release(due)
 
 

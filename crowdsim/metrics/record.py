@@ -7,9 +7,20 @@ import numpy as np
 from crowdsim.ledger import MICRO
 
 SERIES = (
-    "present_workers", "active_workers", "tasks_open", "batches_open", "tasks_posted", "tasks_done",
-    "tasks_returned", "tasks_approved", "tasks_rejected", "worker_paid_usd", "platform_fees_usd",
-    "refunded_usd", "escrow_usd", "present_requesters",
+    "present_workers",
+    "active_workers",
+    "tasks_open",
+    "batches_open",
+    "tasks_posted",
+    "tasks_done",
+    "tasks_returned",
+    "tasks_approved",
+    "tasks_rejected",
+    "worker_paid_usd",
+    "platform_fees_usd",
+    "refunded_usd",
+    "escrow_usd",
+    "present_requesters",
 )
 
 
@@ -49,6 +60,10 @@ def record_hour(model) -> None:
             model.workers.country[online], minlength=len(model.countries.codes)
         )
     last.update(
-        posted=c["assignments_posted"], approved=c["assignments_approved"], rejected=c["assignments_rejected"],
-        paid=b["worker_paid"], fees=b["platform_fees"], refunded=b["refunded"],
+        posted=c["assignments_posted"],
+        approved=c["assignments_approved"],
+        rejected=c["assignments_rejected"],
+        paid=b["worker_paid"],
+        fees=b["platform_fees"],
+        refunded=b["refunded"],
     )

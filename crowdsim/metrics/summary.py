@@ -22,10 +22,21 @@ import pandas as pd
 from crowdsim.ledger import MICRO
 
 HEADLINE = (
-    "wage_median_all_in", "wage_mean_all_in", "wage_median_paid_only", "share_above_7_25",
-    "share_above_local_min_wage", "unpaid_time_share", "rejection_rate", "unjustified_rejection_rate",
-    "payment_delay_days_mean", "value_never_paid_share", "earnings_cv_weekly_median", "gini_earnings",
-    "platform_revenue_usd", "active_workers_mean", "worker_exit_rate",
+    "wage_median_all_in",
+    "wage_mean_all_in",
+    "wage_median_paid_only",
+    "share_above_7_25",
+    "share_above_local_min_wage",
+    "unpaid_time_share",
+    "rejection_rate",
+    "unjustified_rejection_rate",
+    "payment_delay_days_mean",
+    "value_never_paid_share",
+    "earnings_cv_weekly_median",
+    "gini_earnings",
+    "platform_revenue_usd",
+    "active_workers_mean",
+    "worker_exit_rate",
 )
 US_FEDERAL_MIN = 7.25
 
@@ -93,8 +104,10 @@ def workers_frame(model) -> pd.DataFrame:
     acc_pay, acc_paid, acc_rej, acc_never = _accrued(model)
     paid_h = (W.m_paid[:n] + acc_paid) / 60
     unpaid = {
-        "search": W.m_search[:n] / 60, "returned": W.m_returned[:n] / 60,
-        "rejected": (W.m_rejected[:n] + acc_rej) / 60, "never_paid": (W.m_never_paid[:n] + acc_never) / 60,
+        "search": W.m_search[:n] / 60,
+        "returned": W.m_returned[:n] / 60,
+        "rejected": (W.m_rejected[:n] + acc_rej) / 60,
+        "never_paid": (W.m_never_paid[:n] + acc_never) / 60,
     }
     unpaid_h = sum(unpaid.values())
     cash = W.earned_micro[:n] / MICRO
@@ -199,12 +212,21 @@ def summarize(model, wf: pd.DataFrame | None = None, ts: pd.DataFrame | None = N
     cfg, c = model.config, model.counters
     wf = workers_frame(model) if wf is None else wf
     ts = timeseries_frame(model) if ts is None else ts
-    resolved_h = wf[["hours_paid", "hours_search", "hours_returned", "hours_rejected", "hours_never_paid"]].sum(axis=1)
+    resolved_h = wf[
+        ["hours_paid", "hours_search", "hours_returned", "hours_rejected", "hours_never_paid"]
+    ].sum(axis=1)
     measured = wf[resolved_h >= cfg.sim.min_hours_for_wage]
-    s: dict = {"scenario": model.scenario_name, "seed": cfg.seed, "n_workers": cfg.population.n_workers, "days": cfg.sim.days}
+    s: dict = {
+        "scenario": model.scenario_name,
+        "seed": cfg.seed,
+        "n_workers": cfg.population.n_workers,
+        "days": cfg.sim.days,
+    }
     s.update(_wage_stats(measured))
     paid = wf["hours_paid"].sum()
-    unpaid_kinds = {k: wf[f"hours_{k}"].sum() for k in ("search", "returned", "rejected", "never_paid")}
+    unpaid_kinds = {
+        k: wf[f"hours_{k}"].sum() for k in ("search", "returned", "rejected", "never_paid")
+    }
     unpaid = sum(unpaid_kinds.values())
     total = paid + unpaid
     s["unpaid_time_share"] = _nan(unpaid / total) if total > 0 else None
@@ -221,20 +243,28 @@ def summarize(model, wf: pd.DataFrame | None = None, ts: pd.DataFrame | None = N
     pend_judged = int(np.where(S.kind[use] == 2, 0, S.n_done[use]).sum())
     judged = c["assignments_approved"] + c["assignments_rejected"] + pend_judged
     s["rejection_rate"] = (c["assignments_rejected"] + pend_rej) / judged if judged else None
-    s["unjustified_rejection_rate"] = (c["assignments_rejected_unjustified"] + pend_unjust) / judged if judged else None
+    s["unjustified_rejection_rate"] = (
+        (c["assignments_rejected_unjustified"] + pend_unjust) / judged if judged else None
+    )
     started = wf["tasks_submitted"].sum() + wf["tasks_returned"].sum()
     s["return_rate"] = float(wf["tasks_returned"].sum() / started) if started else None
     s["payment_delay_days_mean"] = (
-        c["delay_hours_x_assignments"] / c["assignments_approved"] / 24.0 if c["assignments_approved"] else None
+        c["delay_hours_x_assignments"] / c["assignments_approved"] / 24.0
+        if c["assignments_approved"]
+        else None
     )
     s["value_never_paid_share"] = (
-        c["value_never_paid_micro"] / c["value_submitted_micro"] if c["value_submitted_micro"] else 0.0
+        c["value_never_paid_micro"] / c["value_submitted_micro"]
+        if c["value_submitted_micro"]
+        else 0.0
     )
     s["value_good_rejected_usd"] = c["value_good_rejected_micro"] / MICRO
     # weekly earnings volatility among workers present for the whole of >= 2 weeks
     s["earnings_cv_weekly_median"] = _weekly_cv(model)
     worked = wf[(wf["hours_paid"] + wf["hours_search"] + wf["hours_pending"]) > 0]
-    s["gini_earnings"] = _nan(gini(worked["earnings_accrued_usd"].to_numpy())) if len(worked) else None
+    s["gini_earnings"] = (
+        _nan(gini(worked["earnings_accrued_usd"].to_numpy())) if len(worked) else None
+    )
     led = model.ledger.totals_usd()
     s["platform_revenue_usd"] = led["ledger_platform_fees_usd"]
     s["worker_earnings_usd"] = led["ledger_worker_paid_usd"]
@@ -250,8 +280,10 @@ def summarize(model, wf: pd.DataFrame | None = None, ts: pd.DataFrame | None = N
     s["batches_posted"] = int(c["batches_posted"])
     s["batches_split"] = int(c["batches_split"])
     s["requester_cost_per_approved_task_usd"] = (
-        led["ledger_requester_spent_usd"] - led["ledger_escrow_usd"]
-    ) / c["assignments_approved"] if c["assignments_approved"] else None
+        (led["ledger_requester_spent_usd"] - led["ledger_escrow_usd"]) / c["assignments_approved"]
+        if c["assignments_approved"]
+        else None
+    )
     rf = requesters_frame(model)
     vol = np.sort(rf["spent_usd"].to_numpy())[::-1]
     if vol.sum() > 0:
@@ -264,7 +296,8 @@ def summarize(model, wf: pd.DataFrame | None = None, ts: pd.DataFrame | None = N
     W = model.workers
     s["ledger_worker_pending_usd"] = float(W.pending_value_micro[: W.n].sum() / MICRO)
     s["by_country"] = {
-        code: _wage_stats(measured[measured["country"] == code]) | {
+        code: _wage_stats(measured[measured["country"] == code])
+        | {
             "local_min_wage_usd": float(model.countries.min_wage_usd[j]),
             "workers": int((wf["country"] == code).sum()),
         }
@@ -298,4 +331,10 @@ def build_results(model) -> Results:
     wf = workers_frame(model)
     ts = timeseries_frame(model)
     summary = summarize(model, wf, ts)
-    return Results(summary=summary, timeseries=ts, workers=wf, requesters=requesters_frame(model), config=asdict(model.config))
+    return Results(
+        summary=summary,
+        timeseries=ts,
+        workers=wf,
+        requesters=requesters_frame(model),
+        config=asdict(model.config),
+    )

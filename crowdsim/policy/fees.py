@@ -20,13 +20,17 @@ def requester_fee_rate(platform: PlatformConfig, batch_size: np.ndarray) -> np.n
     batch_size = np.asarray(batch_size)
     rate = np.full(batch_size.shape, platform.commission, dtype=np.float64)
     if platform.batch_surcharge > 0:
-        rate = rate + np.where(batch_size >= platform.batch_surcharge_min_assignments, platform.batch_surcharge, 0.0)
+        rate = rate + np.where(
+            batch_size >= platform.batch_surcharge_min_assignments, platform.batch_surcharge, 0.0
+        )
     if platform.commission_cap is not None:
         rate = np.minimum(rate, platform.commission_cap)
     return rate
 
 
-def requester_fee_per_assignment(platform: PlatformConfig, reward_usd: np.ndarray, batch_size: np.ndarray) -> np.ndarray:
+def requester_fee_per_assignment(
+    platform: PlatformConfig, reward_usd: np.ndarray, batch_size: np.ndarray
+) -> np.ndarray:
     """Fee in USD per assignment: rate x reward, at least the minimum fee when any fee is charged."""
     rate = requester_fee_rate(platform, batch_size)
     fee = rate * reward_usd
@@ -41,6 +45,8 @@ def worker_fee_rate(platform: PlatformConfig, lifetime_billings_usd: np.ndarray)
     """Share of gross pay deducted from workers, given their lifetime billings (USD)."""
     billings = np.asarray(lifetime_billings_usd, dtype=np.float64)
     if platform.commission_tier_rates:
-        tier = np.searchsorted(np.asarray(platform.commission_tiers_usd, dtype=np.float64), billings, side="right")
+        tier = np.searchsorted(
+            np.asarray(platform.commission_tiers_usd, dtype=np.float64), billings, side="right"
+        )
         return np.asarray(platform.commission_tier_rates, dtype=np.float64)[tier]
     return np.full(billings.shape, platform.worker_fee_share, dtype=np.float64)

@@ -54,16 +54,24 @@ LEVERS: dict[str, dict[str, Any]] = {
         "choices": {
             AS_SCENARIO: {},
             "opaque (no reason, no appeal)": {
-                "platform.reason_required": False, "platform.public_requester_stats": False, "platform.appeals": False,
+                "platform.reason_required": False,
+                "platform.public_requester_stats": False,
+                "platform.appeals": False,
             },
             "reason required": {
-                "platform.reason_required": True, "platform.public_requester_stats": False, "platform.appeals": False,
+                "platform.reason_required": True,
+                "platform.public_requester_stats": False,
+                "platform.appeals": False,
             },
             "reason + public requester statistics": {
-                "platform.reason_required": True, "platform.public_requester_stats": True, "platform.appeals": False,
+                "platform.reason_required": True,
+                "platform.public_requester_stats": True,
+                "platform.appeals": False,
             },
             "reason + statistics + appeals": {
-                "platform.reason_required": True, "platform.public_requester_stats": True, "platform.appeals": True,
+                "platform.reason_required": True,
+                "platform.public_requester_stats": True,
+                "platform.appeals": True,
             },
         },
     },
@@ -73,10 +81,12 @@ LEVERS: dict[str, dict[str, Any]] = {
             AS_SCENARIO: {},
             "none (requester may never pay)": {"platform.payment_guarantee": "none"},
             "auto-approval after 30 days (MTurk)": {
-                "platform.payment_guarantee": "auto_approval", "platform.auto_approval_days": 30.0,
+                "platform.payment_guarantee": "auto_approval",
+                "platform.auto_approval_days": 30.0,
             },
             "auto-approval after 21 days (Prolific)": {
-                "platform.payment_guarantee": "auto_approval", "platform.auto_approval_days": 21.0,
+                "platform.payment_guarantee": "auto_approval",
+                "platform.auto_approval_days": 21.0,
             },
             "escrow + 3-day auto-approval": {"platform.payment_guarantee": "escrow"},
         },
@@ -87,13 +97,16 @@ LEVERS: dict[str, dict[str, Any]] = {
             AS_SCENARIO: {},
             "none": {"platform.min_pay_mode": "none"},
             "$8/h on the requester's estimate (Prolific)": {
-                "platform.min_pay_mode": "estimated", "platform.min_pay_usd_per_hour": 8.0,
+                "platform.min_pay_mode": "estimated",
+                "platform.min_pay_usd_per_hour": 8.0,
             },
             "$8/h on the measured median time": {
-                "platform.min_pay_mode": "measured", "platform.min_pay_usd_per_hour": 8.0,
+                "platform.min_pay_mode": "measured",
+                "platform.min_pay_usd_per_hour": 8.0,
             },
             "$12/h on the measured median time": {
-                "platform.min_pay_mode": "measured", "platform.min_pay_usd_per_hour": 12.0,
+                "platform.min_pay_mode": "measured",
+                "platform.min_pay_usd_per_hour": 12.0,
             },
         },
     },
@@ -137,7 +150,10 @@ def _scenario_container(scenario: str) -> dict:
 
     if scenario not in available_scenarios():
         raise ConfigError("scenario", scenario, ", ".join(available_scenarios()))
-    with _HYDRA_LOCK, initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3", job_name="crowdsim-app"):
+    with (
+        _HYDRA_LOCK,
+        initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3", job_name="crowdsim-app"),
+    ):
         cfg = compose(config_name="config", overrides=[f"scenario={scenario}"])
     return OmegaConf.to_container(cfg, resolve=True)
 
@@ -156,13 +172,19 @@ def lever_overrides(**levers: str) -> dict[str, Any]:
 
 
 def compose_config(
-    scenario: str = "status_quo", *, n_workers: int = DEFAULT_N_WORKERS, seed: int = 0,
-    days: int = DEFAULT_DAYS, **levers: str,
+    scenario: str = "status_quo",
+    *,
+    n_workers: int = DEFAULT_N_WORKERS,
+    seed: int = 0,
+    days: int = DEFAULT_DAYS,
+    **levers: str,
 ) -> CrowdSimConfig:
     """A validated config: the scenario file, then the lever choices, size, horizon and seed."""
     overrides = lever_overrides(**levers)
     overrides |= {"population.n_workers": int(n_workers), "seed": int(seed), "sim.days": int(days)}
-    return to_config(_scenario_container(scenario), **{k.replace(".", "__"): v for k, v in overrides.items()})
+    return to_config(
+        _scenario_container(scenario), **{k.replace(".", "__"): v for k, v in overrides.items()}
+    )
 
 
 def _hourly(name: str):
@@ -181,7 +203,8 @@ MODEL_REPORTERS = {
     "Rejected": lambda m: 100.0 * m.unpaid_shares()["rejected"],
     "Never paid": lambda m: 100.0 * m.unpaid_shares()["never_paid"],
     "Rejection rate": lambda m: _percent(
-        m.counters["assignments_rejected"], m.counters["assignments_rejected"] + m.counters["assignments_approved"]
+        m.counters["assignments_rejected"],
+        m.counters["assignments_rejected"] + m.counters["assignments_approved"],
     ),
     "Unjustified rejection rate": lambda m: _percent(
         m.counters["assignments_rejected_unjustified"],
@@ -209,20 +232,38 @@ class AppModel(CrowdWorkModel):
     """
 
     def __init__(
-        self, scenario_name: str = "status_quo", commission: str = AS_SCENARIO, transparency: str = AS_SCENARIO,
-        payment_guarantee: str = AS_SCENARIO, min_pay: str = AS_SCENARIO, qualification_gate: str = AS_SCENARIO,
-        n_workers: int = DEFAULT_N_WORKERS, seed: int | str = 0, days: int = DEFAULT_DAYS,
+        self,
+        scenario_name: str = "status_quo",
+        commission: str = AS_SCENARIO,
+        transparency: str = AS_SCENARIO,
+        payment_guarantee: str = AS_SCENARIO,
+        min_pay: str = AS_SCENARIO,
+        qualification_gate: str = AS_SCENARIO,
+        n_workers: int = DEFAULT_N_WORKERS,
+        seed: int | str = 0,
+        days: int = DEFAULT_DAYS,
     ):
         try:
             seed = int(str(seed).strip())
         except ValueError:
             raise ConfigError("seed", seed, "an integer >= 0") from None
-        levers = {"commission": commission, "transparency": transparency, "payment_guarantee": payment_guarantee,
-                  "min_pay": min_pay, "qualification_gate": qualification_gate}
+        levers = {
+            "commission": commission,
+            "transparency": transparency,
+            "payment_guarantee": payment_guarantee,
+            "min_pay": min_pay,
+            "qualification_gate": qualification_gate,
+        }
         cfg = compose_config(scenario_name, n_workers=n_workers, seed=seed, days=days, **levers)
         super().__init__(cfg)
-        changed = [f"{LEVERS[k]['label'].split(' (')[0].lower()} {v}" for k, v in levers.items() if v != AS_SCENARIO]
-        self.label = f"scenario **{scenario_name}**" + (f" with {'; '.join(changed)}" if changed else "")
+        changed = [
+            f"{LEVERS[k]['label'].split(' (')[0].lower()} {v}"
+            for k, v in levers.items()
+            if v != AS_SCENARIO
+        ]
+        self.label = f"scenario **{scenario_name}**" + (
+            f" with {'; '.join(changed)}" if changed else ""
+        )
         self.levers = levers
         self._table_cache: tuple[int, Any] | None = None
         self._unpaid_cache: tuple[int, dict] | None = None
@@ -253,7 +294,9 @@ class AppModel(CrowdWorkModel):
             hours = {k: float(wf[f"hours_{k}"].sum()) for k in UNPAID_KINDS}
             total = float(wf["hours_paid"].sum()) + sum(hours.values())
             # NaN before any work: the plot starts with the first hour of work, not at 0%
-            shares: dict[str, float | None] = {k: (v / total if total > 0 else float("nan")) for k, v in hours.items()}
+            shares: dict[str, float | None] = {
+                k: (v / total if total > 0 else float("nan")) for k, v in hours.items()
+            }
             shares["total"] = sum(hours.values()) / total if total > 0 else None
             self._unpaid_cache = (self.hour, shares)
         return self._unpaid_cache[1]
@@ -265,11 +308,19 @@ def _select(label: str, values: list[str], value: str) -> dict:
 
 def model_params() -> dict[str, Any]:
     """The sidebar controls (Mesa ``SolaraViz`` ``model_params``)."""
-    params: dict[str, Any] = {"scenario_name": _select("Scenario", available_scenarios(), "status_quo")}
+    params: dict[str, Any] = {
+        "scenario_name": _select("Scenario", available_scenarios(), "status_quo")
+    }
     for name, lever in LEVERS.items():
         params[name] = _select(lever["label"], list(lever["choices"]), AS_SCENARIO)
-    params["n_workers"] = {"type": "SliderInt", "label": "Workers", "value": DEFAULT_N_WORKERS,
-                           "min": 100, "max": max(10_000, DEFAULT_N_WORKERS), "step": 100}
+    params["n_workers"] = {
+        "type": "SliderInt",
+        "label": "Workers",
+        "value": DEFAULT_N_WORKERS,
+        "min": 100,
+        "max": max(10_000, DEFAULT_N_WORKERS),
+        "step": 100,
+    }
     params["seed"] = {"type": "InputText", "label": "Random seed", "value": "0"}
     params["days"] = DEFAULT_DAYS
     return params
@@ -280,7 +331,9 @@ def _titled(title: str, ylabel: str):
         ax.set_title(title, fontsize=10)
         ax.set_ylabel(ylabel)
         if len(ax.get_lines()) > 1:
-            ax.legend(loc="upper left", fontsize=8)  # a fixed place: "best" costs a search per frame
+            ax.legend(
+                loc="upper left", fontsize=8
+            )  # a fixed place: "best" costs a search per frame
         ax.figure.set_size_inches(5.6, 3.4)
 
     return post_process
@@ -289,14 +342,45 @@ def _titled(title: str, ylabel: str):
 # (key, measures and colours, title, y label): the time-series plots, drawn by Mesa's make_plot_component
 TIME_SERIES = [
     ("workers", {"Active workers": "tab:blue"}, "Workers online (per hour)", "workers"),
-    ("tasks", {"Open tasks": "tab:orange"}, "Open tasks (assignments waiting for a worker)", "assignments"),
-    ("unpaid", {"Search": "tab:blue", "Returned": "tab:orange", "Rejected": "tab:red", "Never paid": "tab:gray"},
-     "Unpaid working time by kind (cumulative)", "% of working time"),
-    ("rejections", {"Rejection rate": "tab:red", "Unjustified rejection rate": "tab:purple"},
-     "Rejections (cumulative)", "% of reviewed tasks"),
-    ("payments", {"Paid to workers": "tab:green", "Awaiting payment": "tab:olive", "Good work rejected": "tab:red"},
-     "Payments to workers (cumulative)", "USD"),
-    ("revenue", {"Platform revenue": "tab:brown"}, "Platform revenue (cumulative commission)", "USD"),
+    (
+        "tasks",
+        {"Open tasks": "tab:orange"},
+        "Open tasks (assignments waiting for a worker)",
+        "assignments",
+    ),
+    (
+        "unpaid",
+        {
+            "Search": "tab:blue",
+            "Returned": "tab:orange",
+            "Rejected": "tab:red",
+            "Never paid": "tab:gray",
+        },
+        "Unpaid working time by kind (cumulative)",
+        "% of working time",
+    ),
+    (
+        "rejections",
+        {"Rejection rate": "tab:red", "Unjustified rejection rate": "tab:purple"},
+        "Rejections (cumulative)",
+        "% of reviewed tasks",
+    ),
+    (
+        "payments",
+        {
+            "Paid to workers": "tab:green",
+            "Awaiting payment": "tab:olive",
+            "Good work rejected": "tab:red",
+        },
+        "Payments to workers (cumulative)",
+        "USD",
+    ),
+    (
+        "revenue",
+        {"Platform revenue": "tab:brown"},
+        "Platform revenue (cumulative commission)",
+        "USD",
+    ),
 ]
 
 
@@ -304,7 +388,9 @@ def plot_components() -> list[tuple[str, Any]]:
     """(key, component function) for each plot, in page order; a function takes the model."""
     plots: list[tuple[str, Any]] = [("wages", WageByCountry)]
     for key, measures, title, ylabel in TIME_SERIES:
-        make, _page = make_plot_component(measures, post_process=_titled(title, ylabel), save_format=PLOT_FORMAT)
+        make, _page = make_plot_component(
+            measures, post_process=_titled(title, ylabel), save_format=PLOT_FORMAT
+        )
         plots.append((key, make))
     return plots
 
@@ -325,7 +411,9 @@ def Dashboard(model: AppModel):
 
 
 @solara.component
-def CrowdsimViz(model: AppModel | solara.Reactive[AppModel], play_interval: int = 50, render_interval: int = 1):
+def CrowdsimViz(
+    model: AppModel | solara.Reactive[AppModel], play_interval: int = 50, render_interval: int = 1
+):
     """Mesa's ``SolaraViz`` (app bar, sidebar controls and model parameters) and the dashboard.
 
     Args:

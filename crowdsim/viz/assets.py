@@ -46,7 +46,11 @@ def required_packages() -> list[tuple[str, str]]:
     vue3 = ipyvue.__version__.startswith("3")  # as solara.server.server decides
     app = "@widgetti/solara-vuetify3-app" if vue3 else "@widgetti/solara-vuetify-app"
     found = dict.fromkeys(_CDN_REF.findall(template))
-    packages = [(name, version) for name, version in found if not name.startswith("@widgetti/solara-vuetify") or name == app]
+    packages = [
+        (name, version)
+        for name, version in found
+        if not name.startswith("@widgetti/solara-vuetify") or name == app
+    ]
     if settings.assets.fontawesome_enabled:
         m = re.match(r"/?((?:@[\w.-]+/)?[\w.-]+)@(\d[\w.+-]*)/", settings.assets.fontawesome_path)
         if m:
@@ -56,7 +60,11 @@ def required_packages() -> list[tuple[str, str]]:
 
 def missing_packages(directory: Path | None = None) -> list[tuple[str, str]]:
     directory = cache_dir() if directory is None else directory
-    return [(n, v) for n, v in required_packages() if not (directory / f"{n}@{v}" / "package.json").exists()]
+    return [
+        (n, v)
+        for n, v in required_packages()
+        if not (directory / f"{n}@{v}" / "package.json").exists()
+    ]
 
 
 def npm_pack(name: str, version: str, directory: Path) -> Path:
@@ -69,7 +77,9 @@ def npm_pack(name: str, version: str, directory: Path) -> Path:
         )
     target = directory / f"{name}@{version}"
     with tempfile.TemporaryDirectory() as tmp:
-        out = subprocess.run([npm, "pack", f"{name}@{version}", "--silent"], cwd=tmp, capture_output=True, text=True)
+        out = subprocess.run(
+            [npm, "pack", f"{name}@{version}", "--silent"], cwd=tmp, capture_output=True, text=True
+        )
         if out.returncode != 0:
             raise RuntimeError(f"npm pack {name}@{version} failed: {out.stderr.strip()[-500:]}")
         tgz = next(Path(tmp).glob("*.tgz"))
@@ -94,8 +104,12 @@ def install(directory: Path | None = None, quiet: bool = False) -> list[tuple[st
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m crowdsim.viz.assets", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true", help="only list missing packages (exit status 1 if any)")
+    parser = argparse.ArgumentParser(
+        prog="python -m crowdsim.viz.assets", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="only list missing packages (exit status 1 if any)"
+    )
     args = parser.parse_args(argv)
     if args.check:
         missing = missing_packages()
@@ -107,7 +121,9 @@ def main(argv: list[str] | None = None) -> None:
     except RuntimeError as exc:
         print(f"crowdsim.viz.assets: error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
-    print(f"front-end files in {cache_dir()}: {'installed ' + str(len(done)) if done else 'all present'}")
+    print(
+        f"front-end files in {cache_dir()}: {'installed ' + str(len(done)) if done else 'all present'}"
+    )
 
 
 if __name__ == "__main__":

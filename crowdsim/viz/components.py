@@ -29,7 +29,9 @@ WAGE_AXIS_USD = (0.01, 100.0)  # limits of the log wage axis, USD per hour
 def measured_workers(model):
     """Workers with at least ``sim.min_hours_for_wage`` hours of resolved work (a DataFrame)."""
     wf = model.worker_table()
-    resolved = wf[["hours_paid", "hours_search", "hours_returned", "hours_rejected", "hours_never_paid"]].sum(axis=1)
+    resolved = wf[
+        ["hours_paid", "hours_search", "hours_returned", "hours_rejected", "hours_never_paid"]
+    ].sum(axis=1)
     return wf[resolved >= model.config.sim.min_hours_for_wage]
 
 
@@ -46,9 +48,13 @@ def headline_numbers(model) -> dict[str, float | int | None]:
         "online_workers": int(model.series["active_workers"][hour]) if model.hour else 0,
         "measured_workers": int(w.size),
         "wage_median_all_in": float(np.median(w)) if w.size else None,
-        "wage_median_paid_only": float(np.median(paid[np.isfinite(paid)])) if np.isfinite(paid).any() else None,
+        "wage_median_paid_only": float(np.median(paid[np.isfinite(paid)]))
+        if np.isfinite(paid).any()
+        else None,
         "share_above_7_25": float(np.mean(w > US_FEDERAL_MIN)) if w.size else None,
-        "share_above_local_min_wage": float(np.mean(w >= m["local_min_wage_usd"].to_numpy())) if w.size else None,
+        "share_above_local_min_wage": float(np.mean(w >= m["local_min_wage_usd"].to_numpy()))
+        if w.size
+        else None,
         "unpaid_time_share": model.unpaid_shares()["total"],
         "worker_paid_usd": totals["ledger_worker_paid_usd"],
         "platform_revenue_usd": totals["ledger_platform_fees_usd"],
@@ -96,7 +102,9 @@ def headline_html(model) -> str:
     """The headline as HTML (plain HTML: ``solara.Markdown`` would load scripts from a CDN)."""
     first, *rest = headline_lines(model)
     items = "".join(f"<li>{_html(line)}</li>" for line in rest)
-    return f'<p style="margin-bottom:4px">{_html(first)}</p><ul class="crowdsim-numbers">{items}</ul>'
+    return (
+        f'<p style="margin-bottom:4px">{_html(first)}</p><ul class="crowdsim-numbers">{items}</ul>'
+    )
 
 
 @solara.component
@@ -116,10 +124,20 @@ def Headline(model):
     with solara.Card("The market so far", classes=["crowdsim-headline"]) as card:
         solara.HTML(tag="div", unsafe_innerHTML=headline_html(model))
         with solara.Row():
-            solara.Button("Run 1 day", on_click=lambda: run_hours(24), disabled=busy or not model.running,
-                          color="primary", outlined=True)
-            solara.Button("Run 1 week", on_click=lambda: run_hours(168), disabled=busy or not model.running,
-                          color="primary", outlined=True)
+            solara.Button(
+                "Run 1 day",
+                on_click=lambda: run_hours(24),
+                disabled=busy or not model.running,
+                color="primary",
+                outlined=True,
+            )
+            solara.Button(
+                "Run 1 week",
+                on_click=lambda: run_hours(168),
+                disabled=busy or not model.running,
+                color="primary",
+                outlined=True,
+            )
         solara.Text(
             "Choose a scenario and levers in the sidebar, then press Reset: a new market starts with them.",
             style={"font-size": "0.85em", "color": "#666"},
@@ -135,7 +153,10 @@ def wage_by_country_figure(model) -> Figure:
     m = measured_workers(model)
     codes = list(model.countries.codes)
     local_min = dict(zip(codes, model.countries.min_wage_usd, strict=True))
-    groups = [(c, m.loc[m["country"] == c, ["wage_all_in", "local_min_wage_usd"]].to_numpy()) for c in codes]
+    groups = [
+        (c, m.loc[m["country"] == c, ["wage_all_in", "local_min_wage_usd"]].to_numpy())
+        for c in codes
+    ]
     groups = [(c, g) for c, g in groups if len(g) >= 3]
     groups.sort(key=lambda cg: len(cg[1]))
     lo, hi = WAGE_AXIS_USD
@@ -144,23 +165,47 @@ def wage_by_country_figure(model) -> Figure:
     ax.xaxis.set_major_locator(FixedLocator([0.01, 0.03, 0.1, 0.3, 1, 3, 10, 30, 100]))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"${v:g}"))
     ax.xaxis.set_minor_locator(NullLocator())
-    ax.axvline(US_FEDERAL_MIN, color="0.4", linestyle="--", linewidth=1, label="US federal minimum ($7.25)")
+    ax.axvline(
+        US_FEDERAL_MIN, color="0.4", linestyle="--", linewidth=1, label="US federal minimum ($7.25)"
+    )
     if not groups:
-        ax.text(0.5, 0.5, "No worker has enough working time yet:\nstep or run the model",
-                ha="center", va="center", transform=ax.transAxes, color="0.4")
+        ax.text(
+            0.5,
+            0.5,
+            "No worker has enough working time yet:\nstep or run the model",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+            color="0.4",
+        )
         ax.set_yticks([])
     else:
         data = [np.clip(g[:, 0], lo, hi) for _, g in groups]
-        style = dict(widths=0.6, showfliers=False, whis=(5, 95), patch_artist=True,
-                     boxprops={"facecolor": "#9ecae1"}, medianprops={"color": "black"})
+        style = dict(
+            widths=0.6,
+            showfliers=False,
+            whis=(5, 95),
+            patch_artist=True,
+            boxprops={"facecolor": "#9ecae1"},
+            medianprops={"color": "black"},
+        )
         try:
             ax.boxplot(data, orientation="horizontal", **style)
         except TypeError:  # matplotlib < 3.10
             ax.boxplot(data, vert=False, **style)
         for i, (c, _g) in enumerate(groups, start=1):
-            ax.plot([local_min[c]], [i], marker="D", color="#d62728", markersize=6, zorder=5,
-                    label="local minimum wage (USD)" if i == 1 else None)
-        labels = [f"{c} (n={len(g)})\n{np.mean(g[:, 0] >= g[:, 1]):.0%} ≥ local min" for c, g in groups]
+            ax.plot(
+                [local_min[c]],
+                [i],
+                marker="D",
+                color="#d62728",
+                markersize=6,
+                zorder=5,
+                label="local minimum wage (USD)" if i == 1 else None,
+            )
+        labels = [
+            f"{c} (n={len(g)})\n{np.mean(g[:, 0] >= g[:, 1]):.0%} ≥ local min" for c, g in groups
+        ]
         ax.set_yticks(range(1, len(groups) + 1), labels, fontsize=8)
         ax.legend(loc="lower right", fontsize=7)
     ax.set_xlabel("all-in wage, USD per hour (earnings / paid and unpaid time)", fontsize=8)
@@ -173,4 +218,6 @@ def WageByCountry(model):
     """The all-in wage distribution by country (box: quartiles, whiskers: 5th-95th percentile)."""
     update_counter.get()
     fig = wage_by_country_figure(model)
-    return solara.FigureMatplotlib(fig, format="svg", dependencies=[update_counter.value, id(model), model.hour])
+    return solara.FigureMatplotlib(
+        fig, format="svg", dependencies=[update_counter.value, id(model), model.hour]
+    )

@@ -40,9 +40,20 @@ def free_port(host: str = "127.0.0.1") -> int:
 def server_command(port: int, host: str = "localhost", open_browser: bool = True) -> list[str]:
     """The ``solara run`` command line that serves the app."""
     return [
-        sys.executable, "-m", "solara", "run", APP,
-        "--host", host, "--port", str(port), "--production", "--no-check-version",
-        "--open" if open_browser else "--no-open", "--log-level", "warning",
+        sys.executable,
+        "-m",
+        "solara",
+        "run",
+        APP,
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--production",
+        "--no-check-version",
+        "--open" if open_browser else "--no-open",
+        "--log-level",
+        "warning",
     ]
 
 
@@ -76,22 +87,38 @@ def main(argv: list[str] | None = None) -> None:
         prog="crowdsim-app",
         description="Explore a crowd-work market in the browser (Mesa SolaraViz on a local Solara server).",
     )
-    parser.add_argument("--port", type=int, default=None,
-                        help=f"port to listen on (default {DEFAULT_PORT}, or a free port if it is taken; 0: any free port)")
-    parser.add_argument("--host", default="localhost", help="interface to listen on (default: localhost only)")
-    parser.add_argument("--workers", type=int, default=None,
-                        help="starting number of workers in the sidebar (default 1000; the slider goes to 10,000)")
-    parser.add_argument("--no-open", dest="open_browser", action="store_false", help="do not open a browser tab")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help=f"port to listen on (default {DEFAULT_PORT}, or a free port if it is taken; 0: any free port)",
+    )
+    parser.add_argument(
+        "--host", default="localhost", help="interface to listen on (default: localhost only)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="starting number of workers in the sidebar (default 1000; the slider goes to 10,000)",
+    )
+    parser.add_argument(
+        "--no-open", dest="open_browser", action="store_false", help="do not open a browser tab"
+    )
     args = parser.parse_args(argv)
     env = server_env()
     if args.workers is not None:
         if not 1 <= args.workers <= 100_000:
-            parser.error(f"argument --workers: {args.workers} is out of range (allowed: 1 to 100000)")
+            parser.error(
+                f"argument --workers: {args.workers} is out of range (allowed: 1 to 100000)"
+            )
         env["CROWDSIM_APP_N_WORKERS"] = str(args.workers)
 
     host_for_bind = "127.0.0.1" if args.host == "localhost" else args.host
     if args.port is None:
-        port = DEFAULT_PORT if port_is_free(DEFAULT_PORT, host_for_bind) else free_port(host_for_bind)
+        port = (
+            DEFAULT_PORT if port_is_free(DEFAULT_PORT, host_for_bind) else free_port(host_for_bind)
+        )
     elif args.port == 0:
         port = free_port(host_for_bind)
     else:

@@ -34,7 +34,9 @@ def save_figure(fig: Figure, path: str | Path, dpi: int = 110) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     FigureCanvasAgg(fig)
-    return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight"))
+    return atomic_write(
+        path, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
+    )
 
 
 def _errors(df: pd.DataFrame) -> np.ndarray:
@@ -62,13 +64,23 @@ def wage_distribution(wages: pd.DataFrame, order: list[str], path: str | Path) -
     if order:
         ax.boxplot(data, showfliers=False, whis=(5, 95), medianprops={"color": "black"})
         means = [d.mean() if d.size else np.nan for d in data]
-        ax.scatter(np.arange(1, len(order) + 1), means, marker="D", s=18, color="tab:red", zorder=3, label="mean")
+        ax.scatter(
+            np.arange(1, len(order) + 1),
+            means,
+            marker="D",
+            s=18,
+            color="tab:red",
+            zorder=3,
+            label="mean",
+        )
         ax.set_xticks(np.arange(1, len(order) + 1), order, rotation=35, ha="right")
     ax.axhline(US_FEDERAL_MIN, color="tab:blue", ls="--", lw=1, label="US federal minimum $7.25/h")
     ax.set_yscale("symlog", linthresh=0.5)
     ax.set_ylim(bottom=0)
     ax.set_ylabel("all-in wage, USD per hour (linear below $0.50, log above)")
-    ax.set_title("Workers' all-in hourly wage by scenario (boxes: quartiles, whiskers: 5th-95th pct.)")
+    ax.set_title(
+        "Workers' all-in hourly wage by scenario (boxes: quartiles, whiskers: 5th-95th pct.)"
+    )
     ax.legend(loc="lower left", fontsize=8)
     return save_figure(fig, path)
 
@@ -85,16 +97,27 @@ def country_relative_wage(table: pd.DataFrame, path: str | Path) -> Path:
     finite = vals[np.isfinite(vals) & (vals > 0)]
     logv = np.log10(np.where(np.isfinite(vals) & (vals > 0), vals, np.nan))
     span = max(1.0, float(np.nanmax(np.abs(logv)))) if finite.size else 1.0
-    im = ax.imshow(np.ma.masked_invalid(logv), cmap="RdBu", norm=TwoSlopeNorm(0.0, -span, span), aspect="auto")
+    im = ax.imshow(
+        np.ma.masked_invalid(logv), cmap="RdBu", norm=TwoSlopeNorm(0.0, -span, span), aspect="auto"
+    )
     ax.set_xticks(range(table.shape[1]), table.columns, rotation=35, ha="right")
     ax.set_yticks(range(table.shape[0]), table.index)
     for i in range(table.shape[0]):
         for j in range(table.shape[1]):
             v = vals[i, j]
-            ax.text(j, i, "n/a" if not np.isfinite(v) else f"{v:.2f}", ha="center", va="center", fontsize=7)
+            ax.text(
+                j,
+                i,
+                "n/a" if not np.isfinite(v) else f"{v:.2f}",
+                ha="center",
+                va="center",
+                fontsize=7,
+            )
     cb = fig.colorbar(im, ax=ax)
     cb.set_label("log10(median all-in wage / local minimum wage)")
-    ax.set_title("Median all-in wage relative to the local minimum wage (1 = minimum; mean over seeds)")
+    ax.set_title(
+        "Median all-in wage relative to the local minimum wage (1 = minimum; mean over seeds)"
+    )
     return save_figure(fig, path)
 
 
@@ -123,16 +146,31 @@ def rejection_and_delay(stats: pd.DataFrame, order: list[str], path: str | Path)
     ax1, ax2 = fig.subplots(1, 2)
     x = np.arange(len(order))
     for k, (metric, label) in enumerate(
-        [("rejection_rate", "all rejections"), ("unjustified_rejection_rate", "unjustified rejections")]
+        [
+            ("rejection_rate", "all rejections"),
+            ("unjustified_rejection_rate", "unjustified rejections"),
+        ]
     ):
         d = _metric(stats, metric, order).set_index("scenario").reindex(order).reset_index()
-        ax1.bar(x + (k - 0.5) * 0.4, d["mean"] * 100, width=0.4, yerr=_errors(d) * 100, capsize=2, label=label)
+        ax1.bar(
+            x + (k - 0.5) * 0.4,
+            d["mean"] * 100,
+            width=0.4,
+            yerr=_errors(d) * 100,
+            capsize=2,
+            label=label,
+        )
     ax1.set_xticks(x, order, rotation=35, ha="right")
     ax1.set_ylabel("% of judged assignments")
     ax1.set_title("Rejections")
     ax1.set_ylim(bottom=0)
     ax1.legend(fontsize=8)
-    d = _metric(stats, "payment_delay_days_mean", order).set_index("scenario").reindex(order).reset_index()
+    d = (
+        _metric(stats, "payment_delay_days_mean", order)
+        .set_index("scenario")
+        .reindex(order)
+        .reset_index()
+    )
     ax2.bar(x, d["mean"], yerr=_errors(d), capsize=2, color="tab:purple")
     ax2.set_xticks(x, order, rotation=35, ha="right")
     ax2.set_ylabel("days from submission to payment (mean)")
@@ -152,12 +190,20 @@ def revenue_vs_pay(stats: pd.DataFrame, order: list[str], path: str | Path) -> P
     for s in names:
         p, r = pay.loc[[s]].reset_index(), rev.loc[[s]].reset_index()
         ax.errorbar(p["mean"], r["mean"], xerr=_errors(p), yerr=_errors(r), fmt="o", capsize=2)
-        ax.annotate(s, (p["mean"].iloc[0], r["mean"].iloc[0]), fontsize=7, xytext=(4, 3), textcoords="offset points")
+        ax.annotate(
+            s,
+            (p["mean"].iloc[0], r["mean"].iloc[0]),
+            fontsize=7,
+            xytext=(4, 3),
+            textcoords="offset points",
+        )
     if names:
         top = float(np.nanmax(pay.loc[names, "mean"])) * 1.1
         for share in (0.1, 0.2, 0.333):
             ax.plot([0, top], [0, top * share / (1 - share)], ls=":", lw=0.8, color="grey")
-            ax.annotate(f"{share:.0%} of total", (top, top * share / (1 - share)), fontsize=7, color="grey")
+            ax.annotate(
+                f"{share:.0%} of total", (top, top * share / (1 - share)), fontsize=7, color="grey"
+            )
     ax.set_xlabel("worker pay received in cash, USD over the run")
     ax.set_ylabel("platform revenue received, USD over the run")
     ax.set_title("Platform revenue vs worker pay (mean over seeds, 95% CI)")
