@@ -8,7 +8,6 @@ an agent only knows its ``row``. So ``model.agents_by_type[Worker]`` with AgentS
 from __future__ import annotations
 
 import mesa
-import numpy as np
 
 from crowdsim.ledger import MICRO
 
@@ -141,7 +140,3 @@ class Requester(mesa.Agent):
     def approval_rate(self) -> float:
         a, r = self._s.n_approved[self.row], self._s.n_rejected[self.row]
         return float(a / (a + r)) if a + r else float("nan")
-
-
-def create_views(model, cls, rows: np.ndarray) -> list:
-    return [cls(model, r) for r in rows]

@@ -33,13 +33,6 @@ from crowdsim.stores import Calendar, ColumnStore, RecyclingStore
 
 PHASES = ("post", "expire", "search", "review", "adapt", "record")
 
-KIND_REVIEW, KIND_AUTO, KIND_ABANDON, KIND_APPEAL = 0, 1, 2, 3
-
-
-def _lognormal_from_mean_median(rng, mean: float, median: float, size) -> np.ndarray:
-    sigma = np.sqrt(2.0 * np.log(mean / median)) if mean > median else 1e-6
-    return median * np.exp(sigma * rng.standard_normal(size))
-
 
 class CrowdWorkModel(mesa.Model):
     """A crowd-work market: workers, requesters and a platform, stepped one hour at a time.
@@ -183,7 +176,7 @@ class CrowdWorkModel(mesa.Model):
         self.worker_agents: list[Worker] = []
         self.add_workers(n0)
 
-    def add_workers(self, k: int) -> np.ndarray:
+    def add_workers(self, k: int, joined_hour: int | None = None) -> np.ndarray:
         """Draw ``k`` new workers (country by pool share) and add them to the pool."""
         cfg, rng, W = self.config, self.rng, self.workers
         old_cap = W.capacity
@@ -215,7 +208,7 @@ class CrowdWorkModel(mesa.Model):
         W.skill[idx] = rng.beta(a, b, size=k) if b > 0 else 1.0
         W.speed[idx] = np.exp(wc.speed_sigma * rng.standard_normal(k) - wc.speed_sigma**2 / 2)
         W.present[idx] = True
-        W.joined_hour[idx] = self.hour
+        W.joined_hour[idx] = self.hour if joined_hour is None else joined_hour
         if self._create_agents:
             self.worker_agents.extend(Worker(self, r) for r in idx)
         self._refresh_present()
@@ -352,16 +345,6 @@ class CrowdWorkModel(mesa.Model):
         self.type_max_per_worker = np.array(
             [mc.type_max_per_worker.get(t, 1) for t in TASK_TYPES], dtype=np.int64
         )
-
-    # ------------------------------------------------------------------ scheduling helpers
-    @staticmethod
-    def schedule(calendar: Calendar, hours: np.ndarray, idx: np.ndarray) -> None:
-        """File row indices ``idx`` under the hours they fall due."""
-        calendar.add(hours, idx)
-
-    @staticmethod
-    def pop_due(calendar: Calendar, hour: int) -> np.ndarray:
-        return calendar.pop(hour)
 
     # ------------------------------------------------------------------ the hour
     def step(self) -> None:

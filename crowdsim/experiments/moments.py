@@ -42,7 +42,7 @@ import pandas as pd
 
 from crowdsim.config import CrowdSimConfig, to_config
 from crowdsim.ledger import MICRO
-from crowdsim.metrics.summary import US_FEDERAL_MIN, Results, workers_frame
+from crowdsim.metrics.summary import US_FEDERAL_MIN, Results, pending_fates, workers_frame
 
 HOURS_PER_MONTH = 24.0 * 30.4375
 WAGE_COLUMNS = (
@@ -85,14 +85,11 @@ class MeasuredRun:
 
 def _accrued_judged(model) -> tuple[float, float]:
     """Approved and rejected task counts, settled plus those awaiting settlement (accrual basis)."""
-    c, S = model.counters, model.records
-    use = np.flatnonzero(S.in_use[: S.n])
-    kind = S.kind[use]
-    review = kind == 0
-    rej = np.where(review, S.n_rej_just[use] + S.n_rej_unjust[use] - S.n_overturn[use], 0)
-    appr = np.where(kind == 2, 0, S.n_approve[use]) + np.where(review, S.n_overturn[use], 0)
-    return float(c["assignments_approved"] + appr.sum()), float(
-        c["assignments_rejected"] + rej.sum()
+    c = model.counters
+    fate = pending_fates(model)
+    return (
+        float(c["assignments_approved"] + fate["approved"].sum()),
+        float(c["assignments_rejected"] + fate["rejected"].sum()),
     )
 
 

@@ -85,9 +85,9 @@ def daily(model) -> None:
     model._refresh_present()  # availability uses today's engagement
     n_new = int(rng.poisson(cfg.population.n_workers * wc.baseline_exit_per_month / 30.0))
     if n_new:
-        model.hour += 1  # arrivals join at the start of the next hour
-        model.add_workers(n_new)
-        model.hour -= 1
+        model.add_workers(
+            n_new, joined_hour=model.hour + 1
+        )  # they join at the start of the next hour
         model.counters["worker_entries"] += n_new
     # requester churn
     pres_r = model.present_requesters

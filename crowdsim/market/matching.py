@@ -11,8 +11,8 @@ In up to ``workers.max_searches_per_hour`` rounds, vectorised over the workers s
    / (1 + impatience x expected delay) / expected minutes``, with the worker's beliefs about the
    requester (own experience, plus public statistics where the platform publishes them); the best
    is taken if it pays at least the worker's reservation wage;
-4. **claim**: as many assignments as fit in the time left (at least one, at most the per-worker
-   limit and what is left in the batch); when several workers want the same batch, a random
+4. **claim**: enough assignments to fill the time left, the last one possibly running into the
+   next hour (at least one, at most the per-worker limit and what is left in the batch); when several workers want the same batch, a random
    order decides (explicit resolution, not iteration order);
 5. **work**: the worker's true time per assignment is the task's median x their speed x noise; an
    assignment that runs past ``return_threshold`` x the expected time is returned (time lost,
@@ -26,10 +26,10 @@ import numpy as np
 from scipy.special import ndtr
 
 from crowdsim.ledger import MICRO
+from crowdsim.market import KIND_ABANDON, KIND_AUTO, KIND_REVIEW
 from crowdsim.policy.fees import worker_fee_rate
 
 # record kinds
-KIND_REVIEW, KIND_AUTO, KIND_ABANDON = 0, 1, 2
 VISIBILITY_HALF_LIFE_HOURS = 12.0  # assumption: how fast a task group sinks in a 'newest' listing
 PUBLIC_STATS_PRIOR_TASKS = (
     20.0  # assumption: reviewed tasks at which public statistics weigh as much as own belief
@@ -129,7 +129,6 @@ def search_and_work(model) -> None:
     left = 60.0 - np.minimum(spill_in, 60.0)
     W.spill[on] = np.maximum(spill_in - 60.0, 0.0)
 
-    model._to_schedule = []
     claims: list[tuple[np.ndarray, ...]] = []
     open_all = np.flatnonzero(B.in_use[: B.n] & (B.remaining[: B.n] > 0))
     listing = Listing(model, open_all) if open_all.size else None
@@ -251,10 +250,6 @@ def search_and_work(model) -> None:
             claims.append((workers[done], b[done], k_done[done], minutes_done[done]))
     if claims:  # submissions of the hour, with their review outcomes, filed in one go
         _submit(model, *(np.concatenate(parts) for parts in zip(*claims, strict=True)))
-    if model._to_schedule:
-        when = np.concatenate([w for w, _ in model._to_schedule])
-        idx = np.concatenate([i for _, i in model._to_schedule])
-        model.schedule(model._due_records, when, idx)
     W.m_idle_online[on] += np.maximum(left, 0.0)
     model._spilling = on[W.spill[on] > 0]  # busy into the next hour, online whatever their profile
     model._hour_stats = dict(online=int(on.size), submitted=submitted, returned=returned)
@@ -322,7 +317,7 @@ def _submit(
     S.minutes[idx] = minutes
     S.submit_hour[idx] = model.hour
     S.resolve_hour[idx] = when
-    model._to_schedule.append((when, idx))
+    model._due_records.add(when, idx)
     value = k_done * B.reward_micro[b]
     np.add.at(W.m_pending, workers, minutes)
     np.add.at(W.pending_value_micro, workers, value)

@@ -167,13 +167,13 @@ def post(model) -> None:
     np.add.at(R.n_posted, req, size)
     model.counters["assignments_posted"] += int(size.sum())
     model.counters["batches_posted"] += int(k)
-    model.schedule(model._due_batches, np.full(k, expires), idx)
+    model._due_batches.add(np.full(k, expires), idx)
 
 
 def expire(model) -> None:
     """Refund the unfilled assignments of batches whose lifetime ends this hour; requesters reprice."""
     B, R = model.batches, model.requesters
-    due = model.pop_due(model._due_batches, model.hour)
+    due = model._due_batches.pop(model.hour)
     if due.size == 0:
         return
     rem = B.remaining[due]

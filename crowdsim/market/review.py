@@ -25,9 +25,9 @@ from __future__ import annotations
 import numpy as np
 
 from crowdsim.ledger import MICRO
+from crowdsim.market import KIND_ABANDON, KIND_APPEAL, KIND_REVIEW
 from crowdsim.policy.fees import worker_fee_rate
 
-KIND_REVIEW, KIND_AUTO, KIND_ABANDON, KIND_APPEAL = 0, 1, 2, 3
 REPUTATION_PENALTY = (
     2.0  # assumption: weight of a visible unjustified rejection in the worker's belief
 )
@@ -36,7 +36,7 @@ REPUTATION_PENALTY = (
 def review_and_settle(model) -> None:
     S, W, R = model.records, model.workers, model.requesters
     pc = model.config.platform
-    due = model.pop_due(model._due_records, model.hour)
+    due = model._due_records.pop(model.hour)
     if due.size == 0:
         return
     kind = S.kind[due]
@@ -124,7 +124,7 @@ def review_and_settle(model) -> None:
             S.submit_hour[idx] = S.submit_hour[src]
             when = model.hour + max(1, int(round(pc.appeal_delay_days * 24)))
             S.resolve_hour[idx] = when
-            model.schedule(model._due_records, np.full(app.size, when), idx)
+            model._due_records.add(np.full(app.size, when), idx)
         won = np.unique(r[is_appeal & (approved > 0)])
         if won.size:
             deter = won[

@@ -32,7 +32,7 @@ def check_money(model) -> None:
         ).sum()
     )
     used_s = S.in_use[: S.n]
-    n_out = np.where(S.kind[: S.n] == 3, S.n_approve[: S.n], S.n_done[: S.n])[used_s]
+    n_out = S.n_done[: S.n][used_s]  # an appeal record holds only the overturned assignments
     pending_value = int(
         (n_out * (S.reward_micro[: S.n][used_s] + S.fee_micro[: S.n][used_s])).sum()
     )

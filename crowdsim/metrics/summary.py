@@ -20,24 +20,8 @@ import numpy as np
 import pandas as pd
 
 from crowdsim.ledger import MICRO
+from crowdsim.market import KIND_ABANDON, KIND_REVIEW
 
-HEADLINE = (
-    "wage_median_all_in",
-    "wage_mean_all_in",
-    "wage_median_paid_only",
-    "share_above_7_25",
-    "share_above_local_min_wage",
-    "unpaid_time_share",
-    "rejection_rate",
-    "unjustified_rejection_rate",
-    "payment_delay_days_mean",
-    "value_never_paid_share",
-    "earnings_cv_weekly_median",
-    "gini_earnings",
-    "platform_revenue_usd",
-    "active_workers_mean",
-    "worker_exit_rate",
-)
 US_FEDERAL_MIN = 7.25
 
 
@@ -71,23 +55,41 @@ def _nan(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None
 
 
+def pending_fates(model) -> dict[str, np.ndarray]:
+    """What each submission still awaiting settlement will come to (its outcome was drawn when it
+    was submitted): per in-use record, assignments to be approved (overturned rejections
+    included), rejected, rejected although good, and never paid."""
+    S = model.records
+    use = np.flatnonzero(S.in_use[: S.n])
+    kind = S.kind[use]
+    review = kind == KIND_REVIEW
+    abandoned = np.where(kind == KIND_ABANDON, S.n_done[use], 0)
+    unjust = np.where(review, S.n_rej_unjust[use] - S.n_overturn[use], 0)
+    rejected = np.where(review, S.n_rej_just[use], 0) + unjust
+    return {
+        "rows": use,
+        "approved": S.n_done[use] - rejected - abandoned,
+        "rejected": rejected,
+        "unjust": unjust,
+        "abandoned": abandoned,
+    }
+
+
 def _accrued(model) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Pay (micro-USD) and minutes (paid, rejected, never paid) that pending submissions will bring."""
     from crowdsim.policy.fees import worker_fee_rate
 
     W, S = model.workers, model.records
     n = W.n
-    use = np.flatnonzero(S.in_use[: S.n])
+    fate = pending_fates(model)
+    use = fate["rows"]
     w = S.worker[use]
-    kind = S.kind[use]
-    n_done = np.maximum(S.n_done[use], 1)
-    approved = np.where(kind == 0, S.n_approve[use] + S.n_overturn[use], S.n_approve[use])
-    approved = np.where(kind == 2, 0, approved)
+    approved = fate["approved"]
     gross = approved * S.reward_micro[use]
     pay = gross * (1.0 - worker_fee_rate(model.config.platform, W.gross_billed_micro[w] / MICRO))
-    per = S.minutes[use] / n_done
-    never = np.where(kind == 2, S.minutes[use], 0.0)
-    paid = np.where(kind == 2, 0.0, per * approved)
+    per = S.minutes[use] / np.maximum(S.n_done[use], 1)
+    never = np.where(fate["abandoned"] > 0, S.minutes[use], 0.0)
+    paid = per * approved
     rej = S.minutes[use] - paid - never
     return (
         np.bincount(w, weights=pay, minlength=n)[:n],
@@ -235,13 +237,15 @@ def summarize(model, wf: pd.DataFrame | None = None, ts: pd.DataFrame | None = N
     pending = wf["hours_pending"].sum()
     s["pending_time_share"] = _nan(pending / (total + pending)) if total + pending > 0 else None
     # rejection rates on the accrual basis too: outcomes of submissions still awaiting review count
-    S = model.records
-    use = np.flatnonzero(S.in_use[: S.n])
-    is_review = S.kind[use] == 0
-    pend_unjust = int((np.where(is_review, S.n_rej_unjust[use] - S.n_overturn[use], 0)).sum())
-    pend_rej = int((np.where(is_review, S.n_rej_just[use], 0)).sum()) + pend_unjust
-    pend_judged = int(np.where(S.kind[use] == 2, 0, S.n_done[use]).sum())
-    judged = c["assignments_approved"] + c["assignments_rejected"] + pend_judged
+    fate = pending_fates(model)
+    pend_unjust = int(fate["unjust"].sum())
+    pend_rej = int(fate["rejected"].sum())
+    judged = (
+        c["assignments_approved"]
+        + c["assignments_rejected"]
+        + int(fate["approved"].sum())
+        + pend_rej
+    )
     s["rejection_rate"] = (c["assignments_rejected"] + pend_rej) / judged if judged else None
     s["unjustified_rejection_rate"] = (
         (c["assignments_rejected_unjustified"] + pend_unjust) / judged if judged else None
