@@ -29,7 +29,7 @@ from crowdsim.ledger import Ledger
 from crowdsim.market import adapt, matching, posting, review
 from crowdsim.market.profiles import posting_profile, worker_availability_profile
 from crowdsim.metrics import record
-from crowdsim.stores import Calendar, ColumnStore, RecyclingStore
+from crowdsim.stores import ColumnStore, DueCalendar, RecyclingStore
 
 PHASES = ("post", "expire", "search", "review", "adapt", "record")
 
@@ -71,9 +71,6 @@ class CrowdWorkModel(mesa.Model):
         self.ledger = Ledger()
         self.phase_seconds = dict.fromkeys(PHASES, 0.0)
         self._create_agents = create_agents
-        self._spilling = np.empty(0, dtype=np.int64)  # workers whose work runs into the next hour
-        self._due_records = Calendar()
-        self._due_batches = Calendar()
         self.counters: dict[str, float] = dict.fromkeys(
             [
                 "assignments_submitted",
@@ -337,6 +334,8 @@ class CrowdWorkModel(mesa.Model):
                 "resolve_hour": (np.int32, 0),
             },
         )
+        self._due_batches = DueCalendar(self.batches, "expires_hour")
+        self._due_records = DueCalendar(self.records, "resolve_hour")
         # expected online worker-hours per hour and batch arrival rate (see posting.py)
         self.batch_rate_per_activity = posting.calibrate_batch_rate(self)
         self.restricted_allowed = np.isin(

@@ -8,6 +8,7 @@ recycled through a free list, so memory stays bounded however long the run.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 
 class ColumnStore:
@@ -39,6 +40,11 @@ class ColumnStore:
         idx = np.arange(self.n, self.n + k)
         self.n += k
         return idx
+
+    def add_column(self, name: str, dtype, fill) -> None:
+        """A further 1-D column, filled with ``fill``."""
+        self._spec[name] = (dtype, fill)
+        setattr(self, name, np.full(self.capacity, fill, dtype=dtype))
 
     def add_matrix_column(self, name: str, width: int, dtype, fill) -> None:
         """A 2-D column (capacity x width), e.g. a worker's remembered requesters."""
@@ -98,65 +104,79 @@ class RecyclingStore(ColumnStore):
         return self.capacity - self._n_free
 
 
-class Calendar:
-    """Row indices filed under the hour they fall due, in two levels: days, then hours.
+class DueCalendar:
+    """Rows of a :class:`RecyclingStore` filed under the hour they fall due (``hour_column``).
 
-    Filing groups by day (few distinct values per call); the rows of a day are sorted into hours
-    only when that day begins. Popping an hour returns its rows in filing order.
+    A ring of ``slots`` linked lists: a row due at hour ``h`` is chained (through the store's
+    ``next_due`` column) into list ``h % slots``. Filing is O(1) per row and popping an hour walks
+    one list, taking the rows due then and leaving any due a whole ring later, so horizons longer
+    than the ring are still exact. Popped rows come in filing order. The work is in compiled
+    functions so that the compiled phases can file rows themselves (see ``calendar_file``).
     """
 
-    def __init__(self) -> None:
-        self._days: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
-        self._hours: dict[int, list[np.ndarray]] = {}
-        self._day = -1
+    def __init__(self, store: RecyclingStore, hour_column: str, slots: int = 2048) -> None:
+        store.add_column("next_due", np.int64, -1)
+        self.store = store
+        self.hour_column = hour_column
+        self.head = np.full(slots, -1, dtype=np.int64)
+        self.count = np.zeros(slots, dtype=np.int64)  # rows in each list (due now or a ring later)
 
     def __len__(self) -> int:
-        return sum(i.size for chunks in self._days.values() for _, i in chunks) + sum(
-            i.size for parts in self._hours.values() for i in parts
-        )
+        return int(self.count.sum())
 
     def add(self, hours: np.ndarray, idx: np.ndarray) -> None:
+        """File rows ``idx`` under ``hours`` (also written to the store's hour column)."""
+        idx = np.asarray(idx, dtype=np.int64)
         if idx.size == 0:
             return
-        hours = np.asarray(hours, dtype=np.int64)
-        days = hours // 24
-        first = int(days[0])
-        if (days == first).all():
-            self._file_day(first, hours, idx)
-            return
-        order = np.argsort(days, kind="stable")
-        d_sorted = days[order]
-        cuts = np.flatnonzero(d_sorted[1:] != d_sorted[:-1]) + 1
-        bounds = np.r_[0, cuts, d_sorted.size]
-        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-            sel = order[a:b]
-            self._file_day(int(d_sorted[a]), hours[sel], idx[sel])
-
-    def _file_day(self, day: int, hours: np.ndarray, idx: np.ndarray) -> None:
-        if day <= self._day:
-            self._file_hours(hours, idx)
-        else:
-            self._days.setdefault(day, []).append((hours, idx))
-
-    def _file_hours(self, hours: np.ndarray, idx: np.ndarray) -> None:
-        first = int(hours[0])
-        if (hours == first).all():
-            self._hours.setdefault(first, []).append(idx)
-            return
-        order = np.argsort(hours, kind="stable")
-        h_sorted = hours[order]
-        cuts = np.flatnonzero(h_sorted[1:] != h_sorted[:-1]) + 1
-        bounds = np.r_[0, cuts, h_sorted.size]
-        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-            self._hours.setdefault(int(h_sorted[a]), []).append(idx[order[a:b]])
+        col = getattr(self.store, self.hour_column)
+        col[idx] = hours
+        calendar_file(self.head, self.count, self.store.next_due, idx, col)
 
     def pop(self, hour: int) -> np.ndarray:
-        day = hour // 24
-        while self._day < day:
-            self._day += 1
-            for hours, idx in self._days.pop(self._day, []):
-                self._file_hours(hours, idx)
-        parts = self._hours.pop(hour, None)
-        if not parts:
+        """The rows due at ``hour``, removed from the calendar."""
+        slot = hour % self.head.size
+        if self.count[slot] == 0:
             return np.empty(0, dtype=np.int64)
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+        out = np.empty(int(self.count[slot]), dtype=np.int64)
+        n = calendar_pop(
+            self.head, self.count, self.store.next_due, getattr(self.store, self.hour_column),
+            hour, out,
+        )  # fmt: skip
+        return out[:n]
+
+
+@njit(cache=True)
+def calendar_file(head, count, nxt, idx, hour_col):
+    """Chain rows ``idx`` into the lists of their due hours (``hour_col[idx]``)."""
+    slots = head.size
+    for row in idx:
+        s = hour_col[row] % slots
+        nxt[row] = head[s]
+        head[s] = row
+        count[s] += 1
+
+
+@njit(cache=True)
+def calendar_pop(head, count, nxt, hour_col, hour, out):
+    """Unchain the rows due at ``hour`` into ``out`` (filing order); return how many."""
+    s = hour % head.size
+    n = 0
+    prev = -1
+    row = head[s]
+    while row >= 0:
+        following = nxt[row]
+        if hour_col[row] == hour:
+            out[n] = row
+            n += 1
+            if prev < 0:
+                head[s] = following
+            else:
+                nxt[prev] = following
+            nxt[row] = -1
+        else:
+            prev = row
+        row = following
+    count[s] -= n
+    out[:n] = out[:n][::-1].copy()  # lists are last-in first
+    return n

@@ -1,0 +1,599 @@
+"""Compiled kernels for the hot loops of an hour: the search rounds, filing submissions and settling.
+
+The phases in :mod:`crowdsim.market.matching` and :mod:`crowdsim.market.review` prepare the hour
+(who is online, what is listed, fee rates, the records falling due) with numpy and hand the
+per-worker and per-record work to these functions, compiled with numba. A worker's round (draw
+the listing, look up beliefs, choose, claim, work) and a record's settlement are one pass each
+instead of dozens of whole-array numpy operations. State is updated in place in the model's
+columns. Random numbers: each call draws a 64-bit seed from the model's per-concern
+``numpy.random.Generator`` (so a seed still fixes the run and the streams stay separate) and runs
+an inline SplitMix64 generator from it (Steele, Lea & Flood 2014; passes BigCrush). Calls into the
+Generator from compiled code are opaque and cost more than the arithmetic around them here.
+
+The rules are the ones documented in ``matching`` and ``review``; this module only says how they
+are computed. Compiled code is cached next to this file (``cache=True``), so only the first run on a
+machine pays the compilation (a few seconds).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from crowdsim.ledger import MICRO
+from crowdsim.market import KIND_ABANDON, KIND_APPEAL, KIND_AUTO, KIND_REVIEW
+
+_SQRT2 = math.sqrt(2.0)
+
+
+@njit(cache=True, inline="always")
+def _ndtr(x):
+    """Standard normal CDF."""
+    return 0.5 * math.erfc(-x / _SQRT2)
+
+
+def seed_state(rng: np.random.Generator) -> np.ndarray:
+    """A generator state for one kernel call, drawn from ``rng``."""
+    return np.array([rng.integers(1 << 63)], dtype=np.uint64)
+
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
+_TO_UNIT = 1.0 / 9007199254740992.0  # 2**-53
+
+
+@njit(cache=True, inline="always")
+def _uniform(st):
+    """A uniform draw in [0, 1) (SplitMix64; ``st`` is a one-element uint64 state array)."""
+    x = st[0] + _GOLDEN
+    st[0] = x
+    z = (x ^ (x >> _S30)) * _MIX1
+    z = (z ^ (z >> _S27)) * _MIX2
+    z = z ^ (z >> _S31)
+    return np.float64(z >> _S11) * _TO_UNIT
+
+
+@njit(cache=True, inline="always")
+def _normal(st):
+    """A standard normal draw (Box-Muller)."""
+    u1 = 1.0 - _uniform(st)
+    return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * _uniform(st))
+
+
+@njit(cache=True)
+def _binomial(st, n, p):
+    """A binomial(n, p) draw by inversion (n is small here: assignments of one claim)."""
+    if n <= 0 or p <= 0.0:
+        return 0
+    if p >= 1.0:
+        return n
+    if p > 0.5:
+        return n - _binomial(st, n, 1.0 - p)
+    q = 1.0 - p
+    pk = math.exp(n * math.log1p(-p))  # P(0)
+    if pk < 1e-300:  # too many trials for inversion: count Bernoulli successes
+        k = 0
+        for _ in range(n):
+            if _uniform(st) < p:
+                k += 1
+        return k
+    u = _uniform(st)
+    k = 0
+    cdf = pk
+    odds = p / q
+    while u > cdf and k < n:
+        pk *= (n - k) / (k + 1) * odds
+        k += 1
+        cdf += pk
+    return k
+
+
+@njit(cache=True, inline="always")
+def _listing_draw(u, cum, total, start, count):
+    """Position in the listing for a uniform draw ``u`` (see ``matching.Listing``): a cohort by
+    binary search over the cumulative weights, then a group uniformly within it."""
+    x = u * total
+    lo, hi = 0, cum.size
+    while lo < hi:  # first cohort whose cumulative weight exceeds x
+        mid = (lo + hi) >> 1
+        if cum[mid] <= x:
+            lo = mid + 1
+        else:
+            hi = mid
+    c = min(lo, cum.size - 1)
+    lower = cum[c - 1] if c > 0 else 0.0
+    frac = min(max((x - lower) / (cum[c] - lower), 0.0), 1.0)
+    return start[c] + min(int(frac * count[c]), count[c] - 1)
+
+
+@njit(cache=True)
+def go_online(st, present, base, country, factor, spill, online_hours, on_out, left_out):
+    """Who is online this hour: each present worker with probability ``base x factor[country]``,
+    and everyone whose work runs on from the last hour. Writes the online rows and their minutes
+    left to ``on_out``/``left_out`` and returns how many."""
+    n = 0
+    for j in range(present.size):
+        w = present[j]
+        if _uniform(st) < base[j] * factor[country[j]] or spill[w] > 0:
+            on_out[n] = w
+            sp = spill[w]
+            left_out[n] = 60.0 - min(sp, 60.0)
+            spill[w] = max(sp - 60.0, 0.0)
+            online_hours[w] += 1
+            n += 1
+    return n
+
+
+@njit(cache=True)
+def search_rounds(
+    st,
+    on,
+    left,
+    wfee,
+    access,  # per online worker: bit 1 = passes the qualification gate, bit 2 = country allowed
+    # worker columns
+    reservation,
+    duration_ratio,
+    speed,
+    belief_ok,
+    belief_delay,
+    slot_req,
+    slot_ok,
+    slot_delay,
+    m_search,
+    m_returned,
+    n_returned,
+    m_idle,
+    spill,
+    # the listing (see ``matching.Listing``) and its groups' columns, by listing position
+    cum,
+    total,
+    start,
+    count,
+    l_remaining,
+    l_needs,  # bit 1 = gated, bit 2 = country-restricted
+    l_rate,  # USD per hour at the posted time estimate
+    l_est,
+    l_true,
+    l_max_per_worker,
+    l_requester,
+    # requester public statistics
+    r_approved,
+    r_rejected,
+    r_abandoned,
+    r_delay_sum,
+    # parameters
+    max_rounds,
+    n_seen,
+    search_minutes,
+    congestion,
+    public_stats,
+    prior_tasks,
+    impatience,
+    return_threshold,
+    return_base_prob,
+    sigma,
+    learning_rate,
+    # outputs: one row per (worker, round) with finished work
+    out_w,
+    out_p,
+    out_k,
+    out_min,
+):
+    """Up to ``max_rounds`` rounds of search, choice, claim and work for the online workers
+    ``on`` (``left`` = minutes left this hour). Returns (rows written to ``out_*``, assignments
+    submitted, assignments returned); ``out_p`` holds listing positions."""
+    n_on = on.size
+    k_slots = slot_req.shape[1]
+    searching = np.empty(n_on, np.int64)
+    acc_i = np.empty(n_on, np.int64)
+    acc_p = np.empty(n_on, np.int64)
+    got_j = np.empty(n_on, np.int64)
+    got_n = np.empty(n_on, np.int64)
+    n_open = 0
+    for p in range(l_remaining.size):
+        n_open += l_remaining[p]
+    n_out = 0
+    submitted = 0
+    returned = 0
+    s2 = sigma * sigma
+    for _round in range(max_rounds):
+        n_s = 0
+        for i in range(n_on):
+            if left[i] > 0.5:
+                searching[n_s] = i
+                n_s += 1
+        if n_s == 0:
+            break
+        # 1. search: unpaid minutes, longer when searchers are many and open assignments few
+        search = search_minutes * (1.0 + congestion * n_s / (n_open + 1.0))
+        for j in range(n_s):
+            i = searching[j]
+            s = min(search, left[i])
+            m_search[on[i]] += s
+            left[i] -= s
+        if n_open <= 0:
+            break
+        # 2-3. see the listing and choose, against the state at the start of the round
+        n_acc = 0
+        for j in range(n_s):
+            i = searching[j]
+            w = on[i]
+            res = reservation[w]
+            pay_factor = (1.0 - wfee[i]) / duration_ratio[w]
+            lacks = ~access[i]
+            best = -np.inf
+            best_p = -1
+            for _c in range(n_seen):
+                p = _listing_draw(_uniform(st), cum, total, start, count)
+                if l_remaining[p] <= 0 or (l_needs[p] & lacks):
+                    continue
+                upper = l_rate[p] * pay_factor  # if approved and paid at once
+                if upper < res:  # below the reservation wage even then
+                    continue
+                r = l_requester[p]
+                p_ok = belief_ok[w]
+                delay = belief_delay[w]
+                for k in range(k_slots):
+                    if slot_req[w, k] == r:
+                        p_ok = slot_ok[w, k]
+                        delay = slot_delay[w, k]
+                if public_stats:
+                    a = r_approved[r]
+                    n = a + r_rejected[r] + r_abandoned[r]
+                    weight = n / (n + prior_tasks)
+                    public_ok = a / max(n, 1)
+                    public_delay = r_delay_sum[r] / a / 24.0 if a > 0 else delay
+                    p_ok = weight * public_ok + (1.0 - weight) * p_ok
+                    delay = weight * public_delay + (1.0 - weight) * delay
+                value = upper * p_ok / (1.0 + impatience * delay)
+                if value > best:
+                    best = value
+                    best_p = p
+            if best_p >= 0 and best >= res:
+                acc_i[n_acc] = i
+                acc_p[n_acc] = best_p
+                n_acc += 1
+        if n_acc == 0:
+            continue
+        # 4. claim: a random order decides among workers wanting the same group
+        for j in range(n_acc - 1, 0, -1):
+            t = min(int(_uniform(st) * (j + 1)), j)
+            acc_i[j], acc_i[t] = acc_i[t], acc_i[j]
+            acc_p[j], acc_p[t] = acc_p[t], acc_p[j]
+        n_got = 0
+        for j in range(n_acc):
+            i, p = acc_i[j], acc_p[j]
+            e = l_est[p] * duration_ratio[on[i]]
+            want = max(1, int(math.ceil(left[i] / e)))
+            grant = min(want, l_max_per_worker[p], l_remaining[p])
+            if grant <= 0:
+                continue
+            l_remaining[p] -= grant
+            n_open -= grant
+            got_j[n_got] = j
+            got_n[n_got] = grant
+            n_got += 1
+        # 5. work: true time, returns (back to the group), submissions
+        for g in range(n_got):
+            j = got_j[g]
+            grant = got_n[g]
+            i, p = acc_i[j], acc_p[j]
+            w = on[i]
+            e = l_est[p] * duration_ratio[w]
+            a_med = l_true[p] * speed[w]
+            ratio = a_med / e
+            ln_c = math.log(return_threshold / ratio)
+            p_finish = _ndtr((ln_c + s2 / 2.0) / sigma)  # P(noise <= threshold / ratio)
+            p_ret = 1.0 - (1.0 - return_base_prob) * p_finish
+            k_ret = _binomial(st, grant, p_ret)
+            k_done = grant - k_ret
+            mean_done = _ndtr((ln_c - s2 / 2.0) / sigma) / max(p_finish, 1e-12)
+            minutes_done = k_done * a_med * min(mean_done, return_threshold / ratio)
+            share_dur = (1.0 - p_finish) / max(p_ret, 1e-12) if p_ret > 0 else 0.0
+            minutes_ret = k_ret * (
+                share_dur * return_threshold * e + (1.0 - share_dur) * 0.5 * a_med
+            )
+            if k_ret > 0:
+                l_remaining[p] += k_ret
+                n_open += k_ret
+                m_returned[w] += minutes_ret
+                n_returned[w] += k_ret
+            left[i] -= minutes_done + minutes_ret
+            if left[i] < 0:
+                spill[w] -= left[i]
+                left[i] = 0.0
+            submitted += k_done
+            returned += k_ret
+            if k_done > 0:
+                # workers learn how long tasks really take relative to the posted estimate
+                obs = (minutes_done / k_done) / l_est[p]
+                duration_ratio[w] += learning_rate * (obs - duration_ratio[w])
+                out_w[n_out] = w
+                out_p[n_out] = p
+                out_k[n_out] = k_done
+                out_min[n_out] = minutes_done
+                n_out += 1
+    for i in range(n_on):
+        m_idle[on[i]] += max(left[i], 0.0)
+    return n_out, submitted, returned
+
+
+@njit(cache=True)
+def file_submissions(
+    st,
+    idx,
+    workers,
+    b,
+    k_done,
+    minutes,
+    hour,
+    # worker, batch and requester columns
+    skill,
+    m_pending,
+    pending_value,
+    w_submitted,
+    batch_requester,
+    batch_reward,
+    batch_fee,
+    strictness,
+    rejection_kind,
+    review_kind,
+    r_submitted,
+    # parameters
+    p_reject_bad,  # by rejection kind: honest, strict, opportunistic
+    p_reject_good,
+    delay_prompt,
+    delay_slow,
+    deadline,  # hours; inf without a payment guarantee
+    abandon_hours,
+    appeals,
+    p_overturn,
+    # the record store's columns, written at rows ``idx``
+    s_worker,
+    s_requester,
+    s_kind,
+    s_done,
+    s_approve,
+    s_rej_just,
+    s_rej_unjust,
+    s_overturn,
+    s_reward,
+    s_fee,
+    s_minutes,
+    s_submit,
+    s_resolve,
+    # the records' due-date calendar (``stores.DueCalendar``)
+    cal_head,
+    cal_count,
+    s_next,
+):
+    """Create submission records with their review outcome and resolution hour, filed in the
+    due-date calendar. Returns (assignments, value submitted, value never to be paid) in micro-USD."""
+    n_assign = 0
+    value_total = 0
+    value_never = 0
+    for j in range(idx.size):
+        w = workers[j]
+        bj = b[j]
+        k = k_done[j]
+        req = batch_requester[bj]
+        p_good = min(max(skill[w] ** strictness[req], 0.0), 1.0)
+        n_good = _binomial(st, k, p_good)
+        n_bad = k - n_good
+        rk = rejection_kind[req]
+        n_rj = _binomial(st, n_bad, p_reject_bad[rk])
+        n_ru = _binomial(st, n_good, p_reject_good[rk])
+        z = _normal(st)
+        rev = review_kind[req]
+        if rev == 0:
+            delay = delay_prompt * math.exp(0.8 * z)
+        elif rev == 1:
+            delay = delay_slow * math.exp(0.5 * z)
+        else:
+            delay = np.inf
+        if delay < deadline:
+            kind = KIND_REVIEW
+            when = delay
+        elif deadline < np.inf:
+            kind = KIND_AUTO
+            when = deadline
+            n_rj = 0
+            n_ru = 0
+        else:
+            kind = KIND_ABANDON
+            when = abandon_hours
+            n_rj = 0
+            n_ru = 0
+        n_over = _binomial(st, n_ru, p_overturn) if appeals else 0
+        n_approve = 0 if kind == KIND_ABANDON else k - n_rj - n_ru
+        row = idx[j]
+        s_worker[row] = w
+        s_requester[row] = req
+        s_kind[row] = kind
+        s_done[row] = k
+        s_approve[row] = n_approve
+        s_rej_just[row] = n_rj
+        s_rej_unjust[row] = n_ru
+        s_overturn[row] = n_over
+        s_reward[row] = batch_reward[bj]
+        s_fee[row] = batch_fee[bj]
+        s_minutes[row] = minutes[j]
+        s_submit[row] = hour
+        due = hour + max(1, int(math.ceil(when)))
+        s_resolve[row] = due
+        slot = due % cal_head.size
+        s_next[row] = cal_head[slot]
+        cal_head[slot] = row
+        cal_count[slot] += 1
+        value = k * batch_reward[bj]
+        m_pending[w] += minutes[j]
+        pending_value[w] += value
+        w_submitted[w] += k
+        r_submitted[req] += k
+        n_assign += k
+        value_total += value
+        if kind == KIND_ABANDON:
+            value_never += value
+    return n_assign, value_total, value_never
+
+
+@njit(cache=True)
+def settle(
+    due,
+    hour,
+    wrate,
+    # the record store's columns
+    s_worker,
+    s_requester,
+    s_kind,
+    s_done,
+    s_approve,
+    s_rej_just,
+    s_rej_unjust,
+    s_overturn,
+    s_reward,
+    s_fee,
+    s_minutes,
+    s_submit,
+    # worker columns
+    earned,
+    fees_paid,
+    gross_billed,
+    pending_value,
+    m_pending,
+    m_paid,
+    m_rejected,
+    m_never_paid,
+    w_approved,
+    w_rejected,
+    belief_ok,
+    belief_delay,
+    slot_req,
+    slot_ok,
+    slot_delay,
+    slot_ptr,
+    weekly,  # this week's earnings per worker (float32), or an empty array
+    # requester columns
+    r_spent,
+    r_approved,
+    r_rejected,
+    r_unjust,
+    r_abandoned,
+    r_delay_sum,
+    # parameters
+    reason_required,
+    reputation_penalty,
+    learning_rate,
+    # outputs per due record: assignments held for an appeal and their minutes
+    held_out,
+    held_min_out,
+    totals,  # int64[11], see review.review_and_settle
+):
+    """Settle the records ``due`` this hour: money, time, counts and beliefs (in record order)."""
+    k_slots = slot_req.shape[1]
+    record_weekly = weekly.size > 0
+    delay_total = 0.0
+    for d in range(due.size):
+        row = due[d]
+        kind = s_kind[row]
+        w = s_worker[row]
+        r = s_requester[row]
+        n_done = s_done[row]
+        reward = s_reward[row]
+        fee = s_fee[row]
+        minutes = s_minutes[row]
+        is_review = kind == KIND_REVIEW
+        is_abandon = kind == KIND_ABANDON
+        held = s_overturn[row] if is_review else 0
+        rej_unjust = s_rej_unjust[row] - held if is_review else 0
+        rejected = (s_rej_just[row] if is_review else 0) + rej_unjust
+        approved = s_approve[row]
+        abandoned = n_done if is_abandon else 0
+
+        # money
+        gross = approved * reward
+        req_fee = approved * fee
+        wfee = np.int64(np.rint(gross * wrate[d]))
+        refund = (rejected + abandoned) * (reward + fee)
+        pay = gross - wfee
+        totals[0] += pay
+        totals[1] += req_fee + wfee
+        totals[2] += refund
+        earned[w] += pay
+        fees_paid[w] += wfee
+        gross_billed[w] += gross
+        pending_value[w] -= (approved + rejected + abandoned) * reward
+        r_spent[r] -= refund
+        if record_weekly:
+            weekly[w] += np.float32(pay / MICRO)
+
+        # time: pending -> paid / rejected / never paid (the held part stays pending)
+        per = minutes / max(n_done, 1)
+        never_min = minutes if is_abandon else 0.0
+        held_min = per * held
+        if rejected > 0:
+            paid_min = per * approved
+            rej_min = minutes - paid_min - never_min - held_min
+        else:
+            paid_min = minutes - never_min - held_min  # absorbs rounding
+            rej_min = 0.0
+        m_pending[w] -= minutes - held_min
+        m_paid[w] += paid_min
+        m_rejected[w] += rej_min
+        m_never_paid[w] += never_min
+        held_out[d] = held
+        held_min_out[d] = held_min
+
+        # counts and statistics
+        w_approved[w] += approved
+        w_rejected[w] += rejected
+        r_approved[r] += approved
+        r_rejected[r] += rejected
+        r_unjust[r] += rej_unjust
+        r_abandoned[r] += abandoned
+        delay_h = hour - s_submit[row]
+        r_delay_sum[r] += delay_h * approved
+        delay_total += delay_h * approved
+        totals[3] += approved
+        totals[4] += rejected
+        totals[5] += rej_unjust
+        totals[6] += abandoned
+        if kind == KIND_APPEAL:
+            totals[7] += approved
+        totals[8] += rej_unjust * reward
+
+        # beliefs: general, then the slot of this requester (taken over if not remembered)
+        judged = approved + rejected
+        if not (judged > 0 or is_abandon):
+            continue
+        if is_abandon:
+            obs_req = 0.0
+            obs_general = 0.0
+        else:
+            obs_general = approved / judged
+            if reason_required:
+                obs_req = 1.0 - min(1.0, reputation_penalty * rej_unjust / judged)
+            else:
+                obs_req = obs_general
+        obs_delay = delay_h / 24.0
+        belief_ok[w] += 0.5 * learning_rate * (obs_general - belief_ok[w])
+        belief_delay[w] += 0.5 * learning_rate * (obs_delay - belief_delay[w])
+        slot = -1
+        for k in range(k_slots):
+            if slot_req[w, k] == r:
+                slot = k
+                break
+        if slot < 0:
+            slot = slot_ptr[w] % k_slots
+            slot_req[w, slot] = r
+            slot_ok[w, slot] = belief_ok[w]
+            slot_delay[w, slot] = belief_delay[w]
+            slot_ptr[w] = (slot_ptr[w] + 1) % k_slots
+        slot_ok[w, slot] += learning_rate * (obs_req - slot_ok[w, slot])
+        slot_delay[w, slot] += learning_rate * (obs_delay - slot_delay[w, slot])
+    return delay_total
