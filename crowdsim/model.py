@@ -158,9 +158,9 @@ class CrowdWorkModel(mesa.Model):
         }
         store = ColumnStore(capacity, cols)
         k = self.config.workers.belief_slots
-        store.add_matrix_column("slot_req", k, np.int32, -1)
-        store.add_matrix_column("slot_ok", k, np.float32, 0.0)
-        store.add_matrix_column("slot_delay", k, np.float32, 0.0)
+        store.add_column("slot_req", np.int32, -1, width=k)
+        store.add_column("slot_ok", np.float32, 0.0, width=k)
+        store.add_column("slot_delay", np.float32, 0.0, width=k)
         return store
 
     def _init_workers(self) -> None:
@@ -314,25 +314,27 @@ class CrowdWorkModel(mesa.Model):
                 "assignments_per_hit": (i8, 1),
             },
         )
+        i4 = np.int32
         self.records = RecyclingStore(
             max(
                 1024, 8 * cfg.population.n_workers
             ),  # ~submissions awaiting review at once (measured)
             {
-                "worker": (np.int64, -1),
-                "requester": (np.int32, -1),
+                "worker": (i4, -1),
+                "requester": (i4, -1),
+                "submit_hour": (i4, 0),
+                "resolve_hour": (i4, 0),
+                "n_done": (i4, 0),
+                "n_approve": (i4, 0),
+                "n_rej_just": (i4, 0),
+                "n_rej_unjust": (i4, 0),
+                "n_overturn": (i4, 0),
                 "kind": (np.int8, 0),
-                "n_done": (i8, 0),
-                "n_approve": (i8, 0),
-                "n_rej_just": (i8, 0),
-                "n_rej_unjust": (i8, 0),
-                "n_overturn": (i8, 0),
                 "reward_micro": (i8, 0),
                 "fee_micro": (i8, 0),
                 "minutes": (f8, 0.0),
-                "submit_hour": (np.int32, 0),
-                "resolve_hour": (np.int32, 0),
             },
+            rows=True,  # written and read one record at a time, at scattered rows
         )
         self._due_batches = DueCalendar(self.batches, "expires_hour")
         self._due_records = DueCalendar(self.records, "resolve_hour")

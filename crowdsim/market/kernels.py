@@ -444,9 +444,12 @@ def file_submissions(
 
 @njit(cache=True)
 def settle(
-    due,
     hour,
-    wrate,
+    # the records' due-date calendar (``stores.DueCalendar``)
+    cal_head,
+    cal_count,
+    s_next,
+    s_resolve,
     # the record store's columns
     s_worker,
     s_requester,
@@ -486,20 +489,38 @@ def settle(
     r_abandoned,
     r_delay_sum,
     # parameters
+    tier_usd,  # worker-side fee tiers: lifetime billings (USD) where each next rate starts
+    tier_rates,  # worker-side fee rates, one more than tiers (a flat fee: one rate, no tiers)
     reason_required,
     reputation_penalty,
     learning_rate,
-    # outputs per due record: assignments held for an appeal and their minutes
+    # outputs per settled record: its row, assignments held for an appeal and their minutes
+    due_out,
     held_out,
     held_min_out,
-    totals,  # int64[11], see review.review_and_settle
+    totals,  # int64[9], see review.review_and_settle
 ):
-    """Settle the records ``due`` this hour: money, time, counts and beliefs (in record order)."""
+    """Take the records due at ``hour`` off the calendar and settle them one by one: money, time,
+    counts and beliefs. Returns (records settled, sum of payment delay x approved assignments)."""
     k_slots = slot_req.shape[1]
     record_weekly = weekly.size > 0
     delay_total = 0.0
-    for d in range(due.size):
-        row = due[d]
+    slot = hour % cal_head.size
+    d = 0
+    prev = -1
+    row = cal_head[slot]
+    while row >= 0:
+        following = s_next[row]
+        if s_resolve[row] != hour:  # due a whole ring of hours later
+            prev = row
+            row = following
+            continue
+        if prev < 0:
+            cal_head[slot] = following
+        else:
+            s_next[prev] = following
+        s_next[row] = -1
+        due_out[d] = row
         kind = s_kind[row]
         w = s_worker[row]
         r = s_requester[row]
@@ -518,7 +539,10 @@ def settle(
         # money
         gross = approved * reward
         req_fee = approved * fee
-        wfee = np.int64(np.rint(gross * wrate[d]))
+        t = 0
+        while t < tier_usd.size and tier_usd[t] <= gross_billed[w] / MICRO:
+            t += 1
+        wfee = np.int64(np.rint(gross * tier_rates[t]))
         refund = (rejected + abandoned) * (reward + fee)
         pay = gross - wfee
         totals[0] += pay
@@ -569,31 +593,33 @@ def settle(
 
         # beliefs: general, then the slot of this requester (taken over if not remembered)
         judged = approved + rejected
-        if not (judged > 0 or is_abandon):
-            continue
-        if is_abandon:
-            obs_req = 0.0
-            obs_general = 0.0
-        else:
-            obs_general = approved / judged
-            if reason_required:
-                obs_req = 1.0 - min(1.0, reputation_penalty * rej_unjust / judged)
+        if judged > 0 or is_abandon:
+            if is_abandon:
+                obs_req = 0.0
+                obs_general = 0.0
             else:
-                obs_req = obs_general
-        obs_delay = delay_h / 24.0
-        belief_ok[w] += 0.5 * learning_rate * (obs_general - belief_ok[w])
-        belief_delay[w] += 0.5 * learning_rate * (obs_delay - belief_delay[w])
-        slot = -1
-        for k in range(k_slots):
-            if slot_req[w, k] == r:
-                slot = k
-                break
-        if slot < 0:
-            slot = slot_ptr[w] % k_slots
-            slot_req[w, slot] = r
-            slot_ok[w, slot] = belief_ok[w]
-            slot_delay[w, slot] = belief_delay[w]
-            slot_ptr[w] = (slot_ptr[w] + 1) % k_slots
-        slot_ok[w, slot] += learning_rate * (obs_req - slot_ok[w, slot])
-        slot_delay[w, slot] += learning_rate * (obs_delay - slot_delay[w, slot])
-    return delay_total
+                obs_general = approved / judged
+                if reason_required:
+                    obs_req = 1.0 - min(1.0, reputation_penalty * rej_unjust / judged)
+                else:
+                    obs_req = obs_general
+            obs_delay = delay_h / 24.0
+            belief_ok[w] += 0.5 * learning_rate * (obs_general - belief_ok[w])
+            belief_delay[w] += 0.5 * learning_rate * (obs_delay - belief_delay[w])
+            s_k = -1
+            for k in range(k_slots):
+                if slot_req[w, k] == r:
+                    s_k = k
+                    break
+            if s_k < 0:
+                s_k = slot_ptr[w] % k_slots
+                slot_req[w, s_k] = r
+                slot_ok[w, s_k] = belief_ok[w]
+                slot_delay[w, s_k] = belief_delay[w]
+                slot_ptr[w] = (slot_ptr[w] + 1) % k_slots
+            slot_ok[w, s_k] += learning_rate * (obs_req - slot_ok[w, s_k])
+            slot_delay[w, s_k] += learning_rate * (obs_delay - slot_delay[w, s_k])
+        d += 1
+        row = following
+    cal_count[slot] -= d
+    return d, delay_total

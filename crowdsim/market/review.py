@@ -24,9 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from crowdsim.ledger import MICRO
 from crowdsim.market import KIND_APPEAL, kernels
-from crowdsim.policy.fees import worker_fee_rate
+from crowdsim.policy.fees import worker_fee_table
 
 REPUTATION_PENALTY = (
     2.0  # assumption: weight of a visible unjustified rejection in the worker's belief
@@ -36,20 +35,21 @@ REPUTATION_PENALTY = (
 def review_and_settle(model) -> None:
     S, W, R = model.records, model.workers, model.requesters
     pc = model.config.platform
-    due = model._due_records.pop(model.hour)
-    if due.size == 0:
+    cal = model._due_records
+    due_max = int(cal.count[model.hour % cal.head.size])
+    if due_max == 0:
         return
-    # the worker-side fee rate is set by lifetime billings at the start of the hour
-    wrate = worker_fee_rate(pc, W.gross_billed_micro[S.worker[due]] / MICRO)
     if hasattr(model, "weekly_earnings"):
         weekly = model.weekly_earnings[min(model.hour // 168, model.n_weeks - 1)]
     else:
         weekly = np.empty(0, dtype=np.float32)
-    held = np.empty(due.size, dtype=np.int64)
-    held_min = np.empty(due.size, dtype=np.float64)
+    tier_usd, tier_rates = worker_fee_table(pc)
+    due = np.empty(due_max, dtype=np.int64)
+    held = np.empty(due_max, dtype=np.int64)
+    held_min = np.empty(due_max, dtype=np.float64)
     t = np.zeros(9, dtype=np.int64)
-    delay_total = kernels.settle(
-        due, model.hour, wrate,
+    n, delay_total = kernels.settle(
+        model.hour, cal.head, cal.count, S.next_due, S.resolve_hour,
         S.worker, S.requester, S.kind, S.n_done, S.n_approve, S.n_rej_just, S.n_rej_unjust,
         S.n_overturn, S.reward_micro, S.fee_micro, S.minutes, S.submit_hour,
         W.earned_micro, W.fees_paid_micro, W.gross_billed_micro, W.pending_value_micro,
@@ -57,9 +57,13 @@ def review_and_settle(model) -> None:
         W.belief_ok, W.belief_delay_days, W.slot_req, W.slot_ok, W.slot_delay, W.slot_ptr,
         weekly,
         R.spent_micro, R.n_approved, R.n_rejected, R.n_unjust, R.n_abandoned, R.delay_hours_sum,
-        pc.reason_required, REPUTATION_PENALTY, model.config.workers.learning_rate,
-        held, held_min, t,
+        tier_usd, tier_rates, pc.reason_required, REPUTATION_PENALTY,
+        model.config.workers.learning_rate,
+        due, held, held_min, t,
     )  # fmt: skip
+    if n == 0:
+        return
+    due, held, held_min = due[:n], held[:n], held_min[:n]
     led = model.ledger
     led.transfer("escrow", "worker_paid", t[0])
     led.transfer("escrow", "platform_fees", t[1])

@@ -41,12 +41,18 @@ def requester_fee_per_assignment(
     return fee
 
 
+def worker_fee_table(platform: PlatformConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Worker-side fee as (tiers, rates): lifetime billings in USD at which each next rate
+    starts, and the rates (one more than the tiers; a flat fee is one rate and no tiers)."""
+    if platform.commission_tier_rates:
+        return (
+            np.asarray(platform.commission_tiers_usd, dtype=np.float64),
+            np.asarray(platform.commission_tier_rates, dtype=np.float64),
+        )
+    return np.empty(0, dtype=np.float64), np.array([platform.worker_fee_share], dtype=np.float64)
+
+
 def worker_fee_rate(platform: PlatformConfig, lifetime_billings_usd: np.ndarray) -> np.ndarray:
     """Share of gross pay deducted from workers, given their lifetime billings (USD)."""
-    billings = np.asarray(lifetime_billings_usd, dtype=np.float64)
-    if platform.commission_tier_rates:
-        tier = np.searchsorted(
-            np.asarray(platform.commission_tiers_usd, dtype=np.float64), billings, side="right"
-        )
-        return np.asarray(platform.commission_tier_rates, dtype=np.float64)[tier]
-    return np.full(billings.shape, platform.worker_fee_share, dtype=np.float64)
+    tiers, rates = worker_fee_table(platform)
+    return rates[np.searchsorted(tiers, np.asarray(lifetime_billings_usd), side="right")]
