@@ -124,6 +124,7 @@ class CrowdWorkModel(mesa.Model):
             "weekly_hours": (f8, 0.0),
             "online_base": (f8, 0.0),
             "skill": (f8, 0.0),
+            "log_skill": (f8, 0.0),  # for the quality draw, skill ** requester strictness
             "speed": (f8, 1.0),
             "n_approved": (i8, 0),
             "n_rejected": (i8, 0),
@@ -203,6 +204,8 @@ class CrowdWorkModel(mesa.Model):
         W.weekly_hours[idx] = hours
         W.online_base[idx] = hours / 168.0
         W.skill[idx] = rng.beta(a, b, size=k) if b > 0 else 1.0
+        with np.errstate(divide="ignore"):
+            W.log_skill[idx] = np.log(W.skill[idx])
         W.speed[idx] = np.exp(wc.speed_sigma * rng.standard_normal(k) - wc.speed_sigma**2 / 2)
         W.present[idx] = True
         W.joined_hour[idx] = self.hour if joined_hour is None else joined_hour

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from crowdsim.ledger import MICRO
 from crowdsim.market import KIND_ABANDON, KIND_APPEAL, KIND_AUTO, KIND_REVIEW
@@ -47,14 +47,22 @@ _TO_UNIT = 1.0 / 9007199254740992.0  # 2**-53
 
 
 @njit(cache=True, inline="always")
-def _uniform(st):
-    """A uniform draw in [0, 1) (SplitMix64; ``st`` is a one-element uint64 state array)."""
-    x = st[0] + _GOLDEN
-    st[0] = x
-    z = (x ^ (x >> _S30)) * _MIX1
+def _uniform_at(base, k):
+    """The ``k``-th uniform draw in [0, 1) after state ``base`` (SplitMix64 is a counter: draw k
+    is the mix of ``base + k x golden``), so loops can draw in parallel and stay reproducible."""
+    z = base + np.uint64(k) * _GOLDEN
+    z = (z ^ (z >> _S30)) * _MIX1
     z = (z ^ (z >> _S27)) * _MIX2
     z = z ^ (z >> _S31)
     return np.float64(z >> _S11) * _TO_UNIT
+
+
+@njit(cache=True, inline="always")
+def _uniform(st):
+    """The next uniform draw of the stream whose state is ``st[0]`` (a one-element uint64 array)."""
+    u = _uniform_at(st[0], 1)
+    st[0] += _GOLDEN
+    return u
 
 
 @njit(cache=True, inline="always")
@@ -71,6 +79,12 @@ def _binomial(st, n, p):
         return 0
     if p >= 1.0:
         return n
+    if n <= 12:  # a few trials: count Bernoulli successes (cheaper than the inversion's exp)
+        k = 0
+        for _ in range(n):
+            if _uniform(st) < p:
+                k += 1
+        return k
     if p > 0.5:
         return n - _binomial(st, n, 1.0 - p)
     q = 1.0 - p
@@ -93,7 +107,7 @@ def _binomial(st, n, p):
 
 
 @njit(cache=True, inline="always")
-def _listing_draw(u, cum, total, start, count):
+def _listing_draw(u, cum, total, start, count, inv_weight):
     """Position in the listing for a uniform draw ``u`` (see ``matching.Listing``): a cohort by
     binary search over the cumulative weights, then a group uniformly within it."""
     x = u * total
@@ -105,20 +119,25 @@ def _listing_draw(u, cum, total, start, count):
         else:
             hi = mid
     c = min(lo, cum.size - 1)
-    lower = cum[c - 1] if c > 0 else 0.0
-    frac = min(max((x - lower) / (cum[c] - lower), 0.0), 1.0)
+    frac = min(max(1.0 - (cum[c] - x) * inv_weight[c], 0.0), 1.0)
     return start[c] + min(int(frac * count[c]), count[c] - 1)
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def go_online(st, present, base, country, factor, spill, online_hours, on_out, left_out):
     """Who is online this hour: each present worker with probability ``base x factor[country]``,
     and everyone whose work runs on from the last hour. Writes the online rows and their minutes
     left to ``on_out``/``left_out`` and returns how many."""
+    n_present = present.size
+    online = np.empty(n_present, np.bool_)
+    s0 = st[0]
+    for j in prange(n_present):
+        online[j] = _uniform_at(s0, j + 1) < base[j] * factor[country[j]] or spill[present[j]] > 0
+    st[0] += np.uint64(n_present) * _GOLDEN
     n = 0
-    for j in range(present.size):
-        w = present[j]
-        if _uniform(st) < base[j] * factor[country[j]] or spill[w] > 0:
+    for j in range(n_present):
+        if online[j]:
+            w = present[j]
             on_out[n] = w
             sp = spill[w]
             left_out[n] = 60.0 - min(sp, 60.0)
@@ -128,7 +147,7 @@ def go_online(st, present, base, country, factor, spill, online_hours, on_out, l
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def search_rounds(
     st,
     on,
@@ -154,6 +173,7 @@ def search_rounds(
     total,
     start,
     count,
+    inv_weight,
     l_remaining,
     l_needs,  # bit 1 = gated, bit 2 = country-restricted
     l_rate,  # USD per hour at the posted time estimate
@@ -190,6 +210,7 @@ def search_rounds(
     n_on = on.size
     k_slots = slot_req.shape[1]
     searching = np.empty(n_on, np.int64)
+    choice = np.empty(n_on, np.int64)
     acc_i = np.empty(n_on, np.int64)
     acc_p = np.empty(n_on, np.int64)
     got_j = np.empty(n_on, np.int64)
@@ -218,18 +239,21 @@ def search_rounds(
             left[i] -= s
         if n_open <= 0:
             break
-        # 2-3. see the listing and choose, against the state at the start of the round
-        n_acc = 0
-        for j in range(n_s):
+        # 2-3. see the listing and choose, against the state at the start of the round (in
+        # parallel: each worker's draws are its own counters of the stream)
+        s0 = st[0]
+        for j in prange(n_s):
             i = searching[j]
             w = on[i]
             res = reservation[w]
             pay_factor = (1.0 - wfee[i]) / duration_ratio[w]
             lacks = ~access[i]
-            best = -np.inf
+            best_num = -1.0  # the best value so far is best_num / best_den (no division per draw)
+            best_den = 1.0
             best_p = -1
-            for _c in range(n_seen):
-                p = _listing_draw(_uniform(st), cum, total, start, count)
+            for c in range(n_seen):
+                u = _uniform_at(s0, j * n_seen + c + 1)
+                p = _listing_draw(u, cum, total, start, count, inv_weight)
                 if l_remaining[p] <= 0 or (l_needs[p] & lacks):
                     continue
                 upper = l_rate[p] * pay_factor  # if approved and paid at once
@@ -250,16 +274,20 @@ def search_rounds(
                     public_delay = r_delay_sum[r] / a / 24.0 if a > 0 else delay
                     p_ok = weight * public_ok + (1.0 - weight) * p_ok
                     delay = weight * public_delay + (1.0 - weight) * delay
-                value = upper * p_ok / (1.0 + impatience * delay)
-                if value > best:
-                    best = value
+                num = upper * p_ok  # value = num / den, the expected pay per hour
+                den = 1.0 + impatience * delay
+                if num * best_den > best_num * den:
+                    best_num = num
+                    best_den = den
                     best_p = p
-            if best_p >= 0 and best >= res:
-                acc_i[n_acc] = i
-                acc_p[n_acc] = best_p
+            choice[j] = best_p if best_p >= 0 and best_num >= res * best_den else -1
+        st[0] += np.uint64(n_s * n_seen) * _GOLDEN
+        n_acc = 0
+        for j in range(n_s):
+            if choice[j] >= 0:
+                acc_i[n_acc] = searching[j]
+                acc_p[n_acc] = choice[j]
                 n_acc += 1
-        if n_acc == 0:
-            continue
         # 4. claim: a random order decides among workers wanting the same group
         for j in range(n_acc - 1, 0, -1):
             t = min(int(_uniform(st) * (j + 1)), j)
@@ -333,7 +361,7 @@ def file_submissions(
     minutes,
     hour,
     # worker, batch and requester columns
-    skill,
+    log_skill,
     m_pending,
     pending_value,
     w_submitted,
@@ -382,7 +410,7 @@ def file_submissions(
         bj = b[j]
         k = k_done[j]
         req = batch_requester[bj]
-        p_good = min(max(skill[w] ** strictness[req], 0.0), 1.0)
+        p_good = min(max(math.exp(strictness[req] * log_skill[w]), 0.0), 1.0)  # skill^strictness
         n_good = _binomial(st, k, p_good)
         n_bad = k - n_good
         rk = rejection_kind[req]

@@ -65,6 +65,7 @@ class Listing:
             age = model.hour - h[self.start]
             weight = (np.exp2(-age / VISIBILITY_HALF_LIFE_HOURS) + 0.02) * self.count
         self.cum = np.cumsum(weight)
+        self.inv_weight = 1.0 / weight
         self.total = float(self.cum[-1]) if self.cum.size else 0.0
 
 
@@ -118,7 +119,8 @@ def search_and_work(model) -> None:
         W.reservation_wage, W.belief_duration_ratio, W.speed, W.belief_ok, W.belief_delay_days,
         W.slot_req, W.slot_ok, W.slot_delay,
         W.m_search, W.m_returned, W.n_returned, W.m_idle_online, W.spill,
-        listing.cum, listing.total, listing.start, listing.count, remaining, needs,
+        listing.cum, listing.total, listing.start, listing.count, listing.inv_weight, remaining,
+        needs,
         B.reward_micro[rows] / MICRO * 60.0 / np.maximum(B.est_minutes[rows], 1e-3),
         B.est_minutes[rows], B.true_minutes[rows], B.max_per_worker[rows], B.requester[rows],
         R.n_approved, R.n_rejected, R.n_abandoned, R.delay_hours_sum,
@@ -150,7 +152,7 @@ def _submit(
     cal = model._due_records
     n_assign, value, never = kernels.file_submissions(
         kernels.seed_state(model.rng_review), idx, workers, b, k_done, minutes, model.hour,
-        W.skill, W.m_pending, W.pending_value_micro, W.n_submitted,
+        W.log_skill, W.m_pending, W.pending_value_micro, W.n_submitted,
         B.requester, B.reward_micro, B.fee_micro,
         R.strictness, R.rejection_kind, R.review_kind, R.n_submitted,
         np.array([rc.honest_reject_bad_prob, rc.strict_reject_bad_prob, 1.0]),
