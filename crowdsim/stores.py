@@ -130,22 +130,32 @@ class RecyclingStore(ColumnStore):
 class DueCalendar:
     """Rows of a :class:`RecyclingStore` filed under the hour they fall due (``hour_column``).
 
-    A ring of ``slots`` linked lists: a row due at hour ``h`` is chained (through the store's
-    ``next_due`` column) into list ``h % slots``. Filing is O(1) per row and popping an hour walks
-    one list, taking the rows due then and leaving any due a whole ring later, so horizons longer
-    than the ring are still exact. Popped rows come in filing order. The work is in compiled
-    functions so that the compiled phases can file rows themselves (see ``calendar_file``).
+    A ring of ``slots`` linked lists: a row due at hour ``h`` is chained into list ``h % slots``
+    through ``self.next`` (a compact int32 array of its own, so walking a list stays in cache
+    while the rows' other fields are fetched independently). Filing is O(1) per row and popping an
+    hour walks one list, taking the rows due then and leaving any due a whole ring later, so
+    horizons longer than the ring are still exact. Popped rows come in filing order. The work is
+    in compiled functions so that the compiled phases can file and take rows themselves; call
+    :meth:`sync` before handing ``next`` to them (the store may have grown).
     """
 
     def __init__(self, store: RecyclingStore, hour_column: str, slots: int = 2048) -> None:
-        store.add_column("next_due", np.int64, -1)
         self.store = store
         self.hour_column = hour_column
         self.head = np.full(slots, -1, dtype=np.int64)
         self.count = np.zeros(slots, dtype=np.int64)  # rows in each list (due now or a ring later)
+        self.next = np.full(store.capacity, -1, dtype=np.int32)
 
     def __len__(self) -> int:
         return int(self.count.sum())
+
+    def sync(self) -> np.ndarray:
+        """``next`` sized to the store's current capacity."""
+        if self.next.size < self.store.capacity:
+            grown = np.full(self.store.capacity, -1, dtype=np.int32)
+            grown[: self.next.size] = self.next
+            self.next = grown
+        return self.next
 
     def add(self, hours: np.ndarray, idx: np.ndarray) -> None:
         """File rows ``idx`` under ``hours`` (also written to the store's hour column)."""
@@ -154,7 +164,7 @@ class DueCalendar:
             return
         col = getattr(self.store, self.hour_column)
         col[idx] = hours
-        calendar_file(self.head, self.count, self.store.next_due, idx, col)
+        calendar_file(self.head, self.count, self.sync(), idx, col)
 
     def pop(self, hour: int) -> np.ndarray:
         """The rows due at ``hour``, removed from the calendar."""
@@ -163,9 +173,8 @@ class DueCalendar:
             return np.empty(0, dtype=np.int64)
         out = np.empty(int(self.count[slot]), dtype=np.int64)
         n = calendar_pop(
-            self.head, self.count, self.store.next_due, getattr(self.store, self.hour_column),
-            hour, out,
-        )  # fmt: skip
+            self.head, self.count, self.sync(), getattr(self.store, self.hour_column), hour, out
+        )
         return out[:n]
 
 
