@@ -44,6 +44,8 @@ _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 _S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
 _TO_UNIT = 1.0 / 9007199254740992.0  # 2**-53
+# parallel loops give item j the draws from j x 2**20 on (far more than one item uses)
+_SUBSTREAM = np.uint64((0x9E3779B97F4A7C15 << 20) % (1 << 64))
 
 
 @njit(cache=True, inline="always")
@@ -215,6 +217,9 @@ def search_rounds(
     acc_p = np.empty(n_on, np.int64)
     got_j = np.empty(n_on, np.int64)
     got_n = np.empty(n_on, np.int64)
+    got_ret = np.empty(n_on, np.int64)
+    got_min = np.empty(n_on, np.float64)
+    streams = np.empty(n_on, np.uint64)
     n_open = 0
     for p in range(l_remaining.size):
         n_open += l_remaining[p]
@@ -306,11 +311,14 @@ def search_rounds(
             got_j[n_got] = j
             got_n[n_got] = grant
             n_got += 1
-        # 5. work: true time, returns (back to the group), submissions
-        for g in range(n_got):
-            j = got_j[g]
+        # 5. work: true time, returns, submissions; in parallel (a worker claims at most once a
+        # round, claim g draws from its own sub-stream), then returns go back to the groups
+        s0 = st[0]
+        for g in prange(n_got):
+            streams[g] = s0 + np.uint64(g) * _SUBSTREAM
+            sg = streams[g : g + 1]
             grant = got_n[g]
-            i, p = acc_i[j], acc_p[j]
+            i, p = acc_i[got_j[g]], acc_p[got_j[g]]
             w = on[i]
             e = l_est[p] * duration_ratio[w]
             a_med = l_true[p] * speed[w]
@@ -318,7 +326,7 @@ def search_rounds(
             ln_c = math.log(return_threshold / ratio)
             p_finish = _ndtr((ln_c + s2 / 2.0) / sigma)  # P(noise <= threshold / ratio)
             p_ret = 1.0 - (1.0 - return_base_prob) * p_finish
-            k_ret = _binomial(st, grant, p_ret)
+            k_ret = _binomial(sg, grant, p_ret)
             k_done = grant - k_ret
             mean_done = _ndtr((ln_c - s2 / 2.0) / sigma) / max(p_finish, 1e-12)
             minutes_done = k_done * a_med * min(mean_done, return_threshold / ratio)
@@ -327,31 +335,39 @@ def search_rounds(
                 share_dur * return_threshold * e + (1.0 - share_dur) * 0.5 * a_med
             )
             if k_ret > 0:
-                l_remaining[p] += k_ret
-                n_open += k_ret
                 m_returned[w] += minutes_ret
                 n_returned[w] += k_ret
             left[i] -= minutes_done + minutes_ret
             if left[i] < 0:
                 spill[w] -= left[i]
                 left[i] = 0.0
-            submitted += k_done
-            returned += k_ret
             if k_done > 0:
                 # workers learn how long tasks really take relative to the posted estimate
                 obs = (minutes_done / k_done) / l_est[p]
                 duration_ratio[w] += learning_rate * (obs - duration_ratio[w])
-                out_w[n_out] = w
+            got_ret[g] = k_ret
+            got_min[g] = minutes_done
+        st[0] = s0 + np.uint64(n_got) * _SUBSTREAM
+        for g in range(n_got):
+            i, p = acc_i[got_j[g]], acc_p[got_j[g]]
+            k_ret = got_ret[g]
+            k_done = got_n[g] - k_ret
+            l_remaining[p] += k_ret
+            n_open += k_ret
+            submitted += k_done
+            returned += k_ret
+            if k_done > 0:
+                out_w[n_out] = on[i]
                 out_p[n_out] = p
                 out_k[n_out] = k_done
-                out_min[n_out] = minutes_done
+                out_min[n_out] = got_min[g]
                 n_out += 1
     for i in range(n_on):
         m_idle[on[i]] += max(left[i], 0.0)
     return n_out, submitted, returned
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def file_submissions(
     st,
     idx,
@@ -402,21 +418,24 @@ def file_submissions(
 ):
     """Create submission records with their review outcome and resolution hour, filed in the
     due-date calendar. Returns (assignments, value submitted, value never to be paid) in micro-USD."""
-    n_assign = 0
-    value_total = 0
-    value_never = 0
-    for j in range(idx.size):
+    n = idx.size
+    # outcomes, in parallel: record j draws from its own sub-stream of the call's stream
+    s0 = st[0]
+    streams = np.empty(n, np.uint64)
+    for j in prange(n):
+        streams[j] = s0 + np.uint64(j) * _SUBSTREAM
+        sj = streams[j : j + 1]
         w = workers[j]
         bj = b[j]
         k = k_done[j]
         req = batch_requester[bj]
         p_good = min(max(math.exp(strictness[req] * log_skill[w]), 0.0), 1.0)  # skill^strictness
-        n_good = _binomial(st, k, p_good)
+        n_good = _binomial(sj, k, p_good)
         n_bad = k - n_good
         rk = rejection_kind[req]
-        n_rj = _binomial(st, n_bad, p_reject_bad[rk])
-        n_ru = _binomial(st, n_good, p_reject_good[rk])
-        z = _normal(st)
+        n_rj = _binomial(sj, n_bad, p_reject_bad[rk])
+        n_ru = _binomial(sj, n_good, p_reject_good[rk])
+        z = _normal(sj)
         rev = review_kind[req]
         if rev == 0:
             delay = delay_prompt * math.exp(0.8 * z)
@@ -437,14 +456,13 @@ def file_submissions(
             when = abandon_hours
             n_rj = 0
             n_ru = 0
-        n_over = _binomial(st, n_ru, p_overturn) if appeals else 0
-        n_approve = 0 if kind == KIND_ABANDON else k - n_rj - n_ru
+        n_over = _binomial(sj, n_ru, p_overturn) if appeals else 0
         row = idx[j]
         s_worker[row] = w
         s_requester[row] = req
         s_kind[row] = kind
         s_done[row] = k
-        s_approve[row] = n_approve
+        s_approve[row] = 0 if kind == KIND_ABANDON else k - n_rj - n_ru
         s_rej_just[row] = n_rj
         s_rej_unjust[row] = n_ru
         s_overturn[row] = n_over
@@ -452,20 +470,28 @@ def file_submissions(
         s_fee[row] = batch_fee[bj]
         s_minutes[row] = minutes[j]
         s_submit[row] = hour
-        due = hour + max(1, int(math.ceil(when)))
-        s_resolve[row] = due
-        slot = due % cal_head.size
+        s_resolve[row] = hour + max(1, int(math.ceil(when)))
+    st[0] = s0 + np.uint64(n) * _SUBSTREAM
+    # filing and the workers' and requesters' sums, in order
+    n_assign = 0
+    value_total = 0
+    value_never = 0
+    for j in range(n):
+        row = idx[j]
+        slot = s_resolve[row] % cal_head.size
         s_next[row] = cal_head[slot]
         cal_head[slot] = row
         cal_count[slot] += 1
-        value = k * batch_reward[bj]
+        w = workers[j]
+        k = k_done[j]
+        value = k * batch_reward[b[j]]
         m_pending[w] += minutes[j]
         pending_value[w] += value
         w_submitted[w] += k
-        r_submitted[req] += k
+        r_submitted[s_requester[row]] += k
         n_assign += k
         value_total += value
-        if kind == KIND_ABANDON:
+        if s_kind[row] == KIND_ABANDON:
             value_never += value
     return n_assign, value_total, value_never
 
