@@ -6,8 +6,9 @@ Usage:
     python benchmarks/bench.py small medium large scaling
 
 Each workload runs in a fresh subprocess (so peak RSS is its own) and prints one JSON line:
-workers, days, wall seconds, simulated worker-hours per second, peak RSS in MB and the
-per-phase time breakdown. ``startup`` times building a 100k-worker model (agents included);
+workers, days, threads, the time to load the compiled kernels (or compile them, on a machine's
+first run; not counted in wall), wall seconds, simulated worker-hours per second, peak RSS in MB
+and the per-phase time breakdown. ``startup`` times building a 100k-worker model (agents included);
 ``mesa`` runs Mesa's own Boltzmann wealth example (10k agents) for agent-steps per second;
 ``scaling`` compares 100k vs 10k workers over the same days.
 """
@@ -38,6 +39,10 @@ def run_workload(n_workers: int, days: int, seed: int = 1) -> dict:
     logging.getLogger("MESA").setLevel(logging.WARNING)
     from crowdsim import CrowdWorkModel
 
+    # load the compiled kernels (compiling them on a machine's first run) before timing
+    tj = time.perf_counter()
+    CrowdWorkModel(population__n_workers=200, sim__days=1, seed=seed, create_agents=False).run(2)
+    jit_s = time.perf_counter() - tj
     t0 = time.perf_counter()
     model = CrowdWorkModel(population__n_workers=n_workers, sim__days=days, seed=seed)
     t1 = time.perf_counter()
@@ -50,6 +55,8 @@ def run_workload(n_workers: int, days: int, seed: int = 1) -> dict:
         "workload": f"{n_workers}x{days}d",
         "workers": n_workers,
         "days": days,
+        "threads": model.threads,
+        "kernels_load_s": round(jit_s, 3),
         "build_s": round(t1 - t0, 3),
         "wall_s": round(t2 - t1, 3),
         "results_s": round(t3 - t2, 3),

@@ -22,6 +22,7 @@ from typing import Any
 import mesa
 import numpy as np
 
+from crowdsim import threads
 from crowdsim.agents import REJECTION_KINDS, REVIEW_KINDS, Requester, Worker
 from crowdsim.config import TASK_TYPES, CrowdSimConfig, to_config
 from crowdsim.data.countries import CountryTable
@@ -56,6 +57,7 @@ class CrowdWorkModel(mesa.Model):
 
             validate(cfg)
         super().__init__(rng=cfg.seed)
+        self.threads = threads.configure()  # for the compiled phases; results do not depend on it
         # One seed, separate streams per concern (spawned from the model's rng): what requesters
         # post, how workers search, how work is judged and who comes and goes stay aligned across
         # configurations that share a seed (common random numbers), however behaviour diverges.

@@ -26,3 +26,30 @@ def test_different_seeds_differ(small):
     b = run(**(small | {"seed": small["seed"] + 1}))
     assert _key(a.summary) != _key(b.summary)
     assert not a.workers["reservation_wage"].equals(b.workers["reservation_wage"])
+
+
+def test_same_results_whatever_the_number_of_threads():
+    """The compiled phases run loops in parallel; their draws are fixed counters of the seed's
+    streams, so one thread and all threads give identical runs."""
+    import numba
+    import pytest
+
+    from crowdsim import CrowdWorkModel, threads
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("one CPU: nothing to compare")
+    results = []
+    try:
+        for n in (1, numba.config.NUMBA_NUM_THREADS):
+            m = CrowdWorkModel(population__n_workers=3000, sim__days=4, seed=11)
+            numba.set_num_threads(n)
+            m.run()
+            assert numba.get_num_threads() == n
+            results.append(m.results())
+    finally:
+        threads.configure()
+    a, b = results
+    assert a.summary["tasks_submitted"] > 1000  # enough happened for the parallel loops to matter
+    assert _key(a.summary) == _key(b.summary)
+    pd.testing.assert_frame_equal(a.workers, b.workers)
+    pd.testing.assert_frame_equal(a.timeseries, b.timeseries)
