@@ -496,7 +496,7 @@ def file_submissions(
     return n_assign, value_total, value_never
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def settle(
     hour,
     # the records' due-date calendar (``stores.DueCalendar``)
@@ -552,128 +552,173 @@ def settle(
     due_out,
     held_out,
     held_min_out,
-    totals,  # int64[9], see review.review_and_settle
+    totals,  # int64[10], see review.review_and_settle
+    n_threads,
 ):
-    """Take the records due at ``hour`` off the calendar and settle them one by one: money, time,
-    counts and beliefs. Returns (records settled, sum of payment delay x approved assignments)."""
-    k_slots = slot_req.shape[1]
-    record_weekly = weekly.size > 0
-    delay_total = 0.0
+    """Take the records due at ``hour`` off the calendar and settle them: money, time, counts and
+    beliefs. Workers are split among the threads (worker row modulo threads), each thread settles
+    its workers' records in list order, and requester sums are added up after; so a worker's
+    records are applied in the same order whatever the number of threads, and the sums are of
+    integers (exact in any order). Returns (records settled, sum of delay hours x approved)."""
+    # 1. off the list, in list order
     slot = hour % cal_head.size
-    d = 0
+    n = 0
     prev = -1
     row = cal_head[slot]
     while row >= 0:
         following = s_next[row]
         if s_resolve[row] != hour:  # due a whole ring of hours later
             prev = row
-            row = following
-            continue
-        if prev < 0:
-            cal_head[slot] = following
         else:
-            s_next[prev] = following
-        s_next[row] = -1
-        due_out[d] = row
-        kind = s_kind[row]
-        w = s_worker[row]
-        r = s_requester[row]
-        n_done = s_done[row]
-        reward = s_reward[row]
-        fee = s_fee[row]
-        minutes = s_minutes[row]
-        is_review = kind == KIND_REVIEW
-        is_abandon = kind == KIND_ABANDON
-        held = s_overturn[row] if is_review else 0
-        rej_unjust = s_rej_unjust[row] - held if is_review else 0
-        rejected = (s_rej_just[row] if is_review else 0) + rej_unjust
-        approved = s_approve[row]
-        abandoned = n_done if is_abandon else 0
-
-        # money
-        gross = approved * reward
-        req_fee = approved * fee
-        t = 0
-        while t < tier_usd.size and tier_usd[t] <= gross_billed[w] / MICRO:
-            t += 1
-        wfee = np.int64(np.rint(gross * tier_rates[t]))
-        refund = (rejected + abandoned) * (reward + fee)
-        pay = gross - wfee
-        totals[0] += pay
-        totals[1] += req_fee + wfee
-        totals[2] += refund
-        earned[w] += pay
-        fees_paid[w] += wfee
-        gross_billed[w] += gross
-        pending_value[w] -= (approved + rejected + abandoned) * reward
-        r_spent[r] -= refund
-        if record_weekly:
-            weekly[w] += np.float32(pay / MICRO)
-
-        # time: pending -> paid / rejected / never paid (the held part stays pending)
-        per = minutes / max(n_done, 1)
-        never_min = minutes if is_abandon else 0.0
-        held_min = per * held
-        if rejected > 0:
-            paid_min = per * approved
-            rej_min = minutes - paid_min - never_min - held_min
-        else:
-            paid_min = minutes - never_min - held_min  # absorbs rounding
-            rej_min = 0.0
-        m_pending[w] -= minutes - held_min
-        m_paid[w] += paid_min
-        m_rejected[w] += rej_min
-        m_never_paid[w] += never_min
-        held_out[d] = held
-        held_min_out[d] = held_min
-
-        # counts and statistics
-        w_approved[w] += approved
-        w_rejected[w] += rejected
-        r_approved[r] += approved
-        r_rejected[r] += rejected
-        r_unjust[r] += rej_unjust
-        r_abandoned[r] += abandoned
-        delay_h = hour - s_submit[row]
-        r_delay_sum[r] += delay_h * approved
-        delay_total += delay_h * approved
-        totals[3] += approved
-        totals[4] += rejected
-        totals[5] += rej_unjust
-        totals[6] += abandoned
-        if kind == KIND_APPEAL:
-            totals[7] += approved
-        totals[8] += rej_unjust * reward
-
-        # beliefs: general, then the slot of this requester (taken over if not remembered)
-        judged = approved + rejected
-        if judged > 0 or is_abandon:
-            if is_abandon:
-                obs_req = 0.0
-                obs_general = 0.0
+            if prev < 0:
+                cal_head[slot] = following
             else:
-                obs_general = approved / judged
-                if reason_required:
-                    obs_req = 1.0 - min(1.0, reputation_penalty * rej_unjust / judged)
-                else:
-                    obs_req = obs_general
-            obs_delay = delay_h / 24.0
-            belief_ok[w] += 0.5 * learning_rate * (obs_general - belief_ok[w])
-            belief_delay[w] += 0.5 * learning_rate * (obs_delay - belief_delay[w])
-            s_k = -1
-            for k in range(k_slots):
-                if slot_req[w, k] == r:
-                    s_k = k
-                    break
-            if s_k < 0:
-                s_k = slot_ptr[w] % k_slots
-                slot_req[w, s_k] = r
-                slot_ok[w, s_k] = belief_ok[w]
-                slot_delay[w, s_k] = belief_delay[w]
-                slot_ptr[w] = (slot_ptr[w] + 1) % k_slots
-            slot_ok[w, s_k] += learning_rate * (obs_req - slot_ok[w, s_k])
-            slot_delay[w, s_k] += learning_rate * (obs_delay - slot_delay[w, s_k])
-        d += 1
+                s_next[prev] = following
+            s_next[row] = -1
+            due_out[n] = row
+            n += 1
         row = following
-    cal_count[slot] -= d
-    return d, delay_total
+    cal_count[slot] -= n
+    # 2. settle, the workers split among the threads in blocks of 64 rows (so that threads do
+    # not write to the same cache lines); each thread takes a contiguous run of the records
+    # arranged by thread, in list order within it
+    owner = np.empty(n, np.int64)
+    first = np.zeros(n_threads + 1, np.int64)
+    for d in range(n):
+        owner[d] = (s_worker[due_out[d]] >> 6) % n_threads
+        first[owner[d] + 1] += 1
+    for t in range(n_threads):
+        first[t + 1] += first[t]
+    order = np.empty(n, np.int64)
+    fill = first[:-1].copy()
+    for d in range(n):
+        order[fill[owner[d]]] = d
+        fill[owner[d]] += 1
+    # per record (arranged by thread), for the requesters' sums and the appeals: refund,
+    # approved, rejected, unjust, abandoned, delay hours x approved, held back for an appeal
+    by_record = np.empty((n, 7), np.int64)
+    held_minutes = np.empty(n, np.float64)
+    t_sums = np.zeros((n_threads, totals.size), np.int64)
+    k_slots = slot_req.shape[1]
+    record_weekly = weekly.size > 0
+    for t in prange(n_threads):
+        ts = t_sums[t]
+        for q in range(first[t], first[t + 1]):
+            d = order[q]
+            row = due_out[d]
+            kind = s_kind[row]
+            w = s_worker[row]
+            r = s_requester[row]
+            n_done = s_done[row]
+            reward = s_reward[row]
+            fee = s_fee[row]
+            minutes = s_minutes[row]
+            is_review = kind == KIND_REVIEW
+            is_abandon = kind == KIND_ABANDON
+            held = s_overturn[row] if is_review else 0
+            rej_unjust = s_rej_unjust[row] - held if is_review else 0
+            rejected = (s_rej_just[row] if is_review else 0) + rej_unjust
+            approved = s_approve[row]
+            abandoned = n_done if is_abandon else 0
+
+            # money
+            gross = approved * reward
+            req_fee = approved * fee
+            tier = 0
+            while tier < tier_usd.size and tier_usd[tier] <= gross_billed[w] / MICRO:
+                tier += 1
+            wfee = np.int64(np.rint(gross * tier_rates[tier]))
+            refund = (rejected + abandoned) * (reward + fee)
+            pay = gross - wfee
+            ts[0] += pay
+            ts[1] += req_fee + wfee
+            ts[2] += refund
+            earned[w] += pay
+            fees_paid[w] += wfee
+            gross_billed[w] += gross
+            pending_value[w] -= (approved + rejected + abandoned) * reward
+            if record_weekly:
+                weekly[w] += np.float32(pay / MICRO)
+
+            # time: pending -> paid / rejected / never paid (the held part stays pending)
+            per = minutes / max(n_done, 1)
+            never_min = minutes if is_abandon else 0.0
+            held_min = per * held
+            if rejected > 0:
+                paid_min = per * approved
+                rej_min = minutes - paid_min - never_min - held_min
+            else:
+                paid_min = minutes - never_min - held_min  # absorbs rounding
+                rej_min = 0.0
+            m_pending[w] -= minutes - held_min
+            m_paid[w] += paid_min
+            m_rejected[w] += rej_min
+            m_never_paid[w] += never_min
+            held_minutes[q] = held_min
+
+            # counts and statistics
+            w_approved[w] += approved
+            w_rejected[w] += rejected
+            delay_h = hour - s_submit[row]
+            rec = by_record[q]
+            rec[6] = held
+            rec[0] = refund
+            rec[1] = approved
+            rec[2] = rejected
+            rec[3] = rej_unjust
+            rec[4] = abandoned
+            rec[5] = delay_h * approved
+            ts[3] += approved
+            ts[4] += rejected
+            ts[5] += rej_unjust
+            ts[6] += abandoned
+            if kind == KIND_APPEAL:
+                ts[7] += approved
+            ts[8] += rej_unjust * reward
+            ts[9] += delay_h * approved
+
+            # beliefs: general, then the slot of this requester (taken over if not remembered)
+            judged = approved + rejected
+            if judged > 0 or is_abandon:
+                if is_abandon:
+                    obs_req = 0.0
+                    obs_general = 0.0
+                else:
+                    obs_general = approved / judged
+                    if reason_required:
+                        obs_req = 1.0 - min(1.0, reputation_penalty * rej_unjust / judged)
+                    else:
+                        obs_req = obs_general
+                obs_delay = delay_h / 24.0
+                belief_ok[w] += 0.5 * learning_rate * (obs_general - belief_ok[w])
+                belief_delay[w] += 0.5 * learning_rate * (obs_delay - belief_delay[w])
+                s_k = -1
+                for k in range(k_slots):
+                    if slot_req[w, k] == r:
+                        s_k = k
+                        break
+                if s_k < 0:
+                    s_k = slot_ptr[w] % k_slots
+                    slot_req[w, s_k] = r
+                    slot_ok[w, s_k] = belief_ok[w]
+                    slot_delay[w, s_k] = belief_delay[w]
+                    slot_ptr[w] = (slot_ptr[w] + 1) % k_slots
+                slot_ok[w, s_k] += learning_rate * (obs_req - slot_ok[w, s_k])
+                slot_delay[w, s_k] += learning_rate * (obs_delay - slot_delay[w, s_k])
+    # 3. the requesters' sums, the appeals' parts and the totals
+    for q in range(n):
+        d = order[q]
+        r = s_requester[due_out[d]]
+        rec = by_record[q]
+        held_out[d] = rec[6]
+        held_min_out[d] = held_minutes[q]
+        r_spent[r] -= rec[0]
+        r_approved[r] += rec[1]
+        r_rejected[r] += rec[2]
+        r_unjust[r] += rec[3]
+        r_abandoned[r] += rec[4]
+        r_delay_sum[r] += rec[5]
+    for t in range(n_threads):
+        for i in range(totals.size):
+            totals[i] += t_sums[t, i]
+    return n

@@ -22,6 +22,7 @@ ones (which do not count against the requester).
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from crowdsim.market import KIND_APPEAL, kernels
@@ -47,8 +48,8 @@ def review_and_settle(model) -> None:
     due = np.empty(due_max, dtype=np.int64)
     held = np.empty(due_max, dtype=np.int64)
     held_min = np.empty(due_max, dtype=np.float64)
-    t = np.zeros(9, dtype=np.int64)
-    n, delay_total = kernels.settle(
+    t = np.zeros(10, dtype=np.int64)
+    n = kernels.settle(
         model.hour, cal.head, cal.count, cal.sync(), S.resolve_hour,
         S.worker, S.requester, S.kind, S.n_done, S.n_approve, S.n_rej_just, S.n_rej_unjust,
         S.n_overturn, S.reward_micro, S.fee_micro, S.minutes, S.submit_hour,
@@ -59,7 +60,7 @@ def review_and_settle(model) -> None:
         R.spent_micro, R.n_approved, R.n_rejected, R.n_unjust, R.n_abandoned, R.delay_hours_sum,
         tier_usd, tier_rates, pc.reason_required, REPUTATION_PENALTY,
         model.config.workers.learning_rate,
-        due, held, held_min, t,
+        due, held, held_min, t, numba.get_num_threads(),
     )  # fmt: skip
     if n == 0:
         return
@@ -75,7 +76,7 @@ def review_and_settle(model) -> None:
     c["assignments_abandoned"] += int(t[6])
     c["assignments_overturned"] += int(t[7])
     c["value_good_rejected_micro"] += int(t[8])
-    c["delay_hours_x_assignments"] += float(delay_total)
+    c["delay_hours_x_assignments"] += float(t[9])
 
     # ---- appeals: schedule the overturned part; deterrence after an overturned appeal
     if pc.appeals:
