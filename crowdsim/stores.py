@@ -127,35 +127,52 @@ class RecyclingStore(ColumnStore):
         return self.capacity - self._n_free
 
 
+CHUNK = 32  # rows per calendar chunk
+
+
 class DueCalendar:
     """Rows of a :class:`RecyclingStore` filed under the hour they fall due (``hour_column``).
 
-    A ring of ``slots`` linked lists: a row due at hour ``h`` is chained into list ``h % slots``
-    through ``self.next`` (a compact int32 array of its own, so walking a list stays in cache
-    while the rows' other fields are fetched independently). Filing is O(1) per row and popping an
-    hour walks one list, taking the rows due then and leaving any due a whole ring later, so
-    horizons longer than the ring are still exact. Popped rows come in filing order. The work is
-    in compiled functions so that the compiled phases can file and take rows themselves; call
-    :meth:`sync` before handing ``next`` to them (the store may have grown).
+    A ring of ``slots`` lists, list ``h % slots`` holding the rows due at hour ``h``. A list is a
+    chain of chunks of ``CHUNK`` row numbers, so taking an hour's rows reads them in runs rather
+    than following one pointer per row. Filing is O(1) per row; taking an hour walks one list,
+    returns the rows due then (in filing order) and files again any due a whole ring later, so
+    horizons longer than the ring are still exact. The work is in compiled functions so that the
+    compiled phases can file and take rows themselves: they get :meth:`arrays`.
     """
 
     def __init__(self, store: RecyclingStore, hour_column: str, slots: int = 2048) -> None:
         self.store = store
         self.hour_column = hour_column
-        self.head = np.full(slots, -1, dtype=np.int64)
+        self.head = np.full(slots, -1, dtype=np.int64)  # newest chunk of each list
         self.count = np.zeros(slots, dtype=np.int64)  # rows in each list (due now or a ring later)
-        self.next = np.full(store.capacity, -1, dtype=np.int32)
+        self._chunks(max(256, store.capacity // 8))
+
+    def _chunks(self, n: int) -> None:
+        """Grow the chunk pool to ``n`` chunks."""
+        rows = np.empty((n, CHUNK), dtype=np.int32)
+        nxt = np.full(n, -1, dtype=np.int32)
+        fill = np.zeros(n, dtype=np.int32)
+        free = np.empty(n, dtype=np.int32)
+        k = n_free = 0
+        if hasattr(self, "rows"):
+            k = self.rows.shape[0]
+            rows[:k], nxt[:k], fill[:k] = self.rows, self.next, self.fill
+            n_free = int(self.free_top[0])
+            free[:n_free] = self.free[:n_free]
+        free[n_free : n_free + n - k] = np.arange(n - 1, k - 1, -1)
+        self.rows, self.next, self.fill, self.free = rows, nxt, fill, free
+        self.free_top = np.array([n_free + n - k], dtype=np.int64)  # free chunks: free[:top]
 
     def __len__(self) -> int:
         return int(self.count.sum())
 
-    def sync(self) -> np.ndarray:
-        """``next`` sized to the store's current capacity."""
-        if self.next.size < self.store.capacity:
-            grown = np.full(self.store.capacity, -1, dtype=np.int32)
-            grown[: self.next.size] = self.next
-            self.next = grown
-        return self.next
+    def arrays(self, reserve: int = 0) -> tuple:
+        """The calendar's arrays for the compiled functions, with room to file ``reserve`` rows."""
+        if self.free_top[0] < reserve + 1:
+            n = self.rows.shape[0]
+            self._chunks(max(2 * n, n + reserve + 1))
+        return (self.head, self.count, self.rows, self.next, self.fill, self.free, self.free_top)
 
     def add(self, hours: np.ndarray, idx: np.ndarray) -> None:
         """File rows ``idx`` under ``hours`` (also written to the store's hour column)."""
@@ -164,7 +181,7 @@ class DueCalendar:
             return
         col = getattr(self.store, self.hour_column)
         col[idx] = hours
-        calendar_file(self.head, self.count, self.sync(), idx, col)
+        calendar_file_rows(*self.arrays(reserve=idx.size), idx, col)
 
     def pop(self, hour: int) -> np.ndarray:
         """The rows due at ``hour``, removed from the calendar."""
@@ -172,43 +189,62 @@ class DueCalendar:
         if self.count[slot] == 0:
             return np.empty(0, dtype=np.int64)
         out = np.empty(int(self.count[slot]), dtype=np.int64)
-        n = calendar_pop(
-            self.head, self.count, self.sync(), getattr(self.store, self.hour_column), hour, out
-        )
+        n = calendar_take(*self.arrays(), getattr(self.store, self.hour_column), hour, out)
         return out[:n]
 
 
-@njit(cache=True)
-def calendar_file(head, count, nxt, idx, hour_col):
-    """Chain rows ``idx`` into the lists of their due hours (``hour_col[idx]``)."""
-    slots = head.size
-    for row in idx:
-        s = hour_col[row] % slots
-        nxt[row] = head[s]
-        head[s] = row
-        count[s] += 1
-
-
-@njit(cache=True)
-def calendar_pop(head, count, nxt, hour_col, hour, out):
-    """Unchain the rows due at ``hour`` into ``out`` (filing order); return how many."""
+@njit(cache=True, inline="always")
+def calendar_file(head, count, rows, nxt, fill, free, free_top, row, hour):
+    """File ``row`` under ``hour`` (the pool must have a free chunk)."""
     s = hour % head.size
+    c = head[s]
+    if c < 0 or fill[c] == rows.shape[1]:
+        free_top[0] -= 1
+        c = free[free_top[0]]
+        nxt[c] = head[s]
+        fill[c] = 0
+        head[s] = c
+    rows[c, fill[c]] = row
+    fill[c] += 1
+    count[s] += 1
+
+
+@njit(cache=True)
+def calendar_file_rows(head, count, rows, nxt, fill, free, free_top, idx, hour_col):
+    """File rows ``idx`` under their hours ``hour_col[idx]``."""
+    for row in idx:
+        calendar_file(head, count, rows, nxt, fill, free, free_top, row, hour_col[row])
+
+
+@njit(cache=True)
+def calendar_take(head, count, rows, nxt, fill, free, free_top, hour_col, hour, out):
+    """Take the rows due at ``hour`` into ``out`` (filing order), file again those due a ring
+    later, and return how many were taken."""
+    s = hour % head.size
+    chain = np.empty(count[s] + 1, np.int64)  # the list's chunks, newest first
+    n_chunks = 0
+    c = head[s]
+    while c >= 0:
+        chain[n_chunks] = c
+        n_chunks += 1
+        c = nxt[c]
+    later = np.empty(count[s], np.int64)
     n = 0
-    prev = -1
-    row = head[s]
-    while row >= 0:
-        following = nxt[row]
-        if hour_col[row] == hour:
-            out[n] = row
-            n += 1
-            if prev < 0:
-                head[s] = following
+    n_later = 0
+    for k in range(n_chunks - 1, -1, -1):  # oldest chunk first
+        c = chain[k]
+        for i in range(fill[c]):
+            row = rows[c, i]
+            if hour_col[row] == hour:
+                out[n] = row
+                n += 1
             else:
-                nxt[prev] = following
-            nxt[row] = -1
-        else:
-            prev = row
-        row = following
-    count[s] -= n
-    out[:n] = out[:n][::-1].copy()  # lists are last-in first
+                later[n_later] = row
+                n_later += 1
+        free[free_top[0]] = c
+        free_top[0] += 1
+    head[s] = -1
+    count[s] = 0
+    for i in range(n_later):
+        calendar_file(head, count, rows, nxt, fill, free, free_top, later[i], hour_col[later[i]])
     return n

@@ -24,6 +24,7 @@ from numba import njit, prange
 
 from crowdsim.ledger import MICRO
 from crowdsim.market import KIND_ABANDON, KIND_APPEAL, KIND_AUTO, KIND_REVIEW
+from crowdsim.stores import calendar_file, calendar_take
 
 _SQRT2 = math.sqrt(2.0)
 
@@ -411,10 +412,14 @@ def file_submissions(
     s_minutes,
     s_submit,
     s_resolve,
-    # the records' due-date calendar (``stores.DueCalendar``)
+    # the records' due-date calendar (``stores.DueCalendar.arrays``)
     cal_head,
     cal_count,
-    s_next,
+    cal_rows,
+    cal_next,
+    cal_fill,
+    cal_free,
+    cal_free_top,
 ):
     """Create submission records with their review outcome and resolution hour, filed in the
     due-date calendar. Returns (assignments, value submitted, value never to be paid) in micro-USD."""
@@ -478,10 +483,10 @@ def file_submissions(
     value_never = 0
     for j in range(n):
         row = idx[j]
-        slot = s_resolve[row] % cal_head.size
-        s_next[row] = cal_head[slot]
-        cal_head[slot] = row
-        cal_count[slot] += 1
+        calendar_file(
+            cal_head, cal_count, cal_rows, cal_next, cal_fill, cal_free, cal_free_top,
+            row, s_resolve[row],
+        )  # fmt: skip
         w = workers[j]
         k = k_done[j]
         value = k * batch_reward[b[j]]
@@ -499,10 +504,14 @@ def file_submissions(
 @njit(cache=True, parallel=True)
 def settle(
     hour,
-    # the records' due-date calendar (``stores.DueCalendar``)
+    # the records' due-date calendar (``stores.DueCalendar.arrays``)
     cal_head,
     cal_count,
-    s_next,
+    cal_rows,
+    cal_next,
+    cal_fill,
+    cal_free,
+    cal_free_top,
     s_resolve,
     # the record store's columns
     s_worker,
@@ -560,25 +569,11 @@ def settle(
     its workers' records in list order, and requester sums are added up after; so a worker's
     records are applied in the same order whatever the number of threads, and the sums are of
     integers (exact in any order). Returns (records settled, sum of delay hours x approved)."""
-    # 1. off the list, in list order
-    slot = hour % cal_head.size
-    n = 0
-    prev = -1
-    row = cal_head[slot]
-    while row >= 0:
-        following = s_next[row]
-        if s_resolve[row] != hour:  # due a whole ring of hours later
-            prev = row
-        else:
-            if prev < 0:
-                cal_head[slot] = following
-            else:
-                s_next[prev] = following
-            s_next[row] = -1
-            due_out[n] = row
-            n += 1
-        row = following
-    cal_count[slot] -= n
+    # 1. off the calendar, in filing order
+    n = calendar_take(
+        cal_head, cal_count, cal_rows, cal_next, cal_fill, cal_free, cal_free_top,
+        s_resolve, hour, due_out,
+    )  # fmt: skip
     # 2. settle, the workers split among the threads in blocks of 64 rows (so that threads do
     # not write to the same cache lines); each thread takes a contiguous run of the records
     # arranged by thread, in list order within it

@@ -161,7 +161,7 @@ def _submit(
         pc.abandon_days * 24.0, pc.appeals, pc.appeal_overturn_prob,
         S.worker, S.requester, S.kind, S.n_done, S.n_approve, S.n_rej_just, S.n_rej_unjust,
         S.n_overturn, S.reward_micro, S.fee_micro, S.minutes, S.submit_hour, S.resolve_hour,
-        cal.head, cal.count, cal.sync(),
+        *cal.arrays(reserve=workers.size),
     )  # fmt: skip
     c = model.counters
     c["assignments_submitted"] += int(n_assign)

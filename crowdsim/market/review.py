@@ -50,7 +50,7 @@ def review_and_settle(model) -> None:
     held_min = np.empty(due_max, dtype=np.float64)
     t = np.zeros(10, dtype=np.int64)
     n = kernels.settle(
-        model.hour, cal.head, cal.count, cal.sync(), S.resolve_hour,
+        model.hour, *cal.arrays(), S.resolve_hour,
         S.worker, S.requester, S.kind, S.n_done, S.n_approve, S.n_rej_just, S.n_rej_unjust,
         S.n_overturn, S.reward_micro, S.fee_micro, S.minutes, S.submit_hour,
         W.earned_micro, W.fees_paid_micro, W.gross_billed_micro, W.pending_value_micro,
