@@ -224,6 +224,25 @@ def search_rounds(
     n_open = 0
     for p in range(l_remaining.size):
         n_open += l_remaining[p]
+    # the online workers' beliefs, copied next to each other for the rounds (they do not change
+    # during the search; the duration ratio, which does, is kept in step below)
+    c_res = np.empty(n_on)
+    c_ratio = np.empty(n_on)
+    c_ok = np.empty(n_on)
+    c_delay = np.empty(n_on)
+    c_slot_req = np.empty((n_on, k_slots), slot_req.dtype)
+    c_slot_ok = np.empty((n_on, k_slots), slot_ok.dtype)
+    c_slot_delay = np.empty((n_on, k_slots), slot_delay.dtype)
+    for i in prange(n_on):
+        w = on[i]
+        c_res[i] = reservation[w]
+        c_ratio[i] = duration_ratio[w]
+        c_ok[i] = belief_ok[w]
+        c_delay[i] = belief_delay[w]
+        for k in range(k_slots):
+            c_slot_req[i, k] = slot_req[w, k]
+            c_slot_ok[i, k] = slot_ok[w, k]
+            c_slot_delay[i, k] = slot_delay[w, k]
     n_out = 0
     submitted = 0
     returned = 0
@@ -250,9 +269,8 @@ def search_rounds(
         s0 = st[0]
         for j in prange(n_s):
             i = searching[j]
-            w = on[i]
-            res = reservation[w]
-            pay_factor = (1.0 - wfee[i]) / duration_ratio[w]
+            res = c_res[i]
+            pay_factor = (1.0 - wfee[i]) / c_ratio[i]
             lacks = ~access[i]
             best_num = -1.0  # the best value so far is best_num / best_den (no division per draw)
             best_den = 1.0
@@ -266,12 +284,12 @@ def search_rounds(
                 if upper < res:  # below the reservation wage even then
                     continue
                 r = l_requester[p]
-                p_ok = belief_ok[w]
-                delay = belief_delay[w]
+                p_ok = c_ok[i]
+                delay = c_delay[i]
                 for k in range(k_slots):
-                    if slot_req[w, k] == r:
-                        p_ok = slot_ok[w, k]
-                        delay = slot_delay[w, k]
+                    if c_slot_req[i, k] == r:
+                        p_ok = c_slot_ok[i, k]
+                        delay = c_slot_delay[i, k]
                 if public_stats:
                     a = r_approved[r]
                     n = a + r_rejected[r] + r_abandoned[r]
@@ -302,7 +320,7 @@ def search_rounds(
         n_got = 0
         for j in range(n_acc):
             i, p = acc_i[j], acc_p[j]
-            e = l_est[p] * duration_ratio[on[i]]
+            e = l_est[p] * c_ratio[i]
             want = max(1, int(math.ceil(left[i] / e)))
             grant = min(want, l_max_per_worker[p], l_remaining[p])
             if grant <= 0:
@@ -321,7 +339,7 @@ def search_rounds(
             grant = got_n[g]
             i, p = acc_i[got_j[g]], acc_p[got_j[g]]
             w = on[i]
-            e = l_est[p] * duration_ratio[w]
+            e = l_est[p] * c_ratio[i]
             a_med = l_true[p] * speed[w]
             ratio = a_med / e
             ln_c = math.log(return_threshold / ratio)
@@ -345,7 +363,8 @@ def search_rounds(
             if k_done > 0:
                 # workers learn how long tasks really take relative to the posted estimate
                 obs = (minutes_done / k_done) / l_est[p]
-                duration_ratio[w] += learning_rate * (obs - duration_ratio[w])
+                c_ratio[i] += learning_rate * (obs - c_ratio[i])
+                duration_ratio[w] = c_ratio[i]
             got_ret[g] = k_ret
             got_min[g] = minutes_done
         st[0] = s0 + np.uint64(n_got) * _SUBSTREAM
