@@ -159,7 +159,18 @@ class CrowdWorkModel(mesa.Model):
             "strikes": (i4, 0),
             "slot_ptr": (np.int16, 0),
         }
-        store = ColumnStore(capacity, cols)
+        # what settling a submission changes for its worker, kept together (see ColumnStore)
+        settled = (
+            "earned_micro", "fees_paid_micro", "gross_billed_micro", "pending_value_micro",
+            "m_pending", "m_paid", "m_rejected", "m_never_paid", "n_approved", "n_rejected",
+            "belief_ok", "belief_delay_days", "slot_ptr", "slot_req", "slot_ok", "slot_delay",
+        )  # fmt: skip
+        # ... and what working through an hour reads and changes
+        worked = (
+            "reservation_wage", "belief_duration_ratio", "speed", "log_skill", "m_search",
+            "m_returned", "n_returned", "m_idle_online", "n_submitted", "online_hours",
+        )  # fmt: skip
+        store = ColumnStore(capacity, cols, groups=(settled, worked))
         k = self.config.workers.belief_slots
         store.add_column("slot_req", np.int32, -1, width=k)
         store.add_column("slot_ok", np.float32, 0.0, width=k)

@@ -14,17 +14,23 @@ from numba import njit
 class ColumnStore:
     """A set of equally long numpy columns with a count of rows in use.
 
-    With ``rows=True`` the columns are fields of one structured array (``self.table``), so a row's
-    values sit together in memory: for stores whose rows are read and written one at a time at
-    scattered positions (submission records), one or two cache lines per row instead of one per
-    column. The attributes are then strided views; numpy and the compiled kernels use them alike.
+    Columns named together in ``groups`` are fields of one structured array, so a row's values of
+    those columns sit together in memory: for columns read and written one row at a time at
+    scattered rows (a submission record; what settling a record changes for its worker), one or
+    two cache lines per row instead of one per column. ``rows=True`` groups every column. Grouped
+    columns are strided views; numpy and the compiled kernels use them like the others.
     """
 
     def __init__(
-        self, capacity: int, columns: dict[str, tuple[np.dtype, object]], rows: bool = False
+        self,
+        capacity: int,
+        columns: dict[str, tuple[np.dtype, object]],
+        rows: bool = False,
+        groups: tuple[tuple[str, ...], ...] = (),
     ):
         self._spec = {name: (dtype, fill, ()) for name, (dtype, fill) in columns.items()}
         self._rows = rows
+        self._groups = groups
         self.capacity = 0
         self.n = 0
         self._build(max(int(capacity), 1))
@@ -32,16 +38,18 @@ class ColumnStore:
     def _build(self, capacity: int) -> None:
         """(Re)create the columns with ``capacity`` rows, keeping the values of existing rows."""
         old_cap = self.capacity
-        if self._rows:
-            dt = np.dtype([(name, dtype, tail) for name, (dtype, _, tail) in self._spec.items()],
-                          align=True)  # fmt: skip
-            self.table = np.empty(capacity, dtype=dt)
-            new = {name: self.table[name] for name in self._spec}
-        else:
-            new = {
-                name: np.empty((capacity,) + tail, dtype=dtype)
-                for name, (dtype, _, tail) in self._spec.items()
-            }
+        groups = (tuple(self._spec),) if self._rows else self._groups
+        new = {}
+        for group in groups:
+            names = [name for name in group if name in self._spec]
+            if not names:
+                continue
+            dt = np.dtype([(name, *self._spec[name][::2]) for name in names], align=True)
+            table = np.empty(capacity, dtype=dt)
+            new |= {name: table[name] for name in names}
+        for name, (dtype, _, tail) in self._spec.items():
+            if name not in new:
+                new[name] = np.empty((capacity,) + tail, dtype=dtype)
         for name, (_, fill, _) in self._spec.items():
             col = new[name]
             old = getattr(self, name, None)

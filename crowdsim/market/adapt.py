@@ -16,21 +16,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from crowdsim.ledger import MICRO
+from crowdsim.market import kernels
 
 WINDOW_DECAY = np.exp(-1.0 / 7.0)  # one-week memory (assumption)
 MIN_WINDOW_MINUTES = 30.0
-
-
-def _worked_minutes(W, idx):
-    return (
-        W.m_paid[idx]
-        + W.m_pending[idx]
-        + W.m_rejected[idx]
-        + W.m_returned[idx]
-        + W.m_search[idx]
-        + W.m_never_paid[idx]
-    )
 
 
 def daily(model) -> None:
@@ -38,40 +27,21 @@ def daily(model) -> None:
     wc, rc = cfg.workers, cfg.requesters
     present = model.present_workers
     if present.size:
-        worked = _worked_minutes(W, present)
-        # what the worker counts on: pay received plus submitted work valued at its belief of approval
-        earned = (
-            W.earned_micro[present] + W.pending_value_micro[present] * W.belief_ok[present]
-        ) / MICRO
-        d_min = worked - W.last_minutes[present]
-        d_earn = earned - W.last_earned[present]
-        W.last_minutes[present] = worked
-        W.last_earned[present] = earned
-        W.win_minutes[present] = W.win_minutes[present] * WINDOW_DECAY + d_min
-        W.win_earn[present] = W.win_earn[present] * WINDOW_DECAY + d_earn
-        has_work = W.win_minutes[present] > MIN_WINDOW_MINUTES
-        wage = W.win_earn[present] / np.maximum(W.win_minutes[present], 1e-9) * 60.0
-        below = has_work & (wage < wc.exit_wage_ratio * W.reservation_wage[present])
-        W.strikes[present] = np.where(
-            below, W.strikes[present] + 1, np.where(has_work, 0, W.strikes[present])
-        )
-        # intensive margin: discouraged workers log on less, and come back as work pays again
-        discouraged = has_work & (wage < wc.discouragement_threshold * W.reservation_wage[present])
-        step = wc.discouragement_per_day
-        W.engagement[present] = np.where(
-            discouraged,
-            np.maximum(W.engagement[present] * (1.0 - step), wc.min_engagement),
-            np.where(
-                has_work,
-                np.minimum(W.engagement[present] * (1.0 + step), 1.0),
-                W.engagement[present],
-            ),
-        )
-        p_exit = np.where(W.main_income[present], wc.exit_prob_main, wc.exit_prob_side)
-        wage_exit = (W.strikes[present] >= wc.exit_days) & (rng.random(present.size) < p_exit)
-        base_daily = 1.0 - (1.0 - wc.baseline_exit_per_month) ** (1.0 / 30.0)
-        base_exit = rng.random(present.size) < base_daily
-        leave = wage_exit | base_exit
+        u_wage = rng.random(present.size)
+        u_base = rng.random(present.size)
+        leave = np.empty(present.size, dtype=np.bool_)
+        wage_exit = np.empty(present.size, dtype=np.bool_)
+        kernels.daily_workers(
+            present, u_wage, u_base,
+            W.m_paid, W.m_pending, W.m_rejected, W.m_returned, W.m_search, W.m_never_paid,
+            W.earned_micro, W.pending_value_micro, W.belief_ok, W.last_minutes, W.last_earned,
+            W.win_minutes, W.win_earn, W.reservation_wage, W.strikes, W.engagement,
+            W.main_income,
+            WINDOW_DECAY, MIN_WINDOW_MINUTES, wc.exit_wage_ratio, wc.discouragement_threshold,
+            wc.discouragement_per_day, wc.min_engagement, wc.exit_prob_main, wc.exit_prob_side,
+            wc.exit_days, 1.0 - (1.0 - wc.baseline_exit_per_month) ** (1.0 / 30.0),
+            leave, wage_exit,
+        )  # fmt: skip
         if leave.any():
             leavers = present[leave]
             W.present[leavers] = False
@@ -81,7 +51,6 @@ def daily(model) -> None:
             if model._create_agents:
                 for row in leavers:
                     model.worker_agents[row].remove()
-            model._refresh_present()
     model._refresh_present()  # availability uses today's engagement
     n_new = int(rng.poisson(cfg.population.n_workers * wc.baseline_exit_per_month / 30.0))
     if n_new:

@@ -736,3 +736,71 @@ def settle(
         for i in range(totals.size):
             totals[i] += t_sums[t, i]
     return n
+
+
+@njit(cache=True, parallel=True)
+def daily_workers(
+    present,
+    u_wage,
+    u_base,
+    # worker columns
+    m_paid,
+    m_pending,
+    m_rejected,
+    m_returned,
+    m_search,
+    m_never_paid,
+    earned,
+    pending_value,
+    belief_ok,
+    last_minutes,
+    last_earned,
+    win_minutes,
+    win_earn,
+    reservation,
+    strikes,
+    engagement,
+    main_income,
+    # parameters
+    decay,
+    min_window,
+    exit_wage_ratio,
+    discouragement_threshold,
+    discouragement_step,
+    min_engagement,
+    exit_prob_main,
+    exit_prob_side,
+    exit_days,
+    base_daily,
+    # outputs per present worker
+    leave,
+    wage_exit,
+):
+    """The daily update of each present worker (see ``adapt``): the recent all-in wage window,
+    strikes below the reservation wage, engagement, and whether the worker leaves."""
+    for j in prange(present.size):
+        w = present[j]
+        worked = m_paid[w] + m_pending[w] + m_rejected[w] + m_returned[w] + m_search[w]
+        worked += m_never_paid[w]
+        # what the worker counts on: pay received plus submitted work valued at its belief
+        got = (earned[w] + pending_value[w] * belief_ok[w]) / MICRO
+        d_min = worked - last_minutes[w]
+        d_earn = got - last_earned[w]
+        last_minutes[w] = worked
+        last_earned[w] = got
+        win_minutes[w] = win_minutes[w] * decay + d_min
+        win_earn[w] = win_earn[w] * decay + d_earn
+        has_work = win_minutes[w] > min_window
+        wage = win_earn[w] / max(win_minutes[w], 1e-9) * 60.0
+        if has_work and wage < exit_wage_ratio * reservation[w]:
+            strikes[w] += 1
+        elif has_work:
+            strikes[w] = 0
+        # intensive margin: discouraged workers log on less, and come back as work pays again
+        if has_work and wage < discouragement_threshold * reservation[w]:
+            engagement[w] = max(engagement[w] * (1.0 - discouragement_step), min_engagement)
+        elif has_work:
+            engagement[w] = min(engagement[w] * (1.0 + discouragement_step), 1.0)
+        p_exit = exit_prob_main if main_income[w] else exit_prob_side
+        wage_exit[j] = strikes[w] >= exit_days and u_wage[j] < p_exit
+        leave[j] = wage_exit[j] or u_base[j] < base_daily
