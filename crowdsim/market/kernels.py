@@ -70,43 +70,87 @@ def _uniform(st):
 
 @njit(cache=True, inline="always")
 def _normal(st):
-    """A standard normal draw (Box-Muller)."""
-    u1 = 1.0 - _uniform(st)
-    return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * _uniform(st))
+    """A standard normal draw: the inverse normal CDF of a uniform draw."""
+    u = _uniform(st)
+    while u <= 0.0:
+        u = _uniform(st)
+    return norm_ppf(u)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
+def norm_ppf(u):
+    """The inverse standard normal CDF for 0 < u < 1, by Acklam's rational approximation
+    (relative error below 1.2e-9), with a logarithm only in the 5% of tails."""
+    if u < 0.02425:
+        q = math.sqrt(-2.0 * math.log(u))
+        return _tail_num(q) / _tail_den(q)
+    if u > 0.97575:
+        q = math.sqrt(-2.0 * math.log(1.0 - u))
+        return -_tail_num(q) / _tail_den(q)
+    q = u - 0.5
+    r = q * q
+    num = (
+        (
+            ((-3.969683028665376e01 * r + 2.209460984245205e02) * r - 2.759285104469687e02) * r
+            + 1.383577518672690e02
+        )
+        * r
+        - 3.066479806614716e01
+    ) * r + 2.506628277459239e00
+    den = (
+        (
+            ((-5.447609879822406e01 * r + 1.615858368580409e02) * r - 1.556989798598866e02) * r
+            + 6.680131188771972e01
+        )
+        * r
+        - 1.328068155288572e01
+    ) * r + 1.0
+    return num * q / den  # fmt: skip
+
+
+@njit(cache=True, inline="always")
+def _tail_num(q):
+    return ((((-7.784894002430293e-03 * q - 3.223964580411365e-01) * q - 2.400758277161838e00) * q
+             - 2.549732539343734e00) * q + 4.374664141464968e00) * q + 2.938163982698783e00  # fmt: skip
+
+
+@njit(cache=True, inline="always")
+def _tail_den(q):
+    return (((7.784695709041462e-03 * q + 3.224671290700398e-01) * q + 2.445134137142996e00) * q
+            + 3.754408661907416e00) * q + 1.0  # fmt: skip
+
+
+@njit(cache=True, inline="always")
 def _binomial(st, n, p):
-    """A binomial(n, p) draw by inversion (n is small here: assignments of one claim)."""
+    """A binomial(n, p) draw (n is small here: the assignments of one claim or record): up to 12
+    trials by counting Bernoulli successes, more by inversion from the likelier side."""
     if n <= 0 or p <= 0.0:
         return 0
     if p >= 1.0:
         return n
-    if n <= 12:  # a few trials: count Bernoulli successes (cheaper than the inversion's exp)
+    if n <= 12:
         k = 0
         for _ in range(n):
             if _uniform(st) < p:
                 k += 1
         return k
-    if p > 0.5:
-        return n - _binomial(st, n, 1.0 - p)
-    q = 1.0 - p
-    pk = math.exp(n * math.log1p(-p))  # P(0)
-    if pk < 1e-300:  # too many trials for inversion: count Bernoulli successes
-        k = 0
-        for _ in range(n):
-            if _uniform(st) < p:
-                k += 1
-        return k
-    u = _uniform(st)
+    flip = p > 0.5
+    pp = 1.0 - p if flip else p
+    pk = math.exp(n * math.log1p(-pp))  # P(0)
     k = 0
-    cdf = pk
-    odds = p / q
-    while u > cdf and k < n:
-        pk *= (n - k) / (k + 1) * odds
-        k += 1
-        cdf += pk
-    return k
+    if pk < 1e-300:  # too many trials for inversion: count Bernoulli successes
+        for _ in range(n):
+            if _uniform(st) < pp:
+                k += 1
+    else:
+        u = _uniform(st)
+        cdf = pk
+        odds = pp / (1.0 - pp)
+        while u > cdf and k < n:
+            pk *= (n - k) / (k + 1) * odds
+            k += 1
+            cdf += pk
+    return n - k if flip else k
 
 
 @njit(cache=True, inline="always")
