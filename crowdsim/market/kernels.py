@@ -57,7 +57,7 @@ def _uniform_at(base, k):
     z = (z ^ (z >> _S30)) * _MIX1
     z = (z ^ (z >> _S27)) * _MIX2
     z = z ^ (z >> _S31)
-    return np.float64(z >> _S11) * _TO_UNIT
+    return np.float64(np.int64(z >> _S11)) * _TO_UNIT  # 53 bits: a signed conversion is exact
 
 
 @njit(cache=True, inline="always")
@@ -319,21 +319,19 @@ def search_rounds(
             best_num = -1.0  # the best value so far is best_num / best_den (no division per draw)
             best_den = 1.0
             best_p = -1
-            for c in range(n_seen):
+            for c in range(n_seen):  # written without branches on the draws (selects)
                 u = _uniform_at(s0, j * n_seen + c + 1)
                 p = _listing_draw(u, cum, total, start, count, inv_weight)
-                if l_remaining[p] <= 0 or (l_needs[p] & lacks):
-                    continue
                 upper = l_rate[p] * pay_factor  # if approved and paid at once
-                if upper < res:  # below the reservation wage even then
-                    continue
+                # open, accessible and at least the reservation wage even if paid at once
+                viable = (l_remaining[p] > 0) & ((l_needs[p] & lacks) == 0) & (upper >= res)
                 r = l_requester[p]
                 p_ok = c_ok[i]
                 delay = c_delay[i]
                 for k in range(k_slots):
-                    if c_slot_req[i, k] == r:
-                        p_ok = c_slot_ok[i, k]
-                        delay = c_slot_delay[i, k]
+                    known = c_slot_req[i, k] == r
+                    p_ok = c_slot_ok[i, k] if known else p_ok
+                    delay = c_slot_delay[i, k] if known else delay
                 if public_stats:
                     a = r_approved[r]
                     n = a + r_rejected[r] + r_abandoned[r]
@@ -344,10 +342,10 @@ def search_rounds(
                     delay = weight * public_delay + (1.0 - weight) * delay
                 num = upper * p_ok  # value = num / den, the expected pay per hour
                 den = 1.0 + impatience * delay
-                if num * best_den > best_num * den:
-                    best_num = num
-                    best_den = den
-                    best_p = p
+                better = viable & (num * best_den > best_num * den)
+                best_num = num if better else best_num
+                best_den = den if better else best_den
+                best_p = p if better else best_p
             choice[j] = best_p if best_p >= 0 and best_num >= res * best_den else -1
         st[0] += np.uint64(n_s * n_seen) * _GOLDEN
         n_acc = 0
@@ -490,6 +488,8 @@ def file_submissions(
     # outcomes, in parallel: record j draws from its own sub-stream of the call's stream
     s0 = st[0]
     streams = np.empty(n, np.uint64)
+    due_hour = np.empty(n, np.int64)
+    never = np.empty(n, np.bool_)
     for j in prange(n):
         streams[j] = s0 + np.uint64(j) * _SUBSTREAM
         sj = streams[j : j + 1]
@@ -539,6 +539,8 @@ def file_submissions(
         s_minutes[row] = minutes[j]
         s_submit[row] = hour
         s_resolve[row] = hour + max(1, int(math.ceil(when)))
+        due_hour[j] = s_resolve[row]  # compact copies for the filing below
+        never[j] = kind == KIND_ABANDON
     st[0] = s0 + np.uint64(n) * _SUBSTREAM
     # filing and the workers' and requesters' sums, in order
     n_assign = 0
@@ -548,7 +550,7 @@ def file_submissions(
         row = idx[j]
         calendar_file(
             cal_head, cal_count, cal_rows, cal_next, cal_fill, cal_free, cal_free_top,
-            row, s_resolve[row],
+            row, due_hour[j],
         )  # fmt: skip
         w = workers[j]
         k = k_done[j]
@@ -556,10 +558,10 @@ def file_submissions(
         m_pending[w] += minutes[j]
         pending_value[w] += value
         w_submitted[w] += k
-        r_submitted[s_requester[row]] += k
+        r_submitted[batch_requester[b[j]]] += k
         n_assign += k
         value_total += value
-        if s_kind[row] == KIND_ABANDON:
+        if never[j]:
             value_never += value
     return n_assign, value_total, value_never
 
@@ -653,8 +655,9 @@ def settle(
         order[fill[owner[d]]] = d
         fill[owner[d]] += 1
     # per record (arranged by thread), for the requesters' sums and the appeals: refund,
-    # approved, rejected, unjust, abandoned, delay hours x approved, held back for an appeal
-    by_record = np.empty((n, 7), np.int64)
+    # approved, rejected, unjust, abandoned, delay hours x approved, held back for an appeal,
+    # requester
+    by_record = np.empty((n, 8), np.int64)
     held_minutes = np.empty(n, np.float64)
     t_sums = np.zeros((n_threads, totals.size), np.int64)
     k_slots = slot_req.shape[1]
@@ -719,6 +722,7 @@ def settle(
             w_rejected[w] += rejected
             delay_h = hour - s_submit[row]
             rec = by_record[q]
+            rec[7] = r
             rec[6] = held
             rec[0] = refund
             rec[1] = approved
@@ -766,8 +770,8 @@ def settle(
     # 3. the requesters' sums, the appeals' parts and the totals
     for q in range(n):
         d = order[q]
-        r = s_requester[due_out[d]]
         rec = by_record[q]
+        r = rec[7]
         held_out[d] = rec[6]
         held_min_out[d] = held_minutes[q]
         r_spent[r] -= rec[0]
