@@ -170,12 +170,13 @@ class CrowdWorkModel(mesa.Model):
             "reservation_wage", "belief_duration_ratio", "speed", "log_skill", "m_search",
             "m_returned", "n_returned", "m_idle_online", "n_submitted", "online_hours",
         )  # fmt: skip
-        store = ColumnStore(capacity, cols, groups=(settled, worked))
-        k = self.config.workers.belief_slots
-        store.add_column("slot_req", np.int32, -1, width=k)
-        store.add_column("slot_ok", np.float32, 0.0, width=k)
-        store.add_column("slot_delay", np.float32, 0.0, width=k)
-        return store
+        k = self.config.workers.belief_slots  # the requesters a worker remembers
+        cols |= {
+            "slot_req": (np.int32, -1, k),
+            "slot_ok": (np.float32, 0.0, k),
+            "slot_delay": (np.float32, 0.0, k),
+        }
+        return ColumnStore(capacity, cols, groups=(settled, worked))
 
     def _init_workers(self) -> None:
         cfg = self.config

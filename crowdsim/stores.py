@@ -12,7 +12,8 @@ from numba import njit
 
 
 class ColumnStore:
-    """A set of equally long numpy columns with a count of rows in use.
+    """A set of equally long numpy columns with a count of rows in use. ``columns`` maps names to
+    ``(dtype, fill)``, or ``(dtype, fill, width)`` for a 2-D column (capacity x width).
 
     Columns named together in ``groups`` are fields of one structured array, so a row's values of
     those columns sit together in memory: for columns read and written one row at a time at
@@ -28,7 +29,7 @@ class ColumnStore:
         rows: bool = False,
         groups: tuple[tuple[str, ...], ...] = (),
     ):
-        self._spec = {name: (dtype, fill, ()) for name, (dtype, fill) in columns.items()}
+        self._spec = {name: (c[0], c[1], tuple(c[2:])) for name, c in columns.items()}
         self._rows = rows
         self._groups = groups
         self.capacity = 0
@@ -73,12 +74,6 @@ class ColumnStore:
         idx = np.arange(self.n, self.n + k)
         self.n += k
         return idx
-
-    def add_column(self, name: str, dtype, fill, width: int | None = None) -> None:
-        """A further column filled with ``fill``; with ``width``, a 2-D column (capacity x width),
-        e.g. a worker's remembered requesters."""
-        self._spec[name] = (dtype, fill, () if width is None else (width,))
-        self._build(self.capacity)
 
 
 class RecyclingStore(ColumnStore):
