@@ -2,7 +2,8 @@
 
 State lives in the model (``model.workers``, ``model.requesters``: one array per attribute);
 an agent only knows its ``row``. So ``model.agents_by_type[Worker]`` with AgentSet ``select``,
-``groupby`` and ``agg`` works in a notebook while the hourly phases stay vectorised.
+``groupby`` and ``agg`` works in a notebook while the hourly phases work on the columns (numpy and
+compiled kernels), never on agent objects.
 """
 
 from __future__ import annotations
