@@ -1,18 +1,25 @@
-"""Compiled kernels for the hot loops of an hour: the search rounds, filing submissions and settling.
+"""Compiled kernels for the hot loops: going online, the search rounds, filing submissions,
+settling them, and the daily worker update.
 
-The phases in :mod:`crowdsim.market.matching` and :mod:`crowdsim.market.review` prepare the hour
-(who is online, what is listed, fee rates, the records falling due) with numpy and hand the
-per-worker and per-record work to these functions, compiled with numba. A worker's round (draw
-the listing, look up beliefs, choose, claim, work) and a record's settlement are one pass each
-instead of dozens of whole-array numpy operations. State is updated in place in the model's
-columns. Random numbers: each call draws a 64-bit seed from the model's per-concern
+The phases in :mod:`crowdsim.market.matching`, :mod:`crowdsim.market.review` and
+:mod:`crowdsim.market.adapt` prepare the hour (what is listed, fee rates, the stores' arrays) with
+numpy and hand the per-worker and per-record work to these functions, compiled with numba. A
+worker's round (draw the listing, look up beliefs, choose, claim, work) and a record's settlement
+are one pass each instead of dozens of whole-array numpy operations. State is updated in place in
+the model's columns.
+
+Random numbers: each call draws a 64-bit seed from the model's per-concern
 ``numpy.random.Generator`` (so a seed still fixes the run and the streams stay separate) and runs
-an inline SplitMix64 generator from it (Steele, Lea & Flood 2014; passes BigCrush). Calls into the
-Generator from compiled code are opaque and cost more than the arithmetic around them here.
+an inline SplitMix64 generator from it (Steele, Lea & Flood 2014; passes BigCrush); calls into the
+Generator from compiled code would cost more than the arithmetic around them. SplitMix64 is a
+counter, so the loops that run in parallel (``prange``) give item k the k-th draws, or a
+sub-stream of its own 2**20 draws apart, and results do not depend on the number of threads
+(:mod:`crowdsim.threads`). Settlement splits workers among threads so that each worker's records
+are applied in the same order whatever the number of threads.
 
-The rules are the ones documented in ``matching`` and ``review``; this module only says how they
-are computed. Compiled code is cached next to this file (``cache=True``), so only the first run on a
-machine pays the compilation (a few seconds).
+The rules are the ones documented in ``matching``, ``review`` and ``adapt``; this module only says
+how they are computed. Compiled code is cached next to this file (``cache=True``), so only the
+first run on a machine pays the compilation (about 10 s).
 """
 
 from __future__ import annotations

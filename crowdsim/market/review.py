@@ -18,6 +18,9 @@ Beliefs: the worker updates its belief about the requester (approval odds, payme
 general belief. With ``platform.reason_required`` the worker can tell unjustified rejections
 (which cost the requester twice the reputation among the workers who got them) from justified
 ones (which do not count against the requester).
+
+The records due are taken off the due-date calendar and settled in the compiled kernel
+``kernels.settle``; this module books its totals in the ledger and schedules appeals.
 """
 
 from __future__ import annotations
