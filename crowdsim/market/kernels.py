@@ -27,13 +27,40 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from llvmlite import ir
 from numba import njit, prange
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 from crowdsim.ledger import MICRO
 from crowdsim.market import KIND_ABANDON, KIND_APPEAL, KIND_AUTO, KIND_REVIEW
 from crowdsim.stores import calendar_file, calendar_take
 
 _SQRT2 = math.sqrt(2.0)
+PREFETCH_AHEAD = 8  # records ahead whose worker's state is requested from memory early
+
+
+@intrinsic
+def _prefetch(typingctx, arr, idx):
+    """Ask the processor to load ``arr[idx]``'s cache line (for writing) ahead of its use."""
+    sig = types.void(arr, idx)
+
+    def codegen(context, builder, signature, args):
+        aryty, idxty = signature.args
+        ary = context.make_array(aryty)(context, builder, args[0])
+        first = context.cast(builder, args[1], idxty, types.intp)
+        zero = context.get_constant(types.intp, 0)
+        inds = [first] + [zero] * (aryty.ndim - 1)  # the row's first element
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, inds, wraparound=False)
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        rw, locality, data = ir.Constant(i32, 1), ir.Constant(i32, 3), ir.Constant(i32, 1)
+        builder.call(fn, [builder.bitcast(ptr, i8p), rw, locality, data])
+        return context.get_dummy_value()
+
+    return sig, codegen
 
 
 @njit(cache=True, inline="always")
@@ -672,6 +699,15 @@ def settle(
     for t in prange(n_threads):
         ts = t_sums[t]
         for q in range(first[t], first[t + 1]):
+            if q + PREFETCH_AHEAD < first[t + 1]:
+                w_next = s_worker[due_out[order[q + PREFETCH_AHEAD]]]
+                _prefetch(earned, w_next)
+                _prefetch(m_paid, w_next)
+                _prefetch(belief_ok, w_next)
+                _prefetch(slot_ok, w_next)
+                _prefetch(slot_delay, w_next)
+                if record_weekly:
+                    _prefetch(weekly, w_next)
             d = order[q]
             row = due_out[d]
             kind = s_kind[row]
