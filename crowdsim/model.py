@@ -159,11 +159,12 @@ class CrowdWorkModel(mesa.Model):
             "strikes": (i4, 0),
             "slot_ptr": (np.int16, 0),
         }
-        # what settling a submission changes for its worker, kept together (see ColumnStore)
+        # what settling a submission changes for its worker, kept together (see ColumnStore):
+        # 192 bytes a worker, three cache lines
         settled = (
             "earned_micro", "fees_paid_micro", "gross_billed_micro", "pending_value_micro",
             "m_pending", "m_paid", "m_rejected", "m_never_paid", "n_approved", "n_rejected",
-            "belief_ok", "belief_delay_days", "slot_ptr", "slot_req", "slot_ok", "slot_delay",
+            "belief_ok", "belief_delay_days", "slot_req", "slot_ok", "slot_delay",
         )  # fmt: skip
         # ... and what working through an hour reads and changes
         worked = (

@@ -46,7 +46,9 @@ class ColumnStore:
             if not names:
                 continue
             dt = np.dtype([(name, *self._spec[name][::2]) for name in names], align=True)
-            table = np.empty(capacity, dtype=dt)
+            raw = np.empty(capacity * dt.itemsize + 64, dtype=np.uint8)
+            start = -raw.ctypes.data % 64  # rows start on a cache line
+            table = raw[start : start + capacity * dt.itemsize].view(dt)
             new |= {name: table[name] for name in names}
         for name, (dtype, _, tail) in self._spec.items():
             if name not in new:

@@ -701,11 +701,9 @@ def settle(
         for q in range(first[t], first[t + 1]):
             if q + PREFETCH_AHEAD < first[t + 1]:
                 w_next = s_worker[due_out[order[q + PREFETCH_AHEAD]]]
-                _prefetch(earned, w_next)
-                _prefetch(m_paid, w_next)
+                _prefetch(earned, w_next)  # the worker's three lines of settled state
                 _prefetch(belief_ok, w_next)
                 _prefetch(slot_ok, w_next)
-                _prefetch(slot_delay, w_next)
                 if record_weekly:
                     _prefetch(weekly, w_next)
             d = order[q]
