@@ -82,3 +82,29 @@ def test_binomial_edges():
     assert (_draw_binomials(st, 7, 0.0, 100) == 0).all()
     assert (_draw_binomials(st, 7, 1.0, 100) == 7).all()
     assert (_draw_binomials(st, 0, 0.5, 100) == 0).all()
+
+
+@njit
+def _draw_positions(u, prob, alias, inv_prob, inv_rest, start, count):
+    out = np.empty(u.size, np.int64)
+    for i in range(u.size):
+        out[i] = kernels._listing_draw(u[i], prob, alias, inv_prob, inv_rest, start, count)
+    return out
+
+
+def test_listing_draw_follows_the_weights():
+    """A listing draw picks a cohort with probability proportional to its weight (alias method)
+    and a group uniformly within it."""
+    count = np.array([3, 1, 5, 2, 40, 1])
+    start = np.r_[0, np.cumsum(count)[:-1]]
+    weight = np.array([0.5, 0.0, 2.0, 1.0, 4.0, 0.25]) * count  # a cohort of no weight too
+    prob, alias = kernels.alias_table(weight)
+    inv_prob = np.where(prob > 0, 1 / np.where(prob > 0, prob, 1), 0.0)
+    inv_rest = np.where(prob < 1, 1 / np.where(prob < 1, 1 - prob, 1), 0.0)
+    u = np.random.default_rng(2).random(400_000)
+    pos = _draw_positions(u, prob, alias, inv_prob, inv_rest, start, count)
+    per_group = np.repeat(weight / count, count) / weight.sum()
+    observed = np.bincount(pos, minlength=count.sum())
+    assert observed[start[1]] == 0  # no weight, never drawn
+    keep = per_group > 0
+    assert stats.chisquare(observed[keep], per_group[keep] * u.size).pvalue > 1e-4

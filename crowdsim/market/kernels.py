@@ -187,21 +187,54 @@ def _binomial(st, n, p):
     return n - k if flip else k
 
 
-@njit(cache=True, inline="always")
-def _listing_draw(u, cum, total, start, count, inv_weight):
-    """Position in the listing for a uniform draw ``u`` (see ``matching.Listing``): a cohort by
-    binary search over the cumulative weights, then a group uniformly within it."""
-    x = u * total
-    lo, hi = 0, cum.size
-    while lo < hi:  # first cohort whose cumulative weight exceeds x
-        mid = (lo + hi) >> 1
-        if cum[mid] <= x:
-            lo = mid + 1
+@njit(cache=True)
+def alias_table(weight):
+    """Walker's alias table for drawing index i with probability weight[i] / sum (Vose's
+    construction): returns (prob, alias)."""
+    n = weight.size
+    scaled = weight * (n / weight.sum())
+    prob = np.ones(n)
+    alias = np.arange(n)
+    small = np.empty(n, np.int64)
+    large = np.empty(n, np.int64)
+    n_small = 0
+    n_large = 0
+    for i in range(n):
+        if scaled[i] < 1.0:
+            small[n_small] = i
+            n_small += 1
         else:
-            hi = mid
-    c = min(lo, cum.size - 1)
-    frac = min(max(1.0 - (cum[c] - x) * inv_weight[c], 0.0), 1.0)
-    return start[c] + min(int(frac * count[c]), count[c] - 1)
+            large[n_large] = i
+            n_large += 1
+    while n_small > 0 and n_large > 0:
+        n_small -= 1
+        s = small[n_small]
+        n_large -= 1
+        g = large[n_large]
+        prob[s] = scaled[s]
+        alias[s] = g
+        scaled[g] = scaled[g] + scaled[s] - 1.0
+        if scaled[g] < 1.0:
+            small[n_small] = g
+            n_small += 1
+        else:
+            large[n_large] = g
+            n_large += 1
+    return prob, alias
+
+
+@njit(cache=True, inline="always")
+def _listing_draw(u, prob, alias, inv_prob, inv_rest, start, count):
+    """Position in the listing for a uniform draw ``u`` (see ``matching.Listing``): a cohort by
+    the alias method (constant time, no search), then a group uniformly within it, from the rest
+    of the same draw."""
+    x = u * prob.size
+    c = min(int(x), prob.size - 1)
+    f = x - c
+    keep = f < prob[c]
+    k = c if keep else alias[c]
+    v = f * inv_prob[c] if keep else (f - prob[c]) * inv_rest[c]
+    return start[k] + min(int(v * count[k]), count[k] - 1)
 
 
 @njit(cache=True, parallel=True)
@@ -250,11 +283,12 @@ def search_rounds(
     m_idle,
     spill,
     # the listing (see ``matching.Listing``) and its groups' columns, by listing position
-    cum,
-    total,
+    prob,
+    alias,
+    inv_prob,
+    inv_rest,
     start,
     count,
-    inv_weight,
     l_remaining,
     l_needs,  # bit 1 = gated, bit 2 = country-restricted
     l_rate,  # USD per hour at the posted time estimate
@@ -355,7 +389,7 @@ def search_rounds(
             best_p = -1
             for c in range(n_seen):  # written without branches on the draws (selects)
                 u = _uniform_at(s0, j * n_seen + c + 1)
-                p = _listing_draw(u, cum, total, start, count, inv_weight)
+                p = _listing_draw(u, prob, alias, inv_prob, inv_rest, start, count)
                 upper = l_rate[p] * pay_factor  # if approved and paid at once
                 # open, accessible and at least the reservation wage even if paid at once
                 viable = (l_remaining[p] > 0) & ((l_needs[p] & lacks) == 0) & (upper >= res)

@@ -41,10 +41,10 @@ class Listing:
 
     'newest' (MTurk's default sort): a group's visibility halves every
     ``VISIBILITY_HALF_LIFE_HOURS`` of age; groups posted in the same hour share one weight, so a
-    draw picks an hour cohort (binary search over at most a few dozen cohorts) and then a group
+    draw picks an hour cohort (Walker's alias method over the cohorts' weights) and then a group
     uniformly within it. 'pay': visibility proportional to the reward per estimated minute.
     ``rows`` are the groups' batch rows in listing order; ``start``/``count`` give each cohort's
-    positions and ``cum`` the cumulative cohort weights.
+    positions and ``prob``/``alias`` the cohorts' alias table.
     """
 
     def __init__(self, model, open_idx: np.ndarray):
@@ -64,9 +64,10 @@ class Listing:
             self.count = np.diff(np.r_[self.start, h.size])
             age = model.hour - h[self.start]
             weight = (np.exp2(-age / VISIBILITY_HALF_LIFE_HOURS) + 0.02) * self.count
-        self.cum = np.cumsum(weight)
-        self.inv_weight = 1.0 / weight
-        self.total = float(self.cum[-1]) if self.cum.size else 0.0
+        self.prob, self.alias = kernels.alias_table(weight.astype(np.float64))
+        with np.errstate(divide="ignore"):  # prob 0: never kept; prob 1: never aliased
+            self.inv_prob = np.where(self.prob > 0, 1.0 / self.prob, 0.0)
+            self.inv_rest = np.where(self.prob < 1, 1.0 / (1.0 - self.prob), 0.0)
 
 
 def search_and_work(model) -> None:
@@ -119,7 +120,8 @@ def search_and_work(model) -> None:
         W.reservation_wage, W.belief_duration_ratio, W.speed, W.belief_ok, W.belief_delay_days,
         W.slot_req, W.slot_ok, W.slot_delay,
         W.m_search, W.m_returned, W.n_returned, W.m_idle_online, W.spill,
-        listing.cum, listing.total, listing.start, listing.count, listing.inv_weight, remaining,
+        listing.prob, listing.alias, listing.inv_prob, listing.inv_rest, listing.start,
+        listing.count, remaining,
         needs,
         B.reward_micro[rows] / MICRO * 60.0 / np.maximum(B.est_minutes[rows], 1e-3),
         B.est_minutes[rows], B.true_minutes[rows], B.max_per_worker[rows], B.requester[rows],
