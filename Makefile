@@ -41,9 +41,9 @@ $(STAMP): pyproject.toml
 
 # The main job: compare the main regulation scenarios (status_quo, mturk_2014, prolific_like,
 # transparency, appeals, payment_guarantee, min_pay, commission_cap, fairwork,
-# eu_platform_work_directive) over N_SEEDS common seeds. The defaults take ~50 s of CPU, about
-# 25 s on 2 free cores (plus ~10 s to compile the kernels on a machine's first run); finished runs
-# are reused when the command is repeated.
+# eu_platform_work_directive) over N_SEEDS common seeds. The defaults take ~40 s of CPU, about
+# 20-25 s on 2 free cores (plus ~10 s to compile the kernels on a machine's first run); finished
+# runs are reused when the command is repeated.
 DEMO_SCENARIOS ?= main
 
 demo: $(STAMP)
