@@ -53,3 +53,16 @@ def test_same_results_whatever_the_number_of_threads():
     assert _key(a.summary) == _key(b.summary)
     pd.testing.assert_frame_equal(a.workers, b.workers)
     pd.testing.assert_frame_equal(a.timeseries, b.timeseries)
+
+
+def test_pool_workers_use_one_thread():
+    """Simulations in the worker processes of a pool (joblib/loky, as the `cores` launcher,
+    calibration and sensitivity use) run their compiled phases on one thread each."""
+    from joblib import Parallel, delayed
+
+    from crowdsim import threads
+
+    assert Parallel(n_jobs=2, backend="loky")(delayed(threads.configure)() for _ in range(2)) == [
+        1,
+        1,
+    ]

@@ -155,6 +155,16 @@ def _tail_den(q):
 
 
 @njit(cache=True, inline="always")
+def _bernoulli_successes(st, n, p):
+    """Successes in ``n`` trials of probability ``p``, one uniform draw each."""
+    k = 0
+    for _ in range(n):
+        if _uniform(st) < p:
+            k += 1
+    return k
+
+
+@njit(cache=True, inline="always")
 def _binomial(st, n, p):
     """A binomial(n, p) draw (n is small here: the assignments of one claim or record): up to 12
     trials by counting Bernoulli successes, more by inversion from the likelier side."""
@@ -163,19 +173,13 @@ def _binomial(st, n, p):
     if p >= 1.0:
         return n
     if n <= 12:
-        k = 0
-        for _ in range(n):
-            if _uniform(st) < p:
-                k += 1
-        return k
+        return _bernoulli_successes(st, n, p)
     flip = p > 0.5
     pp = 1.0 - p if flip else p
     pk = math.exp(n * math.log1p(-pp))  # P(0)
     k = 0
-    if pk < 1e-300:  # too many trials for inversion: count Bernoulli successes
-        for _ in range(n):
-            if _uniform(st) < pp:
-                k += 1
+    if pk < 1e-300:  # too many trials for inversion
+        k = _bernoulli_successes(st, n, pp)
     else:
         u = _uniform(st)
         cdf = pk
