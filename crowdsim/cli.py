@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from crowdsim.config import ConfigError, register_configs, to_config
 
-CONFIG_DIR = str(Path(__file__).resolve().parents[1] / "configs")
+CONFIG_DIR = str(Path(__file__).resolve().parent / "conf")  # inside the package: a wheel works
 PROG = "crowdsim"
 
 register_configs()
@@ -47,7 +47,7 @@ _INFO_FLAGS = {
 
 
 def config_groups() -> dict[str, list[str]]:
-    """Config groups under ``configs/`` and their options (file names without .yaml)."""
+    """Config groups under ``crowdsim/conf/`` and their options (file names without .yaml)."""
     root = Path(CONFIG_DIR)
     groups: dict[str, list[str]] = {}
     for d in sorted(p for p in root.rglob("*") if p.is_dir()):
@@ -192,7 +192,7 @@ def _experiment_grid(overrides: list[str]) -> list[str]:
 def launcher_options() -> dict[str, str | None]:
     """Launcher choices for ``hydra/launcher=``: name -> the plugin config it builds on.
 
-    The files in configs/hydra/launcher/ (documented settings) plus the configs installed plugins
+    The files in crowdsim/conf/hydra/launcher/ (documented settings) plus the configs installed plugins
     register (``basic``, ``joblib``, ``submitit_local``, ``submitit_slurm``, ``ray``...). A file
     whose plugin is not installed maps to the missing plugin's name.
     """

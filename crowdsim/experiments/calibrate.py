@@ -6,7 +6,7 @@ seeds. The distance to the targets is
 
     J(theta) = sum_k ((mean_s m_k(theta, s) - target_k) / se_k) ** 2
 
-over the targets whose role is ``fit`` in ``configs/calibration/targets.yaml``: a diagonal
+over the targets whose role is ``fit`` in ``crowdsim/calibration/targets.yaml``: a diagonal
 weighting by each target's uncertainty. A moment a run cannot produce (no worker measured) counts
 as ``NAN_PENALTY_Z`` standard errors off.
 
@@ -47,7 +47,7 @@ import yaml
 from crowdsim.config import ConfigError
 from crowdsim.run import atomic_write_bytes
 
-CALIBRATION_DIR = Path(__file__).resolve().parents[2] / "configs" / "calibration"
+CALIBRATION_DIR = Path(__file__).resolve().parents[1] / "calibration"  # targets, spaces, fit
 DEFAULT_TARGETS = CALIBRATION_DIR / "targets.yaml"
 DEFAULT_SPACE = CALIBRATION_DIR / "search_space.yaml"
 NAN_PENALTY_Z = 10.0
@@ -190,7 +190,7 @@ def load_space(path: str | Path = DEFAULT_SPACE, only: list[str] | None = None) 
 
 
 def base_config(scenario: str = "status_quo", sets: list[str] | None = None) -> dict:
-    """Compose ``configs/config.yaml`` with a scenario and overrides; a plain validated dict."""
+    """Compose ``crowdsim/conf/config.yaml`` with a scenario and overrides; a plain validated dict."""
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
@@ -545,7 +545,7 @@ def write_outputs(
     fit_names = [n for n, t in targets.items() if t.role == "fit"]
     header = (
         f"# Parameters fitted by crowdsim-calibrate (simulated method of moments) to {', '.join(fit_names)}\n"
-        f"# (configs/calibration/targets.yaml). Distance at the start {r.start_objective:.3f}, at the best {r.best_objective:.3f};\n"
+        f"# (crowdsim/calibration/targets.yaml). Distance at the start {r.start_objective:.3f}, at the best {r.best_objective:.3f};\n"
         f"# {s.trials} trials x {s.seeds} seeds, {s.workers} workers x {s.days} days, warm-up {s.warmup_days} days.\n"
     )
     write_text_atomic(out / "best_params.yaml", params_yaml(r.best_params, header))
@@ -726,12 +726,12 @@ def _build(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument(
         "--targets",
         default=d.targets,
-        help="targets YAML (default configs/calibration/targets.yaml)",
+        help="targets YAML (default crowdsim/calibration/targets.yaml)",
     )
     p.add_argument(
         "--space",
         default=d.space,
-        help="search space YAML (default configs/calibration/search_space.yaml)",
+        help="search space YAML (default crowdsim/calibration/search_space.yaml)",
     )
     p.add_argument(
         "--start",

@@ -1,6 +1,6 @@
 """Hydra callback of crowdsim multiruns: job list and progress while a sweep runs, one table at its end.
 
-Configured in ``configs/config.yaml`` under ``hydra.callbacks``. Everything happens in the process
+Configured in ``crowdsim/conf/config.yaml`` under ``hydra.callbacks``. Everything happens in the process
 that launched the sweep: under joblib, submitit or Ray, jobs run in other processes (or machines),
 so the callback reads what they wrote to the sweep folder instead of collecting return values.
 

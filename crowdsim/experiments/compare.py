@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--scenarios",
         default="main",
-        help="comma-separated scenario names (configs/scenario/), or a set: main, seed_platforms, all (default: main)",
+        help="comma-separated scenario names (crowdsim/conf/scenario/), or a set: main, seed_platforms, all (default: main)",
     )
     p.add_argument(
         "--seeds", type=_int_at_least("--seeds"), default=5, help="seeds per scenario (default 5)"

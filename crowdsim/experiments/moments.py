@@ -9,7 +9,7 @@ worker's wage in the window is the difference of the two. The model and its resu
 as ``crowdsim.run`` for the same configuration and seed: nothing in the model changes.
 
 Each moment is a function ``f(run: MeasuredRun) -> float`` registered in :data:`MOMENTS` under
-the name used in ``configs/calibration/targets.yaml``. Definitions follow the sources:
+the name used in ``crowdsim/calibration/targets.yaml``. Definitions follow the sources:
 
 - wages (Hara et al. 2018): a worker's all-in wage = earnings / all working time (paid, search,
   returned, rejected, never paid); paid-only wage = earnings / paid working time; statistics are

@@ -1,7 +1,7 @@
 """``crowdsim-sensitivity``: global sensitivity analysis with SALib (Morris screening, Sobol indices).
 
 Parameters (policy levers and behavioural parameters) and their ranges are read from
-``configs/calibration/sensitivity_space.yaml``; the base model is a scenario (``status_quo``) with
+``crowdsim/calibration/sensitivity_space.yaml``; the base model is a scenario (``status_quo``) with
 the calibrated parameters applied (``--base-params``). For every sampled parameter set the model
 runs over ``--seeds`` seeds, the same for every set (common random numbers), and each output is
 averaged over seeds before the analysis:
@@ -495,7 +495,7 @@ def _build(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument(
         "--space",
         default=d.space,
-        help="parameter space YAML (default configs/calibration/sensitivity_space.yaml)",
+        help="parameter space YAML (default crowdsim/calibration/sensitivity_space.yaml)",
     )
     p.add_argument(
         "--params",

@@ -1,9 +1,9 @@
 """``crowdsim-validate``: compare the calibrated model with every target and with held-out figures.
 
-The calibrated parameters (``configs/calibration/calibrated.yaml`` by default) are applied to a
+The calibrated parameters (``crowdsim/calibration/calibrated.yaml`` by default) are applied to a
 scenario (``status_quo``) and run on seeds **not used in calibration** (``--seed-base``); each
 moment's mean and 95% interval over seeds is set against its target in
-``configs/calibration/targets.yaml``:
+``crowdsim/calibration/targets.yaml``:
 
 - ``fit`` targets: what the calibration aimed at (in-sample in parameters, out-of-sample in seeds);
 - ``validate`` targets: published figures held out of fitting, each with the reason it was held
@@ -314,7 +314,7 @@ def _build(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument(
         "--params",
         default=str(DEFAULT_PARAMS),
-        help="calibrated parameters YAML (default configs/calibration/calibrated.yaml)",
+        help="calibrated parameters YAML (default crowdsim/calibration/calibrated.yaml)",
     )
     p.add_argument("--scenario", default="status_quo", help="scenario (default %(default)s)")
     p.add_argument(

@@ -3,7 +3,7 @@
 Start it with ``crowdsim-app`` (see :mod:`crowdsim.viz.launch`), or ``solara run
 crowdsim.viz.app:Page``, or show ``Page()`` in a notebook cell.
 
-In the sidebar you choose a scenario (the files in ``configs/scenario/``) and, on top of it, the
+In the sidebar you choose a scenario (the files in ``crowdsim/conf/scenario/``) and, on top of it, the
 platform's levers: commission, rejection transparency, payment guarantee, minimum pay and the
 qualification gate; then the number of workers and the seed. "as in scenario" keeps the scenario
 file's value. Press **Reset** to start a new market with them; **Step** simulates one hour
@@ -130,7 +130,7 @@ PLOT_FORMAT = "svg"  # vector images: cheaper to make than PNG and sharp at any 
 
 
 def available_scenarios() -> list[str]:
-    """Names of the scenario files in ``configs/scenario/`` (status_quo first)."""
+    """Names of the scenario files in ``crowdsim/conf/scenario/`` (status_quo first)."""
     from crowdsim.cli import CONFIG_DIR
 
     names = sorted(p.stem for p in (Path(CONFIG_DIR) / "scenario").glob("*.yaml"))
@@ -222,7 +222,7 @@ class AppModel(CrowdWorkModel):
     ``DataCollector`` of model-level aggregates for the plots.
 
     Args:
-        scenario_name: a file name in ``configs/scenario/`` without ``.yaml`` (the parameter is not
+        scenario_name: a file name in ``crowdsim/conf/scenario/`` without ``.yaml`` (the parameter is not
             called ``scenario``: Mesa models take a ``scenario`` object of their own).
         commission, transparency, payment_guarantee, min_pay, qualification_gate: a choice of
             :data:`LEVERS` (``"as in scenario"`` keeps the scenario's value).
