@@ -1,17 +1,28 @@
 """Structured configuration of a crowdsim run.
 
-Every option is a field of a dataclass below; Hydra validates types against these schemas
-(``ConfigStore``) and :func:`validate` checks values. Each default carries its source in the
-comment beside it, or is marked ``assumption``.
+Every option is a field of a dataclass below, declared with :func:`opt`: its default, the values
+it allows (bounds, choices, keys) and its source (``doc``: a reference, or ``assumption``).
+Hydra validates types against these schemas (``ConfigStore``); :func:`validate` walks the schema
+and checks every value against what its field declares, rejects NaN and infinities in every
+float unless the field says ``finite=False``, then applies the cross-field :data:`RULES`.
+
+To add an option, add one line to its dataclass, e.g.::
+
+    review_patience_days: float = opt(7.0, gt=0, le=365, doc="assumption: ...")
 
 Units: money in USD, time in hours unless the name says minutes or days, shares in [0, 1].
 """
 
 from __future__ import annotations
 
+import copy
 import difflib
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
-from typing import Any
+import math
+import typing
+from collections.abc import Callable, Iterator
+from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
+from functools import cache
+from typing import Any, NamedTuple
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -24,6 +35,10 @@ TASK_TYPES = [
     "content_moderation",
     "engagement_clicks",
 ]
+COUNTRY_TABLE = f"ISO codes in the country table: {', '.join(COUNTRY_CODES)}"
+# Money options are bounded so that sums in integer micro-dollars (crowdsim/ledger.py, int64)
+# cannot overflow: $10,000 per hour or per task is far above any micro-task market.
+MAX_USD = 10_000
 
 
 class ConfigError(ValueError):
@@ -36,33 +51,84 @@ class ConfigError(ValueError):
         )
 
 
+def opt(
+    default: Any = MISSING,
+    *,
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
+    lt: float | None = None,
+    choices: typing.Sequence[str] | None = None,
+    keys: typing.Sequence[str] | None = None,
+    finite: bool = True,
+    allowed: str | None = None,
+    doc: str = "",
+) -> Any:
+    """A config field with the values it allows declared beside it.
+
+    Bounds (``ge`` >=, ``gt`` >, ``le`` <=, ``lt`` <) and ``choices`` apply to the value, or to
+    each item of a list or each value of a dict; ``keys`` lists the keys a dict may have.
+    Floats must be finite unless ``finite=False``. ``allowed`` replaces the generated text of
+    what is allowed in error messages; ``doc`` is the source of the default or ``assumption``.
+    A list or dict default is copied for each new config.
+    """
+    meta = {
+        "ge": ge,
+        "gt": gt,
+        "le": le,
+        "lt": lt,
+        "choices": None if choices is None else tuple(choices),
+        "keys": None if keys is None else tuple(keys),
+        "finite": finite,
+        "allowed": allowed,
+        "doc": doc,
+    }
+    if isinstance(default, list | dict):
+        return field(default_factory=lambda: copy.deepcopy(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def share(default: float, doc: str = "") -> Any:
+    """A share or probability: a number between 0 and 1."""
+    return opt(default, ge=0.0, le=1.0, doc=doc)
+
+
 @dataclass
 class PopulationConfig:
     """Who works on the platform."""
 
-    n_workers: int = (
-        2000  # initial pool; MTurk 100k-200k (Difallah et al. 2018); small default for speed
+    n_workers: int = opt(
+        2000,
+        ge=1,
+        doc="initial pool; MTurk 100k-200k (Difallah et al. 2018); small default for speed",
     )
-    countries: list[str] = field(default_factory=lambda: list(COUNTRY_CODES))
+    countries: list[str] = opt(list(COUNTRY_CODES), choices=COUNTRY_CODES, allowed=COUNTRY_TABLE)
     # Pool shares: 'mturk' (Ipeirotis 2015: ~80% US / 20% India), 'global' (Online Labour Index),
     # or 'custom' (use `shares`). Shares are renormalised over `countries`.
-    country_mix: str = "mturk"
-    shares: dict[str, float] = field(default_factory=dict)
+    country_mix: str = opt("mturk", choices=("mturk", "global", "uniform", "custom"))
+    shares: dict[str, float] = opt({}, ge=0, allowed="a share >= 0")
     # Share of workers for whom crowd work is the main income. Ipeirotis 2010 survey: ~15% of US
     # and ~27% of Indian workers call MTurk their primary income; 0.2 assumed for the mix.
-    main_income_share: float = 0.2
-    workers_per_requester: float = 25.0  # assumption: thousands of requesters for 100k+ workers
-    currency: str = "USD"  # display currency of reports (EUR for a French platform)
-    usd_per_currency: float = 1.0
+    main_income_share: float = share(0.2)
+    workers_per_requester: float = opt(
+        25.0, gt=0, le=1_000_000, doc="assumption: thousands of requesters for 100k+ workers"
+    )
+    currency: str = opt("USD", doc="display currency of reports (EUR for a French platform)")
+    usd_per_currency: float = opt(1.0, gt=0, le=1_000_000)
 
 
 @dataclass
 class SimConfig:
-    days: int = 28
-    check_invariants: bool = False  # check money and time conservation after every hour (slow)
-    record_weekly_earnings: bool = True
-    min_hours_for_wage: float = (
-        1.0  # workers with less resolved working time are left out of wage stats (assumption)
+    days: int = opt(28, ge=1, le=3650, doc="length of a run; up to ten years")
+    check_invariants: bool = opt(
+        False, doc="check money and time conservation after every hour (slow)"
+    )
+    record_weekly_earnings: bool = opt(True)
+    min_hours_for_wage: float = opt(
+        1.0,
+        ge=0,
+        le=10_000,
+        doc="workers with less resolved working time are left out of wage stats (assumption)",
     )
 
 
@@ -71,207 +137,292 @@ class PlatformConfig:
     """The platform's rules: fees, rejection transparency, payment guarantee, minimum pay, access."""
 
     # --- fees ---
-    commission: float = 0.20  # MTurk since 21 Jul 2015: 20% of reward, charged to the requester (Amazon fee notice 2015)
-    commission_min_usd: float = 0.01  # MTurk minimum fee per assignment (Amazon fee notice 2015)
-    batch_surcharge: float = (
-        0.20  # MTurk: +20% for HITs with 10 or more assignments (Amazon fee notice 2015)
+    commission: float = share(
+        0.20,
+        "MTurk since 21 Jul 2015: 20% of reward, charged to the requester (Amazon fee notice 2015)",
     )
-    batch_surcharge_min_assignments: int = 10
-    worker_fee_share: float = 0.0  # share deducted from worker pay (Upwork-style; MTurk: 0)
-    commission_tiers_usd: list[float] = field(
-        default_factory=list
-    )  # worker lifetime billing thresholds, e.g. [500, 10000] (Upwork 2016-2023)
-    commission_tier_rates: list[float] = field(
-        default_factory=list
-    )  # worker-side rates per tier, e.g. [0.2, 0.1, 0.05]
-    commission_cap: float | None = (
-        None  # cap on the requester fee as a share of reward (None: no cap)
+    commission_min_usd: float = opt(
+        0.01, ge=0, le=MAX_USD, doc="MTurk minimum fee per assignment (Amazon fee notice 2015)"
+    )
+    batch_surcharge: float = share(
+        0.20, "MTurk: +20% for HITs with 10 or more assignments (Amazon fee notice 2015)"
+    )
+    batch_surcharge_min_assignments: int = opt(10, ge=2)
+    worker_fee_share: float = opt(
+        0.0, ge=0.0, le=0.99, doc="share deducted from worker pay (Upwork-style; MTurk: 0)"
+    )
+    commission_tiers_usd: list[float] = opt(
+        [],
+        ge=0,
+        le=1_000_000_000,
+        doc="worker lifetime billing thresholds, e.g. [500, 10000] (Upwork 2016-2023)",
+    )
+    commission_tier_rates: list[float] = opt(
+        [], ge=0.0, le=0.99, doc="worker-side rates per tier, e.g. [0.2, 0.1, 0.05]"
+    )
+    commission_cap: float | None = share(
+        None, "cap on the requester fee as a share of reward (None: no cap)"
     )
     # --- rejection transparency ---
-    reason_required: bool = (
-        False  # MTurk: rejection reasons optional, unjustified rejections invisible
+    reason_required: bool = opt(
+        False, doc="MTurk: rejection reasons optional, unjustified rejections invisible"
     )
-    public_requester_stats: bool = (
-        False  # MTurk publishes none (workers use Turkopticon); assumption
+    public_requester_stats: bool = opt(
+        False, doc="MTurk publishes none (workers use Turkopticon); assumption"
     )
-    appeals: bool = False
-    appeal_overturn_prob: float = (
-        0.6  # assumption: share of unjustified rejections overturned on appeal
+    appeals: bool = opt(False)
+    appeal_overturn_prob: float = share(
+        0.6, "assumption: share of unjustified rejections overturned on appeal"
     )
-    appeal_delay_days: float = 7.0  # assumption
-    appeal_deterrence: float = (
-        0.5  # assumption: chance an overturned requester stops rejecting opportunistically
+    appeal_delay_days: float = opt(7.0, gt=0, le=3650, doc="assumption")
+    appeal_deterrence: float = share(
+        0.5, "assumption: chance an overturned requester stops rejecting opportunistically"
     )
     # --- payment guarantee ---
-    payment_guarantee: str = "auto_approval"  # none | auto_approval | escrow
-    auto_approval_days: float = 30.0  # MTurk maximum and common default (MTurk API docs)
-    escrow_auto_approval_days: float = 3.0  # assumption: a short guaranteed deadline
-    abandon_days: float = (
-        30.0  # assumption: with no guarantee, unreviewed work is never paid after this
+    payment_guarantee: str = opt("auto_approval", choices=("none", "auto_approval", "escrow"))
+    auto_approval_days: float = opt(
+        30.0, gt=0, le=3650, doc="MTurk maximum and common default (MTurk API docs)"
+    )
+    escrow_auto_approval_days: float = opt(
+        3.0, gt=0, le=3650, doc="assumption: a short guaranteed deadline"
+    )
+    abandon_days: float = opt(
+        30.0,
+        gt=0,
+        le=3650,
+        doc="assumption: with no guarantee, unreviewed work is never paid after this",
     )
     # --- minimum pay ---
-    min_pay_mode: str = "none"  # none | estimated | measured
-    min_pay_usd_per_hour: float = 8.0  # Prolific minimum $8/h (Prolific pricing pages, 2026)
+    min_pay_mode: str = opt("none", choices=("none", "estimated", "measured"))
+    min_pay_usd_per_hour: float = opt(
+        8.0, ge=0, le=MAX_USD, doc="Prolific minimum $8/h (Prolific pricing pages, 2026)"
+    )
     # --- access ---
-    qualification_share: float = 0.3  # assumption: share of batches behind the approval gate
-    qualification_min_approval_rate: float = 0.95  # common gate (Peer et al. 2014)
-    qualification_min_approved: int = 100  # common gate (Peer et al. 2014)
-    restricted_share: float = 0.0  # share of batches open only to `restricted_countries`
-    restricted_countries: list[str] = field(default_factory=lambda: ["US"])
-    # which tasks a worker sees first: 'newest' (MTurk default sort) or 'pay' (highest reward first)
-    listing: str = "newest"
+    qualification_share: float = share(0.3, "assumption: share of batches behind the approval gate")
+    qualification_min_approval_rate: float = share(0.95, "common gate (Peer et al. 2014)")
+    qualification_min_approved: int = opt(100, ge=0, doc="common gate (Peer et al. 2014)")
+    restricted_share: float = share(0.0, "share of batches open only to `restricted_countries`")
+    restricted_countries: list[str] = opt(["US"], choices=COUNTRY_CODES, allowed=COUNTRY_TABLE)
+    listing: str = opt(
+        "newest",
+        choices=("newest", "pay"),
+        doc="which tasks a worker sees first: 'newest' (MTurk default sort) or 'pay' (highest reward first)",
+    )
+
+
+CALIBRATED = (
+    "calibrated (docs/calibration.md): SMM fit to Hara et al. 2018 and Difallah et al. 2018"
+)
 
 
 @dataclass
 class WorkerBehaviourConfig:
-    reservation_wage_median_usd: float = (
-        1.38  # Horton & Chilton 2010, MTurk median reservation wage
+    reservation_wage_median_usd: float = opt(
+        1.38, gt=0, le=MAX_USD, doc="Horton & Chilton 2010, MTurk median reservation wage"
     )
-    reservation_wage_sigma: float = 0.9  # assumption: lognormal dispersion
-    main_income_reservation_factor: float = 0.8  # assumption: fewer outside options
-    weekly_hours_median_side: float = (
-        2.0  # assumption, with main below chosen so 2-5% of the pool is online (Difallah 2018)
+    reservation_wage_sigma: float = opt(0.9, gt=0, le=5, doc="assumption: lognormal dispersion")
+    main_income_reservation_factor: float = opt(
+        0.8, gt=0, le=100, doc="assumption: fewer outside options"
     )
-    weekly_hours_median_main: float = 15.0  # assumption
-    weekly_hours_sigma: float = 0.8  # assumption: heavy-tailed hours
-    skill_mean: float = 0.97  # assumption: probability a task meets the quality bar
-    skill_concentration: float = 40.0  # assumption: beta concentration
-    speed_sigma: float = 0.373  # calibrated (docs/calibration.md): SMM fit to Hara et al. 2018 and Difallah et al. 2018
-    search_minutes: float = 0.764  # calibrated (docs/calibration.md): SMM fit to Hara et al. 2018 and Difallah et al. 2018
-    search_congestion: float = (
-        1.0  # assumption: search time grows with searchers per open assignment
+    weekly_hours_median_side: float = opt(
+        2.0,
+        gt=0,
+        le=168,
+        doc="assumption, with main below chosen so 2-5% of the pool is online (Difallah 2018)",
     )
-    max_searches_per_hour: int = 4  # assumption
-    candidates_seen: int = 5  # assumption: task groups a worker compares per search
-    learning_rate: float = 0.256  # calibrated (docs/calibration.md): SMM fit to Hara et al. 2018 and Difallah et al. 2018
-    return_threshold: float = (
-        2.0  # assumption: return a task once it runs this many times over the expected time
+    weekly_hours_median_main: float = opt(15.0, gt=0, le=168, doc="assumption")
+    weekly_hours_sigma: float = opt(0.8, gt=0, le=5, doc="assumption: heavy-tailed hours")
+    skill_mean: float = share(0.97, "assumption: probability a task meets the quality bar")
+    skill_concentration: float = opt(40.0, gt=0, doc="assumption: beta concentration")
+    speed_sigma: float = opt(0.373, ge=0, le=5, doc=CALIBRATED)
+    search_minutes: float = opt(0.764, ge=0, le=600, doc=CALIBRATED)
+    search_congestion: float = opt(
+        1.0, ge=0, doc="assumption: search time grows with searchers per open assignment"
     )
-    duration_noise_sigma: float = 0.367  # calibrated (docs/calibration.md): SMM fit to Hara et al. 2018 and Difallah et al. 2018
-    return_base_prob: float = 0.0217  # calibrated (docs/calibration.md): SMM fit to Hara et al. 2018 and Difallah et al. 2018
-    impatience_per_day: float = (
-        0.02  # assumption: discount of expected pay per day of payment delay
+    max_searches_per_hour: int = opt(4, ge=1, le=60, doc="assumption")
+    candidates_seen: int = opt(
+        5, ge=1, le=1000, doc="assumption: task groups a worker compares per search"
     )
-    exit_wage_ratio: float = 1.0  # leave when recent all-in wage < this x reservation wage ...
-    exit_days: int = 21  # ... for this many consecutive days (assumption)
-    exit_prob_side: float = 0.0567  # calibrated (docs/calibration.md): SMM fit to Hara et al. 2018 and Difallah et al. 2018
-    exit_prob_main: float = 0.1  # assumption: dependent workers stay longer
-    baseline_exit_per_month: float = (
-        0.04  # Difallah et al. 2018: half-life 12-18 months -> ~4%/month
+    learning_rate: float = share(0.256, CALIBRATED)
+    return_threshold: float = opt(
+        2.0,
+        gt=1,
+        doc="assumption: return a task once it runs this many times over the expected time",
+    )
+    duration_noise_sigma: float = opt(0.367, gt=0, le=5, doc=CALIBRATED)
+    return_base_prob: float = share(0.0217, CALIBRATED)
+    impatience_per_day: float = opt(
+        0.02, ge=0, doc="assumption: discount of expected pay per day of payment delay"
+    )
+    exit_wage_ratio: float = opt(
+        1.0, ge=0, doc="leave when recent all-in wage < this x reservation wage ..."
+    )
+    exit_days: int = opt(21, ge=1, doc="... for this many consecutive days (assumption)")
+    exit_prob_side: float = share(0.0567, CALIBRATED)
+    exit_prob_main: float = share(0.1, "assumption: dependent workers stay longer")
+    baseline_exit_per_month: float = share(
+        0.04, "Difallah et al. 2018: half-life 12-18 months -> ~4%/month"
     )
     # Hours respond to success (intensive margin): a worker whose recent all-in wage is below
     # `discouragement_threshold` x reservation wage logs on less, by `discouragement_per_day` a day
     # down to `min_engagement` of its usual hours, and recovers at the same pace once work pays.
     # Assumption (direction as in Horton & Chilton 2010 and reference-dependent labour supply, Farber 2015).
-    discouragement_threshold: float = 0.5
-    discouragement_per_day: float = 0.15
-    min_engagement: float = 0.1
-    belief_slots: int = 8  # requesters a worker remembers (assumption)
+    discouragement_threshold: float = opt(0.5, ge=0)
+    discouragement_per_day: float = share(0.15)
+    min_engagement: float = share(0.1)
+    belief_slots: int = opt(8, ge=1, le=1000, doc="requesters a worker remembers (assumption)")
+
+
+REVIEW_STYLES = ("prompt", "slow", "never")
+REJECTION_STYLES = ("honest", "strict", "opportunistic")
 
 
 @dataclass
 class RequesterBehaviourConfig:
-    pay_median_usd_per_hour: float = 4.57  # Hara et al. 2018, requester-level median
-    pay_mean_usd_per_hour: float = 11.58  # Hara et al. 2018, requester-level mean
-    pay_volume_correlation: float = (
-        -0.704
-    )  # calibrated (docs/calibration.md): SMM fit to Hara et al. 2018 and Difallah et al. 2018
-    activity_pareto_alpha: float = (
-        1.125  # top 1% = 60% of volume (Ipeirotis 2010): 0.01^(1-1/a) = 0.6
+    pay_median_usd_per_hour: float = opt(
+        4.57, gt=0, le=MAX_USD, doc="Hara et al. 2018, requester-level median"
     )
-    duration_bias_median: float = 0.648  # calibrated (docs/calibration.md): SMM fit to Hara et al. 2018 and Difallah et al. 2018
-    duration_bias_sigma: float = 0.3  # assumption
-    review_shares: dict[str, float] = field(
-        default_factory=lambda: {"prompt": 0.6, "slow": 0.3, "never": 0.1}
-    )  # assumption
-    review_delay_hours_prompt: float = 24.0  # assumption: median
-    review_delay_hours_slow: float = 168.0  # assumption: median
-    rejection_shares: dict[str, float] = field(
-        default_factory=lambda: {"honest": 0.86, "strict": 0.10, "opportunistic": 0.04}
-    )  # CloudResearch (Litman & Robinson 2020): 4% of requesters ever reject > 5% of work
-    honest_reject_bad_prob: float = 0.123  # calibrated (docs/calibration.md): SMM fit to Hara et al. 2018 and Difallah et al. 2018
-    strict_reject_bad_prob: float = 1.0
-    strict_reject_good_prob: float = 0.03  # assumption
-    opportunistic_reject_good_prob: float = 0.2  # calibrated (docs/calibration.md): SMM fit to Hara et al. 2018 and Difallah et al. 2018
-    quality_strictness_sigma: float = 0.3  # assumption
-    fee_pass_through: float = (
-        0.5  # assumption: half of a fee change is passed to workers through rewards
+    pay_mean_usd_per_hour: float = opt(
+        11.58, gt=0, le=MAX_USD, doc="Hara et al. 2018, requester-level mean"
     )
-    demand_elasticity: float = (
-        1.0  # assumption: posted volume falls 1% per 1% rise in cost per task
+    pay_volume_correlation: float = opt(-0.704, ge=-0.99, le=0.99, doc=CALIBRATED)
+    activity_pareto_alpha: float = opt(
+        1.125, gt=1, doc="top 1% = 60% of volume (Ipeirotis 2010): 0.01^(1-1/a) = 0.6"
     )
-    reference_fee: float = (
-        0.20  # fee level at which Hara et al. measured pay (2014-2017 mixes 10% and 20%)
+    duration_bias_median: float = opt(0.648, gt=0, le=100, doc=CALIBRATED)
+    duration_bias_sigma: float = opt(0.3, ge=0, le=5, doc="assumption")
+    review_shares: dict[str, float] = opt(
+        {"prompt": 0.6, "slow": 0.3, "never": 0.1},
+        ge=0,
+        keys=REVIEW_STYLES,
+        allowed="a share >= 0",
+        doc="assumption",
     )
-    value_markup_median: float = 4.0  # assumption: value of a task over its reference cost; Dube et al. 2020 (supply elasticity ~0.1) imply a large markdown of pay below marginal value
-    value_markup_sigma: float = 0.4  # assumption
-    split_batches_prob: float = (
-        0.8  # assumption: share of requesters who split batches to dodge a surcharge
+    review_delay_hours_prompt: float = opt(24.0, gt=0, le=87_600, doc="assumption: median")
+    review_delay_hours_slow: float = opt(168.0, gt=0, le=87_600, doc="assumption: median")
+    rejection_shares: dict[str, float] = opt(
+        {"honest": 0.86, "strict": 0.10, "opportunistic": 0.04},
+        ge=0,
+        keys=REJECTION_STYLES,
+        allowed="a share >= 0",
+        doc="CloudResearch (Litman & Robinson 2020): 4% of requesters ever reject > 5% of work",
     )
-    batch_lifetime_days: float = 3.0  # assumption
-    reprice_step: float = 0.05  # assumption: +5% target pay after a batch expires mostly unfilled, -2.5% after one fills
-    reprice_max_factor: float = 1.5  # assumption: bounds of repricing around the initial target
-    monthly_churn: float = 0.05  # assumption: requesters leaving and arriving per month
+    honest_reject_bad_prob: float = share(0.123, CALIBRATED)
+    strict_reject_bad_prob: float = share(1.0)
+    strict_reject_good_prob: float = share(0.03, "assumption")
+    opportunistic_reject_good_prob: float = share(0.2, CALIBRATED)
+    quality_strictness_sigma: float = opt(0.3, ge=0, le=5, doc="assumption")
+    fee_pass_through: float = share(
+        0.5, "assumption: half of a fee change is passed to workers through rewards"
+    )
+    demand_elasticity: float = opt(
+        1.0, ge=0, le=100, doc="assumption: posted volume falls 1% per 1% rise in cost per task"
+    )
+    reference_fee: float = share(
+        0.20, "fee level at which Hara et al. measured pay (2014-2017 mixes 10% and 20%)"
+    )
+    value_markup_median: float = opt(
+        4.0,
+        gt=0,
+        le=1000,
+        doc="assumption: value of a task over its reference cost; Dube et al. 2020 (supply elasticity ~0.1) imply a large markdown of pay below marginal value",
+    )
+    value_markup_sigma: float = opt(0.4, ge=0, le=5, doc="assumption")
+    split_batches_prob: float = share(
+        0.8, "assumption: share of requesters who split batches to dodge a surcharge"
+    )
+    batch_lifetime_days: float = opt(3.0, gt=0, le=3650, doc="assumption")
+    reprice_step: float = opt(
+        0.05,
+        ge=0,
+        le=1,
+        doc="assumption: +5% target pay after a batch expires mostly unfilled, -2.5% after one fills",
+    )
+    reprice_max_factor: float = opt(
+        1.5, gt=0, le=100, doc="assumption: bounds of repricing around the initial target"
+    )
+    monthly_churn: float = share(0.05, "assumption: requesters leaving and arriving per month")
+
+
+EVERY_TYPE = "a number > 0 for every task type in market.type_shares"
 
 
 @dataclass
 class MarketConfig:
     # Assignment-hours posted per online worker-hour (assumption, sets how scarce work is).
-    demand_ratio: float = 0.333  # calibrated (docs/calibration.md): SMM fit to Hara et al. 2018 and Difallah et al. 2018
+    demand_ratio: float = opt(0.333, gt=0, le=100, doc=CALIBRATED)
     # Task types: share of batches, median duration (minutes), median assignments per batch,
     # max assignments per worker. Assumptions typical of MTurk (Hara et al. 2018 report a
     # median task time of about 1-2 minutes; surveys run longer and allow one response).
-    type_shares: dict[str, float] = field(
-        default_factory=lambda: {
+    type_shares: dict[str, float] = opt(
+        {
             "survey": 0.25,
             "data_lookup": 0.2,
             "transcription": 0.1,
             "image_labelling": 0.25,
             "content_moderation": 0.1,
             "engagement_clicks": 0.1,
-        }
+        },
+        ge=0,
+        keys=TASK_TYPES,
+        allowed="a share >= 0",
     )
-    type_duration_minutes: dict[str, float] = field(
-        default_factory=lambda: {
+    type_duration_minutes: dict[str, float] = opt(
+        {
             "survey": 10.0,
             "data_lookup": 2.0,
             "transcription": 5.0,
             "image_labelling": 0.5,
             "content_moderation": 0.5,
             "engagement_clicks": 0.3,
-        }
+        },
+        gt=0,
+        le=24 * 60,
+        keys=TASK_TYPES,
+        allowed=EVERY_TYPE,
     )
-    type_batch_median: dict[str, float] = field(
-        default_factory=lambda: {
+    type_batch_median: dict[str, float] = opt(
+        {
             "survey": 100.0,
             "data_lookup": 100.0,
             "transcription": 30.0,
             "image_labelling": 500.0,
             "content_moderation": 300.0,
             "engagement_clicks": 300.0,
-        }
+        },
+        gt=0,
+        le=1_000_000,
+        keys=TASK_TYPES,
+        allowed=EVERY_TYPE,
     )
-    type_max_per_worker: dict[str, int] = field(
-        default_factory=lambda: {
+    type_max_per_worker: dict[str, int] = opt(
+        {
             "survey": 1,
             "data_lookup": 50,
             "transcription": 20,
             "image_labelling": 200,
             "content_moderation": 200,
             "engagement_clicks": 1,
-        }
+        },
+        gt=0,
+        keys=TASK_TYPES,
+        allowed=EVERY_TYPE,
     )
-    duration_sigma: float = 0.6  # assumption: dispersion of task durations within a type
-    batch_size_sigma: float = 1.2  # assumption: heavy-tailed batch sizes
-    max_batch_size: int = 5000
-    max_task_minutes: float = 60.0  # micro-tasks; longer ones are capped (assumption)
+    duration_sigma: float = opt(
+        0.6, ge=0, le=5, doc="assumption: dispersion of task durations within a type"
+    )
+    batch_size_sigma: float = opt(1.2, ge=0, le=5, doc="assumption: heavy-tailed batch sizes")
+    max_batch_size: int = opt(5000, ge=1, le=1_000_000)
+    max_task_minutes: float = opt(
+        60.0, gt=0, le=24 * 60, doc="micro-tasks; longer ones are capped (assumption)"
+    )
 
 
 @dataclass
 class CrowdSimConfig:
-    scenario_name: str = "status_quo"
-    description: str = ""
-    seed: int = 0
+    scenario_name: str = opt("status_quo")
+    description: str = opt("")
+    seed: int = opt(0, ge=0)
     population: PopulationConfig = field(default_factory=PopulationConfig)
     sim: SimConfig = field(default_factory=SimConfig)
     platform: PlatformConfig = field(default_factory=PlatformConfig)
@@ -324,24 +475,66 @@ def to_config(cfg: Any = None, **overrides: Any) -> CrowdSimConfig:
     return obj
 
 
-def _check_key_exists(cfg: DictConfig, key: str) -> None:
-    node: Any = CrowdSimConfig()
-    for part in key.split("."):
-        if is_dataclass(node):
-            names = [f.name for f in fields(node)]
-            if part not in names:
-                close = difflib.get_close_matches(part, names, n=1)
-                prefix = key.rsplit(".", 1)[0] + "." if "." in key else ""
-                hint = f"did you mean '{prefix}{close[0]}'? " if close else ""
-                raise ConfigError(
-                    key,
-                    None,
-                    ", ".join(names),
-                    message=f"unknown option '{key}' ({hint}options here: {', '.join(names)})",
-                )
-            node = getattr(node, part)
+# --- the schema, walked -------------------------------------------------------------------------
+
+
+class Option(NamedTuple):
+    """One option of the schema: dotted name, declared type, field metadata."""
+
+    name: str
+    type: Any
+    meta: Any
+
+
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def schema(cls: type = CrowdSimConfig, prefix: str = "") -> Iterator[Option]:
+    """Every leaf option of the schema, in declaration order."""
+    hints = _hints(cls)
+    for f in fields(cls):
+        tp = hints[f.name]
+        if is_dataclass(tp):
+            yield from schema(tp, f"{prefix}{f.name}.")
         else:
+            yield Option(prefix + f.name, tp, f.metadata)
+
+
+@cache
+def option_names() -> tuple[str, ...]:
+    """Dotted names of every option and section, e.g. ``platform`` and ``platform.commission``."""
+    leaves = [o.name for o in schema()]
+    sections = sorted({n.rsplit(".", 1)[0] for n in leaves if "." in n})
+    return tuple(sections + leaves)
+
+
+def _check_key_exists(cfg: DictConfig | None, key: str) -> None:
+    """Raise ConfigError if ``key`` (dotted) is not an option of the schema, with a suggestion.
+
+    Keys inside dict options (``market.type_shares.survey``) are checked by :func:`validate`.
+    """
+    node: Any = CrowdSimConfig
+    done: list[str] = []
+    for part in key.split("."):
+        if not is_dataclass(node):
             return
+        names = [f.name for f in fields(node)]
+        if part not in names:
+            close = difflib.get_close_matches(key, option_names(), n=1, cutoff=0.6)
+            if not close:
+                near = difflib.get_close_matches(part, names, n=1)
+                close = [".".join([*done, near[0]])] if near else []
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise ConfigError(
+                key,
+                None,
+                ", ".join(names),
+                message=f"unknown option '{key}' ({hint}options here: {', '.join(names)})",
+            )
+        node = _hints(node)[part]
+        done.append(part)
 
 
 def _translate_omegaconf_error(exc: Exception) -> ConfigError:
@@ -351,69 +544,135 @@ def _translate_omegaconf_error(exc: Exception) -> ConfigError:
     return ConfigError(str(key), value if value is not None else "?", msg)
 
 
-def _in_unit(option: str, value: float, low: float = 0.0, high: float = 1.0) -> None:
-    if not (low <= value <= high):
-        raise ConfigError(option, value, f"a number between {low} and {high}")
+# --- checking one value against its field -------------------------------------------------------
 
 
-def _positive(option: str, value: float, strict: bool = True) -> None:
-    if value is None or (value <= 0 if strict else value < 0):
-        raise ConfigError(option, value, "a number > 0" if strict else "a number >= 0")
+def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
+    args = typing.get_args(tp)
+    if type(None) in args:
+        rest = [a for a in args if a is not type(None)]
+        return rest[0], True
+    return tp, False
 
 
-def _shares(option: str, shares: dict[str, float], keys: list[str]) -> None:
-    for k, v in shares.items():
-        if k not in keys:
-            raise ConfigError(f"{option}.{k}", v, f"keys among {', '.join(keys)}")
-        if v < 0:
-            raise ConfigError(f"{option}.{k}", v, "a share >= 0")
+def describe(tp: Any, meta: Any, finite_word: bool = False) -> str:
+    """What a field allows, in words: ``a number between 0.0 and 1.0``, ``none, escrow``..."""
+    if meta.get("allowed"):
+        return meta["allowed"]
+    tp, _ = _unwrap_optional(tp)
+    origin = typing.get_origin(tp)
+    if origin in (list, dict):
+        tp = typing.get_args(tp)[-1]
+    if meta.get("choices"):
+        return ", ".join(meta["choices"])
+    if tp is bool:
+        return "true or false"
+    if tp is str:
+        return "a string"
+    kind = "an integer" if tp is int else ("a finite number" if finite_word else "a number")
+    ge, gt, le, lt = (meta.get(k) for k in ("ge", "gt", "le", "lt"))
+    if ge is not None and le is not None:
+        return f"{kind} between {ge} and {le}"
+    bounds = [
+        f"{op} {b}" for op, b in ((">=", ge), (">", gt), ("<=", le), ("<", lt)) if b is not None
+    ]
+    return " and ".join([f"{kind} {bounds[0]}", *bounds[1:]]) if bounds else kind
+
+
+def _check_scalar(option: str, tp: Any, meta: Any, value: Any) -> None:
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(option, value, describe(tp, meta))
+        return
+    if tp is str:
+        if not isinstance(value, str) or (meta.get("choices") and value not in meta["choices"]):
+            raise ConfigError(option, value, describe(tp, meta))
+        return
+    if tp not in (int, float):
+        return
+    number = int if tp is int else int | float
+    if isinstance(value, bool) or not isinstance(value, number):
+        raise ConfigError(option, value, describe(tp, meta))
+    if not math.isfinite(value) and meta.get("finite", True):
+        raise ConfigError(option, value, describe(tp, meta, finite_word=True))
+    ge, gt, le, lt = (meta.get(k) for k in ("ge", "gt", "le", "lt"))
+    if (
+        (ge is not None and not value >= ge)
+        or (gt is not None and not value > gt)
+        or (le is not None and not value <= le)
+        or (lt is not None and not value < lt)
+    ):
+        raise ConfigError(option, value, describe(tp, meta))
+
+
+def check_option(option: Option, value: Any) -> None:
+    """Check one value against what its field declares; raise :class:`ConfigError`."""
+    tp, nullable = _unwrap_optional(option.type)
+    meta, name = option.meta, option.name
+    if value is None:
+        if nullable:
+            return
+        raise ConfigError(name, value, describe(tp, meta))
+    origin = typing.get_origin(tp)
+    if origin is list:
+        if not isinstance(value, list | tuple):
+            raise ConfigError(name, value, f"a list of {describe(tp, meta)}")
+        for item in value:
+            _check_scalar(name, typing.get_args(tp)[0], meta, item)
+    elif origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(name, value, f"a mapping of {describe(tp, meta)}")
+        keys = meta.get("keys")
+        for k, v in value.items():
+            if keys and k not in keys:
+                raise ConfigError(f"{name}.{k}", v, f"keys among {', '.join(keys)}")
+            _check_scalar(f"{name}.{k}", typing.get_args(tp)[1], meta, v)
+    else:
+        _check_scalar(name, tp, meta, value)
+
+
+def _get(cfg: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        cfg = getattr(cfg, part)
+    return cfg
+
+
+# --- cross-field rules --------------------------------------------------------------------------
+
+
+class Rule(NamedTuple):
+    """A check that involves more than one option (or a whole list): a name and a function that
+    raises :class:`ConfigError` naming the option to change."""
+
+    name: str
+    check: Callable[[CrowdSimConfig], None]
+
+
+def _countries_listed_once(cfg: CrowdSimConfig) -> None:
+    countries = cfg.population.countries
+    if not countries:
+        raise ConfigError("population.countries", countries, f"a non-empty list of {COUNTRY_CODES}")
+    if len(set(countries)) != len(countries):
+        raise ConfigError("population.countries", countries, "each country once")
+
+
+def _sum_positive(option: str, shares: dict[str, float]) -> None:
     if sum(shares.values()) <= 0:
         raise ConfigError(option, dict(shares), "shares summing to more than 0")
 
 
-def validate(cfg: CrowdSimConfig) -> None:
-    """Check every value; raise :class:`ConfigError` naming the first bad option."""
-    p, w, r, m, pop = cfg.platform, cfg.workers, cfg.requesters, cfg.market, cfg.population
-    if not isinstance(cfg.seed, int) or cfg.seed < 0:
-        raise ConfigError("seed", cfg.seed, "an integer >= 0")
-    if pop.n_workers < 1:
-        raise ConfigError("population.n_workers", pop.n_workers, "an integer >= 1")
-    if not pop.countries:
-        raise ConfigError(
-            "population.countries", pop.countries, f"a non-empty list of {COUNTRY_CODES}"
-        )
-    for c in pop.countries:
-        if c not in COUNTRY_CODES:
-            raise ConfigError(
-                "population.countries",
-                c,
-                f"ISO codes in the country table: {', '.join(COUNTRY_CODES)}",
-            )
-    if len(set(pop.countries)) != len(pop.countries):
-        raise ConfigError("population.countries", pop.countries, "each country once")
-    if pop.country_mix not in ("mturk", "global", "custom", "uniform"):
-        raise ConfigError(
-            "population.country_mix", pop.country_mix, "mturk, global, uniform, custom"
-        )
-    if pop.country_mix == "custom":
-        _shares("population.shares", pop.shares, pop.countries)
-    _in_unit("population.main_income_share", pop.main_income_share)
-    _positive("population.workers_per_requester", pop.workers_per_requester)
-    _positive("population.usd_per_currency", pop.usd_per_currency)
-    if cfg.sim.days < 1:
-        raise ConfigError("sim.days", cfg.sim.days, "an integer >= 1")
-    _positive("sim.min_hours_for_wage", cfg.sim.min_hours_for_wage, strict=False)
-    # platform
-    _in_unit("platform.commission", p.commission)
-    _in_unit("platform.batch_surcharge", p.batch_surcharge)
-    _in_unit("platform.worker_fee_share", p.worker_fee_share, 0.0, 0.99)
-    _positive("platform.commission_min_usd", p.commission_min_usd, strict=False)
-    if p.batch_surcharge_min_assignments < 2:
-        raise ConfigError(
-            "platform.batch_surcharge_min_assignments",
-            p.batch_surcharge_min_assignments,
-            "an integer >= 2",
-        )
+def _custom_shares_over_countries(cfg: CrowdSimConfig) -> None:
+    pop = cfg.population
+    if pop.country_mix != "custom":
+        return
+    for k, v in pop.shares.items():
+        if k not in pop.countries:
+            raise ConfigError(f"population.shares.{k}", v, f"keys among {', '.join(pop.countries)}")
+    _sum_positive("population.shares", pop.shares)
+
+
+def _one_rate_per_tier(cfg: CrowdSimConfig) -> None:
+    p = cfg.platform
     if len(p.commission_tier_rates) != (
         len(p.commission_tiers_usd) + 1 if p.commission_tier_rates else 0
     ):
@@ -422,134 +681,58 @@ def validate(cfg: CrowdSimConfig) -> None:
             list(p.commission_tier_rates),
             f"one rate more than thresholds in platform.commission_tiers_usd ({len(p.commission_tiers_usd)} given)",
         )
-    for rate in p.commission_tier_rates:
-        _in_unit("platform.commission_tier_rates", rate, 0.0, 0.99)
-    if list(p.commission_tiers_usd) != sorted(p.commission_tiers_usd):
-        raise ConfigError(
-            "platform.commission_tiers_usd",
-            list(p.commission_tiers_usd),
-            "increasing thresholds in USD",
-        )
-    if p.commission_cap is not None:
-        _in_unit("platform.commission_cap", p.commission_cap)
-    _in_unit("platform.appeal_overturn_prob", p.appeal_overturn_prob)
-    _in_unit("platform.appeal_deterrence", p.appeal_deterrence)
-    _positive("platform.appeal_delay_days", p.appeal_delay_days)
-    if p.payment_guarantee not in ("none", "auto_approval", "escrow"):
-        raise ConfigError(
-            "platform.payment_guarantee", p.payment_guarantee, "none, auto_approval, escrow"
-        )
-    for name in ("auto_approval_days", "escrow_auto_approval_days", "abandon_days"):
-        _positive(f"platform.{name}", getattr(p, name))
-    if p.min_pay_mode not in ("none", "estimated", "measured"):
-        raise ConfigError("platform.min_pay_mode", p.min_pay_mode, "none, estimated, measured")
-    _positive("platform.min_pay_usd_per_hour", p.min_pay_usd_per_hour, strict=False)
-    _in_unit("platform.qualification_share", p.qualification_share)
-    _in_unit("platform.qualification_min_approval_rate", p.qualification_min_approval_rate)
-    if p.qualification_min_approved < 0:
-        raise ConfigError(
-            "platform.qualification_min_approved", p.qualification_min_approved, "an integer >= 0"
-        )
-    _in_unit("platform.restricted_share", p.restricted_share)
-    for c in p.restricted_countries:
-        if c not in COUNTRY_CODES:
-            raise ConfigError(
-                "platform.restricted_countries",
-                c,
-                f"ISO codes in the country table: {', '.join(COUNTRY_CODES)}",
-            )
-    if p.listing not in ("newest", "pay"):
-        raise ConfigError("platform.listing", p.listing, "newest, pay")
-    # workers
-    for name in (
-        "reservation_wage_median_usd",
-        "reservation_wage_sigma",
-        "weekly_hours_median_side",
-        "weekly_hours_median_main",
-        "weekly_hours_sigma",
-        "skill_concentration",
-        "return_threshold",
-        "duration_noise_sigma",
-    ):
-        _positive(f"workers.{name}", getattr(w, name))
-    for name in (
-        "search_minutes",
-        "search_congestion",
-        "speed_sigma",
-        "impatience_per_day",
-        "exit_wage_ratio",
-        "discouragement_threshold",
-    ):
-        _positive(f"workers.{name}", getattr(w, name), strict=False)
-    for name in (
-        "skill_mean",
-        "learning_rate",
-        "return_base_prob",
-        "exit_prob_side",
-        "exit_prob_main",
-        "baseline_exit_per_month",
-        "discouragement_per_day",
-        "min_engagement",
-    ):
-        _in_unit(f"workers.{name}", getattr(w, name))
-    if w.return_threshold <= 1.0:
-        raise ConfigError("workers.return_threshold", w.return_threshold, "a number > 1")
-    for name in ("max_searches_per_hour", "candidates_seen", "belief_slots", "exit_days"):
-        if getattr(w, name) < 1:
-            raise ConfigError(f"workers.{name}", getattr(w, name), "an integer >= 1")
-    # requesters
+
+
+def _tiers_increasing(cfg: CrowdSimConfig) -> None:
+    tiers = list(cfg.platform.commission_tiers_usd)
+    if tiers != sorted(tiers):
+        raise ConfigError("platform.commission_tiers_usd", tiers, "increasing thresholds in USD")
+
+
+def _pay_mean_above_median(cfg: CrowdSimConfig) -> None:
+    r = cfg.requesters
     if r.pay_mean_usd_per_hour < r.pay_median_usd_per_hour:
         raise ConfigError(
             "requesters.pay_mean_usd_per_hour",
             r.pay_mean_usd_per_hour,
             f"a mean >= requesters.pay_median_usd_per_hour ({r.pay_median_usd_per_hour}) for a lognormal",
         )
-    _positive("requesters.pay_median_usd_per_hour", r.pay_median_usd_per_hour)
-    _in_unit("requesters.pay_volume_correlation", r.pay_volume_correlation, -0.99, 0.99)
-    if r.activity_pareto_alpha <= 1.0:
-        raise ConfigError(
-            "requesters.activity_pareto_alpha", r.activity_pareto_alpha, "a number > 1"
-        )
-    _positive("requesters.duration_bias_median", r.duration_bias_median)
-    _shares("requesters.review_shares", r.review_shares, ["prompt", "slow", "never"])
-    _shares(
-        "requesters.rejection_shares", r.rejection_shares, ["honest", "strict", "opportunistic"]
-    )
-    for name in (
-        "honest_reject_bad_prob",
-        "strict_reject_bad_prob",
-        "strict_reject_good_prob",
-        "opportunistic_reject_good_prob",
-        "fee_pass_through",
-        "split_batches_prob",
-        "monthly_churn",
-    ):
-        _in_unit(f"requesters.{name}", getattr(r, name))
-    for name in (
-        "review_delay_hours_prompt",
-        "review_delay_hours_slow",
-        "value_markup_median",
-        "batch_lifetime_days",
-        "reprice_max_factor",
-    ):
-        _positive(f"requesters.{name}", getattr(r, name))
-    _positive("requesters.demand_elasticity", r.demand_elasticity, strict=False)
-    _in_unit("requesters.reference_fee", r.reference_fee)
-    # market
-    _positive("market.demand_ratio", m.demand_ratio)
-    _shares("market.type_shares", m.type_shares, TASK_TYPES)
+
+
+def _shares_sum_positive(cfg: CrowdSimConfig) -> None:
+    for option in ("requesters.review_shares", "requesters.rejection_shares", "market.type_shares"):
+        _sum_positive(option, _get(cfg, option))
+
+
+def _every_task_type_described(cfg: CrowdSimConfig) -> None:
+    m = cfg.market
     for name in ("type_duration_minutes", "type_batch_median", "type_max_per_worker"):
-        d = getattr(m, name)
+        table = getattr(m, name)
         for t in m.type_shares:
-            if t not in d or d[t] <= 0:
-                raise ConfigError(
-                    f"market.{name}.{t}",
-                    d.get(t),
-                    "a number > 0 for every task type in market.type_shares",
-                )
-    if m.max_batch_size < 1:
-        raise ConfigError("market.max_batch_size", m.max_batch_size, "an integer >= 1")
-    _positive("market.max_task_minutes", m.max_task_minutes)
+            if t not in table:
+                raise ConfigError(f"market.{name}.{t}", None, EVERY_TYPE)
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("countries: a non-empty list, each country once", _countries_listed_once),
+    Rule("custom country shares: over the listed countries", _custom_shares_over_countries),
+    Rule("commission tiers: one rate more than thresholds", _one_rate_per_tier),
+    Rule("commission tiers: increasing thresholds", _tiers_increasing),
+    Rule("requester pay: a lognormal's mean >= its median", _pay_mean_above_median),
+    Rule("review, rejection and task-type shares: summing to more than 0", _shares_sum_positive),
+    Rule(
+        "task-type tables: a value for every type in market.type_shares", _every_task_type_described
+    ),
+)
+
+
+def validate(cfg: CrowdSimConfig) -> None:
+    """Check every value against its field, then the cross-field :data:`RULES`; raise
+    :class:`ConfigError` naming the first bad option."""
+    for option in schema():
+        check_option(option, _get(cfg, option.name))
+    for rule in RULES:
+        rule.check(cfg)
 
 
 def config_to_dict(cfg: CrowdSimConfig) -> dict:
