@@ -208,6 +208,13 @@ class PlatformConfig:
         choices=("newest", "pay"),
         doc="which tasks a worker sees first: 'newest' (MTurk default sort) or 'pay' (highest reward first)",
     )
+    listing_half_life_hours: float = opt(
+        12.0, gt=0, le=87_600,
+        doc="assumption: a group's visibility in a 'newest' listing halves every this many hours",
+    )  # fmt: skip
+    listing_min_visibility: float = opt(
+        0.02, ge=0, le=1_000, doc="assumption: visibility floor of old groups (keyword search, bookmarks)"
+    )
 
 
 CALIBRATED = (
@@ -271,6 +278,34 @@ class WorkerBehaviourConfig:
     discouragement_per_day: float = share(0.15)
     min_engagement: float = share(0.1)
     belief_slots: int = opt(8, ge=1, le=1000, doc="requesters a worker remembers (assumption)")
+    initial_belief_approval: float = share(
+        0.97, "assumption: a newcomer's belief that work is approved and paid (~ platform approval rates)"
+    )
+    initial_belief_delay_days: float = opt(
+        3.0, ge=0, le=3650, doc="assumption: a newcomer's expected payment delay"
+    )
+    general_belief_learning_share: float = share(
+        0.5, "assumption: general beliefs learn at this share of learning_rate (one requester's at the full rate)"
+    )
+    reputation_penalty: float = opt(
+        2.0, ge=0, le=100,
+        doc="assumption: weight of a visible unjustified rejection in the belief about its requester",
+    )  # fmt: skip
+    public_stats_prior_tasks: float = opt(
+        20.0, gt=0, le=1e9,
+        doc="assumption: reviewed tasks at which public requester statistics weigh as much as own belief",
+    )  # fmt: skip
+    return_other_time_share: float = share(
+        0.5, "assumption: share of a task's time spent before returning it for other reasons than its length"
+    )
+    wage_window_days: float = opt(
+        7.0, gt=0, le=3650,
+        doc="assumption: memory of the recent-wage window behind exit and discouragement",
+    )  # fmt: skip
+    min_window_minutes: float = opt(
+        30.0, ge=0, le=1e6, doc="assumption: working time in the window below which it says nothing"
+    )
+    max_weekly_hours: float = opt(70.0, gt=0, le=168, doc="assumption: cap on drawn weekly hours")
 
 
 REVIEW_STYLES = ("prompt", "slow", "never")
@@ -300,6 +335,12 @@ class RequesterBehaviourConfig:
     )
     review_delay_hours_prompt: float = opt(24.0, gt=0, le=87_600, doc="assumption: median")
     review_delay_hours_slow: float = opt(168.0, gt=0, le=87_600, doc="assumption: median")
+    review_delay_sigma_prompt: float = opt(
+        0.8, ge=0, le=5, doc="assumption: lognormal dispersion of prompt reviewers' delays"
+    )
+    review_delay_sigma_slow: float = opt(
+        0.5, ge=0, le=5, doc="assumption: lognormal dispersion of slow reviewers' delays"
+    )
     rejection_shares: dict[str, float] = opt(
         {"honest": 0.86, "strict": 0.10, "opportunistic": 0.04},
         ge=0,
@@ -340,6 +381,15 @@ class RequesterBehaviourConfig:
     )
     reprice_max_factor: float = opt(
         1.5, gt=0, le=100, doc="assumption: bounds of repricing around the initial target"
+    )
+    reprice_unfilled_share: float = share(
+        0.5, "assumption: a batch expiring with more than this share unfilled raises target pay"
+    )
+    reprice_down_share: float = share(
+        0.5, "assumption: after a batch fills, target pay falls by this share of reprice_step"
+    )
+    max_activity: float = opt(
+        1e6, gt=0, doc="numerical cap on a requester's Pareto activity draw (the tail is unbounded)"
     )
     monthly_churn: float = share(0.05, "assumption: requesters leaving and arriving per month")
 

@@ -1,17 +1,21 @@
 """CrowdWorkModel: one crowd-work platform simulated hour by hour (UTC).
 
 State is held in numpy columns (``self.workers``, ``self.requesters``, ``self.batches``,
-``self.records``); each hour runs the named phases in order:
+``self.records``); each hour runs the named phases in order, each in one file of
+:mod:`crowdsim.market` with its compiled loop beside it, and each handing the next what it needs
+(see :meth:`CrowdWorkModel.step` and ``docs/architecture.md``):
 
-1. ``post``      requesters post batches of assignments (money into escrow)
-2. ``expire``    unfilled assignments of expired batches are refunded
-3. ``search``    online workers search (unpaid), choose among the tasks they see, work, return
-4. ``review``    due submissions are reviewed, auto-approved, abandoned or re-decided on appeal
-5. ``settle``    (inside review) money moves escrow -> worker pay + platform fees, or back
-6. ``adapt``     once a day: workers leave or arrive, requesters churn
-7. ``record``    hourly aggregates into preallocated arrays
+1. ``post``    requesters post batches of assignments (money into escrow)       ``market/post.py``
+2. ``expire``  unfilled assignments of expired batches are refunded             ``market/post.py``
+3. ``search``  online workers search (unpaid), choose among the tasks they see, work, return
+               -> :class:`~crowdsim.market.state.HourStats`                    ``market/search.py``
+4. ``submit``  finished work becomes records with their review outcome drawn   ``market/submit.py``
+5. ``settle``  due records are reviewed, auto-approved, abandoned or re-decided on appeal;
+               money moves escrow -> worker pay + platform fees, or back       ``market/settle.py``
+6. ``adapt``   once a day: workers leave or arrive, requesters churn           ``market/adapt.py``
+7. ``record``  hourly aggregates into preallocated arrays                      ``metrics/record.py``
 
-See ``crowdsim.market`` for each phase and ``../README.md`` for the economics and sources.
+See ``../README.md`` for the economics and sources.
 """
 
 from __future__ import annotations
@@ -27,12 +31,13 @@ from crowdsim.agents import REJECTION_KINDS, REVIEW_KINDS, Requester, Worker
 from crowdsim.config import TASK_TYPES, CrowdSimConfig, to_config
 from crowdsim.data.countries import CountryTable
 from crowdsim.ledger import Ledger
-from crowdsim.market import adapt, matching, posting, review
+from crowdsim.market import adapt, post, search, settle, submit
 from crowdsim.market.profiles import posting_profile, worker_availability_profile
-from crowdsim.metrics import record
+from crowdsim.market.state import Counters, Pool
+from crowdsim.metrics.record import Recorder
 from crowdsim.stores import ColumnStore, DueCalendar, RecyclingStore
 
-PHASES = ("post", "expire", "search", "review", "adapt", "record")
+PHASES = ("post", "expire", "search", "submit", "settle", "adapt", "record")
 
 
 class CrowdWorkModel(mesa.Model):
@@ -73,39 +78,23 @@ class CrowdWorkModel(mesa.Model):
         self.ledger = Ledger()
         self.phase_seconds = dict.fromkeys(PHASES, 0.0)
         self._create_agents = create_agents
-        self.counters: dict[str, float] = dict.fromkeys(
-            [
-                "assignments_submitted",
-                "assignments_returned",
-                "assignments_approved",
-                "assignments_rejected",
-                "assignments_rejected_unjustified",
-                "assignments_abandoned",
-                "assignments_overturned",
-                "assignments_posted",
-                "assignments_expired",
-                "value_submitted_micro",
-                "value_never_paid_micro",
-                "value_good_rejected_micro",
-                "delay_hours_x_assignments",
-                "batches_posted",
-                "batches_split",
-                "batches_not_posted",
-                "requester_exits",
-                "requester_entries",
-                "worker_exits",
-                "worker_entries",
-                "hits_posted",
-                "worker_exits_wage",
-            ],
-            0.0,
-        )
+        self.counters = Counters()
+        self.pool = Pool(self)  # who is present: the one place that keeps it
+        self._prepare_rules()
         self._init_profiles()
         self._init_workers()
         self._init_requesters()
         self._init_market()
-        record.init(self)
+        self.recorder = Recorder(self)
         self.running = True
+
+    def _prepare_rules(self) -> None:
+        """The phases' parameters as the compiled loops take them (from ``self.config``)."""
+        cfg = self.config
+        self.search_params = search.search_params(cfg)
+        self.review_params = submit.review_params(cfg)
+        self.settle_params = settle.settle_params(cfg)
+        self.day_params = adapt.day_params(cfg)
 
     # ------------------------------------------------------------------ set-up
     def _init_profiles(self) -> None:
@@ -149,9 +138,9 @@ class CrowdWorkModel(mesa.Model):
             "pending_value_micro": (i8, 0),
             "gross_billed_micro": (i8, 0),
             "engagement": (f8, 1.0),
-            "belief_ok": (f8, 0.97),
+            "belief_ok": (f8, self.config.workers.initial_belief_approval),
             "belief_duration_ratio": (f8, 1.0),
-            "belief_delay_days": (f8, 3.0),
+            "belief_delay_days": (f8, self.config.workers.initial_belief_delay_days),
             "win_earn": (f8, 0.0),
             "win_minutes": (f8, 0.0),
             "last_minutes": (f8, 0.0),
@@ -184,8 +173,11 @@ class CrowdWorkModel(mesa.Model):
         n0 = cfg.population.n_workers
         expected_arrivals = n0 * cfg.workers.baseline_exit_per_month * cfg.sim.days / 30.0
         self.workers = self._new_worker_columns(int(n0 + 2 * expected_arrivals + 64))
-        if cfg.sim.record_weekly_earnings:
-            self.weekly_earnings = np.zeros((self.n_weeks, self.workers.capacity), dtype=np.float32)
+        self.weekly_earnings = (
+            np.zeros((self.n_weeks, self.workers.capacity), dtype=np.float32)
+            if cfg.sim.record_weekly_earnings
+            else None
+        )
         self.worker_agents: list[Worker] = []
         self.add_workers(n0)
 
@@ -194,7 +186,7 @@ class CrowdWorkModel(mesa.Model):
         cfg, rng, W = self.config, self.rng, self.workers
         old_cap = W.capacity
         idx = W.append(k)
-        if W.capacity != old_cap and hasattr(self, "weekly_earnings"):
+        if W.capacity != old_cap and self.weekly_earnings is not None:
             grown = np.zeros((self.n_weeks, W.capacity), dtype=np.float32)
             grown[:, :old_cap] = self.weekly_earnings
             self.weekly_earnings = grown
@@ -210,7 +202,7 @@ class CrowdWorkModel(mesa.Model):
         hours = np.where(main, wc.weekly_hours_median_main, wc.weekly_hours_median_side) * np.exp(
             wc.weekly_hours_sigma * rng.standard_normal(k)
         )
-        hours = np.minimum(hours, 70.0)
+        hours = np.minimum(hours, wc.max_weekly_hours)
         a = wc.skill_mean * wc.skill_concentration
         b = (1 - wc.skill_mean) * wc.skill_concentration
         W.country[idx] = country
@@ -226,15 +218,40 @@ class CrowdWorkModel(mesa.Model):
         W.joined_hour[idx] = self.hour if joined_hour is None else joined_hour
         if self._create_agents:
             self.worker_agents.extend(Worker(self, r) for r in idx)
-        self._refresh_present()
+        self.pool.refresh_workers()
         return idx
 
-    def _refresh_present(self) -> None:
+    def remove_workers(self, rows: np.ndarray, hour: int) -> None:
+        """Workers ``rows`` leave the pool at ``hour`` (their rows and results stay)."""
         W = self.workers
-        self.present_workers = np.flatnonzero(W.present[: W.n])
-        # compact copies for the hourly availability draw (refreshed when the pool changes)
-        self._present_base = (W.online_base * W.engagement)[self.present_workers].astype(np.float32)
-        self._present_country = W.country[self.present_workers].astype(np.intp)
+        W.present[rows] = False
+        W.left_hour[rows] = hour
+        self.counters.worker_exits += rows.size
+        if self._create_agents:
+            for row in rows:
+                self.worker_agents[row].remove()
+        self.pool.refresh_workers()
+
+    def remove_requesters(self, rows: np.ndarray, hour: int) -> None:
+        """Requesters ``rows`` leave the platform at ``hour``."""
+        R = self.requesters
+        R.present[rows] = False
+        R.left_hour[rows] = hour
+        self.counters.requester_exits += rows.size
+        if self._create_agents:
+            for row in rows:
+                self.requester_agents[row].remove()
+        self.pool.refresh_requesters()
+
+    @property
+    def present_workers(self) -> np.ndarray:
+        """Rows of the workers in the pool."""
+        return self.pool.workers
+
+    @property
+    def present_requesters(self) -> np.ndarray:
+        """Rows of the requesters on the platform."""
+        return self.pool.requesters
 
     def _init_requesters(self) -> None:
         cfg = self.config
@@ -283,7 +300,7 @@ class CrowdWorkModel(mesa.Model):
         from scipy.special import ndtr
 
         u = np.clip(ndtr(z1), 1e-12, 1 - 1e-12)
-        R.activity[idx] = (1.0 - u) ** (-1.0 / rc.activity_pareto_alpha)
+        R.activity[idx] = np.minimum((1.0 - u) ** (-1.0 / rc.activity_pareto_alpha), rc.max_activity)
         sigma_pay = np.sqrt(2.0 * np.log(rc.pay_mean_usd_per_hour / rc.pay_median_usd_per_hour))
         pay = rc.pay_median_usd_per_hour * np.exp(sigma_pay * z2)
         R.target_pay[idx] = pay
@@ -303,7 +320,7 @@ class CrowdWorkModel(mesa.Model):
         R.joined_hour[idx] = self.hour
         if self._create_agents:
             self.requester_agents.extend(Requester(self, r) for r in idx)
-        self.present_requesters = np.flatnonzero(R.present[: R.n])
+        self.pool.refresh_requesters()
         return idx
 
     def _init_market(self) -> None:
@@ -354,10 +371,10 @@ class CrowdWorkModel(mesa.Model):
             },
             rows=True,  # written and read one record at a time, at scattered rows
         )
-        self._due_batches = DueCalendar(self.batches, "expires_hour")
-        self._due_records = DueCalendar(self.records, "resolve_hour")
-        # expected online worker-hours per hour and batch arrival rate (see posting.py)
-        self.batch_rate_per_activity = posting.calibrate_batch_rate(self)
+        self.due_batches = DueCalendar(self.batches, "expires_hour")
+        self.due_records = DueCalendar(self.records, "resolve_hour")
+        # expected online worker-hours per hour and batch arrival rate (see market/post.py)
+        self.batch_rate_per_activity = post.calibrate_batch_rate(self)
         self.restricted_allowed = np.isin(
             np.array(self.countries.codes), list(cfg.platform.restricted_countries)
         )
@@ -367,28 +384,27 @@ class CrowdWorkModel(mesa.Model):
 
     # ------------------------------------------------------------------ the hour
     def step(self) -> None:
-        """Simulate one hour."""
-        t0 = _time.perf_counter()
-        posting.post(self)
-        t1 = _time.perf_counter()
-        posting.expire(self)
-        t2 = _time.perf_counter()
-        matching.search_and_work(self)
-        t3 = _time.perf_counter()
-        review.review_and_settle(self)
-        t4 = _time.perf_counter()
+        """Simulate one hour: the phases in order, each handing the next what it needs."""
+        clock = _time.perf_counter
+        ps = self.phase_seconds
+        t0 = clock()
+        post.post(self)
+        t1 = clock()
+        post.expire(self)
+        t2 = clock()
+        hour = search.search_and_work(self)
+        t3 = clock()
+        submit.file_submissions(self, hour.submissions)
+        t4 = clock()
+        settle.review_and_settle(self)
+        t5 = clock()
         if (self.hour + 1) % 24 == 0:
             adapt.daily(self)
-        t5 = _time.perf_counter()
-        record.record_hour(self)
-        t6 = _time.perf_counter()
-        ps = self.phase_seconds
-        ps["post"] += t1 - t0
-        ps["expire"] += t2 - t1
-        ps["search"] += t3 - t2
-        ps["review"] += t4 - t3
-        ps["adapt"] += t5 - t4
-        ps["record"] += t6 - t5
+        t6 = clock()
+        self.recorder.record_hour(self, hour)
+        t7 = clock()
+        for name, a, b in zip(PHASES, (t0, t1, t2, t3, t4, t5, t6), (t1, t2, t3, t4, t5, t6, t7)):
+            ps[name] += b - a
         if self.config.sim.check_invariants:
             from crowdsim.metrics.invariants import check_all
 

@@ -7,6 +7,8 @@ recycled through a free list, so memory stays bounded however long the run.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
@@ -18,7 +20,8 @@ class ColumnStore:
     Columns named together in ``groups`` are fields of one structured array, so a row's values of
     those columns sit together in memory: for columns read and written one row at a time at
     scattered rows (a submission record; what settling a record changes for its worker), one or
-    two cache lines per row instead of one per column. ``rows=True`` groups every column. Grouped
+    two cache lines per row instead of one per column. ``rows=True`` groups every column, and
+    ``table`` is then the structured array itself (compiled phases take it whole). Grouped
     columns are strided views; numpy and the compiled kernels use them like the others.
     """
 
@@ -50,6 +53,8 @@ class ColumnStore:
             start = -raw.ctypes.data % 64  # rows start on a cache line
             table = raw[start : start + capacity * dt.itemsize].view(dt)
             new |= {name: table[name] for name in names}
+            if self._rows:
+                self.table = table  # the whole row as one structured array
         for name, (dtype, _, tail) in self._spec.items():
             if name not in new:
                 new[name] = np.empty((capacity,) + tail, dtype=dtype)
@@ -135,6 +140,18 @@ class RecyclingStore(ColumnStore):
 CHUNK = 32  # rows per calendar chunk
 
 
+class CalendarArrays(NamedTuple):
+    """A :class:`DueCalendar`'s arrays, as the compiled functions take them."""
+
+    head: np.ndarray  # newest chunk of each list
+    count: np.ndarray  # rows in each list
+    rows: np.ndarray  # (chunks, CHUNK) row numbers
+    next: np.ndarray  # the chunk after each (older), -1 at the end
+    fill: np.ndarray  # rows in each chunk
+    free: np.ndarray  # free chunks: free[:free_top[0]]
+    free_top: np.ndarray
+
+
 class DueCalendar:
     """Rows of a :class:`RecyclingStore` filed under the hour they fall due (``hour_column``).
 
@@ -172,12 +189,14 @@ class DueCalendar:
     def __len__(self) -> int:
         return int(self.count.sum())
 
-    def arrays(self, reserve: int = 0) -> tuple:
+    def arrays(self, reserve: int = 0) -> CalendarArrays:
         """The calendar's arrays for the compiled functions, with room to file ``reserve`` rows."""
         if self.free_top[0] < reserve + 1:
             n = self.rows.shape[0]
             self._chunks(max(2 * n, n + reserve + 1))
-        return (self.head, self.count, self.rows, self.next, self.fill, self.free, self.free_top)
+        return CalendarArrays(
+            self.head, self.count, self.rows, self.next, self.fill, self.free, self.free_top
+        )
 
     def add(self, hours: np.ndarray, idx: np.ndarray) -> None:
         """File rows ``idx`` under ``hours`` (also written to the store's hour column)."""
@@ -186,7 +205,7 @@ class DueCalendar:
             return
         col = getattr(self.store, self.hour_column)
         col[idx] = hours
-        calendar_file_rows(*self.arrays(reserve=idx.size), idx, col)
+        calendar_file_rows(self.arrays(reserve=idx.size), idx, col)
 
     def pop(self, hour: int) -> np.ndarray:
         """The rows due at ``hour``, removed from the calendar."""
@@ -194,13 +213,14 @@ class DueCalendar:
         if self.count[slot] == 0:
             return np.empty(0, dtype=np.int64)
         out = np.empty(int(self.count[slot]), dtype=np.int64)
-        n = calendar_take(*self.arrays(), getattr(self.store, self.hour_column), hour, out)
+        n = calendar_take(self.arrays(), getattr(self.store, self.hour_column), hour, out)
         return out[:n]
 
 
 @njit(cache=True, inline="always")
-def calendar_file(head, count, rows, nxt, fill, free, free_top, row, hour):
-    """File ``row`` under ``hour`` (the pool must have a free chunk)."""
+def calendar_file(cal, row, hour):
+    """File ``row`` under ``hour`` in calendar ``cal`` (the pool must have a free chunk)."""
+    head, count, rows, nxt, fill, free, free_top = cal
     s = hour % head.size
     c = head[s]
     if c < 0 or fill[c] == rows.shape[1]:
@@ -215,16 +235,17 @@ def calendar_file(head, count, rows, nxt, fill, free, free_top, row, hour):
 
 
 @njit(cache=True)
-def calendar_file_rows(head, count, rows, nxt, fill, free, free_top, idx, hour_col):
+def calendar_file_rows(cal, idx, hour_col):
     """File rows ``idx`` under their hours ``hour_col[idx]``."""
     for row in idx:
-        calendar_file(head, count, rows, nxt, fill, free, free_top, row, hour_col[row])
+        calendar_file(cal, row, hour_col[row])
 
 
 @njit(cache=True)
-def calendar_take(head, count, rows, nxt, fill, free, free_top, hour_col, hour, out):
+def calendar_take(cal, hour_col, hour, out):
     """Take the rows due at ``hour`` into ``out`` (filing order), file again those due a ring
     later, and return how many were taken."""
+    head, count, rows, nxt, fill, free, free_top = cal
     s = hour % head.size
     chain = np.empty(count[s] + 1, np.int64)  # the list's chunks, newest first
     n_chunks = 0
@@ -251,5 +272,5 @@ def calendar_take(head, count, rows, nxt, fill, free, free_top, hour_col, hour, 
     head[s] = -1
     count[s] = 0
     for i in range(n_later):
-        calendar_file(head, count, rows, nxt, fill, free, free_top, later[i], hour_col[later[i]])
+        calendar_file(cal, later[i], hour_col[later[i]])
     return n

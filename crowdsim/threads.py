@@ -1,7 +1,7 @@
 """Threads for the compiled phases (numba) in this process.
 
 Results never depend on the number of threads: parallel loops draw random numbers from counters
-fixed by the seed (see :mod:`crowdsim.market.kernels`). The default is one thread per CPU this
+fixed by the seed (see :mod:`crowdsim.market.rng`). The default is one thread per CPU this
 process may use (its affinity mask, which SLURM and ``taskset`` set), and one thread in a worker
 process of a pool (``crowdsim-compare``, the ``cores`` launcher, calibration, validation and
 sensitivity runs), where the pool already keeps every core busy. ``NUMBA_NUM_THREADS`` in the

@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 
 from crowdsim.ledger import MICRO
-from crowdsim.market import KIND_ABANDON, KIND_REVIEW
 
 US_FEDERAL_MIN = 7.25
 
@@ -57,18 +56,17 @@ def _nan(x: float) -> float | None:
 
 def pending_fates(model) -> dict[str, np.ndarray]:
     """What each submission still awaiting settlement will come to (its outcome was drawn when it
-    was submitted): per in-use record, assignments to be approved (overturned rejections
-    included), rejected, rejected although good, and never paid."""
+    was submitted), by the same rule settlement applies (:func:`crowdsim.market.settle.fate`):
+    per in-use record, assignments to be approved (overturned rejections included), rejected,
+    rejected although good, and never paid."""
+    from crowdsim.market.settle import fates
+
     S = model.records
     use = np.flatnonzero(S.in_use[: S.n])
-    kind = S.kind[use]
-    review = kind == KIND_REVIEW
-    abandoned = np.where(kind == KIND_ABANDON, S.n_done[use], 0)
-    unjust = np.where(review, S.n_rej_unjust[use] - S.n_overturn[use], 0)
-    rejected = np.where(review, S.n_rej_just[use], 0) + unjust
+    approved, rejected, unjust, abandoned, _held = fates(S.table, use)
     return {
         "rows": use,
-        "approved": S.n_done[use] - rejected - abandoned,
+        "approved": approved,
         "rejected": rejected,
         "unjust": unjust,
         "abandoned": abandoned,
@@ -311,7 +309,7 @@ def summarize(model, wf: pd.DataFrame | None = None, ts: pd.DataFrame | None = N
 
 
 def _weekly_cv(model) -> float | None:
-    if not hasattr(model, "weekly_earnings"):
+    if model.weekly_earnings is None:
         return None
     W = model.workers
     full_weeks = model.hour // 168

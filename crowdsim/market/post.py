@@ -1,4 +1,4 @@
-"""Phase 1-2: requesters post batches of assignments; expired batches are refunded.
+"""Phases 1-2: requesters post batches of assignments; expired batches are refunded.
 
 How a requester prices a batch (all vectorised over the batches posted in an hour):
 
@@ -22,9 +22,6 @@ import numpy as np
 from crowdsim.config import TASK_TYPES
 from crowdsim.ledger import to_micro
 from crowdsim.policy.fees import requester_fee_per_assignment, requester_fee_rate
-
-MAX_ACTIVITY = 1e6
-
 
 def calibrate_batch_rate(model) -> float:
     """Batches per hour per unit of requester activity so that posted assignment-hours equal
@@ -50,16 +47,14 @@ def calibrate_batch_rate(model) -> float:
     hours_per_batch = float((shares * size_mean * dur_mean / 60.0).sum())
     batches_per_hour = mc.demand_ratio * online_hours / hours_per_batch
     R = model.requesters
-    act = np.minimum(R.activity[: R.n], MAX_ACTIVITY)
-    R.activity[: R.n] = act
-    return batches_per_hour / float(act.sum())
+    return batches_per_hour / float(R.activity[: R.n].sum())
 
 
 def post(model) -> None:
     """Requesters post this hour's batches; their cost goes from requester funds into escrow."""
     cfg, rng, R, B = model.config, model.rng_post, model.requesters, model.batches
     rc, mc, pc = cfg.requesters, cfg.market, cfg.platform
-    present = model.present_requesters
+    present = model.pool.requesters
     if present.size == 0:
         return
     act = R.activity[present]
@@ -116,15 +111,11 @@ def post(model) -> None:
         else cost
     )
     unprofitable = cost_at_initial / (est_minutes / 60.0) > R.value_per_hour[req]
-    model.counters["batches_not_posted"] += int(
+    model.counters.batches_not_posted += int(
         unprofitable.sum() + ((size == 0) & ~unprofitable).sum()
     )
     if unprofitable.any():
-        leavers = np.unique(req[unprofitable])
-        R.present[leavers] = False
-        R.left_hour[leavers] = model.hour
-        model.counters["requester_exits"] += leavers.size
-        model.present_requesters = np.flatnonzero(R.present[: R.n])
+        model.remove_requesters(np.unique(req[unprofitable]), hour=model.hour)
     keep = (~unprofitable) & (size > 0)
     if not keep.any():
         return
@@ -138,8 +129,8 @@ def post(model) -> None:
     # A split batch is one row: the platform lists identical HITs of one requester as one group
     # (as MTurk's HIT groups do), with `hits` HITs of `assignments_per_hit` assignments each.
     hits = np.where(split, -(-size // max(chunk, 1)), 1)
-    model.counters["batches_split"] += int(split.sum())
-    model.counters["hits_posted"] += int(hits.sum())
+    model.counters.batches_split += int(split.sum())
+    model.counters.hits_posted += int(hits.sum())
     k = size.size
     idx = B.allocate(k)
     B.requester[idx] = req
@@ -165,26 +156,27 @@ def post(model) -> None:
     model.ledger.transfer("requester_funds", "escrow", int(deposit.sum()))
     np.add.at(R.spent_micro, req, deposit)
     np.add.at(R.n_posted, req, size)
-    model.counters["assignments_posted"] += int(size.sum())
-    model.counters["batches_posted"] += int(k)
-    model._due_batches.add(np.full(k, expires), idx)
+    model.counters.assignments_posted += int(size.sum())
+    model.counters.batches_posted += int(k)
+    model.due_batches.add(np.full(k, expires), idx)
 
 
 def expire(model) -> None:
     """Refund the unfilled assignments of batches whose lifetime ends this hour; requesters reprice."""
     B, R = model.batches, model.requesters
-    due = model._due_batches.pop(model.hour)
+    due = model.due_batches.pop(model.hour)
     if due.size == 0:
         return
     rem = B.remaining[due]
     refund = rem * (B.reward_micro[due] + B.fee_micro[due])
     model.ledger.transfer("escrow", "refunded", int(refund.sum()))
     np.subtract.at(R.spent_micro, B.requester[due], refund)
-    model.counters["assignments_expired"] += int(rem.sum())
-    # repricing: a batch that expired mostly unfilled raises the requester's target pay, a batch
-    # that filled lowers it by half a step, within [initial / max_factor, initial x max_factor]
+    model.counters.assignments_expired += int(rem.sum())
+    # repricing: a batch that expired mostly unfilled (more than `reprice_unfilled_share` left)
+    # raises the requester's target pay by a step, a batch that filled lowers it by
+    # `reprice_down_share` of a step, within [initial / max_factor, initial x max_factor]
     rc = model.config.requesters
-    slow = rem > 0.5 * B.size[due]
+    slow = rem > rc.reprice_unfilled_share * B.size[due]
     filled = rem == 0
     if slow.any():
         r = np.unique(B.requester[due][slow])
@@ -199,7 +191,7 @@ def expire(model) -> None:
     if filled.any():
         r = np.unique(B.requester[due][filled])
         R.target_pay[r] = np.maximum(
-            R.target_pay[r] / (1.0 + rc.reprice_step / 2), R.initial_pay[r] / rc.reprice_max_factor
+            R.target_pay[r] / (1.0 + rc.reprice_step * rc.reprice_down_share), R.initial_pay[r] / rc.reprice_max_factor
         )
     B.remaining[due] = 0
     B.release(due)

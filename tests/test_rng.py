@@ -1,4 +1,4 @@
-"""The compiled kernels' random draws: right distributions, reproducible from a seed."""
+"""The compiled phases' random draws (``crowdsim.market.rng``): right distributions, reproducible from a seed."""
 
 import numpy as np
 import pytest
@@ -6,14 +6,15 @@ from numba import njit
 from scipy import stats
 from scipy.special import ndtri
 
-from crowdsim.market import kernels
+from crowdsim.market import rng as kernels
+from crowdsim.market.search import ListingColumns, listing_draw
 
 
 @njit
 def _draw_uniforms(st, n):
     out = np.empty(n)
     for i in range(n):
-        out[i] = kernels._uniform(st)
+        out[i] = kernels.uniform(st)
     return out
 
 
@@ -21,7 +22,7 @@ def _draw_uniforms(st, n):
 def _draw_binomials(st, n, p, size):
     out = np.empty(size, np.int64)
     for i in range(size):
-        out[i] = kernels._binomial(st, n, p)
+        out[i] = kernels.binomial(st, n, p)
     return out
 
 
@@ -29,7 +30,7 @@ def _draw_binomials(st, n, p, size):
 def _draw_normals(st, size):
     out = np.empty(size)
     for i in range(size):
-        out[i] = kernels._normal(st)
+        out[i] = kernels.normal(st)
     return out
 
 
@@ -46,8 +47,8 @@ def test_uniform_stream_is_a_counter():
     st = kernels.seed_state(np.random.default_rng(5))
     s0 = st[0]
     seq = _draw_uniforms(st, 1000)
-    assert int(st[0]) == (int(s0) + 1000 * int(kernels._GOLDEN)) % 2**64
-    jumped = np.array([kernels._uniform_at(s0, k) for k in (1, 2, 500, 1000)])
+    assert int(st[0]) == (int(s0) + 1000 * int(kernels.GOLDEN)) % 2**64
+    jumped = np.array([kernels.uniform_at(s0, k) for k in (1, 2, 500, 1000)])
     np.testing.assert_array_equal(jumped, seq[[0, 1, 499, 999]])
     u = _draw_uniforms(kernels.seed_state(np.random.default_rng(6)), 200_000)
     assert ((u >= 0) & (u < 1)).all()
@@ -85,10 +86,10 @@ def test_binomial_edges():
 
 
 @njit
-def _draw_positions(u, prob, alias, inv_prob, inv_rest, start, count):
+def _draw_positions(u, listing):
     out = np.empty(u.size, np.int64)
     for i in range(u.size):
-        out[i] = kernels._listing_draw(u[i], prob, alias, inv_prob, inv_rest, start, count)
+        out[i] = listing_draw(u[i], listing)
     return out
 
 
@@ -102,7 +103,9 @@ def test_listing_draw_follows_the_weights():
     inv_prob = np.where(prob > 0, 1 / np.where(prob > 0, prob, 1), 0.0)
     inv_rest = np.where(prob < 1, 1 / np.where(prob < 1, 1 - prob, 1), 0.0)
     u = np.random.default_rng(2).random(400_000)
-    pos = _draw_positions(u, prob, alias, inv_prob, inv_rest, start, count)
+    e = np.empty(0)
+    listing = ListingColumns(prob, alias, inv_prob, inv_rest, start, count, *([e] * 7))
+    pos = _draw_positions(u, listing)
     per_group = np.repeat(weight / count, count) / weight.sum()
     observed = np.bincount(pos, minlength=count.sum())
     assert observed[start[1]] == 0  # no weight, never drawn
