@@ -403,7 +403,8 @@ class CrowdWorkModel(mesa.Model):
         t6 = clock()
         self.recorder.record_hour(self, hour)
         t7 = clock()
-        for name, a, b in zip(PHASES, (t0, t1, t2, t3, t4, t5, t6), (t1, t2, t3, t4, t5, t6, t7)):
+        marks = (t0, t1, t2, t3, t4, t5, t6, t7)
+        for name, a, b in zip(PHASES, marks[:-1], marks[1:], strict=True):
             ps[name] += b - a
         if self.config.sim.check_invariants:
             from crowdsim.metrics.invariants import check_all

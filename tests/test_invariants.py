@@ -51,7 +51,6 @@ def test_money_and_time_conserved_every_step(opts):
         model.step()
         check_all(model)  # ledger balanced, sub-ledgers add up, escrow matches, time classified
     totals = model.ledger.totals_usd()
-    assert totals["ledger_imbalance_usd"] == 0
     # every account non-negative except the requesters' external funds
     for name, bal in model.ledger.balance.items():
         if name != "requester_funds":
@@ -67,13 +66,13 @@ def test_money_and_time_conserved_every_step(opts):
     assert abs(W.earned_micro[: W.n].sum() / MICRO - totals["ledger_worker_paid_usd"]) < 1e-9
 
 
-def test_summary_reports_zero_imbalance_and_consistent_totals():
+def test_summary_totals_consistent_with_the_ledger():
     model = CrowdWorkModel(
         population__n_workers=300, sim__days=4, seed=3, sim__check_invariants=True
     )
     model.run()
+    check_all(model)
     s = model.results().summary
-    assert s["ledger_imbalance_usd"] == 0
     spent = s["ledger_requester_spent_usd"]
     assert np.isclose(
         spent, s["ledger_worker_paid_usd"] + s["ledger_platform_fees_usd"] + s["ledger_escrow_usd"]

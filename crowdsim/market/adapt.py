@@ -121,7 +121,7 @@ def day_params(cfg) -> DayParams:
 
 def daily(model) -> None:
     """Phase 6 at the end of each simulated day."""
-    cfg, rng, W, R = model.config, model.rng_adapt, model.workers, model.requesters
+    cfg, rng, W = model.config, model.rng_adapt, model.workers
     wc, rc = cfg.workers, cfg.requesters
     present = model.pool.workers
     if present.size:

@@ -23,6 +23,7 @@ from crowdsim.config import TASK_TYPES
 from crowdsim.ledger import to_micro
 from crowdsim.policy.fees import requester_fee_per_assignment, requester_fee_rate
 
+
 def calibrate_batch_rate(model) -> float:
     """Batches per hour per unit of requester activity so that posted assignment-hours equal
     ``market.demand_ratio`` x expected online worker-hours (at the posting profile's mean hour)."""

@@ -38,8 +38,16 @@ import numpy as np
 from numba import njit, prange
 
 from crowdsim.ledger import MICRO
-from crowdsim.market.rng import GOLDEN, SUBSTREAM, alias_table, binomial, ndtr, seed_state
-from crowdsim.market.rng import uniform, uniform_at
+from crowdsim.market.rng import (
+    GOLDEN,
+    SUBSTREAM,
+    alias_table,
+    binomial,
+    ndtr,
+    seed_state,
+    uniform,
+    uniform_at,
+)
 from crowdsim.market.state import HourStats, Submissions
 from crowdsim.policy.fees import worker_fee_rate
 

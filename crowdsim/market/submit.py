@@ -32,7 +32,7 @@ from numba import njit, prange
 from crowdsim.market import KIND_ABANDON, KIND_AUTO, KIND_REVIEW
 from crowdsim.market.rng import SUBSTREAM, binomial, normal, seed_state
 from crowdsim.market.state import Submissions
-from crowdsim.stores import CalendarArrays, calendar_file
+from crowdsim.stores import calendar_file
 
 
 class ReviewParams(NamedTuple):

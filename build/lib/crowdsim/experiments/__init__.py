@@ -1,0 +1,1 @@
+"""Experiments: comparisons, sweeps and their aggregation, calibration, validation, sensitivity."""

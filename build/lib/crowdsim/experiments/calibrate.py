@@ -1,0 +1,777 @@
+"""``crowdsim-calibrate``: fit behavioural parameters to published moments (simulated method of moments).
+
+For a parameter set ``theta`` the model is run over several seeds; each run's moments are
+computed over the measurement window (:mod:`crowdsim.experiments.moments`) and averaged over
+seeds. The distance to the targets is
+
+    J(theta) = sum_k ((mean_s m_k(theta, s) - target_k) / se_k) ** 2
+
+over the targets whose role is ``fit`` in ``crowdsim/calibration/targets.yaml``: a diagonal
+weighting by each target's uncertainty. A moment a run cannot produce (no worker measured) counts
+as ``NAN_PENALTY_Z`` standard errors off.
+
+The search is an **Optuna ask/tell loop** with a seeded TPE sampler, an equivalent of Hydra's
+Optuna sweeper (whose 1.3 release pins ``optuna<3``): each batch of trials is asked from the
+study, every (trial, seed) run is evaluated in parallel by joblib worker processes, and the
+results are told back. It does not go through a Hydra launcher; the base configuration is
+composed with Hydra (``--scenario``, ``--set``) so scenario files apply. All trials use the same
+seeds (common random numbers), so differences between trials are not differences between
+random markets. The first trial is the starting point (the current defaults, or ``--start``).
+
+Because the best of many noisy evaluations is optimistic, the ``--recheck-top`` best trials are
+re-run on fresh seeds and the final choice is the best of those re-runs; the fit table reports
+that evaluation.
+
+Outputs (each written atomically) in ``--out``: ``best_params.yaml`` (a Hydra ``_global_``
+config), ``fit_table.csv`` / ``fit_table.md`` (target, simulated mean and 95% interval over seeds,
+source), ``moments_by_seed.csv`` (the runs behind the fit table), ``trials.csv``,
+``convergence.png`` and ``calibration.json`` (settings and provenance).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from crowdsim.config import ConfigError
+from crowdsim.run import atomic_write_bytes
+
+CALIBRATION_DIR = Path(__file__).resolve().parents[1] / "calibration"  # targets, spaces, fit
+DEFAULT_TARGETS = CALIBRATION_DIR / "targets.yaml"
+DEFAULT_SPACE = CALIBRATION_DIR / "search_space.yaml"
+NAN_PENALTY_Z = 10.0
+ROLES = ("fit", "validate", "input")
+
+
+# ----------------------------------------------------------------------------- file helpers
+def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
+    return atomic_write_bytes(path, data)
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    return write_bytes_atomic(path, text.encode())
+
+
+def write_csv_atomic(path: str | Path, df: pd.DataFrame) -> Path:
+    return write_text_atomic(path, df.to_csv(index=False))
+
+
+def write_parquet_atomic(path: str | Path, df: pd.DataFrame) -> Path:
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False)
+    return write_bytes_atomic(path, buf.getvalue())
+
+
+def write_figure_atomic(path: str | Path, fig) -> Path:
+    buf = io.BytesIO()
+    fig.savefig(buf, format=Path(path).suffix.lstrip(".") or "png", dpi=120, bbox_inches="tight")
+    return write_bytes_atomic(path, buf.getvalue())
+
+
+def markdown_table(df: pd.DataFrame, floatfmt: str = ".4g") -> str:
+    """A GitHub-flavoured markdown table (no extra dependency)."""
+
+    def fmt(v: Any) -> str:
+        if isinstance(v, float | np.floating):
+            return "" if not np.isfinite(v) else format(float(v), floatfmt)
+        return str(v).replace("|", "\\|").replace("\n", " ")
+
+    head = "| " + " | ".join(map(str, df.columns)) + " |"
+    sep = "|" + "|".join("---" for _ in df.columns) + "|"
+    rows = ["| " + " | ".join(fmt(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join([head, sep, *rows]) + "\n"
+
+
+# ----------------------------------------------------------------------------- targets and space
+@dataclass
+class Target:
+    name: str
+    value: float
+    se: float
+    role: str
+    source: str
+    unit: str = ""
+    se_basis: str = ""
+    range: tuple[float, float] | None = None
+    held_out_because: str = ""
+
+
+def load_targets(path: str | Path = DEFAULT_TARGETS) -> dict[str, Target]:
+    """Read ``targets.yaml``; every target needs value, se > 0, role and source."""
+    from crowdsim.experiments.moments import MOMENTS
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError("--targets", str(path), "an existing targets YAML file")
+    raw = yaml.safe_load(path.read_text()) or {}
+    entries = raw.get("targets")
+    if not isinstance(entries, dict) or not entries:
+        raise ConfigError("--targets", str(path), "a YAML file with a non-empty 'targets:' mapping")
+    out = {}
+    for name, t in entries.items():
+        if name not in MOMENTS:
+            raise ConfigError(
+                f"targets.{name}",
+                name,
+                "moment names of crowdsim.experiments.moments: " + ", ".join(MOMENTS),
+            )
+        for key in ("value", "se", "role", "source"):
+            if key not in t:
+                raise ConfigError(f"targets.{name}.{key}", None, f"a {key} for every target")
+        if not float(t["se"]) > 0:
+            raise ConfigError(f"targets.{name}.se", t["se"], "a number > 0")
+        if t["role"] not in ROLES:
+            raise ConfigError(f"targets.{name}.role", t["role"], ", ".join(ROLES))
+        rng = t.get("range")
+        out[name] = Target(
+            name=name,
+            value=float(t["value"]),
+            se=float(t["se"]),
+            role=t["role"],
+            source=str(t["source"]).strip(),
+            unit=str(t.get("unit", "")),
+            se_basis=" ".join(str(t.get("se_basis", "")).split()),
+            range=(float(rng[0]), float(rng[1])) if rng else None,
+            held_out_because=" ".join(str(t.get("held_out_because", "")).split()),
+        )
+    return out
+
+
+@dataclass
+class Parameter:
+    name: str  # dotted option, e.g. workers.search_minutes
+    low: float
+    high: float
+    log: bool = False
+
+
+def load_space(path: str | Path = DEFAULT_SPACE, only: list[str] | None = None) -> list[Parameter]:
+    """Read a search space YAML (``parameters: {dotted.name: {low, high, log}}``); check each name."""
+    from crowdsim.config import _check_key_exists
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError("--space", str(path), "an existing search-space YAML file")
+    raw = yaml.safe_load(path.read_text()) or {}
+    entries = raw.get("parameters")
+    if not isinstance(entries, dict) or not entries:
+        raise ConfigError(
+            "--space", str(path), "a YAML file with a non-empty 'parameters:' mapping"
+        )
+    params = []
+    for name, spec in entries.items():
+        _check_key_exists(None, name)
+        low, high = float(spec["low"]), float(spec["high"])
+        log = bool(spec.get("log", False))
+        if not low < high or (log and low <= 0):
+            raise ConfigError(
+                f"{path.name}:{name}", f"[{low}, {high}]", "low < high (and low > 0 with log: true)"
+            )
+        params.append(Parameter(name, low, high, log))
+    if only:
+        names = [p.name for p in params]
+        for n in only:
+            if n not in names:
+                raise ConfigError("--params", n, ", ".join(names))
+        params = [p for p in params if p.name in only]
+    return params
+
+
+def base_config(scenario: str = "status_quo", sets: list[str] | None = None) -> dict:
+    """Compose ``crowdsim/conf/config.yaml`` with a scenario and overrides; a plain validated dict."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from crowdsim.cli import CONFIG_DIR, config_groups, validate_overrides
+    from crowdsim.config import config_to_dict, to_config
+
+    scenarios = config_groups().get("scenario", [])
+    if scenario not in scenarios:
+        raise ConfigError("--scenario", scenario, ", ".join(scenarios))
+    overrides = [f"scenario={scenario}", *(sets or [])]
+    validate_overrides(overrides)
+    with initialize_config_dir(
+        config_dir=CONFIG_DIR, version_base="1.3", job_name="crowdsim-calibrate"
+    ):
+        cfg = compose(config_name="config", overrides=overrides)
+    return config_to_dict(to_config(OmegaConf.to_container(cfg, resolve=True)))
+
+
+def params_to_overrides(params: dict[str, float]) -> dict[str, float]:
+    return {k.replace(".", "__"): v for k, v in params.items()}
+
+
+def nested(params: dict[str, Any]) -> dict:
+    """{'workers.search_minutes': 1.0} -> {'workers': {'search_minutes': 1.0}}."""
+    out: dict = {}
+    for k, v in params.items():
+        node = out
+        parts = k.split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = v
+    return out
+
+
+def current_values(cfg: dict, names: list[str]) -> dict[str, float]:
+    vals = {}
+    for n in names:
+        node: Any = cfg
+        for p in n.split("."):
+            node = node[p]
+        vals[n] = float(node)
+    return vals
+
+
+# ----------------------------------------------------------------------------- evaluation
+def run_moments(
+    cfg: dict,
+    params: dict[str, float],
+    seed: int,
+    workers: int,
+    days: int,
+    warmup_days: float,
+    names: list[str],
+) -> dict[str, float]:
+    """Simulate one (parameter set, seed) and return its moments (a top-level function for joblib)."""
+    import logging
+
+    from crowdsim.experiments.moments import compute_moments, simulate
+
+    logging.getLogger("MESA").setLevel(logging.WARNING)
+    overrides = params_to_overrides(params) | {
+        "seed": int(seed),
+        "population__n_workers": int(workers),
+        "sim__days": int(days),
+    }
+    run = simulate(cfg, warmup_days=warmup_days, **overrides)
+    return compute_moments(run, names)
+
+
+def distance(means: dict[str, float], targets: dict[str, Target]) -> float:
+    """Sum of squared standardised deviations over the ``fit`` targets."""
+    total = 0.0
+    for name, t in targets.items():
+        if t.role != "fit":
+            continue
+        m = means.get(name, float("nan"))
+        z = (m - t.value) / t.se if np.isfinite(m) else NAN_PENALTY_Z
+        total += z * z
+    return float(total)
+
+
+def seed_means(rows: list[dict[str, float]]) -> dict[str, float]:
+    df = pd.DataFrame(rows)
+    with np.errstate(all="ignore"):
+        return {
+            c: float(np.nanmean(df[c].to_numpy(dtype=float)))
+            if df[c].notna().any()
+            else float("nan")
+            for c in df.columns
+        }
+
+
+def fit_table(moments_by_seed: pd.DataFrame, targets: dict[str, Target]) -> pd.DataFrame:
+    """Target, simulated mean and 95% interval over seeds, z-score and source, one row per target."""
+    from crowdsim.experiments.stats import mean_ci
+
+    rows = []
+    for name, t in targets.items():
+        vals = (
+            moments_by_seed[name].to_numpy(dtype=float) if name in moments_by_seed else np.array([])
+        )
+        m, lo, hi, n = mean_ci(vals)
+        in_range = (t.range[0] <= m <= t.range[1]) if (t.range and np.isfinite(m)) else None
+        rows.append(
+            {
+                "moment": name,
+                "role": t.role,
+                "target": t.value,
+                "se": t.se,
+                "simulated_mean": m,
+                "ci_low": lo,
+                "ci_high": hi,
+                "n_seeds": n,
+                "z": (m - t.value) / t.se if np.isfinite(m) else float("nan"),
+                "target_in_ci": bool(lo <= t.value <= hi) if np.isfinite(lo) else None,
+                "within_published_range": in_range,
+                "unit": t.unit,
+                "source": t.source,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def fit_table_markdown(table: pd.DataFrame) -> str:
+    show = table.copy()
+    show["simulated (95% CI)"] = [
+        f"{m:.4g} [{lo:.4g}, {hi:.4g}]" if np.isfinite(lo) else f"{m:.4g}"
+        for m, lo, hi in zip(show["simulated_mean"], show["ci_low"], show["ci_high"], strict=True)
+    ]
+    cols = ["moment", "role", "target", "se", "simulated (95% CI)", "z", "unit", "source"]
+    return markdown_table(show[cols], floatfmt=".3g")
+
+
+# ----------------------------------------------------------------------------- the loop
+@dataclass
+class Settings:
+    trials: int = 60
+    seeds: int = 4
+    workers: int = 2000
+    days: int = 28
+    warmup_days: float = 7.0
+    jobs: int = 2
+    sampler_seed: int = 0
+    seed_base: int = 1000
+    recheck_top: int = 4
+    recheck_seeds: int = 8
+    recheck_seed_base: int = 5000
+    scenario: str = "status_quo"
+    sets: list[str] = field(default_factory=list)
+    targets: str = str(DEFAULT_TARGETS)
+    space: str = str(DEFAULT_SPACE)
+    start: str | None = None  # YAML of starting values (dotted or nested); default: current config
+    out: str = "results/calibration"
+
+
+@dataclass
+class CalibrationResult:
+    best_params: dict[str, float]
+    best_objective: float
+    start_objective: float
+    trials: pd.DataFrame
+    fit_table: pd.DataFrame
+    moments_by_seed: pd.DataFrame
+    out_dir: Path
+    seconds: float
+
+
+def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out |= _flatten(v, key + ".")
+        else:
+            out[key] = v
+    return out
+
+
+def load_start(path: str, space: list[Parameter]) -> dict[str, float]:
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError("--start", path, "an existing YAML file of parameter values")
+    flat = _flatten(yaml.safe_load(p.read_text()) or {})
+    names = {q.name: q for q in space}
+    out = {}
+    for k, v in flat.items():
+        if k not in names:
+            raise ConfigError(
+                f"--start {k}", v, "parameters of the search space: " + ", ".join(names)
+            )
+        q = names[k]
+        if not q.low <= float(v) <= q.high:
+            raise ConfigError(f"--start {k}", v, f"a value in the search range [{q.low}, {q.high}]")
+        out[k] = float(v)
+    return out
+
+
+def _evaluate_batch(
+    parallel,
+    cfg: dict,
+    param_sets: list[dict[str, float]],
+    seeds: list[int],
+    s: Settings,
+    names: list[str],
+) -> list[list[dict[str, float]]]:
+    from joblib import delayed
+
+    jobs = [(i, seed) for i in range(len(param_sets)) for seed in seeds]
+    out = parallel(
+        delayed(run_moments)(cfg, param_sets[i], seed, s.workers, s.days, s.warmup_days, names)
+        for i, seed in jobs
+    )
+    grouped: list[list[dict[str, float]]] = [[] for _ in param_sets]
+    for (i, _seed), m in zip(jobs, out, strict=True):
+        grouped[i].append(m)
+    return grouped
+
+
+def calibrate(settings: Settings, progress: bool = True) -> CalibrationResult:
+    """Run the calibration and write its outputs; see the module docstring."""
+    import optuna
+    from joblib import Parallel
+
+    s = settings
+    _check_settings(s)
+    t0 = time.perf_counter()
+    targets = load_targets(s.targets)
+    space = load_space(s.space)
+    cfg = base_config(s.scenario, s.sets)
+    names = list(targets)
+    defaults = current_values(cfg, [p.name for p in space])
+    start = {p.name: min(max(defaults[p.name], p.low), p.high) for p in space}
+    if s.start:
+        start |= load_start(s.start, space)
+    seeds = [s.seed_base + i for i in range(s.seeds)]
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    batch = max(1, math.ceil(s.jobs / s.seeds))
+    sampler = optuna.samplers.TPESampler(
+        seed=s.sampler_seed,
+        multivariate=True,
+        constant_liar=batch > 1,
+        n_startup_trials=max(5, min(15, s.trials // 5)),
+    )
+    study = optuna.create_study(direction="minimize", sampler=sampler)
+    study.enqueue_trial(start)
+    dists = {
+        p.name: optuna.distributions.FloatDistribution(p.low, p.high, log=p.log) for p in space
+    }
+    records = []
+    with Parallel(n_jobs=s.jobs, backend="loky") as parallel:
+        done = 0
+        while done < s.trials:
+            k = min(batch, s.trials - done)
+            asked = [study.ask(dists) for _ in range(k)]
+            psets = [dict(t.params) for t in asked]
+            results = _evaluate_batch(parallel, cfg, psets, seeds, s, names)
+            for trial, p, rows in zip(asked, psets, results, strict=True):
+                means = seed_means(rows)
+                obj = distance(means, targets)
+                study.tell(trial, obj)
+                records.append(
+                    {"trial": trial.number, "objective": obj}
+                    | {f"param.{n}": v for n, v in p.items()}
+                    | {f"moment.{n}": means.get(n) for n in names}
+                    | {"_rows": rows}
+                )
+                if progress:
+                    best = min(r["objective"] for r in records)
+                    print(
+                        f"trial {trial.number:4d}  J={obj:10.3f}  best={best:10.3f}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+            done += k
+        trials = pd.DataFrame([{k: v for k, v in r.items() if k != "_rows"} for r in records])
+        trials["best_so_far"] = trials["objective"].cummin()
+        order = trials.sort_values("objective").index.tolist()
+        # final choice: re-run the best few on fresh seeds (guards against a lucky evaluation)
+        if s.recheck_top > 0 and s.recheck_seeds > 0:
+            top = order[: s.recheck_top]
+            fresh = [s.recheck_seed_base + i for i in range(s.recheck_seeds)]
+            psets = [{n: records[i][f"param.{n}"] for n in start} for i in top]
+            rechecked = _evaluate_batch(parallel, cfg, psets, fresh, s, names)
+            objs = [distance(seed_means(rows), targets) for rows in rechecked]
+            trials["recheck_objective"] = np.nan
+            for i, o in zip(top, objs, strict=True):
+                trials.loc[i, "recheck_objective"] = o
+            j = int(np.argmin(objs))
+            chosen, chosen_rows, chosen_seeds = top[j], rechecked[j], fresh
+            best_obj = objs[j]
+        else:
+            chosen = order[0]
+            chosen_rows, chosen_seeds = records[chosen]["_rows"], seeds
+            best_obj = float(records[chosen]["objective"])
+    best_params = {n: float(records[chosen][f"param.{n}"]) for n in start}
+    by_seed = pd.DataFrame(chosen_rows)
+    by_seed.insert(0, "seed", chosen_seeds)
+    table = fit_table(by_seed, targets)
+    result = CalibrationResult(
+        best_params=best_params,
+        best_objective=best_obj,
+        start_objective=float(records[0]["objective"]),
+        trials=trials,
+        fit_table=table,
+        moments_by_seed=by_seed,
+        out_dir=Path(s.out),
+        seconds=time.perf_counter() - t0,
+    )
+    result.chosen_trial = int(records[chosen]["trial"])  # type: ignore[attr-defined]
+    write_outputs(result, s, targets, start)
+    return result
+
+
+def _check_settings(s: Settings) -> None:
+    for opt, v, low in (
+        ("--trials", s.trials, 1),
+        ("--seeds", s.seeds, 1),
+        ("--workers", s.workers, 10),
+        ("--days", s.days, 2),
+        ("--jobs", s.jobs, 1),
+        ("--recheck-top", s.recheck_top, 0),
+        ("--recheck-seeds", s.recheck_seeds, 0),
+    ):
+        if not isinstance(v, int) or v < low:
+            raise ConfigError(opt, v, f"an integer >= {low}")
+    if not 0 <= s.warmup_days < s.days:
+        raise ConfigError(
+            "--warmup-days", s.warmup_days, f"a number >= 0 and below --days ({s.days})"
+        )
+
+
+def params_yaml(params: dict[str, float], header: str, digits: int | None = None) -> str:
+    """A Hydra ``_global_`` config setting ``params`` (full precision unless ``digits`` is given)."""
+    body = yaml.safe_dump(
+        nested(
+            {k: float(v) if digits is None else round(float(v), digits) for k, v in params.items()}
+        ),
+        sort_keys=True,
+    )
+    return "# @package _global_\n" + header.rstrip() + "\n" + body
+
+
+def write_outputs(
+    r: CalibrationResult, s: Settings, targets: dict[str, Target], start: dict[str, float]
+) -> None:
+    import crowdsim
+    from crowdsim.run import git_revision
+
+    out = Path(s.out)
+    out.mkdir(parents=True, exist_ok=True)
+    fit_names = [n for n, t in targets.items() if t.role == "fit"]
+    header = (
+        f"# Parameters fitted by crowdsim-calibrate (simulated method of moments) to {', '.join(fit_names)}\n"
+        f"# (crowdsim/calibration/targets.yaml). Distance at the start {r.start_objective:.3f}, at the best {r.best_objective:.3f};\n"
+        f"# {s.trials} trials x {s.seeds} seeds, {s.workers} workers x {s.days} days, warm-up {s.warmup_days} days.\n"
+    )
+    write_text_atomic(out / "best_params.yaml", params_yaml(r.best_params, header))
+    write_csv_atomic(out / "fit_table.csv", r.fit_table)
+    write_text_atomic(out / "fit_table.md", fit_table_markdown(r.fit_table))
+    write_csv_atomic(out / "moments_by_seed.csv", r.moments_by_seed)
+    write_csv_atomic(out / "trials.csv", r.trials)
+    meta = {
+        "settings": s.__dict__,
+        "start_params": start,
+        "best_params": r.best_params,
+        "start_objective": r.start_objective,
+        "best_objective": r.best_objective,
+        "chosen_trial": getattr(r, "chosen_trial", None),
+        "seconds": round(r.seconds, 1),
+        "search": "optuna ask/tell loop, TPESampler (multivariate, seeded), joblib (loky) processes",
+        "crowdsim_version": crowdsim.__version__,
+        "git_revision": git_revision(),
+    }
+    write_text_atomic(out / "calibration.json", json.dumps(meta, indent=2, default=str))
+    convergence_plot(r.trials, out / "convergence.png")
+
+
+def convergence_plot(trials: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.scatter(trials["trial"], trials["objective"], s=12, alpha=0.5, label="trial")
+    ax.step(trials["trial"], trials["best_so_far"], where="post", color="C3", label="best so far")
+    if "recheck_objective" in trials and trials["recheck_objective"].notna().any():
+        sel = trials["recheck_objective"].notna()
+        ax.scatter(
+            trials.loc[sel, "trial"],
+            trials.loc[sel, "recheck_objective"],
+            marker="x",
+            color="k",
+            label="re-run on fresh seeds",
+        )
+    ax.set_yscale("log")
+    ax.set_xlabel("trial")
+    ax.set_ylabel("distance J (sum of squared z)")
+    ax.set_title("crowdsim calibration: simulated method of moments")
+    ax.legend()
+    write_figure_atomic(path, fig)
+    plt.close(fig)
+
+
+# ----------------------------------------------------------------------------- command line
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (option, value, allowed) and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def int_at_least(low: int):
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"invalid value {text!r} (allowed: an integer >= {low})"
+            ) from None
+        if v < low:
+            raise argparse.ArgumentTypeError(
+                f"invalid value {text!r} (allowed: an integer >= {low})"
+            )
+        return v
+
+    return parse
+
+
+def float_at_least(low: float):
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"invalid value {text!r} (allowed: a number >= {low})"
+            ) from None
+        if not v >= low:
+            raise argparse.ArgumentTypeError(f"invalid value {text!r} (allowed: a number >= {low})")
+        return v
+
+    return parse
+
+
+def run_cli(prog: str, build, act, argv: list[str] | None) -> int:
+    """Parse, run ``act(args)`` and turn a :class:`ConfigError` into one line and exit status 2."""
+    parser = build(
+        OneLineParser(prog=prog, description=sys.modules[act.__module__].__doc__.split("\n")[0])
+    )
+    args = parser.parse_args(argv)
+    try:
+        act(args)
+    except ConfigError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    return 0
+
+
+def _build(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    d = Settings()
+    p.add_argument(
+        "--trials",
+        type=int_at_least(1),
+        default=d.trials,
+        help="Optuna trials (default %(default)s)",
+    )
+    p.add_argument(
+        "--seeds",
+        type=int_at_least(1),
+        default=d.seeds,
+        help="seeds per trial (default %(default)s)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int_at_least(10),
+        default=d.workers,
+        help="workers in the pool (default %(default)s)",
+    )
+    p.add_argument(
+        "--days", type=int_at_least(2), default=d.days, help="simulated days (default %(default)s)"
+    )
+    p.add_argument(
+        "--warmup-days",
+        type=float_at_least(0.0),
+        default=d.warmup_days,
+        help="days left out of the moments (default %(default)s)",
+    )
+    p.add_argument(
+        "--jobs",
+        type=int_at_least(1),
+        default=d.jobs,
+        help="parallel worker processes (default %(default)s)",
+    )
+    p.add_argument(
+        "--sampler-seed",
+        type=int_at_least(0),
+        default=d.sampler_seed,
+        help="seed of the TPE sampler",
+    )
+    p.add_argument(
+        "--seed-base",
+        type=int_at_least(0),
+        default=d.seed_base,
+        help="first simulation seed (default %(default)s)",
+    )
+    p.add_argument(
+        "--recheck-top",
+        type=int_at_least(0),
+        default=d.recheck_top,
+        help="re-run the best N trials on fresh seeds (default %(default)s)",
+    )
+    p.add_argument(
+        "--recheck-seeds",
+        type=int_at_least(0),
+        default=d.recheck_seeds,
+        help="fresh seeds for the re-run (default %(default)s)",
+    )
+    p.add_argument(
+        "--scenario",
+        default=d.scenario,
+        help="scenario the parameters are fitted in (default %(default)s)",
+    )
+    p.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra Hydra override (repeatable)",
+    )
+    p.add_argument(
+        "--targets",
+        default=d.targets,
+        help="targets YAML (default crowdsim/calibration/targets.yaml)",
+    )
+    p.add_argument(
+        "--space",
+        default=d.space,
+        help="search space YAML (default crowdsim/calibration/search_space.yaml)",
+    )
+    p.add_argument(
+        "--start",
+        default=None,
+        help="YAML of starting parameter values (default: the scenario's current values)",
+    )
+    p.add_argument("--out", default=d.out, help="output folder (default %(default)s)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    return p
+
+
+def _act(args: argparse.Namespace) -> None:
+    s = Settings(**{k: v for k, v in vars(args).items() if k != "quiet"})
+    r = calibrate(s, progress=not args.quiet)
+    print(
+        f"distance: start {r.start_objective:.3f} -> best {r.best_objective:.3f} ({r.seconds:.0f} s); outputs in {r.out_dir}"
+    )
+    print(
+        fit_table_markdown(
+            r.fit_table[
+                [
+                    "moment",
+                    "role",
+                    "target",
+                    "se",
+                    "simulated_mean",
+                    "ci_low",
+                    "ci_high",
+                    "z",
+                    "unit",
+                    "source",
+                ]
+            ]
+        )
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    raise SystemExit(run_cli("crowdsim-calibrate", _build, _act, argv))
+
+
+if __name__ == "__main__":
+    main()

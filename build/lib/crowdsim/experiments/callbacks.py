@@ -1,0 +1,122 @@
+"""Hydra callback of crowdsim multiruns: job list and progress while a sweep runs, one table at its end.
+
+Configured in ``crowdsim/conf/config.yaml`` under ``hydra.callbacks``. Everything happens in the process
+that launched the sweep: under joblib, submitit or Ray, jobs run in other processes (or machines),
+so the callback reads what they wrote to the sweep folder instead of collecting return values.
+
+- ``on_multirun_start``: writes ``sweep_jobs.json`` (every job's overrides, by job number) and
+  starts a thread that prints ``[crowdsim] k/N jobs finished`` whenever a job folder gains a
+  DONE.json or FAILED.json marker.
+- ``on_multirun_end``: stops the thread and writes ``sweep.parquet`` and ``sweep_summary.parquet``
+  / ``.csv`` (:mod:`crowdsim.experiments.aggregate`).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+# Outcome of the last multirun in this process (read by `crowdsim.cli.main` for the exit status).
+LAST_SWEEP: dict | None = None
+
+# Progress threads by sweep folder. Kept out of the callback object, which Hydra pickles and
+# ships to joblib/submitit/Ray workers (a thread cannot be pickled).
+_PROGRESS: dict[str, tuple[threading.Thread, threading.Event]] = {}
+
+
+def _say(text: str) -> None:
+    print(f"[crowdsim] {text}", file=sys.stderr, flush=True)
+
+
+class SweepResults(Callback):
+    """Write the job list, show progress, aggregate at the end of a multirun.
+
+    Args:
+        progress_seconds: how often to count finished jobs (seconds); 0 turns progress off.
+        aggregate: write sweep.parquet and the per-configuration table at the end.
+    """
+
+    def __init__(self, progress_seconds: float = 2.0, aggregate: bool = True) -> None:
+        self.progress_seconds = float(progress_seconds)
+        self.aggregate = bool(aggregate)
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from crowdsim.experiments.sweep import count_states, expand_sweep, write_manifest
+
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            jobs = expand_sweep(config)
+        except Exception as exc:  # the sweeper reports bad sweep syntax itself, with context
+            jobs = None
+            _say(f"could not list the sweep's jobs in advance ({type(exc).__name__}: {exc})")
+        n_jobs = None
+        if jobs is not None:
+            write_manifest(sweep_dir, jobs)
+            n_jobs = len(jobs)
+            already = count_states(sweep_dir)["ok"]
+            resumed = f", {already} complete already (they will not run again)" if already else ""
+            _say(f"sweep of {n_jobs} jobs -> {sweep_dir}{resumed}")
+        if self.progress_seconds > 0:
+            stop = threading.Event()
+            thread = threading.Thread(
+                target=_watch,
+                args=(sweep_dir, n_jobs, self.progress_seconds, stop),
+                name="crowdsim-sweep-progress",
+                daemon=True,
+            )
+            _PROGRESS[str(sweep_dir)] = (thread, stop)
+            thread.start()
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        global LAST_SWEEP
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        entry = _PROGRESS.pop(str(sweep_dir), None)
+        if entry is not None:
+            thread, stop = entry
+            stop.set()
+            thread.join(timeout=10)
+        if not self.aggregate:
+            return
+        from crowdsim.experiments.aggregate import aggregate
+
+        try:
+            out = aggregate(sweep_dir)
+        except Exception as exc:  # a failed aggregation must not hide the jobs' results
+            _say(
+                f"could not aggregate {sweep_dir}: {type(exc).__name__}: {exc} "
+                f"(run `crowdsim-aggregate {sweep_dir}` to retry)"
+            )
+            LAST_SWEEP = {"sweep_dir": str(sweep_dir), "error": str(exc)}
+            return
+        LAST_SWEEP = {"sweep_dir": str(sweep_dir)} | out.counts
+        _say(out.describe())
+
+
+def _watch(sweep_dir: Path, n_jobs: int | None, every: float, stop: threading.Event) -> None:
+    """Print the number of finished jobs each time it changes, until ``stop`` is set."""
+    from crowdsim.experiments.sweep import count_states
+
+    last = None
+    start = time.monotonic()
+    while True:
+        stopping = stop.wait(every)
+        try:
+            counts = count_states(sweep_dir)
+        except OSError:
+            counts = None
+        if counts is not None:
+            finished = counts["ok"] + counts["failed"]
+            if finished != last:
+                last = finished
+                total = f"/{n_jobs}" if n_jobs is not None else ""
+                failed = f", {counts['failed']} failed" if counts["failed"] else ""
+                _say(f"{finished}{total} jobs finished{failed} ({time.monotonic() - start:.0f} s)")
+        if stopping:
+            return

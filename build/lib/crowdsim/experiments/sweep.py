@@ -1,0 +1,224 @@
+"""Sweep bookkeeping shared by the Hydra app, the multirun callback and ``crowdsim-aggregate``.
+
+A sweep folder (``hydra.sweep.dir``) holds one folder per job plus ``sweep_jobs.json``, the list
+of every job the sweep asked for (written when the multirun starts). A job folder's state is read
+from marker files, each written atomically:
+
+- ``DONE.json``: the job completed; written last, after every result file. It records the
+  SHA-256 of the resolved config, so a sweep re-run into the same folder skips the job only if
+  its configuration (and the crowdsim version) is unchanged.
+- ``FAILED.json``: the simulation raised; records the error type, message and traceback.
+- neither: the job never started, is running, or was killed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import socket
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from crowdsim.run import DONE_FILE, atomic_write_text, config_digest, git_revision
+
+FAILED_FILE = "FAILED.json"
+MANIFEST_FILE = "sweep_jobs.json"
+# written by the aggregation into the sweep folder; never job folders
+SWEEP_TABLE = "sweep.parquet"
+SUMMARY_TABLE = "sweep_summary.parquet"
+SUMMARY_CSV = "sweep_summary.csv"
+
+
+def read_json(path: Path) -> dict | None:
+    """The JSON object in ``path``, or None if it is missing or unreadable."""
+    try:
+        with open(path) as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+# --- one job ---------------------------------------------------------------------------------
+
+
+def completed_summary(job_dir: str | Path, resolved_config: dict) -> dict | None:
+    """The stored summary if ``job_dir`` already completed this exact configuration, else None.
+
+    Complete means: DONE.json says ok, was written for the same resolved config (SHA-256) by the
+    same crowdsim version, and summary.json is readable.
+    """
+    import crowdsim
+
+    job_dir = Path(job_dir)
+    done = read_json(job_dir / DONE_FILE)
+    if not done or done.get("status") != "ok":
+        return None
+    if done.get("config_sha256") != config_digest(resolved_config):
+        return None
+    if done.get("crowdsim_version") != crowdsim.__version__:
+        return None
+    return read_json(job_dir / "summary.json")
+
+
+def clear_markers(job_dir: str | Path) -> None:
+    """Remove DONE.json and FAILED.json left by an earlier run of a different configuration."""
+    for name in (DONE_FILE, FAILED_FILE):
+        try:
+            os.unlink(Path(job_dir) / name)
+        except FileNotFoundError:
+            pass
+
+
+def job_provenance(hydra_cfg: Any) -> dict:
+    """Where and how a Hydra job ran: its overrides, job number and id, launcher, host."""
+    from omegaconf import OmegaConf
+
+    job = hydra_cfg.job
+    launcher = OmegaConf.select(hydra_cfg, "launcher._target_", default=None)
+    return {
+        "overrides": list(OmegaConf.to_container(hydra_cfg.overrides.task)),
+        "job_num": OmegaConf.select(job, "num", default=None),
+        "job_id": OmegaConf.select(job, "id", default=None),
+        "launcher": launcher.rsplit(".", 1)[-1] if launcher else None,
+        "git_dirty": git_dirty(),
+        "hostname": socket.gethostname(),
+        "python": platform.python_version(),
+    }
+
+
+def git_dirty() -> bool | None:
+    """Whether tracked files of crowdsim's git checkout differ from its revision (None: not a checkout)."""
+    import subprocess
+
+    try:
+        out = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return bool(out.stdout.strip()) if out.returncode == 0 else None
+
+
+def write_failure(
+    job_dir: str | Path, exc: BaseException, resolved_config: dict, provenance: dict
+) -> Path:
+    """Record a job that raised: FAILED.json with the error, config hash and provenance."""
+    import crowdsim
+
+    path = Path(job_dir) / FAILED_FILE
+    record = {
+        "status": "failed",
+        "error_type": type(exc).__name__,
+        "error": str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
+        "traceback": "".join(traceback.format_exception(exc)),
+        "seed": resolved_config.get("seed"),
+        "scenario": resolved_config.get("scenario_name"),
+        "crowdsim_version": crowdsim.__version__,
+        "git_revision": git_revision(),
+        "config_sha256": config_digest(resolved_config),
+        "failed_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    } | provenance
+    atomic_write_text(path, json.dumps(record, indent=2, default=str))
+    return path
+
+
+def job_state(job_dir: str | Path) -> str:
+    """'ok' (DONE.json), 'failed' (FAILED.json) or 'missing' (neither); the newer marker wins."""
+    job_dir = Path(job_dir)
+    times = {}
+    for status, name in (("ok", DONE_FILE), ("failed", FAILED_FILE)):
+        try:
+            times[status] = (job_dir / name).stat().st_mtime_ns
+        except FileNotFoundError:
+            pass
+    return max(times, key=times.get) if times else "missing"
+
+
+# --- a whole sweep ---------------------------------------------------------------------------
+
+
+def find_job_dirs(sweep_dir: str | Path) -> list[Path]:
+    """Job folders under ``sweep_dir``: folders holding ``.hydra/``, whatever ``hydra.sweep.subdir`` is."""
+    found = []
+    for root, dirs, _files in os.walk(sweep_dir):
+        if ".hydra" in dirs and Path(root) != Path(sweep_dir):
+            found.append(Path(root))
+            dirs[:] = []
+            continue
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+    return sorted(found, key=_natural_key)
+
+
+def _natural_key(path: Path) -> tuple:
+    parts = path.parts
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts)
+
+
+def expand_sweep(config: Any) -> list[list[str]] | None:
+    """Every job's overrides, in job-number order, as Hydra's basic sweeper will launch them.
+
+    Uses the sweeper's own expansion (``hydra.sweeper.params`` then the command line, the latter
+    winning on a shared key). Returns None for sweepers other than the basic one (e.g. Optuna),
+    whose jobs are not known in advance.
+    """
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf import OmegaConf
+
+    target = str(OmegaConf.select(config, "hydra.sweeper._target_", default=""))
+    if not target.endswith(".BasicSweeper"):
+        return None
+    params = OmegaConf.select(config, "hydra.sweeper.params", default=None) or {}
+    arguments = [f"{k}={v}" for k, v in params.items()]
+    arguments += list(OmegaConf.to_container(config.hydra.overrides.task, resolve=False))
+    gh = GlobalHydra.instance()
+    loader = gh.config_loader() if gh.is_initialized() else None
+    parser = OverridesParser.create(config_loader=loader)
+    batches = BasicSweeper.split_arguments(parser.parse_overrides(arguments), None)
+    return [list(job) for job in batches[0]]
+
+
+def write_manifest(
+    sweep_dir: str | Path, jobs: list[list[str]], command: list[str] | None = None
+) -> Path:
+    """Write ``sweep_jobs.json``: the number of jobs and each job's overrides, by job number."""
+    import crowdsim
+
+    record = {
+        "n_jobs": len(jobs),
+        "jobs": [{"num": i, "overrides": list(o)} for i, o in enumerate(jobs)],
+        "command": command if command is not None else sys.argv[1:],
+        "crowdsim_version": crowdsim.__version__,
+        "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    path = Path(sweep_dir) / MANIFEST_FILE
+    atomic_write_text(path, json.dumps(record, indent=1))
+    return path
+
+
+def read_manifest(sweep_dir: str | Path) -> list[list[str]] | None:
+    """Each job's overrides from ``sweep_jobs.json``, or None if the sweep has no manifest."""
+    data = read_json(Path(sweep_dir) / MANIFEST_FILE)
+    if not data or not isinstance(data.get("jobs"), list):
+        return None
+    return [
+        list(j.get("overrides", [])) for j in sorted(data["jobs"], key=lambda j: j.get("num", 0))
+    ]
+
+
+def count_states(sweep_dir: str | Path) -> dict[str, int]:
+    """How many job folders are ok, failed or missing (not finished) right now."""
+    counts = {"ok": 0, "failed": 0, "missing": 0}
+    for d in find_job_dirs(sweep_dir):
+        counts[job_state(d)] += 1
+    return counts

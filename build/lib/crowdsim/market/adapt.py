@@ -1,0 +1,163 @@
+"""Phase 6 (once a simulated day): workers leave or arrive; requesters churn.
+
+A worker's day (:func:`worker_day`): its recent all-in wage is an exponentially weighted window
+(memory ``workers.wage_window_days``) of earnings -- pay received plus submitted work at the
+worker's belief that it will be paid -- over working time, search included. A worker leaves when
+that wage stays below ``exit_wage_ratio`` x its reservation wage for ``exit_days`` consecutive
+days, with a daily probability that is lower for workers who depend on the income; on top, a
+baseline hazard matching the pool's half-life (Difallah et al. 2018: 12-18 months). Hours
+respond too: a worker whose recent wage is far below its reservation wage logs on less
+(``workers.discouragement_*``) and recovers as work pays again. New workers arrive at the
+baseline rate, by country pool share.
+
+Requesters leave and arrive at ``requesters.monthly_churn``; requesters also leave when posting
+becomes unprofitable (see :mod:`crowdsim.market.post`).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+
+from crowdsim.ledger import MICRO
+
+
+class DayWorkers(NamedTuple):
+    """Worker columns the daily update reads and writes (by worker row)."""
+
+    m_paid: np.ndarray
+    m_pending: np.ndarray
+    m_rejected: np.ndarray
+    m_returned: np.ndarray
+    m_search: np.ndarray
+    m_never_paid: np.ndarray
+    earned: np.ndarray
+    pending_value: np.ndarray
+    belief_ok: np.ndarray
+    last_minutes: np.ndarray
+    last_earned: np.ndarray
+    win_minutes: np.ndarray
+    win_earn: np.ndarray
+    reservation_wage: np.ndarray
+    strikes: np.ndarray
+    engagement: np.ndarray
+    main_income: np.ndarray
+
+
+class DayParams(NamedTuple):
+    decay: float  # daily weight of the wage window's past
+    min_window_minutes: float  # working time below which the window says nothing
+    exit_wage_ratio: float
+    discouragement_threshold: float
+    discouragement_per_day: float
+    min_engagement: float
+    exit_prob_main: float
+    exit_prob_side: float
+    exit_days: int
+    baseline_exit_per_day: float
+
+
+@njit(cache=True, inline="always")
+def worker_day(w, u_wage, u_base, workers, params):
+    """One worker's day: update its wage window, strikes and engagement; returns (leaves,
+    leaves because of the wage)."""
+    worked = (
+        workers.m_paid[w] + workers.m_pending[w] + workers.m_rejected[w] + workers.m_returned[w]
+        + workers.m_search[w]
+    )  # fmt: skip
+    worked += workers.m_never_paid[w]
+    # what the worker counts on: pay received plus submitted work valued at its belief
+    got = (workers.earned[w] + workers.pending_value[w] * workers.belief_ok[w]) / MICRO
+    d_min = worked - workers.last_minutes[w]
+    d_earn = got - workers.last_earned[w]
+    workers.last_minutes[w] = worked
+    workers.last_earned[w] = got
+    workers.win_minutes[w] = workers.win_minutes[w] * params.decay + d_min
+    workers.win_earn[w] = workers.win_earn[w] * params.decay + d_earn
+    has_work = workers.win_minutes[w] > params.min_window_minutes
+    wage = workers.win_earn[w] / max(workers.win_minutes[w], 1e-9) * 60.0
+    reservation = workers.reservation_wage[w]
+    if has_work and wage < params.exit_wage_ratio * reservation:
+        workers.strikes[w] += 1
+    elif has_work:
+        workers.strikes[w] = 0
+    # intensive margin: discouraged workers log on less, and come back as work pays again
+    step = params.discouragement_per_day
+    if has_work and wage < params.discouragement_threshold * reservation:
+        workers.engagement[w] = max(workers.engagement[w] * (1.0 - step), params.min_engagement)
+    elif has_work:
+        workers.engagement[w] = min(workers.engagement[w] * (1.0 + step), 1.0)
+    p_exit = params.exit_prob_main if workers.main_income[w] else params.exit_prob_side
+    wage_exit = workers.strikes[w] >= params.exit_days and u_wage < p_exit
+    return wage_exit or u_base < params.baseline_exit_per_day, wage_exit
+
+
+@njit(cache=True)
+def daily_workers(present, u_wage, u_base, workers, params, leave, wage_exit):
+    """:func:`worker_day` for each present worker (rows ``present``); writes whether each
+    leaves (and whether for its wage) to ``leave``/``wage_exit``. Once a day, so not in
+    parallel (about a millisecond for 100,000 workers)."""
+    for j in range(present.size):
+        leave[j], wage_exit[j] = worker_day(present[j], u_wage[j], u_base[j], workers, params)
+
+
+def day_params(cfg) -> DayParams:
+    wc = cfg.workers
+    return DayParams(
+        decay=float(np.exp(-1.0 / wc.wage_window_days)),
+        min_window_minutes=float(wc.min_window_minutes),
+        exit_wage_ratio=wc.exit_wage_ratio,
+        discouragement_threshold=wc.discouragement_threshold,
+        discouragement_per_day=wc.discouragement_per_day,
+        min_engagement=wc.min_engagement,
+        exit_prob_main=wc.exit_prob_main,
+        exit_prob_side=wc.exit_prob_side,
+        exit_days=int(wc.exit_days),
+        baseline_exit_per_day=1.0 - (1.0 - wc.baseline_exit_per_month) ** (1.0 / 30.0),
+    )
+
+
+def daily(model) -> None:
+    """Phase 6 at the end of each simulated day."""
+    cfg, rng, W = model.config, model.rng_adapt, model.workers
+    wc, rc = cfg.workers, cfg.requesters
+    present = model.pool.workers
+    if present.size:
+        u_wage = rng.random(present.size)
+        u_base = rng.random(present.size)
+        leave = np.empty(present.size, dtype=np.bool_)
+        wage_exit = np.empty(present.size, dtype=np.bool_)
+        daily_workers(
+            present=present, u_wage=u_wage, u_base=u_base,
+            workers=DayWorkers(
+                m_paid=W.m_paid, m_pending=W.m_pending, m_rejected=W.m_rejected,
+                m_returned=W.m_returned, m_search=W.m_search, m_never_paid=W.m_never_paid,
+                earned=W.earned_micro, pending_value=W.pending_value_micro,
+                belief_ok=W.belief_ok, last_minutes=W.last_minutes, last_earned=W.last_earned,
+                win_minutes=W.win_minutes, win_earn=W.win_earn,
+                reservation_wage=W.reservation_wage, strikes=W.strikes,
+                engagement=W.engagement, main_income=W.main_income,
+            ),
+            params=model.day_params, leave=leave, wage_exit=wage_exit,
+        )  # fmt: skip
+        if leave.any():
+            model.counters.worker_exits_wage += int(wage_exit.sum())
+            model.remove_workers(present[leave], hour=model.hour + 1)
+    model.pool.refresh_workers()  # availability uses today's engagement
+    n_new = int(rng.poisson(cfg.population.n_workers * wc.baseline_exit_per_month / 30.0))
+    if n_new:
+        model.add_workers(n_new, joined_hour=model.hour + 1)  # they join at the next hour
+        model.counters.worker_entries += n_new
+    # requester churn
+    pres_r = model.pool.requesters
+    daily_churn = 1.0 - (1.0 - rc.monthly_churn) ** (1.0 / 30.0)
+    if pres_r.size:
+        out = pres_r[rng.random(pres_r.size) < daily_churn]
+        if out.size:
+            model.remove_requesters(out, hour=model.hour + 1)
+    n_new_r = int(rng.poisson(model.n_requesters_initial * daily_churn))
+    if n_new_r:
+        model.add_requesters(n_new_r)
+        model.counters.requester_entries += n_new_r

@@ -1,0 +1,565 @@
+"""Phase 3: online workers search (unpaid), choose among the tasks they see, work and sometimes return.
+
+Each online worker has 60 minutes this hour, less any work spilling over from the last hour.
+In up to ``workers.max_searches_per_hour`` rounds, for each worker still searching:
+
+1. **search**: ``search_minutes x (1 + search_congestion x searchers / open assignments)`` of unpaid
+   time, so search grows when work is scarce or competition is high;
+2. **see**: ``candidates_seen`` task groups drawn by the platform's listing (:class:`Listing`:
+   newest first, or best paid first), filtered by qualification gate and country restriction;
+3. **choose** (:func:`choose_task`): the expected hourly pay of each (:func:`requester_belief`,
+   :func:`expected_pay`), ``reward x (1 - worker fee) x P(approved and paid) / (1 + impatience x
+   expected delay) / expected minutes``, with the worker's beliefs about the requester (own
+   experience, plus public statistics where the platform publishes them); the best is taken if
+   it pays at least the worker's reservation wage;
+4. **claim** (:func:`claim_size`): enough assignments to fill the time left, the last one possibly
+   running into the next hour (at least one, at most the per-worker limit and what is left in
+   the batch); choices are made against the listing as it stood at the start of the round, and
+   when several workers want the same batch a random order decides (explicit resolution, not
+   iteration order);
+5. **work** (:func:`work_claim`): the worker's true time per assignment is the task's median x
+   their speed x noise; an assignment that runs past ``return_threshold`` x the expected time is
+   returned (time lost, unpaid), as are a few for other reasons. Finished work is handed to the
+   submit phase (:mod:`crowdsim.market.submit`), which draws its review outcome.
+
+Minutes online but not spent searching, working or on returned tasks are idle.
+
+The rules are small compiled functions; :func:`search_rounds` schedules them over the online
+workers (compiled, partly in parallel; each worker's draws are its own counters of the stream,
+so results do not depend on the number of threads).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit, prange
+
+from crowdsim.ledger import MICRO
+from crowdsim.market.rng import (
+    GOLDEN,
+    SUBSTREAM,
+    alias_table,
+    binomial,
+    ndtr,
+    seed_state,
+    uniform,
+    uniform_at,
+)
+from crowdsim.market.state import HourStats, Submissions
+from crowdsim.policy.fees import worker_fee_rate
+
+
+# ---------------------------------------------------------------------------- going online
+@njit(cache=True, parallel=True)
+def go_online(st, present, base, country, factor, spill, online_hours, on_out, left_out):
+    """Who is online this hour: each present worker (rows ``present``) with probability
+    ``base x factor[country]``, and everyone whose work runs on from the last hour. Writes the
+    online rows and their minutes left to ``on_out``/``left_out`` and returns how many."""
+    n_present = present.size
+    online = np.empty(n_present, np.bool_)
+    s0 = st[0]
+    for j in prange(n_present):
+        online[j] = uniform_at(s0, j + 1) < base[j] * factor[country[j]] or spill[present[j]] > 0
+    st[0] += np.uint64(n_present) * GOLDEN
+    n = 0
+    for j in range(n_present):
+        if online[j]:
+            w = present[j]
+            on_out[n] = w
+            sp = spill[w]
+            left_out[n] = 60.0 - min(sp, 60.0)
+            spill[w] = max(sp - 60.0, 0.0)
+            online_hours[w] += 1
+            n += 1
+    return n
+
+
+# ---------------------------------------------------------------------------- the listing
+class ListingColumns(NamedTuple):
+    """The listed groups for the compiled rounds, by listing position: the alias table of the
+    hour cohorts (``prob``, ``alias``, ``inv_prob``, ``inv_rest``, ``start``, ``count``) and the
+    groups' columns."""
+
+    prob: np.ndarray
+    alias: np.ndarray
+    inv_prob: np.ndarray
+    inv_rest: np.ndarray
+    start: np.ndarray
+    count: np.ndarray
+    remaining: np.ndarray  # open assignments (updated by the rounds)
+    needs: np.ndarray  # bit 1 = gated, bit 2 = country-restricted
+    rate: np.ndarray  # USD per hour at the posted time estimate
+    est_minutes: np.ndarray
+    true_minutes: np.ndarray
+    max_per_worker: np.ndarray
+    requester: np.ndarray
+
+
+class Listing:
+    """The open task groups as the platform lists them, for drawing what workers see.
+
+    'newest' (MTurk's default sort): a group's visibility halves every
+    ``platform.listing_half_life_hours`` of age (plus a floor, ``platform.listing_min_visibility``);
+    groups posted in the same hour share one weight, so a draw picks an hour cohort (Walker's
+    alias method over the cohorts' weights) and then a group uniformly within it. 'pay':
+    visibility proportional to the reward per estimated minute. ``rows`` are the groups' batch
+    rows in listing order; ``start``/``count`` give each cohort's positions and
+    ``prob``/``alias`` the cohorts' alias table.
+    """
+
+    def __init__(self, model, open_idx: np.ndarray):
+        B, pc = model.batches, model.config.platform
+        if pc.listing == "pay":
+            rate = B.reward_micro[open_idx] / np.maximum(B.est_minutes[open_idx], 1e-3)
+            self.rows = open_idx
+            weight = rate / rate.max() + 1e-3
+            self.start = np.arange(open_idx.size)
+            self.count = np.ones(open_idx.size, dtype=np.int64)
+        else:
+            hours = B.posted_hour[open_idx]
+            order = np.argsort(hours, kind="stable")
+            self.rows = open_idx[order]
+            h = hours[order]
+            self.start = np.flatnonzero(np.r_[True, h[1:] != h[:-1]])
+            self.count = np.diff(np.r_[self.start, h.size])
+            age = model.hour - h[self.start]
+            visibility = np.exp2(-age / pc.listing_half_life_hours) + pc.listing_min_visibility
+            weight = visibility * self.count
+        self.prob, self.alias = alias_table(weight.astype(np.float64))
+        with np.errstate(divide="ignore"):  # prob 0: never kept; prob 1: never aliased
+            self.inv_prob = np.where(self.prob > 0, 1.0 / self.prob, 0.0)
+            self.inv_rest = np.where(self.prob < 1, 1.0 / (1.0 - self.prob), 0.0)
+
+    def columns(self, model) -> ListingColumns:
+        B, rows = model.batches, self.rows
+        return ListingColumns(
+            prob=self.prob,
+            alias=self.alias,
+            inv_prob=self.inv_prob,
+            inv_rest=self.inv_rest,
+            start=self.start,
+            count=self.count,
+            remaining=B.remaining[rows],
+            needs=(B.gated[rows] + 2 * B.restricted[rows]).astype(np.int8),
+            rate=B.reward_micro[rows] / MICRO * 60.0 / np.maximum(B.est_minutes[rows], 1e-3),
+            est_minutes=B.est_minutes[rows],
+            true_minutes=B.true_minutes[rows],
+            max_per_worker=B.max_per_worker[rows],
+            requester=B.requester[rows],
+        )
+
+
+@njit(cache=True, inline="always")
+def listing_draw(u, listing):
+    """Position in the listing for a uniform draw ``u``: a cohort by the alias method (constant
+    time, no search), then a group uniformly within it, from the rest of the same draw."""
+    prob = listing.prob
+    x = u * prob.size
+    c = min(int(x), prob.size - 1)
+    f = x - c
+    keep = f < prob[c]
+    k = c if keep else listing.alias[c]
+    v = f * listing.inv_prob[c] if keep else (f - prob[c]) * listing.inv_rest[c]
+    return listing.start[k] + min(int(v * listing.count[k]), listing.count[k] - 1)
+
+
+# ---------------------------------------------------------------------------- the rules
+class OnlineWorkers(NamedTuple):
+    """Per online worker this hour (index i): row, minutes left, fee rate and access flags."""
+
+    rows: np.ndarray
+    minutes_left: np.ndarray  # updated by the rounds
+    worker_fee: np.ndarray
+    access: np.ndarray  # bit 1 = passes the qualification gate, bit 2 = country allowed
+
+
+class WorkerColumns(NamedTuple):
+    """The worker columns the search reads and writes (by worker row)."""
+
+    reservation_wage: np.ndarray
+    duration_ratio: np.ndarray  # belief: true / posted task time
+    speed: np.ndarray
+    belief_ok: np.ndarray  # general belief that work is approved and paid
+    belief_delay: np.ndarray  # general belief about the payment delay, days
+    slot_req: np.ndarray  # requesters remembered (row, slot)
+    slot_ok: np.ndarray
+    slot_delay: np.ndarray
+    m_search: np.ndarray
+    m_returned: np.ndarray
+    n_returned: np.ndarray
+    m_idle: np.ndarray
+    spill: np.ndarray
+
+
+class RequesterStats(NamedTuple):
+    """Requesters' record as the platform could publish it (by requester row)."""
+
+    n_approved: np.ndarray
+    n_rejected: np.ndarray
+    n_abandoned: np.ndarray
+    delay_hours_sum: np.ndarray
+
+
+class SearchParams(NamedTuple):
+    max_rounds: int
+    candidates_seen: int
+    search_minutes: float
+    search_congestion: float
+    public_stats: bool
+    public_stats_prior_tasks: float
+    impatience_per_day: float
+    return_threshold: float
+    return_base_prob: float
+    return_other_time_share: float
+    duration_noise_sigma: float
+    learning_rate: float
+
+
+class SearchTotals(NamedTuple):
+    n_out: int  # rows of finished work written to the output
+    submitted: int
+    returned: int
+
+
+@njit(cache=True, inline="always")
+def requester_belief(i, r, own_ok, own_delay, slot_req, slot_ok, slot_delay, stats, params):
+    """What online worker ``i`` expects of requester ``r``: (probability that work is approved
+    and paid, payment delay in days). Its own memory of ``r`` if it has one, else its general
+    belief; blended with the platform's public statistics of ``r`` where they are published,
+    weighing ``n / (n + public_stats_prior_tasks)`` for ``n`` reviewed tasks."""
+    p_ok = own_ok[i]
+    delay = own_delay[i]
+    for k in range(slot_req.shape[1]):  # written without branches (selects)
+        known = slot_req[i, k] == r
+        p_ok = slot_ok[i, k] if known else p_ok
+        delay = slot_delay[i, k] if known else delay
+    if params.public_stats:
+        a = stats.n_approved[r]
+        n = a + stats.n_rejected[r] + stats.n_abandoned[r]
+        weight = n / (n + params.public_stats_prior_tasks)
+        public_ok = a / max(n, 1)
+        public_delay = stats.delay_hours_sum[r] / a / 24.0 if a > 0 else delay
+        p_ok = weight * public_ok + (1.0 - weight) * p_ok
+        delay = weight * public_delay + (1.0 - weight) * delay
+    return p_ok, delay
+
+
+@njit(cache=True, inline="always")
+def expected_pay(upper, p_ok, delay, impatience):
+    """Expected pay per hour of a task as (numerator, denominator): ``upper`` (USD/h if approved
+    and paid at once) x P(approved and paid) / (1 + impatience x delay in days)."""
+    return upper * p_ok, 1.0 + impatience * delay
+
+
+@njit(cache=True, inline="always")
+def choose_task(
+    s0, j, i, reservation, pay_factor, lacks, listing, own, slots, stats, params
+):  # fmt: skip
+    """The listing position online worker ``i`` (``j``-th searcher of the round) takes, or -1.
+
+    It sees ``candidates_seen`` draws of the listing (its draws ``j x candidates_seen + 1, ...``
+    of the round's stream ``s0``) and takes the one with the best expected pay per hour, if that
+    is at least its reservation wage. A group is viable if it still has open assignments, the
+    worker has the access it needs and even prompt, certain pay would reach the reservation
+    wage. ``pay_factor`` = (1 - worker fee) / believed duration ratio; ``lacks`` = ~access."""
+    own_ok, own_delay = own
+    slot_req, slot_ok, slot_delay = slots
+    n_seen = params.candidates_seen
+    best_num = -1.0  # the best value so far is best_num / best_den (no division per draw)
+    best_den = 1.0
+    best_p = -1
+    for c in range(n_seen):  # written without branches on the draws (selects)
+        u = uniform_at(s0, j * n_seen + c + 1)
+        p = listing_draw(u, listing)
+        upper = listing.rate[p] * pay_factor  # if approved and paid at once
+        viable = (listing.remaining[p] > 0) & ((listing.needs[p] & lacks) == 0) & (upper >= reservation)
+        p_ok, delay = requester_belief(
+            i, listing.requester[p], own_ok, own_delay, slot_req, slot_ok, slot_delay, stats, params
+        )
+        num, den = expected_pay(upper, p_ok, delay, params.impatience_per_day)
+        better = viable & (num * best_den > best_num * den)
+        best_num = num if better else best_num
+        best_den = den if better else best_den
+        best_p = p if better else best_p
+    return best_p if best_p >= 0 and best_num >= reservation * best_den else -1
+
+
+@njit(cache=True, inline="always")
+def claim_size(minutes_left, expected_minutes, max_per_worker, remaining):
+    """Assignments claimed: enough to fill the time left (the last may run into the next hour),
+    at least one, at most the per-worker limit and what is left."""
+    want = max(1, int(math.ceil(minutes_left / expected_minutes)))
+    return min(want, max_per_worker, remaining)
+
+
+@njit(cache=True, inline="always")
+def work_claim(sg, grant, expected_minutes, median_minutes, params):
+    """Work through ``grant`` assignments whose expected time is ``expected_minutes`` and true
+    median time for this worker ``median_minutes`` (lognormal noise ``duration_noise_sigma``).
+
+    An assignment is returned when it runs past ``return_threshold`` x the expected time (after
+    that much time) or, with ``return_base_prob``, for other reasons (after
+    ``return_other_time_share`` of its median time). Returns (returned, minutes on finished
+    assignments, minutes on returned ones); finished minutes are the truncated mean."""
+    sigma = params.duration_noise_sigma
+    s2 = sigma * sigma
+    threshold = params.return_threshold
+    ratio = median_minutes / expected_minutes
+    ln_c = math.log(threshold / ratio)
+    p_finish = ndtr((ln_c + s2 / 2.0) / sigma)  # P(noise <= threshold / ratio)
+    p_ret = 1.0 - (1.0 - params.return_base_prob) * p_finish
+    k_ret = binomial(sg, grant, p_ret)
+    k_done = grant - k_ret
+    mean_done = ndtr((ln_c - s2 / 2.0) / sigma) / max(p_finish, 1e-12)
+    minutes_done = k_done * median_minutes * min(mean_done, threshold / ratio)
+    share_dur = (1.0 - p_finish) / max(p_ret, 1e-12) if p_ret > 0 else 0.0
+    minutes_ret = k_ret * (
+        share_dur * threshold * expected_minutes
+        + (1.0 - share_dur) * params.return_other_time_share * median_minutes
+    )
+    return k_ret, minutes_done, minutes_ret
+
+
+# ---------------------------------------------------------------------------- the rounds
+@njit(cache=True, parallel=True)
+def search_rounds(st, online, workers, listing, stats, params, out):
+    """Up to ``params.max_rounds`` rounds of search, choice, claim and work for the ``online``
+    workers. Finished work goes to ``out`` (a :class:`~crowdsim.market.state.Submissions` of
+    preallocated arrays; ``batch`` holds listing positions). Returns :class:`SearchTotals`."""
+    # (numba 0.68 loses writes made through a NamedTuple's arrays inside a parallel loop: every
+    # array written below is bound to a local name first)
+    on, left = online.rows, online.minutes_left
+    m_search, m_returned, n_returned = workers.m_search, workers.m_returned, workers.n_returned
+    m_idle, spill, duration_ratio = workers.m_idle, workers.spill, workers.duration_ratio
+    remaining = listing.remaining
+    out_worker, out_batch, out_k, out_min = out.worker, out.batch, out.k_done, out.minutes
+    n_on = on.size
+    k_slots = workers.slot_req.shape[1]
+    searching = np.empty(n_on, np.int64)
+    choice = np.empty(n_on, np.int64)
+    acc_i = np.empty(n_on, np.int64)
+    acc_p = np.empty(n_on, np.int64)
+    got_j = np.empty(n_on, np.int64)
+    got_n = np.empty(n_on, np.int64)
+    got_ret = np.empty(n_on, np.int64)
+    got_min = np.empty(n_on, np.float64)
+    streams = np.empty(n_on, np.uint64)
+    n_open = 0
+    for p in range(remaining.size):
+        n_open += remaining[p]
+    # the online workers' beliefs, copied next to each other for the rounds (they do not change
+    # during the search; the duration ratio, which does, is kept in step below)
+    c_res = np.empty(n_on)
+    c_ratio = np.empty(n_on)
+    c_ok = np.empty(n_on)
+    c_delay = np.empty(n_on)
+    c_slot_req = np.empty((n_on, k_slots), workers.slot_req.dtype)
+    c_slot_ok = np.empty((n_on, k_slots), workers.slot_ok.dtype)
+    c_slot_delay = np.empty((n_on, k_slots), workers.slot_delay.dtype)
+    for i in prange(n_on):
+        w = on[i]
+        c_res[i] = workers.reservation_wage[w]
+        c_ratio[i] = workers.duration_ratio[w]
+        c_ok[i] = workers.belief_ok[w]
+        c_delay[i] = workers.belief_delay[w]
+        for k in range(k_slots):
+            c_slot_req[i, k] = workers.slot_req[w, k]
+            c_slot_ok[i, k] = workers.slot_ok[w, k]
+            c_slot_delay[i, k] = workers.slot_delay[w, k]
+    own = (c_ok, c_delay)
+    slots = (c_slot_req, c_slot_ok, c_slot_delay)
+    n_out = 0
+    submitted = 0
+    returned = 0
+    for _round in range(params.max_rounds):
+        n_s = 0
+        for i in range(n_on):
+            if left[i] > 0.5:
+                searching[n_s] = i
+                n_s += 1
+        if n_s == 0:
+            break
+        # 1. search: unpaid minutes, longer when searchers are many and open assignments few
+        search = params.search_minutes * (1.0 + params.search_congestion * n_s / (n_open + 1.0))
+        for j in range(n_s):
+            i = searching[j]
+            s = min(search, left[i])
+            m_search[on[i]] += s
+            left[i] -= s
+        if n_open <= 0:
+            break
+        # 2-3. see the listing and choose, against the state at the start of the round (in
+        # parallel: each worker's draws are its own counters of the stream)
+        s0 = st[0]
+        for j in prange(n_s):
+            i = searching[j]
+            pay_factor = (1.0 - online.worker_fee[i]) / c_ratio[i]
+            choice[j] = choose_task(
+                s0, j, i, c_res[i], pay_factor, ~online.access[i], listing, own, slots, stats, params
+            )  # fmt: skip
+        st[0] += np.uint64(n_s * params.candidates_seen) * GOLDEN
+        n_acc = 0
+        for j in range(n_s):
+            if choice[j] >= 0:
+                acc_i[n_acc] = searching[j]
+                acc_p[n_acc] = choice[j]
+                n_acc += 1
+        # 4. claim: a random order decides among workers wanting the same group
+        for j in range(n_acc - 1, 0, -1):
+            t = min(int(uniform(st) * (j + 1)), j)
+            acc_i[j], acc_i[t] = acc_i[t], acc_i[j]
+            acc_p[j], acc_p[t] = acc_p[t], acc_p[j]
+        n_got = 0
+        for j in range(n_acc):
+            i, p = acc_i[j], acc_p[j]
+            grant = claim_size(
+                left[i], listing.est_minutes[p] * c_ratio[i], listing.max_per_worker[p],
+                remaining[p],
+            )  # fmt: skip
+            if grant <= 0:
+                continue
+            remaining[p] -= grant
+            n_open -= grant
+            got_j[n_got] = j
+            got_n[n_got] = grant
+            n_got += 1
+        # 5. work: true time, returns, submissions; in parallel (a worker claims at most once a
+        # round, claim g draws from its own sub-stream), then returns go back to the groups
+        s0 = st[0]
+        for g in prange(n_got):
+            streams[g] = s0 + np.uint64(g) * SUBSTREAM
+            sg = streams[g : g + 1]
+            i, p = acc_i[got_j[g]], acc_p[got_j[g]]
+            w = on[i]
+            expected = listing.est_minutes[p] * c_ratio[i]
+            k_ret, minutes_done, minutes_ret = work_claim(
+                sg, got_n[g], expected, listing.true_minutes[p] * workers.speed[w], params
+            )
+            k_done = got_n[g] - k_ret
+            if k_ret > 0:
+                m_returned[w] += minutes_ret
+                n_returned[w] += k_ret
+            left[i] -= minutes_done + minutes_ret
+            if left[i] < 0:
+                spill[w] -= left[i]
+                left[i] = 0.0
+            if k_done > 0:
+                # workers learn how long tasks really take relative to the posted estimate
+                obs = (minutes_done / k_done) / listing.est_minutes[p]
+                c_ratio[i] += params.learning_rate * (obs - c_ratio[i])
+                duration_ratio[w] = c_ratio[i]
+            got_ret[g] = k_ret
+            got_min[g] = minutes_done
+        st[0] = s0 + np.uint64(n_got) * SUBSTREAM
+        for g in range(n_got):
+            i, p = acc_i[got_j[g]], acc_p[got_j[g]]
+            k_ret = got_ret[g]
+            k_done = got_n[g] - k_ret
+            remaining[p] += k_ret
+            n_open += k_ret
+            submitted += k_done
+            returned += k_ret
+            if k_done > 0:
+                out_worker[n_out] = on[i]
+                out_batch[n_out] = p
+                out_k[n_out] = k_done
+                out_min[n_out] = got_min[g]
+                n_out += 1
+    for i in range(n_on):
+        m_idle[on[i]] += max(left[i], 0.0)
+    return SearchTotals(n_out, submitted, returned)
+
+
+# ---------------------------------------------------------------------------- the phase
+def search_params(cfg) -> SearchParams:
+    wc, pc = cfg.workers, cfg.platform
+    return SearchParams(
+        max_rounds=wc.max_searches_per_hour,
+        candidates_seen=wc.candidates_seen,
+        search_minutes=wc.search_minutes,
+        search_congestion=wc.search_congestion,
+        public_stats=bool(pc.public_requester_stats),
+        public_stats_prior_tasks=float(wc.public_stats_prior_tasks),
+        impatience_per_day=wc.impatience_per_day,
+        return_threshold=wc.return_threshold,
+        return_base_prob=wc.return_base_prob,
+        return_other_time_share=wc.return_other_time_share,
+        duration_noise_sigma=wc.duration_noise_sigma,
+        learning_rate=wc.learning_rate,
+    )
+
+
+def search_and_work(model) -> HourStats:
+    """Phase 3 for this hour: who is online, and their search, choices and work."""
+    cfg, rng, W, B, R = model.config, model.rng_match, model.workers, model.batches, model.requesters
+    wc, pc = cfg.workers, cfg.platform
+    pool = model.pool
+    on_buf = np.empty(pool.workers.size, dtype=np.int64)
+    left_buf = np.empty(pool.workers.size, dtype=np.float64)
+    n_on = go_online(
+        st=seed_state(rng), present=pool.workers, base=pool.worker_base,
+        country=pool.worker_country, factor=model.availability[model.hour % 168], spill=W.spill,
+        online_hours=W.online_hours, on_out=on_buf, left_out=left_buf,
+    )  # fmt: skip
+    on, left = on_buf[:n_on], left_buf[:n_on]
+    nothing = HourStats(online=on, submitted=0, returned=0, submissions=Submissions.empty())
+    if n_on == 0:
+        return nothing
+    open_all = np.flatnonzero(B.in_use[: B.n] & (B.remaining[: B.n] > 0))
+    if open_all.size == 0:  # nothing listed: one unpaid search and the rest of the hour idle
+        s = np.minimum(wc.search_minutes * (1.0 + wc.search_congestion * on.size), left)
+        W.m_search[on] += s
+        W.m_idle_online[on] += left - s
+        return nothing
+    listing = Listing(model, open_all)
+    columns = listing.columns(model)
+    # what does not change during the hour, per online worker
+    a_n, r_n = W.n_approved[on], W.n_rejected[on]
+    rate = np.where(a_n + r_n > 0, a_n / np.maximum(a_n + r_n, 1), 1.0)
+    qualified = (rate >= pc.qualification_min_approval_rate) & (
+        a_n >= pc.qualification_min_approved
+    )
+    allowed = model.restricted_allowed[W.country[on]] if pc.restricted_share > 0 else True
+    access = (qualified + 2 * np.broadcast_to(allowed, on.shape)).astype(np.int8)  # bit flags
+    cap = n_on * wc.max_searches_per_hour
+    out = Submissions(
+        worker=np.empty(cap, dtype=np.int64),
+        batch=np.empty(cap, dtype=np.int64),
+        k_done=np.empty(cap, dtype=np.int64),
+        minutes=np.empty(cap, dtype=np.float64),
+    )
+    totals = search_rounds(
+        st=seed_state(rng),
+        online=OnlineWorkers(
+            rows=on, minutes_left=left,
+            worker_fee=worker_fee_rate(pc, W.gross_billed_micro[on] / MICRO), access=access,
+        ),
+        workers=WorkerColumns(
+            reservation_wage=W.reservation_wage, duration_ratio=W.belief_duration_ratio,
+            speed=W.speed, belief_ok=W.belief_ok, belief_delay=W.belief_delay_days,
+            slot_req=W.slot_req, slot_ok=W.slot_ok, slot_delay=W.slot_delay,
+            m_search=W.m_search, m_returned=W.m_returned, n_returned=W.n_returned,
+            m_idle=W.m_idle_online, spill=W.spill,
+        ),
+        listing=columns,
+        stats=RequesterStats(
+            n_approved=R.n_approved, n_rejected=R.n_rejected, n_abandoned=R.n_abandoned,
+            delay_hours_sum=R.delay_hours_sum,
+        ),
+        params=model.search_params,
+        out=out,
+    )  # fmt: skip
+    B.remaining[listing.rows] = columns.remaining
+    k = totals.n_out
+    done = Submissions(
+        worker=out.worker[:k],
+        batch=listing.rows[out.batch[:k]],
+        k_done=out.k_done[:k],
+        minutes=out.minutes[:k],
+    )
+    return HourStats(
+        online=on, submitted=int(totals.submitted), returned=int(totals.returned), submissions=done
+    )

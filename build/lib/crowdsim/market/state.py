@@ -1,0 +1,103 @@
+"""What the hour's phases hand each other, and the run's running counts.
+
+Phases do not pass data through attributes of the model: each returns what the next needs
+(HARK's ``sow -> cultivate -> reap -> mill -> store`` with declared variables is the model):
+
+- ``search.search_and_work`` -> :class:`HourStats` (who was online, what was done, the finished
+  work to file), read by ``submit.file_submissions`` and by ``metrics.record``;
+- ``settle.review_and_settle`` -> :class:`SettleTotals` (money moved and counts), booked into the
+  ledger and :class:`Counters`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import NamedTuple
+
+import numpy as np
+
+
+class Submissions(NamedTuple):
+    """Finished work of one hour, one row per (worker, claim): the worker's row, the batch row,
+    assignments submitted and minutes worked on them."""
+
+    worker: np.ndarray
+    batch: np.ndarray
+    k_done: np.ndarray
+    minutes: np.ndarray
+
+    @staticmethod
+    def empty() -> Submissions:
+        e = np.empty(0, dtype=np.int64)
+        return Submissions(e, e, e, np.empty(0, dtype=np.float64))
+
+
+@dataclass(frozen=True)
+class HourStats:
+    """The search phase's result: the online workers' rows and the hour's work."""
+
+    online: np.ndarray  # rows of the workers online this hour
+    submitted: int  # assignments submitted
+    returned: int  # assignments returned unfinished
+    submissions: Submissions
+
+
+@dataclass
+class Counters:
+    """Running counts of the run (assignments unless named otherwise; money in micro-USD)."""
+
+    assignments_submitted: int = 0
+    assignments_returned: int = 0
+    assignments_approved: int = 0
+    assignments_rejected: int = 0
+    assignments_rejected_unjustified: int = 0
+    assignments_abandoned: int = 0
+    assignments_overturned: int = 0
+    assignments_posted: int = 0
+    assignments_expired: int = 0
+    value_submitted_micro: int = 0
+    value_never_paid_micro: int = 0
+    value_good_rejected_micro: int = 0
+    delay_hours_x_assignments: float = 0.0
+    batches_posted: int = 0
+    batches_split: int = 0
+    batches_not_posted: int = 0
+    requester_exits: int = 0
+    requester_entries: int = 0
+    worker_exits: int = 0
+    worker_entries: int = 0
+    hits_posted: int = 0
+    worker_exits_wage: int = 0
+
+    def __getitem__(self, name: str):
+        """Read a count by name (``model.counters["batches_split"]``), for notebooks."""
+        if name not in self.names():
+            raise KeyError(name)
+        return getattr(self, name)
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+
+class Pool:
+    """Who is on the platform: the rows of present workers and requesters, kept in this one
+    place (the model's ``add_*``/``remove_*`` methods and the daily update refresh it), with the
+    compact copies the hourly availability draw reads."""
+
+    def __init__(self, model) -> None:
+        self._model = model
+        self.workers = np.empty(0, dtype=np.int64)
+        self.worker_base = np.empty(0, dtype=np.float32)  # weekly hours / 168 x engagement
+        self.worker_country = np.empty(0, dtype=np.intp)
+        self.requesters = np.empty(0, dtype=np.int64)
+
+    def refresh_workers(self) -> None:
+        W = self._model.workers
+        self.workers = np.flatnonzero(W.present[: W.n])
+        self.worker_base = (W.online_base * W.engagement)[self.workers].astype(np.float32)
+        self.worker_country = W.country[self.workers].astype(np.intp)
+
+    def refresh_requesters(self) -> None:
+        R = self._model.requesters
+        self.requesters = np.flatnonzero(R.present[: R.n])

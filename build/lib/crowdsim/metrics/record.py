@@ -1,0 +1,73 @@
+"""Phase 7: hourly aggregates written into preallocated arrays (no per-agent reporters)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from crowdsim.ledger import MICRO
+from crowdsim.market.state import HourStats
+
+SERIES = (
+    "present_workers",
+    "active_workers",
+    "tasks_open",
+    "batches_open",
+    "tasks_posted",
+    "tasks_done",
+    "tasks_returned",
+    "tasks_approved",
+    "tasks_rejected",
+    "worker_paid_usd",
+    "platform_fees_usd",
+    "refunded_usd",
+    "escrow_usd",
+    "present_requesters",
+)
+
+
+class Recorder:
+    """The hourly series (``model.series``, ``model.series_active_by_country``) and what it needs
+    to turn running totals into hourly flows (the totals at the last hour recorded)."""
+
+    def __init__(self, model) -> None:
+        n = model.n_hours
+        model.series = {name: np.zeros(n, dtype=np.float64) for name in SERIES}
+        model.series_active_by_country = np.zeros(
+            (n, len(model.countries.codes)), dtype=np.int32
+        )
+        self.last = dict(posted=0.0, approved=0.0, rejected=0.0, paid=0, fees=0, refunded=0)
+
+    def record_hour(self, model, hour: HourStats) -> None:
+        t = model.hour
+        if t >= model.n_hours:
+            return
+        s, c, b, last = model.series, model.counters, model.ledger.balance, self.last
+        B = model.batches
+        in_use = B.in_use[: B.n]
+        rem = B.remaining[: B.n]
+        s["present_workers"][t] = model.pool.workers.size
+        s["present_requesters"][t] = model.pool.requesters.size
+        s["active_workers"][t] = hour.online.size
+        s["tasks_open"][t] = rem[in_use].sum()
+        s["batches_open"][t] = np.count_nonzero(in_use & (rem > 0))
+        s["tasks_posted"][t] = c.assignments_posted - last["posted"]
+        s["tasks_done"][t] = hour.submitted
+        s["tasks_returned"][t] = hour.returned
+        s["tasks_approved"][t] = c.assignments_approved - last["approved"]
+        s["tasks_rejected"][t] = c.assignments_rejected - last["rejected"]
+        s["worker_paid_usd"][t] = (b["worker_paid"] - last["paid"]) / MICRO
+        s["platform_fees_usd"][t] = (b["platform_fees"] - last["fees"]) / MICRO
+        s["refunded_usd"][t] = (b["refunded"] - last["refunded"]) / MICRO
+        s["escrow_usd"][t] = b["escrow"] / MICRO
+        if hour.online.size:
+            model.series_active_by_country[t] = np.bincount(
+                model.workers.country[hour.online], minlength=len(model.countries.codes)
+            )
+        last.update(
+            posted=c.assignments_posted,
+            approved=c.assignments_approved,
+            rejected=c.assignments_rejected,
+            paid=b["worker_paid"],
+            fees=b["platform_fees"],
+            refunded=b["refunded"],
+        )

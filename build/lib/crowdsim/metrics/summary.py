@@ -1,0 +1,342 @@
+"""Run summaries. Wage definitions follow Hara et al. (CHI 2018):
+
+- **all-in wage** of a worker = earnings / all resolved working time, paid and unpaid (search,
+  returned tasks, rejected work, work never paid);
+- **paid-only wage** = earnings / time on work that was paid.
+
+Wages are measured on an accrual basis: work submitted before the end of the run counts with
+the pay it will receive and its time is classified by its fate (a submission's review outcome is
+drawn when it is submitted), so a short run is not biased by reviews still to come. Cash
+actually received by the end is ``earnings_usd``; the accrued figure is ``earnings_accrued_usd``.
+The share of working time still awaiting payment at the end is ``pending_time_share``. Statistics over workers are per worker (median of workers' wages), over
+workers with at least ``sim.min_hours_for_wage`` resolved hours. Money in USD, time in hours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from crowdsim.ledger import MICRO
+
+US_FEDERAL_MIN = 7.25
+
+
+@dataclass
+class Results:
+    """What a run returns: the summary (flat dict), hourly time series and one row per worker."""
+
+    summary: dict
+    timeseries: pd.DataFrame
+    workers: pd.DataFrame
+    requesters: pd.DataFrame
+    config: dict = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        keys = ("wage_median_all_in", "wage_mean_all_in", "share_above_7_25", "unpaid_time_share")
+        s = ", ".join(f"{k}={self.summary.get(k, float('nan')):.3g}" for k in keys)
+        return f"Results({self.summary.get('scenario')}, seed={self.summary.get('seed')}: {s})"
+
+
+def gini(x: np.ndarray) -> float:
+    x = np.sort(np.asarray(x, dtype=np.float64))
+    if x.size == 0 or x.sum() <= 0:
+        return float("nan")
+    n = x.size
+    # np.sum, not .dot: BLAS splits a long dot product across threads, so its last bit would
+    # depend on the thread count (1 in joblib/loky workers, all cores in a plain process)
+    return float(np.sum((2.0 * np.arange(1, n + 1) - n - 1) * x) / (n * x.sum()))
+
+
+def _nan(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
+def pending_fates(model) -> dict[str, np.ndarray]:
+    """What each submission still awaiting settlement will come to (its outcome was drawn when it
+    was submitted), by the same rule settlement applies (:func:`crowdsim.market.settle.fate`):
+    per in-use record, assignments to be approved (overturned rejections included), rejected,
+    rejected although good, and never paid."""
+    from crowdsim.market.settle import fates
+
+    S = model.records
+    use = np.flatnonzero(S.in_use[: S.n])
+    approved, rejected, unjust, abandoned, _held = fates(S.table, use)
+    return {
+        "rows": use,
+        "approved": approved,
+        "rejected": rejected,
+        "unjust": unjust,
+        "abandoned": abandoned,
+    }
+
+
+def _accrued(model) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Pay (micro-USD) and minutes (paid, rejected, never paid) that pending submissions will bring."""
+    from crowdsim.policy.fees import worker_fee_rate
+
+    W, S = model.workers, model.records
+    n = W.n
+    fate = pending_fates(model)
+    use = fate["rows"]
+    w = S.worker[use]
+    approved = fate["approved"]
+    gross = approved * S.reward_micro[use]
+    pay = gross * (1.0 - worker_fee_rate(model.config.platform, W.gross_billed_micro[w] / MICRO))
+    per = S.minutes[use] / np.maximum(S.n_done[use], 1)
+    never = np.where(fate["abandoned"] > 0, S.minutes[use], 0.0)
+    paid = per * approved
+    rej = S.minutes[use] - paid - never
+    return (
+        np.bincount(w, weights=pay, minlength=n)[:n],
+        np.bincount(w, weights=paid, minlength=n)[:n],
+        np.bincount(w, weights=np.maximum(rej, 0.0), minlength=n)[:n],
+        np.bincount(w, weights=never, minlength=n)[:n],
+    )
+
+
+def workers_frame(model) -> pd.DataFrame:
+    W = model.workers
+    n = W.n
+    codes = np.array(model.countries.codes)
+    acc_pay, acc_paid, acc_rej, acc_never = _accrued(model)
+    paid_h = (W.m_paid[:n] + acc_paid) / 60
+    unpaid = {
+        "search": W.m_search[:n] / 60,
+        "returned": W.m_returned[:n] / 60,
+        "rejected": (W.m_rejected[:n] + acc_rej) / 60,
+        "never_paid": (W.m_never_paid[:n] + acc_never) / 60,
+    }
+    unpaid_h = sum(unpaid.values())
+    cash = W.earned_micro[:n] / MICRO
+    earn = cash + acc_pay / MICRO
+    resolved = paid_h + unpaid_h
+    with np.errstate(divide="ignore", invalid="ignore"):
+        wage_all = np.where(resolved > 0, earn / resolved, np.nan)
+        wage_paid = np.where(paid_h > 0, earn / paid_h, np.nan)
+    a, r = W.n_approved[:n], W.n_rejected[:n]
+    local_min = model.countries.min_wage_usd[W.country[:n]]
+    df = pd.DataFrame(
+        {
+            "worker": np.arange(n),
+            "country": codes[W.country[:n]],
+            "main_income": W.main_income[:n],
+            "reservation_wage": W.reservation_wage[:n],
+            "weekly_hours_target": W.weekly_hours[:n],
+            "skill": W.skill[:n],
+            "hours_paid": paid_h,
+            "hours_search": unpaid["search"],
+            "hours_returned": unpaid["returned"],
+            "hours_rejected": unpaid["rejected"],
+            "hours_never_paid": unpaid["never_paid"],
+            "hours_pending": W.m_pending[:n] / 60,
+            "hours_idle_online": W.m_idle_online[:n] / 60,
+            "hours_online": W.online_hours[:n].astype(float),
+            "earnings_usd": cash,
+            "earnings_accrued_usd": earn,
+            "fees_paid_usd": W.fees_paid_micro[:n] / MICRO,
+            "pending_value_usd": W.pending_value_micro[:n] / MICRO,
+            "wage_all_in": wage_all,
+            "wage_paid_only": wage_paid,
+            "local_min_wage_usd": local_min,
+            "wage_relative_to_local_min": wage_all / local_min,
+            "tasks_submitted": W.n_submitted[:n],
+            "tasks_approved": a,
+            "tasks_rejected": r,
+            "tasks_returned": W.n_returned[:n],
+            "approval_rate": np.where(a + r > 0, a / np.maximum(a + r, 1), np.nan),
+            "joined_hour": W.joined_hour[:n],
+            "left_hour": np.where(W.left_hour[:n] >= 0, W.left_hour[:n], -1),
+            "left": W.left_hour[:n] >= 0,
+        }
+    )
+    return df
+
+
+def requesters_frame(model) -> pd.DataFrame:
+    from crowdsim.agents import REJECTION_KINDS, REVIEW_KINDS
+    from crowdsim.config import TASK_TYPES
+
+    R = model.requesters
+    n = R.n
+    return pd.DataFrame(
+        {
+            "requester": np.arange(n),
+            "task_type": np.array(TASK_TYPES)[R.task_type[:n]],
+            "target_pay_per_hour": R.target_pay[:n],
+            "review": np.array(REVIEW_KINDS)[R.review_kind[:n]],
+            "rejection": np.array(REJECTION_KINDS)[R.rejection_kind[:n]],
+            "activity": R.activity[:n],
+            "spent_usd": R.spent_micro[:n] / MICRO,
+            "assignments_posted": R.n_posted[:n],
+            "assignments_submitted": R.n_submitted[:n],
+            "assignments_approved": R.n_approved[:n],
+            "assignments_rejected": R.n_rejected[:n],
+            "assignments_rejected_unjustified": R.n_unjust[:n],
+            "joined_hour": R.joined_hour[:n],
+            "left_hour": R.left_hour[:n],
+        }
+    )
+
+
+def timeseries_frame(model) -> pd.DataFrame:
+    n = min(model.hour, model.n_hours)
+    df = pd.DataFrame({k: v[:n] for k, v in model.series.items()})
+    df.insert(0, "hour", np.arange(n))
+    for j, code in enumerate(model.countries.codes):
+        df[f"active_{code}"] = model.series_active_by_country[:n, j]
+    return df
+
+
+def _wage_stats(df: pd.DataFrame, prefix: str = "") -> dict:
+    w = df["wage_all_in"].to_numpy()
+    p = df["wage_paid_only"].to_numpy()
+    lm = df["local_min_wage_usd"].to_numpy()
+    out = {
+        f"{prefix}n_workers_measured": int(w.size),
+        f"{prefix}wage_median_all_in": _nan(np.median(w)) if w.size else None,
+        f"{prefix}wage_mean_all_in": _nan(np.mean(w)) if w.size else None,
+        f"{prefix}wage_p25_all_in": _nan(np.quantile(w, 0.25)) if w.size else None,
+        f"{prefix}wage_p75_all_in": _nan(np.quantile(w, 0.75)) if w.size else None,
+        f"{prefix}wage_median_paid_only": _nan(np.nanmedian(p)) if np.isfinite(p).any() else None,
+        f"{prefix}share_above_7_25": _nan(np.mean(w > US_FEDERAL_MIN)) if w.size else None,
+        f"{prefix}share_above_local_min_wage": _nan(np.mean(w >= lm)) if w.size else None,
+        f"{prefix}wage_median_relative_to_local_min": _nan(np.median(w / lm)) if w.size else None,
+    }
+    return out
+
+
+def summarize(model, wf: pd.DataFrame | None = None, ts: pd.DataFrame | None = None) -> dict:
+    cfg, c = model.config, model.counters
+    wf = workers_frame(model) if wf is None else wf
+    ts = timeseries_frame(model) if ts is None else ts
+    resolved_h = wf[
+        ["hours_paid", "hours_search", "hours_returned", "hours_rejected", "hours_never_paid"]
+    ].sum(axis=1)
+    measured = wf[resolved_h >= cfg.sim.min_hours_for_wage]
+    s: dict = {
+        "scenario": model.scenario_name,
+        "seed": cfg.seed,
+        "n_workers": cfg.population.n_workers,
+        "days": cfg.sim.days,
+    }
+    s.update(_wage_stats(measured))
+    paid = wf["hours_paid"].sum()
+    unpaid_kinds = {
+        k: wf[f"hours_{k}"].sum() for k in ("search", "returned", "rejected", "never_paid")
+    }
+    unpaid = sum(unpaid_kinds.values())
+    total = paid + unpaid
+    s["unpaid_time_share"] = _nan(unpaid / total) if total > 0 else None
+    for k, v in unpaid_kinds.items():
+        s[f"unpaid_share_{k}"] = _nan(v / total) if total > 0 else None
+    pending = wf["hours_pending"].sum()
+    s["pending_time_share"] = _nan(pending / (total + pending)) if total + pending > 0 else None
+    # rejection rates on the accrual basis too: outcomes of submissions still awaiting review count
+    fate = pending_fates(model)
+    pend_unjust = int(fate["unjust"].sum())
+    pend_rej = int(fate["rejected"].sum())
+    judged = (
+        c["assignments_approved"]
+        + c["assignments_rejected"]
+        + int(fate["approved"].sum())
+        + pend_rej
+    )
+    s["rejection_rate"] = (c["assignments_rejected"] + pend_rej) / judged if judged else None
+    s["unjustified_rejection_rate"] = (
+        (c["assignments_rejected_unjustified"] + pend_unjust) / judged if judged else None
+    )
+    started = wf["tasks_submitted"].sum() + wf["tasks_returned"].sum()
+    s["return_rate"] = float(wf["tasks_returned"].sum() / started) if started else None
+    s["payment_delay_days_mean"] = (
+        c["delay_hours_x_assignments"] / c["assignments_approved"] / 24.0
+        if c["assignments_approved"]
+        else None
+    )
+    s["value_never_paid_share"] = (
+        c["value_never_paid_micro"] / c["value_submitted_micro"]
+        if c["value_submitted_micro"]
+        else 0.0
+    )
+    s["value_good_rejected_usd"] = c["value_good_rejected_micro"] / MICRO
+    # weekly earnings volatility among workers present for the whole of >= 2 weeks
+    s["earnings_cv_weekly_median"] = _weekly_cv(model)
+    worked = wf[(wf["hours_paid"] + wf["hours_search"] + wf["hours_pending"]) > 0]
+    s["gini_earnings"] = (
+        _nan(gini(worked["earnings_accrued_usd"].to_numpy())) if len(worked) else None
+    )
+    led = model.ledger.totals_usd()
+    s["platform_revenue_usd"] = led["ledger_platform_fees_usd"]
+    s["worker_earnings_usd"] = led["ledger_worker_paid_usd"]
+    s["active_workers_mean"] = float(ts["active_workers"].mean()) if len(ts) else 0.0
+    s["present_workers_mean"] = float(ts["present_workers"].mean()) if len(ts) else 0.0
+    s["worker_exit_rate"] = float(wf["left"].mean()) if len(wf) else 0.0
+    s["worker_wage_exits"] = int(c["worker_exits_wage"])
+    s["worker_entries"] = int(c["worker_entries"])
+    s["requester_exits"] = int(c["requester_exits"])
+    s["tasks_posted"] = int(c["assignments_posted"])
+    s["tasks_submitted"] = int(c["assignments_submitted"])
+    s["tasks_approved"] = int(c["assignments_approved"])
+    s["batches_posted"] = int(c["batches_posted"])
+    s["batches_split"] = int(c["batches_split"])
+    s["requester_cost_per_approved_task_usd"] = (
+        (led["ledger_requester_spent_usd"] - led["ledger_escrow_usd"]) / c["assignments_approved"]
+        if c["assignments_approved"]
+        else None
+    )
+    rf = requesters_frame(model)
+    vol = np.sort(rf["spent_usd"].to_numpy())[::-1]
+    if vol.sum() > 0:
+        top = max(1, int(round(0.01 * vol.size)))
+        s["requester_top1pct_volume_share"] = float(vol[:top].sum() / vol.sum())
+    else:
+        s["requester_top1pct_volume_share"] = None
+    s.update(led)
+    # memo: reward value of submitted work awaiting payment (held inside escrow)
+    W = model.workers
+    s["ledger_worker_pending_usd"] = float(W.pending_value_micro[: W.n].sum() / MICRO)
+    s["by_country"] = {
+        code: _wage_stats(measured[measured["country"] == code])
+        | {
+            "local_min_wage_usd": float(model.countries.min_wage_usd[j]),
+            "workers": int((wf["country"] == code).sum()),
+        }
+        for j, code in enumerate(model.countries.codes)
+    }
+    return s
+
+
+def _weekly_cv(model) -> float | None:
+    if model.weekly_earnings is None:
+        return None
+    W = model.workers
+    full_weeks = model.hour // 168
+    if full_weeks < 2:
+        return None
+    n = W.n
+    weeks = model.weekly_earnings[:full_weeks, :n].astype(np.float64)
+    joined, left = W.joined_hour[:n], W.left_hour[:n]
+    stayed = (joined == 0) & ((left < 0) | (left >= full_weeks * 168))
+    earning = stayed & (weeks.sum(axis=0) > 0)
+    if not earning.any():
+        return None
+    x = weeks[:, earning]
+    cv = x.std(axis=0, ddof=1) / x.mean(axis=0)
+    return float(np.median(cv))
+
+
+def build_results(model) -> Results:
+    from dataclasses import asdict
+
+    wf = workers_frame(model)
+    ts = timeseries_frame(model)
+    summary = summarize(model, wf, ts)
+    return Results(
+        summary=summary,
+        timeseries=ts,
+        workers=wf,
+        requesters=requesters_frame(model),
+        config=asdict(model.config),
+    )

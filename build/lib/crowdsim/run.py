@@ -1,0 +1,122 @@
+"""``run(cfg) -> Results``: config in, results out. Writing to disk is separate (``write_results``)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from crowdsim.config import to_config
+from crowdsim.metrics.summary import Results
+
+
+def run(cfg: Any = None, **overrides: Any) -> Results:
+    """Simulate one configuration and return its results as data.
+
+    Args:
+        cfg: a Hydra/OmegaConf config, dict, :class:`~crowdsim.config.CrowdSimConfig` or None (defaults).
+        **overrides: dotted options with ``__`` for dots, e.g. ``sim__days=7``.
+    """
+    from crowdsim.model import CrowdWorkModel
+
+    config = to_config(cfg, **overrides)
+    model = CrowdWorkModel(config, create_agents=False)
+    model.run()
+    res = model.results()
+    res.summary["phase_seconds"] = {k: round(v, 4) for k, v in model.phase_seconds.items()}
+    return res
+
+
+def git_revision() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+        return out.stdout.strip() or None if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def atomic_write(path: str | Path, write) -> Path:
+    """Write a file atomically: ``write(tmp_path)`` fills a temporary file in the same folder,
+    which is then renamed over ``path`` (readers see the old file or the new one, never half)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    return atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    return atomic_write_bytes(path, text.encode())
+
+
+def atomic_write_parquet(path: str | Path, df) -> Path:
+    return atomic_write(path, lambda tmp: df.to_parquet(tmp, index=False))
+
+
+DONE_FILE = "DONE.json"
+
+
+def config_digest(resolved_config: dict) -> str:
+    """SHA-256 of a resolved config as canonical JSON: what identifies a job when a sweep resumes."""
+    text = json.dumps(resolved_config, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def write_results(
+    res: Results,
+    out_dir: str | Path,
+    resolved_config: dict | None = None,
+    provenance: dict | None = None,
+) -> Path:
+    """Write summary.json, timeseries.parquet, workers.parquet, requesters.parquet, config.yaml and
+    provenance.json into ``out_dir``, each atomically; ``DONE.json`` last marks the job complete.
+
+    ``provenance`` adds entries (e.g. a sweep job's overrides) to provenance.json and DONE.json;
+    both also carry ``config_sha256``, the :func:`config_digest` of the resolved config."""
+    from omegaconf import OmegaConf
+
+    import crowdsim
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = resolved_config if resolved_config is not None else res.config
+    atomic_write_parquet(out / "timeseries.parquet", res.timeseries)
+    atomic_write_parquet(out / "workers.parquet", res.workers)
+    atomic_write_parquet(out / "requesters.parquet", res.requesters)
+    atomic_write_text(out / "config.yaml", OmegaConf.to_yaml(OmegaConf.create(cfg)))
+    prov = {
+        "seed": res.summary.get("seed"),
+        "scenario": res.summary.get("scenario"),
+        "crowdsim_version": crowdsim.__version__,
+        "git_revision": git_revision(),
+        "config_sha256": config_digest(cfg),
+    } | dict(provenance or {})
+    atomic_write_text(out / "provenance.json", json.dumps(prov, indent=2))
+    summary = dict(res.summary) | {"crowdsim_version": crowdsim.__version__}
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, default=float))
+    atomic_write_text(out / DONE_FILE, json.dumps({"status": "ok"} | prov))
+    return out

@@ -1,0 +1,1 @@
+"""Visualisation: plots for reports and the interactive browser app."""

@@ -1,0 +1,136 @@
+"""``crowdsim-app``: start the browser app (a Solara server) on this machine.
+
+    crowdsim-app                   # http://localhost:8765 (or a free port if 8765 is taken)
+    crowdsim-app --port 9000       # a given port; --port 0 picks a free one
+    crowdsim-app --no-open         # do not open a browser tab
+    crowdsim-app --workers 5000    # start with 5,000 workers instead of 1,000
+
+The server runs ``solara run crowdsim.viz.app:Page`` in production mode, bound to localhost
+only, with Solara's usage telemetry and its version check against PyPI switched off: the app
+needs no network beyond this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+
+APP = "crowdsim.viz.app:Page"
+DEFAULT_PORT = 8765
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on right now (the OS chooses it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def server_command(port: int, host: str = "localhost", open_browser: bool = True) -> list[str]:
+    """The ``solara run`` command line that serves the app."""
+    return [
+        sys.executable,
+        "-m",
+        "solara",
+        "run",
+        APP,
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--production",
+        "--no-check-version",
+        "--open" if open_browser else "--no-open",
+        "--log-level",
+        "warning",
+    ]
+
+
+def server_env(base: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for the server: no telemetry, no fetching assets from a CDN at run time."""
+    env = dict(os.environ if base is None else base)
+    env["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] = "False"
+    env.setdefault("MPLBACKEND", "Agg")
+    return env
+
+
+def _warn_if_front_end_missing() -> None:
+    from crowdsim.viz import assets
+
+    try:
+        missing = assets.missing_packages()
+    except Exception:  # a Solara layout this code does not know: let the server cope
+        return
+    if missing:
+        print(
+            "crowdsim-app: note: the page's front-end files are not installed here ("
+            + ", ".join(f"{n}@{v}" for n, v in missing)
+            + "); the server fetches them from a CDN when the page first opens. Without that network, "
+            "install them once with: python -m crowdsim.viz.assets",
+            file=sys.stderr,
+        )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="crowdsim-app",
+        description="Explore a crowd-work market in the browser (Mesa SolaraViz on a local Solara server).",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help=f"port to listen on (default {DEFAULT_PORT}, or a free port if it is taken; 0: any free port)",
+    )
+    parser.add_argument(
+        "--host", default="localhost", help="interface to listen on (default: localhost only)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="starting number of workers in the sidebar (default 1000; the slider goes to 10,000)",
+    )
+    parser.add_argument(
+        "--no-open", dest="open_browser", action="store_false", help="do not open a browser tab"
+    )
+    args = parser.parse_args(argv)
+    env = server_env()
+    if args.workers is not None:
+        if not 1 <= args.workers <= 100_000:
+            parser.error(
+                f"argument --workers: {args.workers} is out of range (allowed: 1 to 100000)"
+            )
+        env["CROWDSIM_APP_N_WORKERS"] = str(args.workers)
+
+    host_for_bind = "127.0.0.1" if args.host == "localhost" else args.host
+    if args.port is None:
+        port = (
+            DEFAULT_PORT if port_is_free(DEFAULT_PORT, host_for_bind) else free_port(host_for_bind)
+        )
+    elif args.port == 0:
+        port = free_port(host_for_bind)
+    else:
+        if not 1 <= args.port <= 65535:
+            parser.error(f"argument --port: {args.port} is not a port (allowed: 0 to 65535)")
+        port = args.port
+    cmd = server_command(port, args.host, args.open_browser)
+    _warn_if_front_end_missing()
+    print(f"crowdsim-app: serving on http://{args.host}:{port} (Ctrl-C to stop)", flush=True)
+    # replace this process with the server, so that signals (Ctrl-C, kill) reach it directly
+    os.execve(sys.executable, cmd, env)
+
+
+if __name__ == "__main__":
+    main()
