@@ -9,19 +9,21 @@ import pandas as pd
 import pytest
 
 from crowdsim.experiments import compare, report, scorecard
-from crowdsim.experiments.stats import mean_ci
+from crowdsim.experiments.stats import bootstrap_ci, paired_bootstrap
+from crowdsim.metrics import catalogue
 
 TINY = ["--workers", "150", "--days", "2"]
+SCENARIOS = ["status_quo", "payment_guarantee", "min_pay"]
 
 
 @pytest.fixture(scope="module")
 def comparison(tmp_path_factory):
-    """One small comparison (2 scenarios x 3 seeds, 2 processes), shared by the tests below."""
+    """One small comparison (3 scenarios x 3 seeds, 2 processes), shared by the tests below."""
     out = tmp_path_factory.mktemp("cmp")
     code = compare.main(
         [
             "--scenarios",
-            "status_quo,payment_guarantee",
+            ",".join(SCENARIOS),
             "--seeds",
             "3",
             "--jobs",
@@ -39,7 +41,9 @@ def test_outputs_are_written(comparison):
     for name in (
         "comparison.parquet",
         "comparison.csv",
-        "summary_table.csv",
+        "comparison_summary.parquet",
+        "comparison_summary.csv",
+        "comparison_by_country.parquet",
         "report.md",
         "report.html",
         "scenarios.json",
@@ -49,7 +53,7 @@ def test_outputs_are_written(comparison):
     ):
         assert (comparison / name).stat().st_size > 0, name
     assert json.loads((comparison / "failures.json").read_text()) == []
-    for s in ("status_quo", "payment_guarantee"):
+    for s in SCENARIOS:
         for k in range(3):
             assert (compare.run_dir(comparison, s, k) / "DONE.json").exists()
     assert not list(comparison.rglob("*.tmp"))  # atomic writes leave no temporary files
@@ -59,10 +63,7 @@ def test_comparison_is_tidy(comparison):
     tidy = pd.read_parquet(comparison / "comparison.parquet")
     assert list(tidy.columns) == compare.TIDY_COLUMNS
     assert not tidy.duplicated(["scenario", "seed", "country", "metric"]).any()
-    assert set(tidy["seed"]) == {0, 1, 2} and set(tidy["scenario"]) == {
-        "status_quo",
-        "payment_guarantee",
-    }
+    assert set(tidy["seed"]) == {0, 1, 2} and set(tidy["scenario"]) == set(SCENARIOS)
     overall = tidy[tidy["country"] == "all"]
     assert {"wage_median_all_in", "unpaid_time_share", "value_never_paid_share"} <= set(
         overall["metric"]
@@ -70,50 +71,108 @@ def test_comparison_is_tidy(comparison):
     assert "wage_median_relative_to_local_min" in set(tidy.loc[tidy["country"] == "IN", "metric"])
     csv = pd.read_csv(comparison / "comparison.csv")
     assert len(csv) == len(tidy)
-    # values are those of each run's own summary
+    # values are those of each run's own summary, and money per worker-month is derived from them
     s = json.loads((compare.run_dir(comparison, "status_quo", 1) / "summary.json").read_text())
-    v = overall[
-        (overall["scenario"] == "status_quo")
-        & (overall["seed"] == 1)
-        & (overall["metric"] == "wage_mean_all_in")
-    ]
-    assert v["value"].iloc[0] == pytest.approx(s["wage_mean_all_in"])
+    one = overall[(overall["scenario"] == "status_quo") & (overall["seed"] == 1)].set_index(
+        "metric"
+    )["value"]
+    assert one["wage_mean_all_in"] == pytest.approx(s["wage_mean_all_in"])
+    months = s["present_workers_mean"] * s["days"] / catalogue.DAYS_PER_MONTH
+    assert one["platform_revenue_per_worker_month_usd"] == pytest.approx(
+        s["platform_revenue_usd"] / months
+    )
+    assert one["worker_pay_per_1000_tasks_usd"] == pytest.approx(
+        1000 * one["worker_earnings_accrued_usd"] / s["tasks_submitted"]
+    )
 
 
-def test_report_holds_the_numbers_of_comparison_parquet(comparison):
+def test_summary_table_holds_bootstrap_intervals_and_paired_differences(comparison):
     tidy = pd.read_parquet(comparison / "comparison.parquet")
+    table = pd.read_parquet(comparison / "comparison_summary.parquet")
+    for col in ("mean", "ci_low", "ci_high", "diff", "diff_ci_low", "diff_ci_high"):
+        assert col in table.columns
+    assert not table.duplicated(["scenario", "metric"]).any()
+    overall = tidy[tidy["country"] == "all"]
+    wide = overall.pivot_table(
+        index=["metric", "seed"], columns="scenario", values="value", dropna=False
+    )
+    checked = 0
+    for _, row in table.iterrows():
+        x = wide.loc[row["metric"]]
+        m, lo, hi, n = bootstrap_ci(x[row["scenario"]])
+        assert row["n"] == n
+        assert row["mean"] == pytest.approx(m, nan_ok=True)
+        assert row["ci_low"] == pytest.approx(lo, nan_ok=True)
+        meta = catalogue.metric(row["metric"])
+        low, high = meta.bounds
+        if math.isfinite(row["ci_low"]):  # intervals respect what the quantity can be
+            assert low <= row["ci_low"] <= row["mean"] <= row["ci_high"] <= high, row.to_dict()
+        if row["scenario"] != "status_quo":
+            d = paired_bootstrap(x[row["scenario"]], x["status_quo"])
+            assert row["diff"] == pytest.approx(d["diff"], nan_ok=True)
+            assert row["diff_ci_high"] == pytest.approx(d["diff_ci_high"], nan_ok=True)
+            assert row["detectable"] == (d["diff_ci_low"] > 0 or d["diff_ci_high"] < 0)
+            checked += 1
+    assert checked >= 60
+
+
+def test_report_shows_the_numbers_of_the_summary_table(comparison):
+    table = pd.read_parquet(comparison / "comparison_summary.parquet")
     md = (comparison / "report.md").read_text()
     html = (comparison / "report.html").read_text()
-    table = pd.read_csv(comparison / "summary_table.csv")
-    overall = tidy[tidy["country"] == "all"]
-    checked = 0
-    for metric, (_label, kind) in report.METRICS.items():
-        for scenario in ("status_quo", "payment_guarantee"):
-            x = overall[
-                (overall["scenario"] == scenario) & (overall["metric"] == metric)
-            ].sort_values("seed")
-            m, lo, hi, n = mean_ci(x["value"])
-            row = table[(table["scenario"] == scenario) & (table["metric"] == metric)].iloc[0]
-            assert row["n"] == n
-            if math.isfinite(m):
-                assert row["mean"] == pytest.approx(m) and row["ci_low"] == pytest.approx(
-                    lo, nan_ok=True
-                )
-            cell = report.fmt_ci(m, lo, hi, kind)
-            assert cell in md and cell in html, (metric, scenario, cell)
-            # the paired difference from status_quo, seed by seed
-            base = overall[
-                (overall["scenario"] == "status_quo") & (overall["metric"] == metric)
-            ].sort_values("seed")
-            dm, dlo, dhi, _ = mean_ci(x["value"].to_numpy() - base["value"].to_numpy())
-            if scenario != "status_quo" and math.isfinite(dm):
-                assert report.fmt_ci(dm, dlo, dhi, kind, signed=True) in md
-            checked += 1
-    assert checked >= 30
-    # the by-country table and the scorecard are there too
-    assert "relative to the local minimum wage" in md and "Fairwork-style scorecard" in md
+    for scenario in SCENARIOS:
+        for metric in (*catalogue.HEADLINE, *catalogue.DRIVERS):
+            cell = report.value_cell(table, scenario, metric)
+            assert cell in md and cell in html, (scenario, metric, cell)
+            if scenario != "status_quo" and metric in catalogue.HEADLINE:
+                assert report.diff_cell(table, scenario, metric) in md
+    # readable names, not keys, in every heading
+    headings = [line for line in md.splitlines() if line.startswith("#")]
+    for key in (*catalogue.CATALOGUE, *SCENARIOS):
+        assert not any(key in h for h in headings), key
+    assert "Fairwork-style scorecard" in md
     for pt in scorecard.POINTS:
         assert pt.rule in md
+
+
+def test_executive_summary_says_only_what_the_intervals_support(comparison):
+    table = pd.read_parquet(comparison / "comparison_summary.parquet")
+    info = json.loads((comparison / "scenarios.json").read_text())
+    md = (comparison / "report.md").read_text()
+    summary = md[md.index("## Executive summary") : md.index("## Headline numbers")]
+    items = report.executive_summary(table, info, "status_quo", SCENARIOS)
+    assert [i["scenario"] for i in items] == SCENARIOS[1:]
+    for item in items:
+        rows = table[
+            (table["scenario"] == item["scenario"]) & table["metric"].isin(catalogue.HEADLINE)
+        ]
+        detectable = set(rows.loc[rows["detectable"], "metric"])
+        assert set(item["changed_metrics"]) == detectable
+        assert len(item["changes"]) + len(item["no_change"]) == len(rows)
+        for text in item["changes"]:
+            assert text in summary
+        assert item["title"] in summary
+    # a rule that is changed is said in words
+    pg = next(i for i in items if i["scenario"] == "payment_guarantee")
+    assert any("escrow" in r for r in pg["rules"])
+
+
+def test_report_html_is_one_self_contained_page_with_provenance(comparison):
+    import re
+
+    import crowdsim
+
+    html = (comparison / "report.html").read_text()
+    sources = re.findall(r'src="([^"]+)"', html)
+    assert len(sources) == len([p for p in report.PLOTS if (comparison / p).exists()])
+    assert all(s.startswith("data:image/png;base64,") for s in sources)
+    assert not re.search(r'(href|src)="(https?:|//)', html)
+    assert "@media print" in html
+    foot = html[html.index("<footer>") :]
+    meta = json.loads((comparison / "meta.json").read_text())
+    assert f"crowdsim {crowdsim.__version__}" in foot
+    assert (meta["git_revision"] or "unknown") in foot
+    assert "crowdsim-compare --scenarios" in foot and "seeds: 0, 1, 2" in foot
 
 
 def test_common_seeds_give_scenarios_the_same_initial_workers(comparison):
@@ -176,7 +235,7 @@ def test_a_failed_run_loses_nothing(tmp_path, monkeypatch):
         ("status_quo", 1),
         ("min_pay", 0),
     }
-    assert "min_pay seed 1: RuntimeError: simulated crash" in (tmp_path / "report.md").read_text()
+    assert "(min_pay) seed 1: RuntimeError: simulated crash" in (tmp_path / "report.md").read_text()
 
 
 @pytest.mark.parametrize(
@@ -239,3 +298,50 @@ def test_scorecard_rules():
     assert scorecard.score(fair, good | {"value_never_paid_share_max": 0.01})["1.1"] is False
     assert scorecard.score(fair | {"restricted_share": 0.5}, good)["4.2"] is False
     assert scorecard.score(fair, good | {"share_above_local_min_wage": 0.5})["1.2"] is False
+
+
+def test_bootstrap_intervals_stay_within_the_values():
+    rng = np.random.default_rng(3)
+    for n in (2, 3, 5, 10):
+        x = rng.uniform(0, 1, n) ** 4  # skewed shares near zero: a t-interval would go negative
+        m, lo, hi, k = bootstrap_ci(x)
+        assert k == n and x.min() <= lo <= m <= hi <= x.max()
+    assert math.isnan(bootstrap_ci([0.3])[1])
+
+
+def test_paired_differences_keep_common_seeds_only():
+    a = [1.0, 2.0, float("nan"), 4.0]
+    b = [0.5, 1.0, 3.0, float("nan")]
+    d = paired_bootstrap(a, b)
+    assert d["n"] == 2 and d["diff"] == pytest.approx(0.75)
+    assert d["rel_diff"] == pytest.approx(3.0 / 1.5 - 1)
+    assert 0.5 <= d["diff_ci_low"] <= d["diff_ci_high"] <= 1.0
+
+
+def test_rule_changes_in_words_and_stated_platform_size():
+    base = {"commission": 0.2, "min_pay_mode": "none", "min_pay_usd_per_hour": 8.0}
+    words = catalogue.rule_changes(base | {"commission": 0.1}, base)
+    assert words == ["commission on the reward 20% → 10%"]
+    assert catalogue.rule_changes(base, base) == []
+    assert compare.stated_workers("foule_factory") == 50000
+    assert compare.stated_workers("status_quo") is None
+    d = catalogue.derived_metrics(
+        {
+            "worker_earnings_accrued_usd": 1000.0,
+            "platform_revenue_usd": 200.0,
+            "present_workers_mean": 100.0,
+            "days": catalogue.DAYS_PER_MONTH,
+            "tasks_submitted": 4000,
+            "n_workers": 100,
+        },
+        stated_workers=50000,
+    )
+    assert d["worker_pay_per_worker_month_usd"] == pytest.approx(10.0)
+    assert d["platform_revenue_per_1000_tasks_usd"] == pytest.approx(50.0)
+    assert d["platform_revenue_at_platform_size_usd"] == pytest.approx(200.0 * 500)
+
+
+def test_every_reported_metric_is_in_the_catalogue():
+    for key in (*catalogue.HEADLINE, *catalogue.DRIVERS, *report.SCALED, report.COUNTRY_METRIC):
+        m = catalogue.CATALOGUE[key]
+        assert m.label and m.definition and m.source and m.key == key

@@ -11,8 +11,10 @@ Output folder::
     comparison.parquet, .csv     tidy: scenario, seed, country ('all' or ISO code), metric, value
     scenarios.json               each scenario's description, rules and population
     failures.json                runs that failed (scenario, seed, error), if any
-    summary_table.csv            mean and 95% CI per scenario x metric, paired difference from baseline
-    report.md, report.html, *.png
+    comparison_summary.parquet, .csv   scenario x metric: mean, ci_low, ci_high (95% bootstrap over
+                                 seeds), diff, diff_ci_low, diff_ci_high (paired, from the baseline)
+    comparison_by_country.parquet      the same by country
+    report.html                  self-contained (plots embedded); report.md beside the *.png plots
 
 Runs that finished are kept on disk as they finish: a failed or interrupted comparison loses
 nothing, and running the same command again reuses every run whose configuration is unchanged.
@@ -376,16 +378,34 @@ def scenario_info(scenarios: list[str], overrides_of) -> dict[str, dict]:
             },
             "market_type_shares": c.get("market", {}).get("type_shares", {}),
             "days": c.get("sim", {}).get("days"),
+            "stated_workers": stated_workers(s),
         }
     return info
+
+
+def stated_workers(scenario: str) -> int | None:
+    """The real platform's number of workers when the scenario file states it
+    (``population.n_workers`` set in the file itself), else None."""
+    from omegaconf import OmegaConf
+
+    from crowdsim.cli import CONFIG_DIR
+
+    path = Path(CONFIG_DIR) / "scenario" / f"{scenario}.yaml"
+    try:
+        n = OmegaConf.select(OmegaConf.load(path), "population.n_workers")
+    except (OSError, ValueError):
+        return None
+    return int(n) if isinstance(n, int) and n > 0 else None
 
 
 # ---------------------------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``crowdsim-compare``; returns 0 when every run succeeded, 1 otherwise,
     and exits with 2 on bad input (one line naming the option, the value and what is allowed)."""
+    import crowdsim
     from crowdsim.cli import validate_overrides
     from crowdsim.experiments.report import write_outputs
+    from crowdsim.run import git_revision
 
     args = build_parser().parse_args(argv)
     try:
@@ -432,6 +452,8 @@ def main(argv: list[str] | None = None) -> int:
         "baseline": args.baseline,
         "wall_seconds_runs": round(time.perf_counter() - t0, 1),
         "command": " ".join([PROG, *(sys.argv[1:] if argv is None else argv)]),
+        "crowdsim_version": crowdsim.__version__,
+        "git_revision": git_revision(),
     }
     paths = write_outputs(out, tidy, failures, info, meta, plots=not args.no_plots)
     elapsed = time.perf_counter() - t0

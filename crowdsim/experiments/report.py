@@ -1,15 +1,26 @@
-"""The comparison report: tables with 95% confidence intervals over seeds, paired differences from
-the baseline scenario, a Fairwork-style scorecard, a by-country table and PNG plots.
+"""The comparison report: an executive summary, tables with intervals that respect their
+quantity, paired differences from the baseline, money per worker-month and per 1,000 tasks, a
+by-country table, a Fairwork-style scorecard and plots, in one self-contained ``report.html``
+(images embedded) and in ``report.md``.
 
 Everything is computed from the files of a comparison folder (``comparison.parquet``,
 ``scenarios.json``, ``failures.json``, ``meta.json`` and the per-run ``workers.parquet``), so
-:func:`build_report` can rebuild the report of any finished comparison. Intervals are Student-t
-intervals over seeds (:func:`crowdsim.experiments.stats.mean_ci`); a difference from the baseline
-is taken seed by seed (the scenarios share seeds), then averaged with its own interval.
+:func:`build_report` can rebuild the report of any finished comparison.
+
+Statistics (:func:`summary_table`): the mean over seeds with a percentile-bootstrap 95% interval
+(:func:`crowdsim.experiments.stats.bootstrap_ci`: it stays inside the values the seeds gave, so
+shares stay in [0, 1] and money stays non-negative); the difference from the baseline is taken
+seed by seed on the seeds both scenarios share, then bootstrapped as pairs
+(:func:`crowdsim.experiments.stats.paired_bootstrap`). A change is *detectable* when the interval
+of the difference excludes zero. The executive summary is written from these numbers alone.
+
+Labels, units and definitions come from :mod:`crowdsim.metrics.catalogue`.
 """
 
 from __future__ import annotations
 
+import base64
+import datetime as _dt
 import html
 import json
 import math
@@ -19,141 +30,290 @@ import numpy as np
 import pandas as pd
 
 from crowdsim.experiments import scorecard
-from crowdsim.experiments.stats import mean_ci, summarize_groups
+from crowdsim.experiments.stats import bootstrap_ci, paired_bootstrap
+from crowdsim.metrics import catalogue as C
 from crowdsim.run import atomic_write_parquet, atomic_write_text
 
-# metric -> (label, format kind)
-METRICS: dict[str, tuple[str, str]] = {
-    "wage_median_all_in": ("Median all-in wage (USD/h)", "usd_h"),
-    "wage_mean_all_in": ("Mean all-in wage (USD/h)", "usd_h"),
-    "wage_median_paid_only": ("Median paid-only wage (USD/h)", "usd_h"),
-    "share_above_7_25": ("Workers earning above $7.25/h", "pct"),
-    "share_above_local_min_wage": ("Workers earning at least their local minimum wage", "pct"),
-    "unpaid_time_share": ("Unpaid share of working time", "pct"),
-    "rejection_rate": ("Rejection rate", "pct2"),
-    "unjustified_rejection_rate": ("Unjustified rejection rate (good work rejected)", "pct2"),
-    "payment_delay_days_mean": ("Mean payment delay (days)", "days"),
-    "value_never_paid_share": ("Value of submitted work never paid", "pct2"),
-    "earnings_cv_weekly_median": ("Weekly earnings volatility (median CV)", "num"),
-    "gini_earnings": ("Gini of workers' earnings", "num"),
-    "platform_revenue_usd": ("Platform revenue (USD)", "usd"),
-    "worker_earnings_accrued_usd": ("Worker pay earned, accrued (USD)", "usd"),
-    "worker_earnings_usd": ("Worker pay received in cash by the end (USD)", "usd"),
-    "tasks_submitted": ("Tasks submitted", "int"),
-    "active_workers_mean": ("Workers online per hour (mean)", "num1"),
-    "worker_exit_rate": ("Share of workers who left", "pct"),
-    "requester_exits": ("Requesters who left", "num1"),
-}
-OVERVIEW = (
-    "wage_median_all_in",
-    "wage_mean_all_in",
-    "share_above_7_25",
-    "unpaid_time_share",
-    "unjustified_rejection_rate",
-    "payment_delay_days_mean",
-    "platform_revenue_usd",
-    "worker_earnings_accrued_usd",
-)
-# what moved underneath: the volume of work, who left, pay per paid hour
-MECHANISMS = (
-    "wage_median_paid_only",
-    "tasks_submitted",
-    "requester_exits",
-    "worker_exit_rate",
-    "share_above_local_min_wage",
-)
+LEVEL = 0.95
+SUMMARY_COLUMNS = [
+    "scenario",
+    "metric",
+    "label",
+    "unit",
+    "n",
+    "mean",
+    "ci_low",
+    "ci_high",
+    "diff",
+    "diff_ci_low",
+    "diff_ci_high",
+    "rel_diff",
+    "rel_diff_ci_low",
+    "rel_diff_ci_high",
+    "detectable",
+]
 COUNTRY_METRIC = "wage_median_relative_to_local_min"
+MONEY = (
+    (
+        "worker_earnings_accrued_usd",
+        "worker_pay_per_worker_month_usd",
+        "worker_pay_per_1000_tasks_usd",
+    ),
+    (
+        "platform_revenue_usd",
+        "platform_revenue_per_worker_month_usd",
+        "platform_revenue_per_1000_tasks_usd",
+    ),
+)
+SCALED = ("worker_pay_at_platform_size_usd", "platform_revenue_at_platform_size_usd")
+# file -> the question the plot answers (its title)
 PLOTS = {
-    "wage_distribution.png": "Workers' all-in hourly wage by scenario",
-    "country_wage_vs_local_min.png": "Median all-in wage by country and scenario, relative to the local minimum wage",
-    "unpaid_time.png": "Unpaid working time by kind",
-    "rejection_and_delay.png": "Rejections and payment delay",
-    "revenue_vs_pay.png": "Platform revenue against worker pay",
+    "differences.png": "Which rules change the headline numbers, and by how much?",
+    "wage_distribution.png": "How are workers' all-in hourly wages spread under each set of rules?",
+    "country_wage_vs_local_min.png": "In which countries does the all-in wage reach the local minimum wage?",
+    "unpaid_time.png": "How much working time goes unpaid, and why?",
+    "rejection_and_delay.png": "How often is work rejected, and how long does payment take?",
+    "revenue_vs_pay.png": "Who gets the money: workers or the platform?",
 }
+SCENARIO_TITLES = {
+    "status_quo": "Status quo (MTurk-like)",
+    "mturk_2014": "MTurk before July 2015",
+    "prolific_like": "Prolific-like rules",
+    "transparency": "Rejection reasons and public requester statistics",
+    "appeals": "Rejection reasons and appeals",
+    "payment_guarantee": "Escrow and 3-day auto-approval",
+    "min_pay": "$8/h minimum pay on measured time",
+    "commission_cap": "Requester fee capped at 15%",
+    "fairwork": "Fairwork principles together",
+    "eu_platform_work_directive": "EU Platform Work Directive (stylised)",
+    "foule_factory": "Foule Factory-like French platform",
+    "survey_panel": "Survey panel paid in points",
+    "ai_rating_programme": "AI-rating programme",
+    "click_farm": "Click farm",
+}
+
+
+def country_names() -> dict[str, str]:
+    """ISO code -> "India (IN)", from the country table."""
+    from crowdsim.data.countries import load_countries
+
+    t = load_countries()
+    return {c: f"{n} ({c})" for c, n in zip(t.index, t["name"], strict=True)}
+
+
+def scenario_title(scenario: str) -> str:
+    """A readable name for a scenario (its file name, humanised, if it has no title here)."""
+    return SCENARIO_TITLES.get(scenario, scenario.replace("_", " ").capitalize())
 
 
 # ------------------------------------------------------------------------------------ numbers
-def fmt(value: float, kind: str, signed: bool = False) -> str:
-    """Format a value for the report tables (one place, so tests can reproduce the strings)."""
-    if value is None or not math.isfinite(value):
-        return "n/a"
-    sign = "+" if signed and value > 0 else ("-" if value < 0 else "")
-    v = abs(value)
-    if signed and kind in ("pct", "pct2"):  # a difference of shares is in percentage points
-        return sign + (f"{100 * v:.1f} pp" if kind == "pct" else f"{100 * v:.2f} pp")
-    if kind == "usd_h":
-        body = f"${v:.2f}"
-    elif kind == "usd":
-        body = f"${v:,.0f}"
-    elif kind == "pct":
-        body = f"{100 * v:.1f}%"
-    elif kind == "pct2":
-        body = f"{100 * v:.2f}%"
-    elif kind == "days":
-        body = f"{v:.1f}"
-    elif kind == "int":
-        body = f"{v:,.0f}"
-    elif kind == "num1":
-        body = f"{v:.1f}"
-    else:
-        body = f"{v:.3f}"
-    return sign + body
-
-
 def fmt_ci(mean: float, low: float, high: float, kind: str, signed: bool = False) -> str:
     """``mean [low, high]``; the interval is omitted when it is undefined (one seed)."""
-    m = fmt(mean, kind, signed)
+    m = C.fmt(mean, kind, signed)
     if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
         return m
-    return f"{m} [{fmt(low, kind, signed)}, {fmt(high, kind, signed)}]"
+    return f"{m} [{C.fmt(low, kind, signed)}, {C.fmt(high, kind, signed)}]"
 
 
-def scenario_stats(tidy: pd.DataFrame, baseline: str) -> pd.DataFrame:
-    """Mean and 95% CI over seeds of each overall metric per scenario, and the paired difference
-    from ``baseline`` (per seed, then mean and CI). One row per scenario x metric."""
+def fmt_rel(rel: float, low: float, high: float) -> str:
+    """A relative change with its interval: ``−78% [−86%, −70%]`` (one decimal below 10%)."""
+
+    def pct(v: float) -> str:
+        if not math.isfinite(v):
+            return "n/a"
+        sign = "+" if v > 0 else "−" if v < 0 else ""
+        return sign + (f"{100 * abs(v):.1f}%" if abs(v) < 0.1 else f"{100 * abs(v):.0f}%")
+
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return pct(rel)
+    return f"{pct(rel)} [{pct(low)}, {pct(high)}]"
+
+
+def _relative(r: pd.Series) -> bool:
+    """Whether a change reads better relative (%) than absolute: money and large counts."""
+    kind = C.metric(r["metric"]).kind
+    if kind in ("share", "share_small", "index", "ratio") or not math.isfinite(r["rel_diff"]):
+        return False
+    return not (kind == "count" and abs(r["mean"] - r["diff"]) < 100)
+
+
+def add_derived(tidy: pd.DataFrame, info: dict) -> pd.DataFrame:
+    """The tidy frame with money per worker-month, per 1,000 tasks and (where the scenario
+    states its real size) at that size added, one row per scenario x seed x derived metric."""
+    if tidy.empty:
+        return tidy
     overall = tidy[tidy["country"] == "all"]
-    stats = summarize_groups(overall, ["scenario", "metric"])
-    if stats.empty:
-        return pd.DataFrame(
-            columns=[
-                "scenario",
-                "metric",
-                "mean",
-                "ci_low",
-                "ci_high",
-                "n",
-                "diff_mean",
-                "diff_low",
-                "diff_high",
-                "diff_n",
-            ]
-        )
-    wide = overall.pivot_table(
+    derived_keys = {
+        "worker_pay_per_worker_month_usd",
+        "platform_revenue_per_worker_month_usd",
+        "worker_pay_per_1000_tasks_usd",
+        "platform_revenue_per_1000_tasks_usd",
+        *SCALED,
+    }
+    base = tidy[~((tidy["country"] == "all") & tidy["metric"].isin(derived_keys))]
+    rows = []
+    for (s, k), g in overall.groupby(["scenario", "seed"], sort=False):
+        summary = dict(zip(g["metric"], g["value"], strict=True))
+        stated = info.get(s, {}).get("stated_workers")
+        for key, value in C.derived_metrics(summary, stated).items():
+            rows.append({"scenario": s, "seed": k, "country": "all", "metric": key, "value": value})
+    return pd.concat([base, pd.DataFrame(rows, columns=tidy.columns)], ignore_index=True)
+
+
+def _stats_rows(tidy: pd.DataFrame, baseline: str, keys: list[str]) -> list[dict]:
+    """Mean, interval and paired difference for each scenario x metric of ``tidy`` (one country)."""
+    wide = tidy.pivot_table(
         index=["metric", "seed"], columns="scenario", values="value", aggfunc="first", dropna=False
     )
-    diffs = []
-    for _, row in stats.iterrows():
-        s, m = row["scenario"], row["metric"]
-        if baseline in wide.columns and s in wide.columns and m in wide.index.get_level_values(0):
-            d = (wide.loc[m, s] - wide.loc[m, baseline]).to_numpy(float)
-            dm, dl, dh, dn = mean_ci(d)
-        else:
-            dm = dl = dh = float("nan")
-            dn = 0
-        diffs.append({"diff_mean": dm, "diff_low": dl, "diff_high": dh, "diff_n": dn})
-    return pd.concat([stats.reset_index(drop=True), pd.DataFrame(diffs)], axis=1)
+    rows = []
+    for (s, m), g in tidy.groupby(["scenario", "metric"], sort=False):
+        mean, lo, hi, n = bootstrap_ci(g["value"].to_numpy(), LEVEL)
+        d = dict.fromkeys(SUMMARY_COLUMNS[8:14], float("nan"))
+        if s != baseline and baseline in wide.columns:
+            per_seed = wide.loc[m]
+            p = paired_bootstrap(per_seed[s].to_numpy(), per_seed[baseline].to_numpy(), LEVEL)
+            d = {c: p[c] for c in SUMMARY_COLUMNS[8:14]}
+        elif s == baseline:
+            d["diff"] = 0.0
+        meta = C.metric(m)
+        detectable = bool(
+            math.isfinite(d["diff_ci_low"])
+            and math.isfinite(d["diff_ci_high"])
+            and (d["diff_ci_low"] > 0 or d["diff_ci_high"] < 0)
+        )
+        rows.append(
+            dict(zip(keys, (s, m), strict=True))
+            | {
+                "label": meta.label,
+                "unit": meta.unit,
+                "n": n,
+                "mean": mean,
+                "ci_low": lo,
+                "ci_high": hi,
+            }
+            | d
+            | {"detectable": detectable}
+        )
+    return rows
 
 
-def country_table(
-    tidy: pd.DataFrame, order: list[str], metric: str = COUNTRY_METRIC
+def summary_table(
+    tidy: pd.DataFrame, baseline: str, order: list[str] | None = None
 ) -> pd.DataFrame:
-    """Mean over seeds of a by-country metric: index country, columns scenarios."""
-    d = tidy[(tidy["country"] != "all") & (tidy["metric"] == metric)]
-    if d.empty:
-        return pd.DataFrame()
-    t = d.groupby(["country", "scenario"])["value"].mean().unstack("scenario")
-    t = t.reindex(columns=[s for s in order if s in t.columns])
-    return t.dropna(how="all")
+    """One row per scenario x overall metric: ``mean``, ``ci_low``, ``ci_high`` over seeds and the
+    paired difference from ``baseline`` (``diff``, ``diff_ci_low``, ``diff_ci_high``, relative
+    ``rel_diff`` with its interval, ``detectable``: the interval of ``diff`` excludes zero)."""
+    overall = tidy[tidy["country"] == "all"]
+    out = pd.DataFrame(
+        _stats_rows(overall, baseline, ["scenario", "metric"]), columns=SUMMARY_COLUMNS
+    )
+    if order:
+        out["_o"] = out["scenario"].map({s: i for i, s in enumerate(order)})
+        out = out.sort_values(["_o", "metric"], kind="stable").drop(columns="_o")
+    return out.reset_index(drop=True)
+
+
+def country_summary(tidy: pd.DataFrame, baseline: str) -> pd.DataFrame:
+    """As :func:`summary_table`, by country (one row per scenario x country x metric)."""
+    by = tidy[tidy["country"] != "all"]
+    rows = []
+    for c, g in by.groupby("country", sort=True):
+        for r in _stats_rows(g, baseline, ["scenario", "metric"]):
+            rows.append({"country": c} | r)
+    return pd.DataFrame(rows, columns=["country", *SUMMARY_COLUMNS])
+
+
+def _row(stats: pd.DataFrame, s: str, m: str) -> pd.Series | None:
+    r = stats[(stats["scenario"] == s) & (stats["metric"] == m)]
+    return None if r.empty else r.iloc[0]
+
+
+def value_cell(stats: pd.DataFrame, s: str, m: str) -> str:
+    """``mean [ci_low, ci_high]`` of a scenario's metric, as the tables show it."""
+    r = _row(stats, s, m)
+    return "n/a" if r is None else fmt_ci(r["mean"], r["ci_low"], r["ci_high"], C.metric(m).kind)
+
+
+def diff_cell(stats: pd.DataFrame, s: str, m: str) -> str:
+    """The paired difference from the baseline with its interval; '(no detectable change)' is
+    appended when the interval includes zero."""
+    r = _row(stats, s, m)
+    if r is None or not math.isfinite(r["diff"]):
+        return "n/a"
+    text = fmt_ci(r["diff"], r["diff_ci_low"], r["diff_ci_high"], C.metric(m).kind, signed=True)
+    return text if r["detectable"] else f"{text} (n.d.)"
+
+
+def change_phrase(r: pd.Series) -> str:
+    """One detectable change in words: "Median all-in hourly wage fell by $1.02/h (−36%)
+    [−$1.60/h, −$0.50/h] to $1.81/h"."""
+    meta = C.metric(r["metric"])
+    kind = meta.kind
+    verb = "rose" if r["diff"] > 0 else "fell"
+    size = C.fmt(abs(r["diff"]), kind, signed=kind in ("share", "share_small"))
+    size = size.lstrip("+")
+    rel = ""
+    if _relative(r):
+        rel = f" ({fmt_rel(r['rel_diff'], float('nan'), float('nan'))})"
+    ci = f"[{C.fmt(r['diff_ci_low'], kind, True)}, {C.fmt(r['diff_ci_high'], kind, True)}]"
+    return f"{meta.label} {verb} by {size}{rel} {ci} to {C.fmt(r['mean'], kind)}"
+
+
+def driver_phrase(r: pd.Series) -> str:
+    """A detectable change underneath, shortly: "tasks submitted −78% [−86%, −70%]"."""
+    meta = C.metric(r["metric"])
+    if _relative(r):
+        return f"{meta.label.lower()} {fmt_rel(r['rel_diff'], r['rel_diff_ci_low'], r['rel_diff_ci_high'])}"
+    return f"{meta.label.lower()} {fmt_ci(r['diff'], r['diff_ci_low'], r['diff_ci_high'], meta.kind, signed=True)}"
+
+
+def _size_of_change(r: pd.Series) -> float:
+    if _relative(r):
+        return abs(r["rel_diff"])
+    base = abs(r["mean"] - r["diff"])
+    return abs(r["diff"]) / max(base, 0.01)
+
+
+def executive_summary(
+    stats: pd.DataFrame, info: dict, baseline: str, order: list[str], max_drivers: int = 3
+) -> list[dict]:
+    """For each scenario but the baseline: its title, the rules it changes, the detectable
+    changes of the headline metrics (:data:`crowdsim.metrics.catalogue.HEADLINE`) in words, the
+    headline metrics with no detectable change, and the largest detectable changes underneath
+    (:data:`crowdsim.metrics.catalogue.DRIVERS`). Only numbers of ``stats`` are used."""
+    out = []
+    base_rules = info.get(baseline, {}).get("platform", {})
+    for s in order:
+        if s == baseline:
+            continue
+        mine = stats[stats["scenario"] == s].set_index("metric")
+        changed, unchanged = [], []
+        for m in C.HEADLINE:
+            if m not in mine.index or not math.isfinite(mine.loc[m, "diff"]):
+                continue
+            r = mine.loc[m].copy()
+            r["metric"] = m
+            (changed if r["detectable"] else unchanged).append(r)
+        drivers = []
+        for m in C.DRIVERS:
+            if m in mine.index and mine.loc[m, "detectable"]:
+                r = mine.loc[m].copy()
+                r["metric"] = m
+                drivers.append(r)
+        drivers.sort(key=_size_of_change, reverse=True)
+        out.append(
+            {
+                "scenario": s,
+                "title": scenario_title(s),
+                "description": info.get(s, {}).get("description", ""),
+                "rules": C.rule_changes(info.get(s, {}).get("platform", {}), base_rules),
+                "changes": [change_phrase(r) for r in changed],
+                "changed_metrics": [r["metric"] for r in changed],
+                "no_change": [C.metric(r["metric"]).label for r in unchanged],
+                "drivers": [driver_phrase(r) for r in drivers[:max_drivers]],
+            }
+        )
+    return out
 
 
 def _outcome_means(stats: pd.DataFrame, tidy: pd.DataFrame, scenario: str) -> dict:
@@ -189,17 +349,42 @@ def _md_table(df: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def _html_table(df: pd.DataFrame) -> str:
+def _inline(text: str) -> str:
+    """HTML of a text with ``**bold**`` spans."""
+    parts = html.escape(text).split("**")
+    return "".join(f"<strong>{p}</strong>" if i % 2 else p for i, p in enumerate(parts))
+
+
+def _html_table(df: pd.DataFrame, css: str = "") -> str:
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row.to_list()) + "</tr>"
+        "<tr>" + "".join(f"<td>{_inline(str(v))}</td>" for v in row.to_list()) + "</tr>"
         for _, row in df.iterrows()
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    cls = f' class="{css}"' if css else ""
+    return f"<table{cls}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+STYLE = """
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;max-width:1180px;margin:1.5em auto;padding:0 1em;color:#1d1d1d;line-height:1.4}
+h1{font-size:1.6em;margin-bottom:.2em}h2{margin-top:1.6em;border-bottom:1px solid #ddd;padding-bottom:.15em}
+.setup{color:#555;margin-top:0}
+section.summary h2{margin-top:.5em}section.summary{background:#f6f8fa;border:1px solid #d8dee4;border-radius:6px;padding:.4em 1.2em .8em}
+.finding{margin:.7em 0}.finding h3{font-size:1.02em;margin:.2em 0}.finding ul{margin:.2em 0 .2em 1.1em;padding:0}
+.finding .rules{color:#555;font-size:.92em}.nochange{color:#666}
+table{border-collapse:collapse;margin:.8em 0;font-size:.84em}
+th,td{border:1px solid #ccc;padding:3px 7px;text-align:right;vertical-align:top}th{background:#f1f3f5}
+td:first-child,th:first-child{text-align:left}
+figure{margin:1.2em 0}figure img{max-width:100%;height:auto}figcaption{color:#555;font-size:.9em}
+footer{margin-top:2em;border-top:1px solid #ddd;padding-top:.5em;color:#555;font-size:.85em}
+code{font-size:.95em}
+@media print{body{max-width:none;margin:0;font-size:10pt}section.summary{background:none}
+h2{break-after:avoid}figure,table,.finding{break-inside:avoid}a{color:inherit;text-decoration:none}}
+"""
 
 
 class _Doc:
-    """A report as a list of blocks, rendered to Markdown and to HTML."""
+    """A report as a list of blocks, rendered to Markdown and to one self-contained HTML page."""
 
     def __init__(self) -> None:
         self.blocks: list[tuple[str, object]] = []
@@ -207,8 +392,8 @@ class _Doc:
     def h(self, level: int, text: str) -> None:
         self.blocks.append(("h", (level, text)))
 
-    def p(self, text: str) -> None:
-        self.blocks.append(("p", text))
+    def p(self, text: str, css: str = "") -> None:
+        self.blocks.append(("p", (text, css)))
 
     def ul(self, items: list[str]) -> None:
         self.blocks.append(("ul", items))
@@ -216,8 +401,11 @@ class _Doc:
     def table(self, df: pd.DataFrame) -> None:
         self.blocks.append(("table", df))
 
-    def img(self, src: str, alt: str) -> None:
-        self.blocks.append(("img", (src, alt)))
+    def img(self, path: Path, alt: str) -> None:
+        self.blocks.append(("img", (path, alt)))
+
+    def raw(self, md: str, htm: str) -> None:
+        self.blocks.append(("raw", (md, htm)))
 
     def markdown(self) -> str:
         out = []
@@ -225,55 +413,104 @@ class _Doc:
             if kind == "h":
                 out.append("#" * x[0] + " " + x[1])
             elif kind == "p":
-                out.append(x)
+                out.append(x[0])
             elif kind == "ul":
                 out.append("\n".join(f"- {i}" for i in x))
             elif kind == "table":
                 out.append(_md_table(x))
             elif kind == "img":
-                out.append(f"![{x[1]}]({x[0]})")
+                out.append(f"![{x[1]}]({x[0].name})")
+            elif kind == "raw":
+                out.append(x[0])
         return "\n\n".join(out) + "\n"
 
     def html(self, title: str) -> str:
         out = []
         for kind, x in self.blocks:
             if kind == "h":
-                out.append(f"<h{x[0]}>{html.escape(x[1])}</h{x[0]}>")
+                out.append(f"<h{x[0]}>{_inline(x[1])}</h{x[0]}>")
             elif kind == "p":
-                out.append(f"<p>{html.escape(x)}</p>")
+                cls = f' class="{x[1]}"' if x[1] else ""
+                out.append(f"<p{cls}>{_inline(x[0])}</p>")
             elif kind == "ul":
-                out.append("<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in x) + "</ul>")
+                out.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in x) + "</ul>")
             elif kind == "table":
                 out.append(_html_table(x))
             elif kind == "img":
+                data = base64.b64encode(Path(x[0]).read_bytes()).decode("ascii")
                 out.append(
-                    f'<figure><img src="{html.escape(x[0])}" alt="{html.escape(x[1])}"><figcaption>{html.escape(x[1])}</figcaption></figure>'
+                    f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(x[1])}">'
+                    f"</figure>"
                 )
-        style = (
-            "body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"
-            "table{border-collapse:collapse;margin:1em 0;font-size:0.85em}"
-            "th,td{border:1px solid #ccc;padding:3px 7px;text-align:right}th{background:#f3f3f3}"
-            "td:first-child,th:first-child{text-align:left}img{max-width:100%}figure{margin:1em 0}"
-        )
+            elif kind == "raw":
+                out.append(x[1])
         return (
-            f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-            f"<style>{style}</style></head><body>\n" + "\n".join(out) + "\n</body></html>\n"
+            f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>\n"
+            + "\n".join(out)
+            + "\n</body></html>\n"
         )
+
+
+def _summary_blocks(items: list[dict], baseline: str, n_seeds: int) -> tuple[str, str]:
+    """The executive summary as Markdown and as HTML."""
+    md, htm = [], []
+    for it in items:
+        rules = "; ".join(it["rules"]) or "same platform rules (population or market differs)"
+        lines = list(it["changes"])
+        if not it["changes"]:
+            lines.append("No detectable change in any headline number.")
+        elif it["no_change"]:
+            lines.append(
+                "No detectable change in: " + ", ".join(x.lower() for x in it["no_change"]) + "."
+            )
+        if it["drivers"]:
+            lines.append("Underneath: " + "; ".join(it["drivers"]) + ".")
+        md.append(
+            f"**{it['title']}** (rules changed: {rules})\n\n" + "\n".join(f"- {x}" for x in lines)
+        )
+
+        def css(line: str) -> str:
+            if line.startswith("No detectable"):
+                return "nochange"
+            return "drivers" if line.startswith("Underneath") else "change"
+
+        htm.append(
+            f'<div class="finding" data-scenario="{html.escape(it["scenario"])}">'
+            f"<h3>{html.escape(it['title'])}</h3>"
+            f'<div class="rules">Rules changed: {html.escape(rules)}.</div><ul>'
+            + "".join(f'<li class="{css(x)}">{html.escape(x)}</li>' for x in lines)
+            + "</ul></div>"
+        )
+    note = (
+        f"Each change is the difference from {scenario_title(baseline)} taken seed by seed on "
+        f"{n_seeds} common seeds, with its 95% interval in brackets; it is reported only where "
+        "the interval excludes zero."
+    )
+    if n_seeds < 5:
+        note += (
+            f" With {n_seeds} seeds an interval cannot be wider than the range of the seeds' "
+            "values: read these findings as indicative and run more seeds (--seeds 5 or more)."
+        )
+    md_text = "\n\n".join(md) + "\n\n" + note
+    htm_text = (
+        '<section class="summary" id="summary"><h2>Executive summary</h2>'
+        + "".join(htm)
+        + f'<p class="note">{html.escape(note)}</p></section>'
+    )
+    return md_text, htm_text
 
 
 # ------------------------------------------------------------------------------------ report
 def _load(out: Path) -> tuple[pd.DataFrame, list[dict], dict, dict]:
     tidy = pd.read_parquet(out / "comparison.parquet")
-    failures = (
-        json.loads((out / "failures.json").read_text()) if (out / "failures.json").exists() else []
-    )
-    info = (
-        json.loads((out / "scenarios.json").read_text())
-        if (out / "scenarios.json").exists()
-        else {}
-    )
-    meta = json.loads((out / "meta.json").read_text()) if (out / "meta.json").exists() else {}
-    return tidy, failures, info, meta
+
+    def read(name: str, default):
+        p = out / name
+        return json.loads(p.read_text()) if p.exists() else default
+
+    return tidy, read("failures.json", []), read("scenarios.json", {}), read("meta.json", {})
 
 
 def _wages(out: Path, tidy: pd.DataFrame) -> pd.DataFrame:
@@ -281,18 +518,18 @@ def _wages(out: Path, tidy: pd.DataFrame) -> pd.DataFrame:
     from crowdsim.experiments.compare import run_dir
 
     frames = []
+    cols = [
+        "wage_all_in",
+        "hours_paid",
+        "hours_search",
+        "hours_returned",
+        "hours_rejected",
+        "hours_never_paid",
+    ]
     for (s, k), _ in tidy.groupby(["scenario", "seed"]):
         path = run_dir(out, s, int(k)) / "workers.parquet"
         if not path.exists():
             continue
-        cols = [
-            "wage_all_in",
-            "hours_paid",
-            "hours_search",
-            "hours_returned",
-            "hours_rejected",
-            "hours_never_paid",
-        ]
         w = pd.read_parquet(path, columns=cols)
         resolved = w[cols[1:]].sum(axis=1)
         frames.append(
@@ -307,18 +544,45 @@ def _wages(out: Path, tidy: pd.DataFrame) -> pd.DataFrame:
 
 def _population_note(info: dict, baseline: str, order: list[str]) -> list[str]:
     base = info.get(baseline, {}).get("population", {})
-    differ = [
+    return [
         s
         for s in order
         if info.get(s, {}).get("population", {}).get("countries") != base.get("countries")
         or info.get(s, {}).get("population", {}).get("country_mix") != base.get("country_mix")
     ]
-    return differ
+
+
+def _revisions(out: Path, tidy: pd.DataFrame) -> list[str]:
+    """Git revisions recorded in the runs' provenance files."""
+    from crowdsim.experiments.compare import run_dir
+
+    revs = []
+    for (s, k), _ in tidy.groupby(["scenario", "seed"]):
+        p = run_dir(out, s, int(k)) / "provenance.json"
+        try:
+            revs.append(json.loads(p.read_text()).get("git_revision") or "unknown")
+        except (OSError, ValueError):
+            continue
+    return sorted(set(revs))
+
+
+def _metric_table(
+    stats: pd.DataFrame, order: list[str], metrics, diff: bool = False
+) -> pd.DataFrame:
+    cell = diff_cell if diff else value_cell
+    rows = []
+    for s in order:
+        row = {"Rules": scenario_title(s)}
+        for m in metrics:
+            row[C.metric(m).heading] = "–" if diff and s == order[0] else cell(stats, s, m)
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def build_report(out: str | Path, plots: bool = True) -> dict[str, Path]:
-    """Compute the statistics and write report.md, report.html, summary_table.csv and the plots
-    of the comparison folder ``out``; return the paths written."""
+    """Compute the statistics and write report.md, report.html, comparison_summary.parquet/.csv,
+    comparison_by_country.parquet and the plots of the comparison folder ``out``; return the
+    paths written."""
     from crowdsim.viz import plots as P
 
     out = Path(out)
@@ -329,138 +593,157 @@ def build_report(out: str | Path, plots: bool = True) -> dict[str, Path]:
     baseline = meta.get("baseline", "status_quo")
     if baseline not in order and order:
         baseline = order[0]
-    stats = scenario_stats(tidy, baseline)
+    order = [baseline, *[s for s in order if s != baseline]]
+    stats = summary_table(tidy, baseline, order)
+    countries = country_summary(tidy, baseline)
     paths: dict[str, Path] = {}
-    atomic_write_text(out / "summary_table.csv", stats.to_csv(index=False))
-    paths["summary_table.csv"] = out / "summary_table.csv"
-    seeds = sorted(tidy["seed"].unique().tolist()) if len(tidy) else []
+    for name, df in (("comparison_summary", stats), ("comparison_by_country", countries)):
+        atomic_write_parquet(out / f"{name}.parquet", df)
+        paths[f"{name}.parquet"] = out / f"{name}.parquet"
+    atomic_write_text(out / "comparison_summary.csv", stats.to_csv(index=False))
+    paths["comparison_summary.csv"] = out / "comparison_summary.csv"
+    seeds = sorted(int(k) for k in tidy["seed"].unique()) if len(tidy) else []
     cards = scorecards(stats, tidy, info, order)
-    ctab = country_table(tidy, order)
+    titles = {s: scenario_title(s) for s in order}
+    ctry = countries[countries["metric"] == COUNTRY_METRIC]
 
     if plots and len(tidy):
-        P.wage_distribution(_wages(out, tidy), order, out / "wage_distribution.png")
-        if not ctab.empty:
-            P.country_relative_wage(ctab, out / "country_wage_vs_local_min.png")
-        P.unpaid_breakdown(stats, order, out / "unpaid_time.png")
-        P.rejection_and_delay(stats, order, out / "rejection_and_delay.png")
-        P.revenue_vs_pay(stats, order, out / "revenue_vs_pay.png")
+        P.differences(
+            stats, order, titles, C.HEADLINE, out / "differences.png", PLOTS["differences.png"]
+        )
+        P.wage_distribution(
+            _wages(out, tidy),
+            order,
+            titles,
+            out / "wage_distribution.png",
+            PLOTS["wage_distribution.png"],
+        )
+        if not ctry.empty:
+            P.country_relative_wage(
+                ctry,
+                order,
+                titles,
+                out / "country_wage_vs_local_min.png",
+                PLOTS["country_wage_vs_local_min.png"],
+                country_names(),
+            )
+        P.unpaid_breakdown(stats, order, titles, out / "unpaid_time.png", PLOTS["unpaid_time.png"])
+        P.rejection_and_delay(
+            stats, order, titles, out / "rejection_and_delay.png", PLOTS["rejection_and_delay.png"]
+        )
+        P.revenue_vs_pay(
+            stats, order, titles, out / "revenue_vs_pay.png", PLOTS["revenue_vs_pay.png"]
+        )
         for name in PLOTS:
             if (out / name).exists():
                 paths[name] = out / name
 
-    def cell(s: str, m: str, diff: bool = False) -> str:
-        r = stats[(stats["scenario"] == s) & (stats["metric"] == m)]
-        if r.empty:
-            return "n/a"
-        r = r.iloc[0]
-        kind = METRICS.get(m, (m, "num"))[1]
-        if diff:
-            return fmt_ci(r["diff_mean"], r["diff_low"], r["diff_high"], kind, signed=True)
-        return fmt_ci(r["mean"], r["ci_low"], r["ci_high"], kind)
-
-    doc = _Doc()
-    doc.h(1, "crowdsim scenario comparison")
-    n_runs = tidy[["scenario", "seed"]].drop_duplicates().shape[0] if len(tidy) else 0
-    setup = (
-        f"{len(order)} scenarios x {len(seeds)} seeds ({', '.join(map(str, seeds))}); "
-        f"workers: {meta.get('workers') or 'each scenario own'}; days: {meta.get('days') or 'config default'}; "
-        f"{n_runs} runs succeeded, {len(failures)} failed. Baseline: {baseline}."
-    )
-    doc.p(setup)
-    if meta.get("command"):
-        doc.p(
-            f"Command: {meta['command']}"
-            + (
-                f" (runs took {meta['wall_seconds_runs']} s)"
-                if meta.get("wall_seconds_runs")
-                else ""
-            )
-        )
-    doc.p(
-        "Numbers are means over seeds with 95% Student-t confidence intervals in brackets (none with one seed). "
-        f"Every scenario uses the same seeds, so the difference from {baseline} is taken seed by seed (paired) "
-        "and has its own interval. Wages follow Hara et al. (2018): all-in = pay / all working time "
-        "including unpaid search, returned tasks, rejected and never-paid work; USD per hour."
-    )
-    differ = _population_note(info, baseline, order)
-    if differ:
-        doc.p(
-            f"Scenarios with a different worker population than {baseline}: {', '.join(differ)}. "
-            "Their differences mix rules and population, and their seeds are not common random numbers."
-        )
-
-    doc.h(2, "Scenarios")
-    items = []
-    for s in order:
-        i = info.get(s, {})
-        pop = i.get("population", {})
-        cur = pop.get("currency") or "USD"
-        extra = ""
-        if cur != "USD":
-            rate = float(pop.get("usd_per_currency") or 1.0)
-            med = stats[(stats["scenario"] == s) & (stats["metric"] == "wage_median_all_in")][
-                "mean"
-            ]
-            in_cur = (
-                f" (median all-in wage {med.iloc[0] / rate:,.2f} {cur} per hour)"
-                if len(med)
-                else ""
-            )
-            extra = f" The platform pays in {cur}: 1 {cur} = ${rate:g}{in_cur}."
-        items.append(f"{s}: {i.get('description', '')}.{extra}".replace("..", "."))
-    doc.ul(items)
-
-    doc.h(2, "Overview")
-    ov = pd.DataFrame(
-        [{"scenario": s, **{METRICS[m][0]: cell(s, m) for m in OVERVIEW}} for s in order]
-    )
-    doc.table(ov)
-    doc.p("Underneath: pay per paid hour, the volume of work done, and who left the platform.")
-    doc.table(
-        pd.DataFrame(
-            [{"scenario": s, **{METRICS[m][0]: cell(s, m) for m in MECHANISMS}} for s in order]
-        )
+    workers = meta.get("workers") or next(
+        (i.get("population", {}).get("n_workers") for i in info.values()), None
     )
     days = meta.get("days") or next((i.get("days") for i in info.values() if i.get("days")), None)
+    doc = _Doc()
+    doc.h(1, "What changes when the platform's rules change")
     doc.p(
-        f"Reading the results: each run covers {days or 'the configured number of'} days. Workers who earn far "
-        "below their reservation wage log on less (down to a tenth of their hours, at 15% a day) but leave only "
-        "after workers.exit_days (21 by default) consecutive days below it, or at the baseline rate. Over a few "
-        "weeks the pool therefore adjusts slowly, and a rule that cuts the volume of work (requesters leave when "
-        "the rules make a task cost more than it is worth to them) shows up first as more unpaid search per "
-        "working hour, not as fewer workers. Runs with more days show "
-        "the adjustment. Money received (worker pay in cash, platform revenue) counts only what was settled by "
-        "the end of the run, so slower payment rules show less of it; the accrued pay counts all submitted work "
-        "at the pay it will receive."
+        f"crowdsim comparison of {len(order)} sets of platform rules against "
+        f"{scenario_title(baseline)}: simulated markets of {f'{workers:,}' if workers else 'each scenario own number of'} "
+        f"workers over {days or 'the configured'} days, {len(seeds)} seeds each"
+        + (f", {len(failures)} runs failed (listed at the end)" if failures else "")
+        + ".",
+        css="setup",
     )
+    items = executive_summary(stats, info, baseline, order)
+    md_summary, html_summary = _summary_blocks(items, baseline, len(seeds))
+    doc.raw("## Executive summary\n\n" + md_summary, html_summary)
 
-    doc.h(2, "Headline metrics")
-    for m, (label, _kind) in METRICS.items():
-        if stats.empty or m not in set(stats["metric"]):
-            continue
-        doc.h(3, f"{label} [{m}]")
-        rows = []
-        for s in order:
-            r = stats[(stats["scenario"] == s) & (stats["metric"] == m)]
-            n = int(r["n"].iloc[0]) if len(r) else 0
-            rows.append(
-                {
-                    "scenario": s,
-                    "mean [95% CI]": cell(s, m),
-                    f"difference from {baseline} [95% CI]": "-"
-                    if s == baseline
-                    else cell(s, m, diff=True),
-                    "seeds": n,
-                }
+    doc.h(2, "Headline numbers")
+    doc.p(
+        f"Mean over {len(seeds)} seeds with its 95% interval in brackets. All-in wages count every "
+        "working hour, paid or not (searching, returned tasks, rejected and never-paid work), as "
+        "Hara et al. (CHI 2018) measured them on Amazon Mechanical Turk."
+    )
+    doc.table(_metric_table(stats, order, C.HEADLINE))
+    doc.p(
+        f"Difference from {scenario_title(baseline)}, seed by seed, with its 95% interval; n.d.: no "
+        "detectable change (the interval includes zero). Shares differ in percentage points (pp)."
+    )
+    doc.table(_metric_table(stats, order, C.HEADLINE, diff=True))
+
+    doc.h(2, "Money: in total, per worker-month and per 1,000 tasks")
+    money = [m for trio in MONEY for m in trio]
+    doc.p(
+        f"Totals are for the simulated market ({f'{workers:,}' if workers else 'its'} workers, {days} days). "
+        f"A worker-month is one worker in the pool for {C.DAYS_PER_MONTH:.2f} days; per worker-month "
+        "and per 1,000 tasks the figures do not depend on the size of the simulated market. Worker pay "
+        "is pay earned for the work submitted (accrual basis); platform revenue is commission received."
+    )
+    doc.table(_metric_table(stats, order, money))
+    scaled = [s for s in order if info.get(s, {}).get("stated_workers")]
+    if scaled:
+        doc.p(
+            "Scaled to the platform's real size where the scenario file states it (totals x stated "
+            "workers / simulated workers):"
+        )
+        doc.table(
+            pd.DataFrame(
+                [
+                    {
+                        "Rules": scenario_title(s),
+                        "stated workers": f"{info[s]['stated_workers']:,}",
+                        **{C.metric(m).heading: value_cell(stats, s, m) for m in SCALED},
+                    }
+                    for s in scaled
+                ]
             )
+        )
+    else:
+        doc.p(
+            "No scenario compared here states the size of a real platform (a scenario file that sets "
+            "population.n_workers does, e.g. foule_factory), so no total is scaled up."
+        )
+
+    doc.h(2, "What moved underneath")
+    doc.p("Volume of work, pay per paid hour, kinds of unpaid time, who left and payment timing.")
+    doc.table(_metric_table(stats, order, C.DRIVERS[:6]))
+    doc.table(_metric_table(stats, order, C.DRIVERS[6:]))
+
+    doc.h(2, "Wages by country against the local minimum wage")
+    doc.p(
+        "Median all-in wage of each country's workers divided by its minimum wage per hour (1 = the "
+        "local minimum; crowdsim/data/countries.csv), mean over seeds with its 95% interval. n/a: "
+        "no measured worker from that country."
+    )
+    if not ctry.empty:
+        mins = (
+            tidy[(tidy["metric"] == "local_min_wage_usd") & (tidy["country"] != "all")]
+            .groupby("country")["value"]
+            .first()
+        )
+        rows = []
+        names = country_names()
+        for c in sorted(set(ctry["country"])):
+            row = {
+                "country": names.get(c, c),
+                "local minimum (USD/h)": C.fmt(mins.get(c, np.nan), "usd_h"),
+            }
+            for s in order:
+                r = ctry[(ctry["country"] == c) & (ctry["scenario"] == s)]
+                row[titles[s]] = (
+                    "n/a"
+                    if r.empty or not math.isfinite(r["mean"].iloc[0])
+                    else fmt_ci(
+                        r["mean"].iloc[0], r["ci_low"].iloc[0], r["ci_high"].iloc[0], "ratio"
+                    )
+                )
+            rows.append(row)
         doc.table(pd.DataFrame(rows))
 
     doc.h(2, "Fairwork-style scorecard")
     doc.p(
-        "Fairwork rates cloudwork platforms on five principles with two thresholds each (MTurk scored 0/10 and "
-        "the best platforms 5/10 in the 2023 ratings). crowdsim checks each scenario's rules and simulated "
-        "outcomes against the rule stated for each threshold; thresholds the model cannot speak to are "
-        "marked n/a and left out of the score. A second threshold needs the first of its principle."
+        "Fairwork rates cloudwork platforms on five principles with two thresholds each (MTurk scored "
+        "0/10 and the best platforms 5/10 in the 2023 ratings). crowdsim checks each scenario's rules "
+        "and simulated outcomes against the rule stated for each threshold; thresholds the model "
+        "cannot speak to are n/a and left out of the score. A second threshold needs the first."
     )
     if not cards.empty:
         view = cards.copy()
@@ -469,54 +752,112 @@ def build_report(out: str | Path, plots: bool = True) -> dict[str, Path]:
         view["score"] = [
             f"{a} / {b}" for a, b in zip(cards["score"], cards["assessed"], strict=True)
         ]
-        doc.table(view.drop(columns=["assessed"]))
+        view["scenario"] = view["scenario"].map(titles)
+        doc.table(view.drop(columns=["assessed"]).rename(columns={"scenario": "Rules"}))
     doc.ul([f"{pt.code} {pt.principle} - {pt.title}: {pt.rule}" for pt in scorecard.POINTS])
-
-    doc.h(2, "Wages by country relative to the local minimum wage")
-    doc.p(
-        "Median all-in wage of the workers of each country divided by that country's minimum wage per hour "
-        "(1 = the local minimum; country table in crowdsim/data/countries.csv), mean over seeds. "
-        "n/a: no measured worker from that country in the scenario."
-    )
-    if not ctab.empty:
-        mins = (
-            tidy[(tidy["metric"] == "local_min_wage_usd") & (tidy["country"] != "all")]
-            .groupby("country")["value"]
-            .first()
-        )
-        ct = ctab.copy()
-        shown = pd.DataFrame(
-            {
-                "country": ct.index,
-                "local minimum (USD/h)": [fmt(mins.get(c, np.nan), "usd_h") for c in ct.index],
-            }
-        )
-        for s in ct.columns:
-            shown[s] = [
-                ("n/a" if not np.isfinite(v) else f"{v:.2f}") for v in ct[s].to_numpy(float)
-            ]
-        doc.table(shown)
 
     if plots and len(tidy):
         doc.h(2, "Plots")
-        for name, caption in PLOTS.items():
+        for name, question in PLOTS.items():
             if (out / name).exists():
-                doc.img(name, caption)
+                doc.img(out / name, question)
+
+    doc.h(2, "The rules compared")
+    items_rules = []
+    base_rules = info.get(baseline, {}).get("platform", {})
+    for s in order:
+        i = info.get(s, {})
+        pop = i.get("population", {})
+        extra = ""
+        if (pop.get("currency") or "USD") != "USD":
+            rate = float(pop.get("usd_per_currency") or 1.0)
+            extra = f" The platform pays in {pop['currency']}: 1 {pop['currency']} = ${rate:g}."
+        changes = C.rule_changes(i.get("platform", {}), base_rules)
+        rules = f" Rules changed: {'; '.join(changes)}." if changes and s != baseline else ""
+        items_rules.append(
+            f"**{titles[s]}** (scenario file {s}.yaml): {i.get('description', '')}.{rules}{extra}".replace(
+                "..", "."
+            )
+        )
+    doc.ul(items_rules)
+    differ = _population_note(info, baseline, order)
+    if differ:
+        doc.p(
+            f"Different worker population from {titles[baseline]}: {', '.join(titles[s] for s in differ)}. "
+            "Their differences mix rules and population, and their seeds are not common random numbers."
+        )
+
+    doc.h(2, "How the numbers are made")
+    doc.p(
+        "Every scenario runs with the same seeds, so two scenarios start from the same workers and "
+        "requesters. An interval is a percentile bootstrap over seeds (4,000 resamples): it stays "
+        "inside the values the seeds gave, so shares stay between 0 and 100% and money stays "
+        "non-negative. A difference is taken seed by seed on the seeds both scenarios completed and "
+        "bootstrapped as pairs; relative changes are the ratio of the means. Each run covers "
+        f"{days or 'the configured number of'} days; workers leave only after weeks below their "
+        "reservation wage, so over a short run a rule that cuts the volume of work shows up first "
+        "as more unpaid search, not as fewer workers."
+    )
+    used = [m for m in dict.fromkeys([*C.HEADLINE, *money, *C.DRIVERS, *SCALED, COUNTRY_METRIC])]
+    doc.table(
+        pd.DataFrame(
+            [
+                {
+                    "metric": C.metric(m).label,
+                    "unit": C.metric(m).unit,
+                    "definition": C.metric(m).definition,
+                    "source": C.metric(m).source,
+                }
+                for m in used
+            ]
+        )
+    )
 
     if failures:
         doc.h(2, "Failed runs")
-        doc.ul([f"{f['scenario']} seed {f['seed']}: {f['error']}" for f in failures])
+        doc.ul(
+            [
+                f"{titles.get(f['scenario'], f['scenario'])} ({f['scenario']}) seed {f['seed']}: {f['error']}"
+                for f in failures
+            ]
+        )
 
     doc.h(2, "Files")
     doc.ul(
         [
-            "comparison.parquet / comparison.csv: one row per scenario x seed x metric (country 'all' or an ISO code)",
-            "summary_table.csv: the means, intervals and paired differences above",
+            "comparison.parquet / .csv: one row per scenario x seed x country ('all' or ISO code) x metric",
+            "comparison_summary.parquet / .csv: one row per scenario x metric: mean, ci_low, ci_high, "
+            "diff, diff_ci_low, diff_ci_high (and the relative change)",
+            "comparison_by_country.parquet: the same by country",
             "runs/<scenario>/seed_<k>/: each run's summary, frames, resolved config and provenance",
         ]
     )
+    import crowdsim
+    from crowdsim.run import git_revision
+
+    revision = meta.get("git_revision") or git_revision() or "unknown"
+    run_revs = _revisions(out, tidy)
+    foot = [
+        f"crowdsim {meta.get('crowdsim_version') or crowdsim.__version__}, git revision {revision}"
+        + (
+            f" (runs made at {', '.join(r[:12] for r in run_revs)})"
+            if run_revs and run_revs != [revision]
+            else ""
+        ),
+        f"command: {meta.get('command', 'crowdsim-compare')}",
+        f"seeds: {', '.join(map(str, seeds))}; baseline: {baseline}; "
+        f"{tidy[['scenario', 'seed']].drop_duplicates().shape[0] if len(tidy) else 0} runs"
+        + (f" in {meta['wall_seconds_runs']} s" if meta.get("wall_seconds_runs") else ""),
+        f"written {_dt.datetime.now(_dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+    ]
+    doc.raw(
+        "---\n\n" + "  \n".join(foot),
+        "<footer>" + "<br>".join(html.escape(x) for x in foot) + "</footer>",
+    )
     atomic_write_text(out / "report.md", doc.markdown())
-    atomic_write_text(out / "report.html", doc.html("crowdsim scenario comparison"))
+    atomic_write_text(
+        out / "report.html", doc.html("crowdsim: what changes when the platform's rules change")
+    )
     paths["report.md"] = out / "report.md"
     paths["report.html"] = out / "report.html"
     return paths
@@ -532,6 +873,7 @@ def write_outputs(
 ) -> dict[str, Path]:
     """Write the comparison's data files (each atomically), then the report built from them."""
     out = Path(out)
+    tidy = add_derived(tidy, info)
     atomic_write_parquet(out / "comparison.parquet", tidy)
     atomic_write_text(out / "comparison.csv", tidy.to_csv(index=False))
     atomic_write_text(out / "scenarios.json", json.dumps(info, indent=2, default=str))
