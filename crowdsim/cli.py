@@ -7,7 +7,6 @@ option, the value and what is allowed, and exit status 2.
 
 from __future__ import annotations
 
-import logging
 import sys
 from itertools import islice
 from pathlib import Path
@@ -267,65 +266,17 @@ def _translate(exc: Exception, combo: list[str]) -> ConfigError:
     return ConfigError("command line", " ".join(combo), first)
 
 
-log = logging.getLogger(__name__)
-
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
 def hydra_main(cfg: DictConfig):
     """Run one configuration and write its results into Hydra's output folder.
 
-    Resume: if the folder already holds DONE.json for the same resolved config (and crowdsim
-    version), the stored summary is returned without simulating, so re-running a sweep into the
-    same ``hydra.sweep.dir`` only runs the jobs that did not finish. A job whose simulation raises
-    writes FAILED.json; in a multirun the sweep goes on (the failure is in sweep.parquet and makes
-    ``crowdsim`` exit with status 1), in a single run the error propagates.
+    The job itself is :func:`crowdsim.experiments.jobs.run_job`: resume from DONE.json for the
+    same config and version, FAILED.json for any failure (in a multirun the sweep goes on).
     """
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
+    from crowdsim.experiments.jobs import run_job
 
-    from crowdsim.experiments.sweep import (
-        clear_markers,
-        completed_summary,
-        job_provenance,
-        write_failure,
-    )
-    from crowdsim.run import run, write_results
-
-    logging.getLogger("MESA").setLevel(logging.WARNING)
-    hc = HydraConfig.get()
-    out_dir = hc.runtime.output_dir
-    multirun = hc.mode == RunMode.MULTIRUN
-    container = OmegaConf.to_container(cfg, resolve=True)
-    tag = f"job {hc.job.num}: " if multirun else ""
-    stored = completed_summary(out_dir, container)
-    if stored is not None:
-        log.info("complete already (DONE.json for the same config): not simulated again")
-        print(
-            f"[{tag}{stored.get('scenario')} seed={stored.get('seed')}] complete already, skipped -> {out_dir}"
-        )
-        return stored.get("wage_median_all_in")
-    clear_markers(out_dir)
-    provenance = job_provenance(hc)
-    log.info("simulating %s seed=%s", container.get("scenario_name"), container.get("seed"))
-    try:
-        res = run(cfg)
-    except Exception as exc:
-        write_failure(out_dir, exc, container, provenance)
-        if not multirun:
-            raise
-        # one line here; the traceback is in FAILED.json
-        log.error(
-            "%sFAILED %s: %s -> %s (the sweep goes on)", tag, type(exc).__name__, exc, out_dir
-        )
-        return None
-    write_results(res, out_dir, resolved_config=container, provenance=provenance)
-    s = res.summary
-    print(
-        f"[{tag}{s['scenario']} seed={s['seed']}] median all-in wage ${s['wage_median_all_in']:.2f}/h, "
-        f"mean ${s['wage_mean_all_in']:.2f}/h, above $7.25: {s['share_above_7_25']:.1%}, "
-        f"unpaid time {s['unpaid_time_share']:.1%} -> {out_dir}"
-    )
-    return s.get("wage_median_all_in")
+    return run_job(cfg)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -351,10 +302,12 @@ def main(argv: list[str] | None = None) -> None:
     sys.argv = [sys.argv[0], *argv]
     hydra_main()
     outcome = callbacks.LAST_SWEEP
-    if multirun and outcome and outcome.get("failed"):
+    if multirun and outcome and (outcome.get("failed") or outcome.get("missing")):
+        parts = [f"{outcome[k]} {k}" for k in ("failed", "missing") if outcome.get(k)]
         print(
-            f"{PROG}: {outcome['failed']} of {outcome['n_jobs']} jobs failed; their rows in "
-            f"{outcome['sweep_dir']}/sweep.parquet (status, error) and FAILED.json files say why",
+            f"{PROG}: {' and '.join(parts)} of {outcome['n_jobs']} jobs; their rows in "
+            f"{outcome['sweep_dir']}/sweep.parquet (status, error) and FAILED.json files say why "
+            "(run the same command again to retry them)",
             file=sys.stderr,
         )
         raise SystemExit(1)

@@ -333,7 +333,7 @@ def test_a_failed_job_is_marked_and_the_others_aggregate(tmp_path):
         check=False,
     )
     assert proc.returncode == 1, proc.stderr
-    assert "1 of 4 jobs failed" in proc.stderr.strip().splitlines()[-1]
+    assert "1 failed of 4 jobs" in proc.stderr.strip().splitlines()[-1]
     df = pd.read_parquet(sweep_dir / "sweep.parquet")
     assert len(df) == 4
     failed = df[df["status"] == "failed"]

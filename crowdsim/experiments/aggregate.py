@@ -317,8 +317,11 @@ def summarize(df: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
 
 def aggregate(sweep_dir: str | Path, out_dir: str | Path | None = None) -> Aggregated:
     """Collect a sweep folder into sweep.parquet and sweep_summary.parquet/.csv (atomic writes)."""
+    from crowdsim.experiments.sweep import remove_stale_tmp
+
     sweep_dir = Path(sweep_dir)
     out_dir = Path(out_dir) if out_dir is not None else sweep_dir
+    remove_stale_tmp(sweep_dir, recursive=True)  # left by killed jobs or aggregations
     df = collect(sweep_dir)
     summary = summarize(df)
     paths = {
@@ -364,7 +367,16 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    out = aggregate(sweep_dir, args.out)
+    try:
+        out = aggregate(sweep_dir, args.out)
+    except OSError as exc:
+        target = args.out if args.out is not None else str(sweep_dir)
+        print(
+            f"{PROG}: error: invalid value for --out: {target!r} cannot be written "
+            f"({exc.strerror or type(exc).__name__}) (allowed: a folder this user can write)",
+            file=sys.stderr,
+        )
+        return 2
     print(out.describe())
     return 0
 

@@ -47,15 +47,33 @@ class SweepResults(Callback):
         self.aggregate = bool(aggregate)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        from crowdsim.experiments.sweep import count_states, expand_sweep, write_manifest
+        from crowdsim.experiments.sweep import (
+            SweepFolderTaken,
+            check_sweep_folder,
+            count_states,
+            expand_sweep,
+            write_manifest,
+        )
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
-        sweep_dir.mkdir(parents=True, exist_ok=True)
         try:
             jobs = expand_sweep(config)
         except Exception as exc:  # the sweeper reports bad sweep syntax itself, with context
             jobs = None
             _say(f"could not list the sweep's jobs in advance ({type(exc).__name__}: {exc})")
+        if jobs is not None:
+            try:
+                check_sweep_folder(sweep_dir, jobs)
+            except SweepFolderTaken as exc:
+                # before anything is written; SystemExit passes through Hydra's error report
+                print(
+                    f"crowdsim: error: invalid value for option 'hydra.sweep.dir': "
+                    f"{str(sweep_dir)!r} holds a different sweep ({exc}) (allowed: a new folder, "
+                    "or the same sweep's command to resume it)",
+                    file=sys.stderr,
+                )
+                raise SystemExit(2) from None
+        sweep_dir.mkdir(parents=True, exist_ok=True)
         n_jobs = None
         if jobs is not None:
             write_manifest(sweep_dir, jobs)
@@ -93,7 +111,11 @@ class SweepResults(Callback):
                 f"could not aggregate {sweep_dir}: {type(exc).__name__}: {exc} "
                 f"(run `crowdsim-aggregate {sweep_dir}` to retry)"
             )
-            LAST_SWEEP = {"sweep_dir": str(sweep_dir), "error": str(exc)}
+            from crowdsim.experiments.sweep import count_states
+
+            counts = count_states(sweep_dir)
+            LAST_SWEEP = {"sweep_dir": str(sweep_dir), "error": str(exc)} | counts
+            LAST_SWEEP["n_jobs"] = sum(counts.values())
             return
         LAST_SWEEP = {"sweep_dir": str(sweep_dir)} | out.counts
         _say(out.describe())

@@ -46,17 +46,34 @@ def read_json(path: Path) -> dict | None:
 # --- one job ---------------------------------------------------------------------------------
 
 
+def read_done(job_dir: str | Path) -> dict | None:
+    """DONE.json of ``job_dir`` if it marks a complete job, else None.
+
+    The one rule that resume and aggregation share: a job is complete when DONE.json parses as a
+    JSON object with status ``ok`` and a ``config_sha256``, and summary.json is readable. A
+    truncated or corrupt DONE.json (or summary.json) means the job is not complete: aggregation
+    counts it ``missing`` and a resumed sweep runs it again.
+    """
+    job_dir = Path(job_dir)
+    done = read_json(job_dir / DONE_FILE)
+    if not done or done.get("status") != "ok" or not isinstance(done.get("config_sha256"), str):
+        return None
+    if read_json(job_dir / "summary.json") is None:
+        return None
+    return done
+
+
 def completed_summary(job_dir: str | Path, resolved_config: dict) -> dict | None:
     """The stored summary if ``job_dir`` already completed this exact configuration, else None.
 
-    Complete means: DONE.json says ok, was written for the same resolved config (SHA-256) by the
-    same crowdsim version, and summary.json is readable.
+    Complete means :func:`read_done`, and DONE.json was written for the same resolved config
+    (SHA-256) by the same crowdsim version.
     """
     import crowdsim
 
     job_dir = Path(job_dir)
-    done = read_json(job_dir / DONE_FILE)
-    if not done or done.get("status") != "ok":
+    done = read_done(job_dir)
+    if done is None:
         return None
     if done.get("config_sha256") != config_digest(resolved_config):
         return None
@@ -65,13 +82,37 @@ def completed_summary(job_dir: str | Path, resolved_config: dict) -> dict | None
     return read_json(job_dir / "summary.json")
 
 
+# temporary files of atomic writes (crowdsim.run.atomic_write) older than this were left by a
+# killed process: no write takes that long
+STALE_TMP_SECONDS = 300.0
+
+
+def remove_stale_tmp(folder: str | Path, recursive: bool = False) -> int:
+    """Delete hidden ``.*.tmp`` files of atomic writes left in ``folder`` by a killed process
+    (older than :data:`STALE_TMP_SECONDS`); return how many were removed."""
+    folder = Path(folder)
+    now = time.time()
+    removed = 0
+    for path in folder.rglob(".*.tmp") if recursive else folder.glob(".*.tmp"):
+        try:
+            if now - path.stat().st_mtime > STALE_TMP_SECONDS:
+                path.unlink()
+                removed += 1
+        except OSError:
+            continue
+    return removed
+
+
 def clear_markers(job_dir: str | Path) -> None:
-    """Remove DONE.json and FAILED.json left by an earlier run of a different configuration."""
+    """Remove DONE.json and FAILED.json left by an earlier run of a different configuration, and
+    temporary files a killed run left behind."""
     for name in (DONE_FILE, FAILED_FILE):
         try:
             os.unlink(Path(job_dir) / name)
         except FileNotFoundError:
             pass
+    if Path(job_dir).is_dir():
+        remove_stale_tmp(job_dir)
 
 
 def job_provenance(hydra_cfg: Any) -> dict:
@@ -132,14 +173,20 @@ def write_failure(
 
 
 def job_state(job_dir: str | Path) -> str:
-    """'ok' (DONE.json), 'failed' (FAILED.json) or 'missing' (neither); the newer marker wins."""
+    """'ok' (a complete job, :func:`read_done`), 'failed' (FAILED.json) or 'missing' (neither);
+    when both markers are there the newer wins."""
     job_dir = Path(job_dir)
     times = {}
-    for status, name in (("ok", DONE_FILE), ("failed", FAILED_FILE)):
+    markers = (("ok", DONE_FILE), ("failed", FAILED_FILE))
+    for status, name in markers:
         try:
             times[status] = (job_dir / name).stat().st_mtime_ns
         except FileNotFoundError:
             pass
+    if "ok" in times and read_done(job_dir) is None:
+        del times["ok"]
+    if "failed" in times and read_json(job_dir / FAILED_FILE) is None:
+        del times["failed"]
     return max(times, key=times.get) if times else "missing"
 
 
@@ -188,20 +235,66 @@ def expand_sweep(config: Any) -> list[list[str]] | None:
     return [list(job) for job in batches[0]]
 
 
-def write_manifest(
-    sweep_dir: str | Path, jobs: list[list[str]], command: list[str] | None = None
-) -> Path:
-    """Write ``sweep_jobs.json``: the number of jobs and each job's overrides, by job number."""
+def sweep_identity(jobs: list[list[str]]) -> str:
+    """SHA-256 naming a sweep: its set of jobs (each a set of overrides) and the crowdsim version.
+
+    Job order and the launcher are not part of it: the same grid resumed on another launcher is
+    the same sweep."""
+    import hashlib
+
     import crowdsim
 
     record = {
+        "jobs": sorted(sorted(job) for job in jobs),
+        "crowdsim_version": crowdsim.__version__,
+    }
+    return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
+
+
+class SweepFolderTaken(Exception):
+    """The sweep folder already belongs to a different sweep."""
+
+
+def check_sweep_folder(sweep_dir: str | Path, jobs: list[list[str]]) -> None:
+    """Raise :class:`SweepFolderTaken` if ``sweep_dir`` holds the manifest of a different sweep
+    (other jobs, or another crowdsim version); a folder without a manifest is free."""
+    data = read_json(Path(sweep_dir) / MANIFEST_FILE)
+    if not data:
+        return
+    theirs = data.get("identity")
+    if theirs is None:  # written before identities were recorded: compare the job lists
+        old = read_manifest(sweep_dir) or []
+        theirs = sweep_identity(old) if data.get("crowdsim_version") else None
+        if theirs is None or sorted(map(sorted, old)) == sorted(map(sorted, jobs)):
+            return
+    if theirs != sweep_identity(jobs):
+        first = " ".join(data["jobs"][0]["overrides"]) if data.get("jobs") else ""
+        raise SweepFolderTaken(
+            f"{data.get('n_jobs', '?')} jobs of crowdsim {data.get('crowdsim_version', '?')}, "
+            f"started {data.get('started_at') or data.get('written_at', '?')}"
+            + (f", job 0: {first}" if first else "")
+        )
+
+
+def write_manifest(
+    sweep_dir: str | Path, jobs: list[list[str]], command: list[str] | None = None
+) -> Path:
+    """Write ``sweep_jobs.json``: the sweep's identity, the number of jobs and each job's
+    overrides, by job number. A resumed sweep keeps the time it was first started."""
+    import crowdsim
+
+    path = Path(sweep_dir) / MANIFEST_FILE
+    before = read_json(path) or {}
+    now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    record = {
+        "identity": sweep_identity(jobs),
         "n_jobs": len(jobs),
         "jobs": [{"num": i, "overrides": list(o)} for i, o in enumerate(jobs)],
         "command": command if command is not None else sys.argv[1:],
         "crowdsim_version": crowdsim.__version__,
-        "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "started_at": before.get("started_at") or before.get("written_at") or now,
+        "written_at": now,
     }
-    path = Path(sweep_dir) / MANIFEST_FILE
     atomic_write_text(path, json.dumps(record, indent=1))
     return path
 

@@ -1,0 +1,141 @@
+"""One job of a sweep: what every launcher runs, in whatever process or node it runs it.
+
+:func:`run_job` is the body of the ``crowdsim`` Hydra app and of every simulation that
+``crowdsim-compare``, ``-calibrate``, ``-validate`` and ``-sensitivity`` hand to a launcher
+(:mod:`crowdsim.experiments.runner`). For the job's folder (``hydra.runtime.output_dir``) it:
+
+1. returns the stored summary without simulating when DONE.json there was written for the same
+   job (config SHA-256, crowdsim version; :func:`crowdsim.experiments.sweep.completed_summary`);
+2. otherwise removes stale markers, simulates and writes the results (DONE.json last);
+3. records any failure, in the simulation or in writing its results (a full disk, a read-only
+   folder), as FAILED.json. In a multirun the sweep goes on and the failure is a row of
+   sweep.parquet; in a single run the error propagates.
+
+A job may also *measure* a run (``measure``: moments over a window after a warm-up, for
+calibration, validation and sensitivity): it then writes ``moments.json`` beside the results,
+and the measurement is part of the job's identity.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+MOMENTS_FILE = "moments.json"
+
+
+def _money(value: Any) -> str:
+    return "n/a" if value is None else f"${value:.2f}/h"
+
+
+def _share(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def describe(summary: dict) -> str:
+    """The one-line result of a run printed by the ``crowdsim`` command (n/a where no data)."""
+    return (
+        f"median all-in wage {_money(summary.get('wage_median_all_in'))}, "
+        f"mean {_money(summary.get('wage_mean_all_in'))}, "
+        f"above $7.25: {_share(summary.get('share_above_7_25'))}, "
+        f"unpaid time {_share(summary.get('unpaid_time_share'))}"
+    )
+
+
+def job_identity(container: dict, measure: dict | None) -> dict:
+    """What a job's DONE.json must match for the job to count as done: its resolved config, and
+    the measurement it was asked for (if any)."""
+    return container if not measure else container | {"_measure": measure}
+
+
+def run_job(cfg: Any, measure: dict | None = None) -> Any:
+    """Run one Hydra job (``cfg`` is the job's config; Hydra's runtime config is set).
+
+    Args:
+        cfg: the job's config, as Hydra hands it to the task function.
+        measure: ``{"warmup_days": float, "moments": [names]}`` to also write moments.json.
+
+    Returns:
+        The median all-in wage of the run (Hydra's return value; the results are on disk), or
+        None when the job failed.
+    """
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+    from omegaconf import OmegaConf
+
+    from crowdsim.experiments.sweep import (
+        clear_markers,
+        completed_summary,
+        job_provenance,
+        write_failure,
+    )
+
+    logging.getLogger("MESA").setLevel(logging.WARNING)
+    hc = HydraConfig.get()
+    out_dir = hc.runtime.output_dir
+    multirun = hc.mode == RunMode.MULTIRUN
+    container = OmegaConf.to_container(cfg, resolve=True)
+    identity = job_identity(container, measure)
+    tag = f"job {hc.job.num}: " if multirun else ""
+    stored = completed_summary(out_dir, identity)
+    if stored is not None and (not measure or (Path(out_dir) / MOMENTS_FILE).is_file()):
+        log.info("complete already (DONE.json for the same config): not simulated again")
+        print(
+            f"[{tag}{stored.get('scenario')} seed={stored.get('seed')}] complete already, skipped -> {out_dir}"
+        )
+        return stored.get("wage_median_all_in")
+    clear_markers(out_dir)
+    provenance = job_provenance(hc)
+    log.info("simulating %s seed=%s", container.get("scenario_name"), container.get("seed"))
+    try:
+        summary = _simulate_and_write(cfg, container, identity, out_dir, provenance, measure)
+    except Exception as exc:
+        try:
+            write_failure(out_dir, exc, identity, provenance)
+        except OSError as write_exc:  # the folder itself cannot be written: say so in the log
+            log.error("%scould not write FAILED.json: %s", tag, write_exc)
+        if not multirun:
+            raise
+        # one line here; the traceback is in FAILED.json
+        log.error(
+            "%sFAILED %s: %s -> %s (the sweep goes on)", tag, type(exc).__name__, exc, out_dir
+        )
+        return None
+    print(f"[{tag}{summary['scenario']} seed={summary['seed']}] {describe(summary)} -> {out_dir}")
+    return summary.get("wage_median_all_in")
+
+
+def _simulate_and_write(
+    cfg: Any, container: dict, identity: dict, out_dir: str, provenance: dict, measure: dict | None
+) -> dict:
+    from crowdsim.run import atomic_write_text, config_digest, run, write_results
+
+    if measure:
+        from crowdsim.experiments.moments import compute_moments, simulate
+
+        measured = simulate(cfg, warmup_days=float(measure["warmup_days"]))
+        res = measured.results
+        moments = compute_moments(measured, list(measure["moments"]))
+        text = json.dumps({k: _finite_or_none(v) for k, v in moments.items()}, indent=1)
+        atomic_write_text(Path(out_dir) / MOMENTS_FILE, text)
+    else:
+        res = run(cfg)
+    provenance = provenance | {"config_sha256": config_digest(identity)}
+    write_results(res, out_dir, resolved_config=container, provenance=provenance)
+    return res.summary
+
+
+def _finite_or_none(value: Any) -> float | None:
+    import math
+
+    v = float(value)
+    return v if math.isfinite(v) else None
+
+
+def read_moments(job_dir: str | Path) -> dict[str, float]:
+    """A measured job's moments (NaN where the run could not produce one)."""
+    data = json.loads((Path(job_dir) / MOMENTS_FILE).read_text())
+    return {k: float("nan") if v is None else float(v) for k, v in data.items()}

@@ -1,0 +1,294 @@
+"""crowdsim's Hydra launchers: the submitit (Slurm, local) and Ray launchers, plus two rules.
+
+``crowdsim/conf/hydra/launcher/{slurm,local_submitit,ray_cluster}.yaml`` point at these classes;
+they take every option of the plugin they extend (hydra-submitit-launcher, hydra-ray-launcher)
+and add:
+
+- **Only unfinished jobs are submitted.** Before submitting, each job's folder is checked with
+  the rule the job itself applies (:func:`crowdsim.experiments.sweep.completed_summary`: DONE.json
+  for the same config and crowdsim version); a resumed sweep sends the scheduler only the jobs
+  that did not finish.
+- **Scheduler faults are results.** A job that ends without a result because the scheduler
+  stopped it (Slurm: cancelled, time limit, out of memory, node failure; Ray: a lost worker or
+  node) is recorded in its folder as FAILED.json with the scheduler's reason (e.g. ``Slurm job
+  41_3 ended TIMEOUT``), and the sweep goes on: ``sweep.parquet`` is written with that row marked
+  and ``crowdsim`` exits with status 1 and one line.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hydra.core.utils import JobReturn, JobStatus, filter_overrides
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
+
+log = logging.getLogger(__name__)
+
+# Slurm states (sacct) -> the error type recorded in FAILED.json
+SCHEDULER_ERRORS = {
+    "CANCELLED": "JobCancelled",
+    "TIMEOUT": "JobTimeout",
+    "OUT_OF_MEMORY": "JobOutOfMemory",
+    "NODE_FAIL": "NodeFailure",
+    "PREEMPTED": "JobPreempted",
+    "BOOT_FAIL": "NodeFailure",
+    "DEADLINE": "JobTimeout",
+    "FAILED": "JobFailed",
+}
+
+
+def job_folder(hydra_context: Any, sweep_config: DictConfig, overrides: list[str], num: int):
+    """The folder and identity (resolved config) of job ``num`` of a sweep, as the job will see them."""
+    from hydra.core.hydra_config import HydraConfig
+
+    config = hydra_context.config_loader.load_sweep_config(sweep_config, list(overrides))
+    with open_dict(config.hydra.job):
+        config.hydra.job.num = num
+        config.hydra.job.id = f"job_id_for_{num}"
+    before = HydraConfig.instance().cfg
+    HydraConfig.instance().set_config(config)
+    try:
+        folder = Path(str(config.hydra.sweep.dir)) / str(config.hydra.sweep.subdir)
+        task = copy.deepcopy(config)
+        with read_write(task), open_dict(task):
+            del task["hydra"]
+        resolved = OmegaConf.to_container(task, resolve=True)
+    finally:
+        if before is not None:
+            HydraConfig.instance().set_config(before)
+    return folder, resolved
+
+
+def split_finished(
+    hydra_context: Any, sweep_config: DictConfig, job_overrides: Sequence[Sequence[str]], first: int
+) -> tuple[list[tuple[int, list[str], Path, dict]], list[tuple[int, list[str]]]]:
+    """Jobs still to run (number, overrides, folder, resolved config) and jobs complete already."""
+    from crowdsim.experiments.sweep import completed_summary
+
+    todo, finished = [], []
+    for i, overrides in enumerate(job_overrides):
+        num = first + i
+        folder, resolved = job_folder(hydra_context, sweep_config, list(overrides), num)
+        if completed_summary(folder, resolved) is not None:
+            finished.append((num, list(overrides)))
+        else:
+            todo.append((num, list(overrides), folder, resolved))
+    if finished:
+        log.info(
+            "%d of %d jobs complete already (DONE.json for the same config): not submitted",
+            len(finished),
+            len(job_overrides),
+        )
+    return todo, finished
+
+
+def record_scheduler_fault(
+    folder: Path, resolved: dict, overrides: list[str], num: int, error_type: str, message: str
+) -> None:
+    """FAILED.json for a job the scheduler ended without a result (unless the job completed)."""
+    import crowdsim
+    from crowdsim.experiments.sweep import FAILED_FILE, read_done
+    from crowdsim.run import atomic_write_text, config_digest, git_revision
+
+    if read_done(folder) is not None:
+        return
+    import json
+
+    record = {
+        "status": "failed",
+        "error_type": error_type,
+        "error": message,
+        "traceback": None,
+        "seed": resolved.get("seed"),
+        "scenario": resolved.get("scenario_name"),
+        "crowdsim_version": crowdsim.__version__,
+        "git_revision": git_revision(),
+        "config_sha256": config_digest(resolved),
+        "failed_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "overrides": overrides,
+        "job_num": num,
+        "scheduler_fault": True,
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    hydra_dir = folder / ".hydra"  # written by Hydra when a job starts; a job may never start
+    if not (hydra_dir / "overrides.yaml").is_file():
+        atomic_write_text(
+            hydra_dir / "overrides.yaml", OmegaConf.to_yaml(OmegaConf.create(overrides))
+        )
+    atomic_write_text(folder / FAILED_FILE, json.dumps(record, indent=2, default=str))
+    log.error("job %d: FAILED %s: %s -> %s (the sweep goes on)", num, error_type, message, folder)
+
+
+def _returns(job_overrides, first: int, done: dict[int, JobReturn]) -> list[JobReturn]:
+    """One JobReturn per job, in order; jobs not run here (complete already, or ended by the
+    scheduler) return None: their results are in their folders."""
+    out = []
+    for i, overrides in enumerate(job_overrides):
+        ret = done.get(first + i)
+        if ret is None or ret.status != JobStatus.COMPLETED:
+            ret = JobReturn(overrides=list(overrides), status=JobStatus.COMPLETED)
+            ret.return_value = None
+        out.append(ret)
+    return out
+
+
+def _submitit_state(job: Any) -> str:
+    try:
+        return str(job.state)
+    except Exception:  # noqa: BLE001 - the state is only for the message
+        return "UNKNOWN"
+
+
+def _scheduler_error(state: str) -> tuple[str, str]:
+    """(error type, state word) for a scheduler state such as ``CANCELLED by 0``."""
+    key = state.split()[0].rstrip("+") if state else "UNKNOWN"
+    error_type = SCHEDULER_ERRORS.get(key, "JobLost")
+    return error_type, key
+
+
+# --- submitit (Slurm, local processes) -----------------------------------------------------------
+from hydra_plugins.hydra_submitit_launcher.submitit_launcher import (  # noqa: E402
+    BaseSubmititLauncher,
+)
+
+
+class _SubmititLauncher(BaseSubmititLauncher):
+    def _executor(self):
+        import submitit
+        from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
+
+        init_keys = {"submitit_folder", "max_num_timeout"}
+        init = {"folder": self.params["submitit_folder"]}
+        if "max_num_timeout" in self.params:
+            init[f"{self._EXECUTOR}_max_num_timeout"] = self.params["max_num_timeout"]
+        executor = submitit.AutoExecutor(cluster=self._EXECUTOR, **init)
+        base = set(OmegaConf.structured(BaseQueueConf).keys())
+        executor.update_parameters(
+            **{
+                k if k in base else f"{self._EXECUTOR}_{k}": v
+                for k, v in self.params.items()
+                if k not in init_keys
+            }
+        )
+        return executor
+
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int):
+        from hydra.core.singleton import Singleton
+        from submitit.core.utils import UncompletedJobError
+
+        assert self.config is not None and self.hydra_context is not None
+        sweep_dir = Path(str(self.config.hydra.sweep.dir))
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        todo, _finished = split_finished(
+            self.hydra_context, self.config, job_overrides, initial_job_idx
+        )
+        done: dict[int, JobReturn] = {}
+        if todo:
+            log.info(f"Submitit '{self._EXECUTOR}' sweep output dir : {sweep_dir}")
+            params = []
+            for num, overrides, _folder, _resolved in todo:
+                log.info(f"\t#{num} : {' '.join(filter_overrides(overrides))}")
+                params.append(
+                    (overrides, "hydra.sweep.dir", num, f"job_id_for_{num}", Singleton.get_state())
+                )
+            jobs = self._executor().map_array(self, *zip(*params, strict=True))
+            waiting = {num: (job, rest) for job, (num, *rest) in zip(jobs, todo, strict=True)}
+            lost_since: dict[int, float] = {}
+            while waiting:
+                gone = _vanished(waiting, lost_since) if self._EXECUTOR == "slurm" else set()
+                for num, (job, (overrides, folder, resolved)) in list(waiting.items()):
+                    if num not in gone and not job.done():
+                        continue
+                    del waiting[num]
+                    try:
+                        if num in gone:
+                            raise UncompletedJobError("left the queue without a record")
+                        done[num] = job.results()[0]
+                    except UncompletedJobError as exc:
+                        error_type, message = self._fault(job, exc, num in gone)
+                        record_scheduler_fault(
+                            folder, resolved, overrides, num, error_type, message
+                        )
+                if waiting:
+                    time.sleep(POLL_SECONDS)
+        return _returns(job_overrides, initial_job_idx, done)
+
+    def _fault(self, job: Any, exc: Exception, vanished: bool) -> tuple[str, str]:
+        """(error type, message) for a job that ended without a result."""
+        scheduler = _scheduler_name(self._EXECUTOR)
+        if vanished:
+            return "JobCancelled", (
+                f"{scheduler} job {job.job_id} left the queue before it started "
+                "(cancelled while pending; Slurm keeps no accounting record of it)"
+            )
+        if "failed during processing" in str(exc):  # the job's Python raised outside run_job
+            return "JobFailed", (
+                f"{scheduler} job {job.job_id} raised outside the simulation (log: {job.paths.stderr})"
+            )
+        state = _submitit_state(job)
+        error_type, key = _scheduler_error(state)
+        return error_type, f"{scheduler} job {job.job_id} ended {state or key}"
+
+
+POLL_SECONDS = 2.0
+# a Slurm task that neither squeue nor sacct knows for this long was cancelled before it started
+# (Slurm keeps no accounting record of array tasks cancelled while pending)
+VANISHED_SECONDS = 10.0
+
+
+def _queued(jobs: list[Any]) -> set[str] | None:
+    """Ids of those Slurm ``jobs`` that squeue still lists (None if squeue cannot be asked)."""
+    import subprocess
+
+    arrays = sorted({str(j.job_id).split("_")[0] for j in jobs})
+    try:
+        out = subprocess.run(
+            ["squeue", "-h", "-r", "-j", ",".join(arrays), "-o", "%i"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return set(out.stdout.split()) if out.returncode == 0 else None
+
+
+def _vanished(waiting: dict[int, tuple], since: dict[int, float]) -> set[int]:
+    """Jobs unknown to both sacct and squeue for VANISHED_SECONDS (cancelled while pending)."""
+    unknown = {n: w[0] for n, w in waiting.items() if _submitit_state(w[0]) in ("UNKNOWN", "")}
+    for n in set(since) - set(unknown):
+        del since[n]
+    if not unknown:
+        return set()
+    queued = _queued(list(unknown.values()))
+    if queued is None:
+        return set()
+    now = time.monotonic()
+    gone = set()
+    for n, job in unknown.items():
+        if str(job.job_id) in queued:
+            since.pop(n, None)
+        elif now - since.setdefault(n, now) >= VANISHED_SECONDS:
+            gone.add(n)
+    return gone
+
+
+def _scheduler_name(executor: str) -> str:
+    return {"slurm": "Slurm", "local": "local submitit"}.get(executor, executor)
+
+
+class SlurmLauncher(_SubmititLauncher):
+    """hydra-submitit-launcher's Slurm launcher with crowdsim's resume and fault rules."""
+
+    _EXECUTOR = "slurm"
+
+
+class LocalLauncher(_SubmititLauncher):
+    """hydra-submitit-launcher's local launcher with crowdsim's resume and fault rules."""
+
+    _EXECUTOR = "local"
