@@ -266,7 +266,6 @@ def _translate(exc: Exception, combo: list[str]) -> ConfigError:
     return ConfigError("command line", " ".join(combo), first)
 
 
-
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
 def hydra_main(cfg: DictConfig):
     """Run one configuration and write its results into Hydra's output folder.
