@@ -1,1 +1,0 @@
-"""Experiments: comparisons, sweeps and their aggregation, calibration, validation, sensitivity."""

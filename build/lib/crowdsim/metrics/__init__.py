@@ -1,1 +1,0 @@
-"""Measurement: hourly recording, run summaries (Hara et al. 2018 definitions) and invariant checks."""

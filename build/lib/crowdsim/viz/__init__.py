@@ -1,1 +1,0 @@
-"""Visualisation: plots for reports and the interactive browser app."""
