@@ -243,9 +243,23 @@ class WorkerBehaviourConfig:
     skill_concentration: float = opt(40.0, gt=0, doc="assumption: beta concentration")
     speed_sigma: float = opt(0.373, ge=0, le=5, doc=CALIBRATED)
     search_minutes: float = opt(0.764, ge=0, le=600, doc=CALIBRATED)
-    search_congestion: float = opt(
-        1.0, ge=0, doc="assumption: search time grows with searchers per open assignment"
+    search_learning_rate: float = share(
+        0.2, "assumption: how fast a worker's belief about how often a look finds a task, and what such tasks pay, follows its looks"
     )
+    initial_belief_find: float = share(
+        0.8, "assumption: a newcomer's belief that a look finds a task it takes"
+    )
+    initial_belief_found_wage_usd: float = opt(
+        3.18, gt=0, le=MAX_USD,
+        doc="a newcomer's belief about the pay per hour of tasks it finds: Hara et al. 2018 median paid-only wage",
+    )  # fmt: skip
+    belief_find_recovery_per_day: float = share(
+        0.1, "assumption: daily share by which the belief about finding tasks returns to the newcomer's (a worker who logged off tries again)"
+    )
+    choice_pay_sensitivity: float = opt(
+        0.1, ge=0, le=100,
+        doc="pay coefficient of the logit task choice (log expected pay per hour): sets the labour-supply elasticity facing one requester, about 0.1 on MTurk (Dube, Jacobs, Naidu & Suri 2020); checked by crowdsim-validate's honeypot",
+    )  # fmt: skip
     max_searches_per_hour: int = opt(4, ge=1, le=60, doc="assumption")
     candidates_seen: int = opt(
         5, ge=1, le=1000, doc="assumption: task groups a worker compares per search"
@@ -306,6 +320,14 @@ class WorkerBehaviourConfig:
         30.0, ge=0, le=1e6, doc="assumption: working time in the window below which it says nothing"
     )
     max_weekly_hours: float = opt(70.0, gt=0, le=168, doc="assumption: cap on drawn weekly hours")
+    entry_wage_elasticity: float = opt(
+        1.0, ge=0, le=20,
+        doc="assumption: elasticity of new workers' arrivals to the platform's recent median wage (relative to entry_reference_wage_usd)",
+    )  # fmt: skip
+    entry_reference_wage_usd: float = opt(
+        1.77, gt=0, le=MAX_USD,
+        doc="wage at which arrivals run at the baseline rate: Hara et al. 2018 median all-in wage",
+    )  # fmt: skip
 
 
 REVIEW_STYLES = ("prompt", "slow", "never")
@@ -350,8 +372,11 @@ class RequesterBehaviourConfig:
     )
     honest_reject_bad_prob: float = share(0.123, CALIBRATED)
     strict_reject_bad_prob: float = share(1.0)
-    strict_reject_good_prob: float = share(0.03, "assumption")
-    opportunistic_reject_good_prob: float = share(0.2, CALIBRATED)
+    strict_reject_good_prob: float = share(0.01, "assumption")
+    opportunistic_reject_good_prob: float = share(
+        0.08,
+        "assumption: above 5%, as the 4% of requesters who ever reject more than 5% (Litman & Robinson 2020); with the other kinds it gives about 0.7% of tasks rejected (Hara et al. 2018)",
+    )
     quality_strictness_sigma: float = opt(0.3, ge=0, le=5, doc="assumption")
     fee_pass_through: float = share(
         0.5, "assumption: half of a fee change is passed to workers through rewards"
@@ -363,10 +388,10 @@ class RequesterBehaviourConfig:
         0.20, "fee level at which Hara et al. measured pay (2014-2017 mixes 10% and 20%)"
     )
     value_markup_median: float = opt(
-        4.0,
+        11.0,
         gt=0,
         le=1000,
-        doc="assumption: value of a task over its reference cost; Dube et al. 2020 (supply elasticity ~0.1) imply a large markdown of pay below marginal value",
+        doc="value of an hour of work over what the requester pays for it (reward + fee): (1 + e) / e for the labour-supply elasticity e ~ 0.1 facing one requester, as a static monopsonist sets pay ~ e / (1 + e) x value (Dube, Jacobs, Naidu & Suri 2020)",
     )
     value_markup_sigma: float = opt(0.4, ge=0, le=5, doc="assumption")
     split_batches_prob: float = share(

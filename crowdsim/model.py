@@ -131,6 +131,9 @@ class CrowdWorkModel(mesa.Model):
             "m_search": (f8, 0.0),
             "m_never_paid": (f8, 0.0),
             "m_idle_online": (f8, 0.0),
+            "m_logged_off": (f8, 0.0),
+            "belief_find": (f8, self.config.workers.initial_belief_find),
+            "belief_found_wage": (f8, self.config.workers.initial_belief_found_wage_usd),
             "online_hours": (i8, 0),
             "spill": (f8, 0.0),
             "earned_micro": (i8, 0),
@@ -159,6 +162,7 @@ class CrowdWorkModel(mesa.Model):
         worked = (
             "reservation_wage", "belief_duration_ratio", "speed", "log_skill", "m_search",
             "m_returned", "n_returned", "m_idle_online", "n_submitted", "online_hours",
+            "m_logged_off", "belief_find", "belief_found_wage",
         )  # fmt: skip
         k = self.config.workers.belief_slots  # the requesters a worker remembers
         cols |= {

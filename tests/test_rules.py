@@ -22,6 +22,7 @@ from crowdsim.market.search import (
     choose_task,
     claim_size,
     expected_pay,
+    keeps_looking,
     requester_belief,
     work_claim,
 )
@@ -41,8 +42,8 @@ def both(rule, *args):
 
 def search_params(**kw) -> SearchParams:
     base = dict(
-        max_rounds=4, candidates_seen=5, search_minutes=0.75, search_congestion=1.0,
-        public_stats=False, public_stats_prior_tasks=20.0, impatience_per_day=0.02,
+        max_rounds=4, candidates_seen=5, search_minutes=0.75, choice_pay_sensitivity=0.1,
+        search_learning_rate=0.2, public_stats=False, public_stats_prior_tasks=20.0, impatience_per_day=0.02,
         return_threshold=2.0, return_base_prob=0.0, return_other_time_share=0.5,
         duration_noise_sigma=1e-6, learning_rate=0.25,
     )  # fmt: skip
@@ -111,22 +112,55 @@ def _listing(rate, requester, remaining=None, needs=None):
     )  # fmt: skip
 
 
-def test_choose_task_takes_the_best_expected_pay_above_the_reservation_wage():
+ALL_ACCESS = np.int8(~np.int8(3))  # lacks nothing
+
+
+def _choices(listing, reservation, beta, n=4000, worker=1, lacks=ALL_ACCESS):
     own_ok, own_delay, slot_req, slot_ok, slot_delay, stats = _beliefs()
     own, slots = (own_ok, own_delay), (slot_req, slot_ok, slot_delay)
-    p = search_params(candidates_seen=40)  # sees (almost surely) both groups
+    p = search_params(candidates_seen=len(listing.rate), choice_pay_sensitivity=beta)
     s0 = seed_state(np.random.default_rng(3))[0]
-    # group 0 pays $6/h from requester 7 (worker 0 believes 40% approval), group 1 $4/h from 0
-    listing = _listing([6.0, 4.0], [7, 0])
-    lacks = np.int8(~np.int8(3))
-    assert both(choose_task, s0, 0, 0, 1.0, 1.0, lacks, listing, own, slots, stats, p) == 1
-    assert both(choose_task, s0, 0, 1, 1.0, 1.0, lacks, listing, own, slots, stats, p) == 0
-    # nothing reaches a reservation wage of $5/h once beliefs discount it: -1
-    assert both(choose_task, s0, 0, 0, 5.0, 1.0, lacks, listing, own, slots, stats, p) == -1
-    # a gated group is out of reach of a worker who lacks the qualification
-    gated = _listing([6.0, 4.0], [0, 0], needs=[1, 0])
-    no_qual = np.int8(~np.int8(2))
-    assert both(choose_task, s0, 0, 1, 1.0, 1.0, no_qual, gated, own, slots, stats, p) == 1
+    picks = [choose_task(s0, j, worker, reservation, 1.0, lacks, listing, own, slots, stats, p) for j in range(n)]
+    some = [0, 1, n - 1]
+    for j in some:  # the compiled rule and its pure-Python self agree draw for draw
+        assert picks[j] == pytest.approx(
+            choose_task.py_func(s0, j, worker, reservation, 1.0, lacks, listing, own, slots, stats, p)
+        )
+    return np.array([q for q, _ in picks]), np.array([v for _, v in picks])
+
+
+def test_choose_task_is_a_logit_over_expected_pay():
+    """Shares of the groups and of taking none follow the logit on log expected pay (each of the
+    two looks draws either group with probability 1/2; a group seen twice has two tastes)."""
+    listing = _listing([8.0, 4.0], [0, 0])  # worker 1: 50% approval, 10 days' delay
+    for beta in (0.1, 2.0):
+        picks, values = _choices(listing, reservation=2.0, beta=beta, n=20_000)
+        taken = picks >= 0
+        assert set(np.unique(values[taken]).round(6)) <= {round(0.5 * 8.0 / 1.2, 6), round(0.5 * 4.0 / 1.2, 6)}  # 10 days' delay at 2%
+        w0, w1, w_none = (8.0 / 2.4) ** beta, (4.0 / 2.4) ** beta, 2.0**beta
+        expected = np.zeros(3)
+        for n0, n1 in ((2, 0), (1, 1), (1, 1), (0, 2)):
+            total = n0 * w0 + n1 * w1 + w_none
+            expected += np.array([n0 * w0, n1 * w1, w_none]) / total / 4
+        observed = np.array([(picks == 0).mean(), (picks == 1).mean(), (picks == -1).mean()])
+        np.testing.assert_allclose(observed, expected, atol=0.015)
+    # a very pay-sensitive worker (b = 20) takes nothing paying below its reservation wage
+    picks, _ = _choices(listing, reservation=5.0, beta=20.0, n=500)
+    assert (picks == -1).all()
+
+
+def test_choose_task_respects_access_and_open_assignments():
+    # group 0 gated (the worker lacks the qualification), group 1 full: nothing to take
+    listing = _listing([6.0, 4.0], [0, 0], remaining=[5, 0], needs=[1, 0])
+    picks, _ = _choices(listing, 0.5, 0.1, n=300, lacks=np.int8(~np.int8(2)))
+    assert (picks == -1).all()
+
+
+def test_keeps_looking_only_while_staying_is_worth_the_reservation_wage():
+    # finds a $4/h task with probability 0.5: staying is worth $2/h
+    assert both(keeps_looking, 0.5, 4.0, 1.9) is True
+    assert both(keeps_looking, 0.5, 4.0, 2.1) is False
+    assert both(keeps_looking, 0.0, 4.0, 0.01) is False  # an empty market: log off
 
 
 # ---------------------------------------------------------------------------- submit
@@ -209,12 +243,13 @@ def test_worker_day_counts_strikes_and_leaves(compiled):
         pending_value=np.zeros(1, dtype=np.int64), belief_ok=np.ones(1), last_minutes=z.copy(),
         last_earned=z.copy(), win_minutes=z.copy(), win_earn=z.copy(),
         reservation_wage=np.array([2.0]), strikes=np.array([2], dtype=np.int32),
-        engagement=np.ones(1), main_income=np.zeros(1, dtype=bool),
+        engagement=np.ones(1), main_income=np.zeros(1, dtype=bool), belief_find=np.array([0.2]),
     )  # fmt: skip
     params = DayParams(
         decay=0.9, min_window_minutes=30.0, exit_wage_ratio=1.0, discouragement_threshold=0.5,
         discouragement_per_day=0.1, min_engagement=0.1, exit_prob_main=0.1, exit_prob_side=0.5,
-        exit_days=3, baseline_exit_per_day=0.0,
+        exit_days=3, baseline_exit_per_day=0.0, initial_belief_find=0.8,
+        belief_find_recovery=0.25,
     )  # fmt: skip
     # $1.50 over 3 hours = $0.50/h: below the reservation wage ($2) -> a third strike, and
     # below half of it -> less engaged; with a draw under the side-income exit probability, leaves
@@ -222,6 +257,7 @@ def test_worker_day_counts_strikes_and_leaves(compiled):
     assert cols.strikes[0] == 3 and (leaves, for_wage) == (True, True)
     assert cols.engagement[0] == pytest.approx(0.9)
     assert cols.win_minutes[0] == pytest.approx(180.0) and cols.win_earn[0] == pytest.approx(1.5)
+    assert cols.belief_find[0] == pytest.approx(0.2 + 0.25 * 0.6)  # a quarter of the way back
 
 
 # ---------------------------------------------------------------------------- the whole model

@@ -42,6 +42,7 @@ from crowdsim.experiments.calibrate import (
     int_at_least,
     load_targets,
     markdown_table,
+    params_to_overrides,
     run_cli,
     run_moments,
     write_csv_atomic,
@@ -169,6 +170,15 @@ def validate(
         table["baseline_mean"] = bt["simulated_mean"].to_numpy()
         table["baseline_z"] = bt["z"].to_numpy()
     table["held_out_because"] = [targets[m].held_out_because for m in table["moment"]]
+    # the response the calibration does not target directly: labour supply facing one requester
+    # (a honeypot requester varying its reward at random, as Dube et al. 2020 did on MTurk)
+    from crowdsim.experiments import honeypot
+
+    lse, _ = honeypot.measure(
+        cfg, seed_list[: min(2, len(seed_list))], days=max(days, 14),
+        warmup_days=int(max(warmup_days, 4)),
+        overrides=params_to_overrides(params) | {"population__n_workers": int(workers)},
+    )  # fmt: skip
     extras = pd.DataFrame(
         [
             {
@@ -184,6 +194,10 @@ def validate(
         ]
     )
     outdir = Path(out)
+    write_text_atomic(
+        outdir / "validation.json",
+        json.dumps({"labour_supply_elasticity": lse | {"target": 0.1}}, indent=2),
+    )
     write_csv_atomic(outdir / "validation.csv", table)
     write_csv_atomic(outdir / "validation_moments_by_seed.csv", cal)
     write_text_atomic(
@@ -204,6 +218,7 @@ def validate(
                 concentration_workers=concentration_workers,
                 concentration_days=CONCENTRATION_DAYS,
                 concentration_seeds=len(conc) if conc is not None else 0,
+                labour_supply_elasticity=lse,
                 seconds=round(time.perf_counter() - t0, 1),
             ),
         ),
@@ -278,6 +293,31 @@ def report(
                 f"x {meta['concentration_days']} days ({meta['concentration_seeds']} seeds).",
                 "",
             ]
+    lse = meta.get("labour_supply_elasticity")
+    if lse:
+        lines += [
+            "## Responses to rules",
+            "",
+            "Labour supply facing one requester, measured in the model as Dube, Jacobs, Naidu & Suri "
+            "(2020) measured it on MTurk: a honeypot requester posts identical tasks at rewards varied "
+            "at random; take-up regressed on the reward (Poisson, wave fixed effects; 95% bootstrap "
+            "interval over waves; `crowdsim/experiments/honeypot.py`).",
+            "",
+            markdown_table(
+                pd.DataFrame(
+                    [
+                        {
+                            "response": "labour_supply_elasticity",
+                            "target": "about 0.1",
+                            "model (95% CI)": _fmt_ci(lse["estimate"], lse["ci_low"], lse["ci_high"]),
+                            "waves": lse["waves"],
+                            "source": lse["source"],
+                        }
+                    ]
+                )
+            ),
+            "",
+        ]
     hz = table.loc[table["moment"] == "monthly_exit_hazard", "simulated_mean"]
     if len(hz) and np.isfinite(hz.iloc[0]) and hz.iloc[0] > 0:
         lines += [

@@ -7,11 +7,13 @@ that wage stays below ``exit_wage_ratio`` x its reservation wage for ``exit_days
 days, with a daily probability that is lower for workers who depend on the income; on top, a
 baseline hazard matching the pool's half-life (Difallah et al. 2018: 12-18 months). Hours
 respond too: a worker whose recent wage is far below its reservation wage logs on less
-(``workers.discouragement_*``) and recovers as work pays again. New workers arrive at the
-baseline rate, by country pool share.
+(``workers.discouragement_*``) and recovers as work pays again; its belief about how often a look
+finds work fades back towards a newcomer's. New workers arrive by country pool share at a rate
+that responds to the platform's recent wage (:func:`arrivals_per_day`).
 
-Requesters leave and arrive at ``requesters.monthly_churn``; requesters also leave when posting
-becomes unprofitable (see :mod:`crowdsim.market.post`).
+Requesters leave and arrive at ``requesters.monthly_churn`` (arrivals fewer when the platform's
+commission is above the reference fee, by the demand elasticity); requesters also leave when
+posting becomes unprofitable (see :mod:`crowdsim.market.post`).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class DayWorkers(NamedTuple):
     strikes: np.ndarray
     engagement: np.ndarray
     main_income: np.ndarray
+    belief_find: np.ndarray
 
 
 class DayParams(NamedTuple):
@@ -57,6 +60,8 @@ class DayParams(NamedTuple):
     exit_prob_side: float
     exit_days: int
     baseline_exit_per_day: float
+    initial_belief_find: float
+    belief_find_recovery: float  # daily share of the way back to the newcomer's belief
 
 
 @njit(cache=True, inline="always")
@@ -89,6 +94,10 @@ def worker_day(w, u_wage, u_base, workers, params):
         workers.engagement[w] = max(workers.engagement[w] * (1.0 - step), params.min_engagement)
     elif has_work:
         workers.engagement[w] = min(workers.engagement[w] * (1.0 + step), 1.0)
+    # what a worker believes about finding tasks fades back towards a newcomer's belief, so one
+    # who logged off in a thin market tries again some days later
+    q = workers.belief_find[w]
+    workers.belief_find[w] = q + params.belief_find_recovery * (params.initial_belief_find - q)
     p_exit = params.exit_prob_main if workers.main_income[w] else params.exit_prob_side
     wage_exit = workers.strikes[w] >= params.exit_days and u_wage < p_exit
     return wage_exit or u_base < params.baseline_exit_per_day, wage_exit
@@ -116,13 +125,35 @@ def day_params(cfg) -> DayParams:
         exit_prob_side=wc.exit_prob_side,
         exit_days=int(wc.exit_days),
         baseline_exit_per_day=1.0 - (1.0 - wc.baseline_exit_per_month) ** (1.0 / 30.0),
+        initial_belief_find=wc.initial_belief_find,
+        belief_find_recovery=wc.belief_find_recovery_per_day,
     )
+
+
+def arrivals_per_day(model) -> float:
+    """Expected new workers a day: the baseline rate (the pool's turnover at its initial size)
+    times ``(recent median wage / entry_reference_wage_usd) ** entry_wage_elasticity``, so entry
+    responds to what the platform has been paying (word of mouth, forums); at most 3x the
+    baseline. The recent wage is the median of the present workers' one-week wage windows."""
+    cfg, W = model.config, model.workers
+    wc = cfg.workers
+    base = cfg.population.n_workers * wc.baseline_exit_per_month / 30.0
+    if wc.entry_wage_elasticity == 0:
+        return base
+    rows = model.pool.workers
+    minutes = W.win_minutes[rows]
+    has = minutes > wc.min_window_minutes
+    if not has.any():
+        return base
+    wage = float(np.median(W.win_earn[rows][has] / minutes[has] * 60.0))
+    ratio = max(wage, 0.0) / wc.entry_reference_wage_usd
+    return base * min(ratio**wc.entry_wage_elasticity, 3.0)
 
 
 def daily(model) -> None:
     """Phase 6 at the end of each simulated day."""
     cfg, rng, W = model.config, model.rng_adapt, model.workers
-    wc, rc = cfg.workers, cfg.requesters
+    rc = cfg.requesters
     present = model.pool.workers
     if present.size:
         u_wage = rng.random(present.size)
@@ -138,7 +169,7 @@ def daily(model) -> None:
                 belief_ok=W.belief_ok, last_minutes=W.last_minutes, last_earned=W.last_earned,
                 win_minutes=W.win_minutes, win_earn=W.win_earn,
                 reservation_wage=W.reservation_wage, strikes=W.strikes,
-                engagement=W.engagement, main_income=W.main_income,
+                engagement=W.engagement, main_income=W.main_income, belief_find=W.belief_find,
             ),
             params=model.day_params, leave=leave, wage_exit=wage_exit,
         )  # fmt: skip
@@ -146,7 +177,7 @@ def daily(model) -> None:
             model.counters.worker_exits_wage += int(wage_exit.sum())
             model.remove_workers(present[leave], hour=model.hour + 1)
     model.pool.refresh_workers()  # availability uses today's engagement
-    n_new = int(rng.poisson(cfg.population.n_workers * wc.baseline_exit_per_month / 30.0))
+    n_new = int(rng.poisson(arrivals_per_day(model)))
     if n_new:
         model.add_workers(n_new, joined_hour=model.hour + 1)  # they join at the next hour
         model.counters.worker_entries += n_new
@@ -157,7 +188,11 @@ def daily(model) -> None:
         out = pres_r[rng.random(pres_r.size) < daily_churn]
         if out.size:
             model.remove_requesters(out, hour=model.hour + 1)
-    n_new_r = int(rng.poisson(model.n_requesters_initial * daily_churn))
+    # arrivals replace leavers at the churn rate, fewer when the platform charges more than the
+    # fee at which requesters' pay was measured (demand elasticity on the cost per task)
+    pc = cfg.platform
+    cost_factor = ((1.0 + rc.reference_fee) / (1.0 + pc.commission)) ** rc.demand_elasticity
+    n_new_r = int(rng.poisson(model.n_requesters_initial * daily_churn * cost_factor))
     if n_new_r:
         model.add_requesters(n_new_r)
         model.counters.requester_entries += n_new_r

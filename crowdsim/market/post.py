@@ -53,7 +53,7 @@ def calibrate_batch_rate(model) -> float:
 
 def post(model) -> None:
     """Requesters post this hour's batches; their cost goes from requester funds into escrow."""
-    cfg, rng, R, B = model.config, model.rng_post, model.requesters, model.batches
+    cfg, rng, R = model.config, model.rng_post, model.requesters
     rc, mc, pc = cfg.requesters, cfg.market, cfg.platform
     present = model.pool.requesters
     if present.size == 0:
@@ -133,33 +133,60 @@ def post(model) -> None:
     model.counters.batches_split += int(split.sum())
     model.counters.hits_posted += int(hits.sum())
     k = size.size
+    expires = model.hour + max(1, int(round(rc.batch_lifetime_days * 24)))
+    list_batches(
+        model, requester=req, task_type=ttype, size=size, hits=hits, per_hit=per_hit,
+        reward_micro=to_micro(reward), fee_micro=to_micro(fee), est_minutes=est_minutes,
+        true_minutes=true_minutes, covered=covered, gated=rng.random(k) < pc.qualification_share,
+        restricted=rng.random(k) < pc.restricted_share, expires=np.full(k, expires),
+    )  # fmt: skip
+
+
+def list_batches(
+    model, *, requester, task_type, size, hits, per_hit, reward_micro, fee_micro, est_minutes,
+    true_minutes, covered, gated, restricted, expires,
+) -> np.ndarray:  # fmt: skip
+    """Put batches on the listing (one row per batch, arrays of equal length): their cost goes
+    from requester funds into escrow and each is filed under the hour it expires. Returns the
+    batch rows."""
+    B, R = model.batches, model.requesters
+    k = size.size
     idx = B.allocate(k)
-    B.requester[idx] = req
-    B.task_type[idx] = ttype
+    B.requester[idx] = requester
+    B.task_type[idx] = task_type
     B.size[idx] = size
     B.remaining[idx] = size
     B.hits[idx] = hits
     B.assignments_per_hit[idx] = per_hit
-    reward_micro = to_micro(reward)
-    fee_micro = to_micro(fee)
     B.reward_micro[idx] = reward_micro
     B.fee_micro[idx] = fee_micro
     B.est_minutes[idx] = est_minutes
     B.true_minutes[idx] = true_minutes
-    B.gated[idx] = rng.random(k) < pc.qualification_share
-    B.restricted[idx] = rng.random(k) < pc.restricted_share
+    B.gated[idx] = gated
+    B.restricted[idx] = restricted
     B.posted_hour[idx] = model.hour
-    expires = model.hour + max(1, int(round(rc.batch_lifetime_days * 24)))
-    B.expires_hour[idx] = expires
-    B.max_per_worker[idx] = model.type_max_per_worker[ttype]
+    B.max_per_worker[idx] = model.type_max_per_worker[task_type]
     B.covered_floor[idx] = covered
     deposit = size * (reward_micro + fee_micro)
     model.ledger.transfer("requester_funds", "escrow", int(deposit.sum()))
-    np.add.at(R.spent_micro, req, deposit)
-    np.add.at(R.n_posted, req, size)
+    np.add.at(R.spent_micro, requester, deposit)
+    np.add.at(R.n_posted, requester, size)
     model.counters.assignments_posted += int(size.sum())
     model.counters.batches_posted += int(k)
-    model.due_batches.add(np.full(k, expires), idx)
+    model.due_batches.add(expires, idx)
+    return idx
+
+
+def withdraw(model, rows: np.ndarray) -> int:
+    """Take batches off the listing now: their open assignments are refunded (the rows are
+    released when they expire). Returns the assignments withdrawn."""
+    B, R = model.batches, model.requesters
+    rem = B.remaining[rows]
+    refund = rem * (B.reward_micro[rows] + B.fee_micro[rows])
+    model.ledger.transfer("escrow", "refunded", int(refund.sum()))
+    np.subtract.at(R.spent_micro, B.requester[rows], refund)
+    B.remaining[rows] = 0
+    return int(rem.sum())
 
 
 def expire(model) -> None:

@@ -1,17 +1,25 @@
 """Phase 3: online workers search (unpaid), choose among the tasks they see, work and sometimes return.
 
 Each online worker has 60 minutes this hour, less any work spilling over from the last hour.
-In up to ``workers.max_searches_per_hour`` rounds, for each worker still searching:
+In up to ``workers.max_searches_per_hour`` rounds, for each worker with time left:
 
-1. **search**: ``search_minutes x (1 + search_congestion x searchers / open assignments)`` of unpaid
-   time, so search grows when work is scarce or competition is high;
+0. **stay or log off** (:func:`keeps_looking`): the worker looks once more only while staying
+   online is worth its reservation wage, given its beliefs about how often a look finds a task it
+   takes and what such tasks pay (learnt look by look at ``workers.search_learning_rate``);
+   otherwise it logs off and the rest of the hour is not working time (``hours_logged_off``).
+   An empty or thin market gives short sessions and fewer of them;
+1. **search**: each look costs ``search_minutes`` of unpaid time, whatever the size of the
+   listing (reading a listing takes bounded time; competition shows as looks that find
+   nothing, not as longer looks);
 2. **see**: ``candidates_seen`` task groups drawn by the platform's listing (:class:`Listing`:
    newest first, or best paid first), filtered by qualification gate and country restriction;
-3. **choose** (:func:`choose_task`): the expected hourly pay of each (:func:`requester_belief`,
-   :func:`expected_pay`), ``reward x (1 - worker fee) x P(approved and paid) / (1 + impatience x
-   expected delay) / expected minutes``, with the worker's beliefs about the requester (own
-   experience, plus public statistics where the platform publishes them); the best is taken if
-   it pays at least the worker's reservation wage;
+3. **choose** (:func:`choose_task`): a logit over the groups seen and not taking any, on the
+   log of each group's expected hourly pay (:func:`requester_belief`, :func:`expected_pay`:
+   ``reward x (1 - worker fee) x P(approved and paid) / (1 + impatience x expected delay) /
+   expected minutes``, with the worker's beliefs about the requester, own experience plus public
+   statistics where the platform publishes them) against the log of the reservation wage, with
+   idiosyncratic tastes; the pay sensitivity sets the labour-supply elasticity facing one
+   requester (about 0.1 on MTurk, Dube et al. 2020);
 4. **claim** (:func:`claim_size`): enough assignments to fill the time left, the last one possibly
    running into the next hour (at least one, at most the per-worker limit and what is left in
    the batch); choices are made against the listing as it stood at the start of the round, and
@@ -22,7 +30,10 @@ In up to ``workers.max_searches_per_hour`` rounds, for each worker still searchi
    returned (time lost, unpaid), as are a few for other reasons. Finished work is handed to the
    submit phase (:mod:`crowdsim.market.submit`), which draws its review outcome.
 
-Minutes online but not spent searching, working or on returned tasks are idle.
+Working time is the same in every market state: looks (search), work (paid, pending, rejected
+or never paid) and returned tasks. Minutes after a worker logs off are not working time; minutes
+left after the hour's last permitted look are idle (online, not working). Neither counts in
+the all-in wage.
 
 The rules are small compiled functions; :func:`search_rounds` schedules them over the online
 workers (compiled, partly in parallel; each worker's draws are its own counters of the stream,
@@ -191,7 +202,10 @@ class WorkerColumns(NamedTuple):
     m_returned: np.ndarray
     n_returned: np.ndarray
     m_idle: np.ndarray
+    m_logged_off: np.ndarray
     spill: np.ndarray
+    belief_find: np.ndarray  # belief: probability that a look finds an acceptable task
+    belief_found_wage: np.ndarray  # belief: expected pay per hour of a task found, USD
 
 
 class RequesterStats(NamedTuple):
@@ -207,7 +221,8 @@ class SearchParams(NamedTuple):
     max_rounds: int
     candidates_seen: int
     search_minutes: float
-    search_congestion: float
+    choice_pay_sensitivity: float
+    search_learning_rate: float
     public_stats: bool
     public_stats_prior_tasks: float
     impatience_per_day: float
@@ -222,6 +237,7 @@ class SearchTotals(NamedTuple):
     n_out: int  # rows of finished work written to the output
     submitted: int
     returned: int
+    active: int  # online workers who searched or worked this hour
 
 
 @njit(cache=True, inline="always")
@@ -255,36 +271,70 @@ def expected_pay(upper, p_ok, delay, impatience):
 
 
 @njit(cache=True, inline="always")
+def gumbel(u):
+    """A standard Gumbel draw from a uniform one: the idiosyncratic taste of a discrete choice."""
+    return -math.log(-math.log(min(max(u, 1e-300), 1.0 - 1e-16)))
+
+
+@njit(cache=True, inline="always")
+def choice_draws(n_seen):
+    """Uniform draws a searcher uses per look: a listing draw and a taste per group seen, and a
+    taste for not taking any."""
+    return 2 * n_seen + 1
+
+
+@njit(cache=True, inline="always")
 def choose_task(
     s0, j, i, reservation, pay_factor, lacks, listing, own, slots, stats, params
 ):  # fmt: skip
-    """The listing position online worker ``i`` (``j``-th searcher of the round) takes, or -1.
+    """The listing position online worker ``i`` (``j``-th searcher of the round) takes, or -1,
+    and the expected pay per hour of that task (USD).
 
-    It sees ``candidates_seen`` draws of the listing (its draws ``j x candidates_seen + 1, ...``
-    of the round's stream ``s0``) and takes the one with the best expected pay per hour, if that
-    is at least its reservation wage. A group is viable if it still has open assignments, the
-    worker has the access it needs and even prompt, certain pay would reach the reservation
-    wage. ``pay_factor`` = (1 - worker fee) / believed duration ratio; ``lacks`` = ~access."""
+    A discrete choice with frictions (a logit): the worker sees ``candidates_seen`` draws of the
+    listing and values each open group it may take by ``choice_pay_sensitivity x ln(expected pay
+    per hour) + taste``, against not taking any, ``choice_pay_sensitivity x ln(reservation wage)
+    + taste`` (tastes are independent standard Gumbel draws: what the worker likes in a task
+    beyond its pay — topic, requester, effort). With a pay sensitivity of about 0.1 the supply of
+    labour facing one requester has an elasticity of about 0.1, as Dube, Jacobs, Naidu & Suri
+    (2020) measured on MTurk. The draws are the round's stream ``s0`` from
+    ``j x choice_draws + 1``. ``pay_factor`` = (1 - worker fee) / believed duration ratio;
+    ``lacks`` = ~access."""
     own_ok, own_delay = own
     slot_req, slot_ok, slot_delay = slots
     n_seen = params.candidates_seen
-    best_num = -1.0  # the best value so far is best_num / best_den (no division per draw)
-    best_den = 1.0
+    beta = params.choice_pay_sensitivity
+    base = j * choice_draws(n_seen)
+    best_u = beta * math.log(max(reservation, 1e-9)) + gumbel(uniform_at(s0, base + 2 * n_seen + 1))
     best_p = -1
-    for c in range(n_seen):  # written without branches on the draws (selects)
-        u = uniform_at(s0, j * n_seen + c + 1)
-        p = listing_draw(u, listing)
-        upper = listing.rate[p] * pay_factor  # if approved and paid at once
-        viable = (listing.remaining[p] > 0) & ((listing.needs[p] & lacks) == 0) & (upper >= reservation)
+    best_value = 0.0
+    for c in range(n_seen):
+        p = listing_draw(uniform_at(s0, base + 2 * c + 1), listing)
+        taste = gumbel(uniform_at(s0, base + 2 * c + 2))
+        if listing.remaining[p] <= 0 or (listing.needs[p] & lacks) != 0:
+            continue
         p_ok, delay = requester_belief(
             i, listing.requester[p], own_ok, own_delay, slot_req, slot_ok, slot_delay, stats, params
         )
-        num, den = expected_pay(upper, p_ok, delay, params.impatience_per_day)
-        better = viable & (num * best_den > best_num * den)
-        best_num = num if better else best_num
-        best_den = den if better else best_den
-        best_p = p if better else best_p
-    return best_p if best_p >= 0 and best_num >= reservation * best_den else -1
+        num, den = expected_pay(listing.rate[p] * pay_factor, p_ok, delay, params.impatience_per_day)
+        value = num / den
+        u = beta * math.log(max(value, 1e-9)) + taste
+        if u > best_u:
+            best_u = u
+            best_p = p
+            best_value = value
+    return best_p, best_value
+
+
+@njit(cache=True, inline="always")
+def keeps_looking(p_find, found_wage, reservation):
+    """Whether a worker with time left looks at the listing once more, or logs off.
+
+    A one-look-ahead rule: staying online is worth ``p_find x found_wage`` an hour (its beliefs:
+    the chance that a look finds a task it takes, and what such tasks pay), and the worker stays
+    while that is at least its reservation wage. Each look that finds nothing lowers
+    ``p_find``; so a worker in an empty or thin market logs off after a few looks, and comes
+    back less often (until its belief recovers, ``workers.belief_find_recovery_per_day``)."""
+    return p_find * found_wage >= reservation
 
 
 @njit(cache=True, inline="always")
@@ -325,23 +375,29 @@ def work_claim(sg, grant, expected_minutes, median_minutes, params):
 
 # ---------------------------------------------------------------------------- the rounds
 @njit(cache=True, parallel=True)
-def search_rounds(st, online, workers, listing, stats, params, out):
+def search_rounds(st, online, workers, listing, stats, params, out, active_out):
     """Up to ``params.max_rounds`` rounds of search, choice, claim and work for the ``online``
     workers. Finished work goes to ``out`` (a :class:`~crowdsim.market.state.Submissions` of
-    preallocated arrays; ``batch`` holds listing positions). Returns :class:`SearchTotals`."""
+    preallocated arrays; ``batch`` holds listing positions), whether each online worker searched
+    or worked to ``active_out``. Returns :class:`SearchTotals`."""
     # (numba 0.68 loses writes made through a NamedTuple's arrays inside a parallel loop: every
     # array written below is bound to a local name first)
     on, left = online.rows, online.minutes_left
     m_search, m_returned, n_returned = workers.m_search, workers.m_returned, workers.n_returned
     m_idle, spill, duration_ratio = workers.m_idle, workers.spill, workers.duration_ratio
+    m_logged_off = workers.m_logged_off
+    belief_find, found_wage = workers.belief_find, workers.belief_found_wage
     remaining = listing.remaining
     out_worker, out_batch, out_k, out_min = out.worker, out.batch, out.k_done, out.minutes
     n_on = on.size
     k_slots = workers.slot_req.shape[1]
     searching = np.empty(n_on, np.int64)
     choice = np.empty(n_on, np.int64)
+    choice_value = np.empty(n_on, np.float64)
+    active = np.zeros(n_on, np.bool_)
     acc_i = np.empty(n_on, np.int64)
     acc_p = np.empty(n_on, np.int64)
+    acc_v = np.empty(n_on, np.float64)
     got_j = np.empty(n_on, np.int64)
     got_n = np.empty(n_on, np.int64)
     got_ret = np.empty(n_on, np.int64)
@@ -356,6 +412,8 @@ def search_rounds(st, online, workers, listing, stats, params, out):
     c_ratio = np.empty(n_on)
     c_ok = np.empty(n_on)
     c_delay = np.empty(n_on)
+    c_find = np.empty(n_on)
+    c_found = np.empty(n_on)
     c_slot_req = np.empty((n_on, k_slots), workers.slot_req.dtype)
     c_slot_ok = np.empty((n_on, k_slots), workers.slot_ok.dtype)
     c_slot_delay = np.empty((n_on, k_slots), workers.slot_delay.dtype)
@@ -365,6 +423,9 @@ def search_rounds(st, online, workers, listing, stats, params, out):
         c_ratio[i] = workers.duration_ratio[w]
         c_ok[i] = workers.belief_ok[w]
         c_delay[i] = workers.belief_delay[w]
+        c_find[i] = belief_find[w]
+        c_found[i] = found_wage[w]
+        active[i] = left[i] < 60.0  # work ran on from the last hour
         for k in range(k_slots):
             c_slot_req[i, k] = workers.slot_req[w, k]
             c_slot_ok[i, k] = workers.slot_ok[w, k]
@@ -374,44 +435,59 @@ def search_rounds(st, online, workers, listing, stats, params, out):
     n_out = 0
     submitted = 0
     returned = 0
+    s_min = params.search_minutes
+    lam = params.search_learning_rate
     for _round in range(params.max_rounds):
+        # 1. stay or log off: another look only while it is worth the worker's reservation wage
         n_s = 0
         for i in range(n_on):
             if left[i] > 0.5:
-                searching[n_s] = i
-                n_s += 1
+                if keeps_looking(c_find[i], c_found[i], c_res[i]):
+                    searching[n_s] = i
+                    n_s += 1
+                else:
+                    m_logged_off[on[i]] += left[i]
+                    left[i] = 0.0
         if n_s == 0:
             break
-        # 1. search: unpaid minutes, longer when searchers are many and open assignments few
-        search = params.search_minutes * (1.0 + params.search_congestion * n_s / (n_open + 1.0))
+        # a look costs the same bounded time whatever the state of the listing
         for j in range(n_s):
             i = searching[j]
-            s = min(search, left[i])
+            s = min(s_min, left[i])
             m_search[on[i]] += s
             left[i] -= s
-        if n_open <= 0:
-            break
+            active[i] = True
         # 2-3. see the listing and choose, against the state at the start of the round (in
         # parallel: each worker's draws are its own counters of the stream)
         s0 = st[0]
-        for j in prange(n_s):
-            i = searching[j]
-            pay_factor = (1.0 - online.worker_fee[i]) / c_ratio[i]
-            choice[j] = choose_task(
-                s0, j, i, c_res[i], pay_factor, ~online.access[i], listing, own, slots, stats, params
-            )  # fmt: skip
-        st[0] += np.uint64(n_s * params.candidates_seen) * GOLDEN
+        if n_open > 0:
+            for j in prange(n_s):
+                i = searching[j]
+                pay_factor = (1.0 - online.worker_fee[i]) / c_ratio[i]
+                choice[j], choice_value[j] = choose_task(
+                    s0, j, i, c_res[i], pay_factor, ~online.access[i], listing, own, slots, stats,
+                    params,
+                )  # fmt: skip
+            st[0] += np.uint64(n_s * choice_draws(params.candidates_seen)) * GOLDEN
+        else:
+            for j in range(n_s):
+                choice[j] = -1
         n_acc = 0
         for j in range(n_s):
             if choice[j] >= 0:
                 acc_i[n_acc] = searching[j]
                 acc_p[n_acc] = choice[j]
+                acc_v[n_acc] = choice_value[j]
                 n_acc += 1
+            else:  # the look found nothing the worker would take
+                i = searching[j]
+                c_find[i] += lam * (0.0 - c_find[i])
         # 4. claim: a random order decides among workers wanting the same group
         for j in range(n_acc - 1, 0, -1):
             t = min(int(uniform(st) * (j + 1)), j)
             acc_i[j], acc_i[t] = acc_i[t], acc_i[j]
             acc_p[j], acc_p[t] = acc_p[t], acc_p[j]
+            acc_v[j], acc_v[t] = acc_v[t], acc_v[j]
         n_got = 0
         for j in range(n_acc):
             i, p = acc_i[j], acc_p[j]
@@ -419,8 +495,12 @@ def search_rounds(st, online, workers, listing, stats, params, out):
                 left[i], listing.est_minutes[p] * c_ratio[i], listing.max_per_worker[p],
                 remaining[p],
             )  # fmt: skip
+            # what the look taught the worker: found (and got) a task, at this expected pay
             if grant <= 0:
+                c_find[i] += lam * (0.0 - c_find[i])
                 continue
+            c_find[i] += lam * (1.0 - c_find[i])
+            c_found[i] += lam * (acc_v[j] - c_found[i])
             remaining[p] -= grant
             n_open -= grant
             got_j[n_got] = j
@@ -468,9 +548,16 @@ def search_rounds(st, online, workers, listing, stats, params, out):
                 out_k[n_out] = k_done
                 out_min[n_out] = got_min[g]
                 n_out += 1
+    # minutes left after the hour's last look (the cap on looks) are idle; beliefs kept
+    n_active = 0
     for i in range(n_on):
-        m_idle[on[i]] += max(left[i], 0.0)
-    return SearchTotals(n_out, submitted, returned)
+        w = on[i]
+        m_idle[w] += max(left[i], 0.0)
+        belief_find[w] = c_find[i]
+        found_wage[w] = c_found[i]
+        active_out[i] = active[i]
+        n_active += active[i]
+    return SearchTotals(n_out, submitted, returned, n_active)
 
 
 # ---------------------------------------------------------------------------- the phase
@@ -480,7 +567,8 @@ def search_params(cfg) -> SearchParams:
         max_rounds=wc.max_searches_per_hour,
         candidates_seen=wc.candidates_seen,
         search_minutes=wc.search_minutes,
-        search_congestion=wc.search_congestion,
+        choice_pay_sensitivity=wc.choice_pay_sensitivity,
+        search_learning_rate=wc.search_learning_rate,
         public_stats=bool(pc.public_requester_stats),
         public_stats_prior_tasks=float(wc.public_stats_prior_tasks),
         impatience_per_day=wc.impatience_per_day,
@@ -505,17 +593,14 @@ def search_and_work(model) -> HourStats:
         online_hours=W.online_hours, on_out=on_buf, left_out=left_buf,
     )  # fmt: skip
     on, left = on_buf[:n_on], left_buf[:n_on]
-    nothing = HourStats(online=on, submitted=0, returned=0, submissions=Submissions.empty())
     if n_on == 0:
-        return nothing
+        return HourStats(online=on, active=on, submitted=0, returned=0, submissions=Submissions.empty())
     open_all = np.flatnonzero(B.in_use[: B.n] & (B.remaining[: B.n] > 0))
-    if open_all.size == 0:  # nothing listed: one unpaid search and the rest of the hour idle
-        s = np.minimum(wc.search_minutes * (1.0 + wc.search_congestion * on.size), left)
-        W.m_search[on] += s
-        W.m_idle_online[on] += left - s
-        return nothing
-    listing = Listing(model, open_all)
-    columns = listing.columns(model)
+    if open_all.size:
+        listing = Listing(model, open_all)
+        rows, columns = listing.rows, listing.columns(model)
+    else:  # nothing listed: a look finds nothing
+        rows, columns = open_all, empty_listing()
     # what does not change during the hour, per online worker
     a_n, r_n = W.n_approved[on], W.n_rejected[on]
     rate = np.where(a_n + r_n > 0, a_n / np.maximum(a_n + r_n, 1), 1.0)
@@ -524,6 +609,7 @@ def search_and_work(model) -> HourStats:
     )
     allowed = model.restricted_allowed[W.country[on]] if pc.restricted_share > 0 else True
     access = (qualified + 2 * np.broadcast_to(allowed, on.shape)).astype(np.int8)  # bit flags
+    active = np.empty(n_on, dtype=np.bool_)
     cap = n_on * wc.max_searches_per_hour
     out = Submissions(
         worker=np.empty(cap, dtype=np.int64),
@@ -542,7 +628,8 @@ def search_and_work(model) -> HourStats:
             speed=W.speed, belief_ok=W.belief_ok, belief_delay=W.belief_delay_days,
             slot_req=W.slot_req, slot_ok=W.slot_ok, slot_delay=W.slot_delay,
             m_search=W.m_search, m_returned=W.m_returned, n_returned=W.n_returned,
-            m_idle=W.m_idle_online, spill=W.spill,
+            m_idle=W.m_idle_online, m_logged_off=W.m_logged_off, spill=W.spill,
+            belief_find=W.belief_find, belief_found_wage=W.belief_found_wage,
         ),
         listing=columns,
         stats=RequesterStats(
@@ -551,15 +638,26 @@ def search_and_work(model) -> HourStats:
         ),
         params=model.search_params,
         out=out,
+        active_out=active,
     )  # fmt: skip
-    B.remaining[listing.rows] = columns.remaining
+    B.remaining[rows] = columns.remaining
     k = totals.n_out
     done = Submissions(
         worker=out.worker[:k],
-        batch=listing.rows[out.batch[:k]],
+        batch=rows[out.batch[:k]],
         k_done=out.k_done[:k],
         minutes=out.minutes[:k],
     )
     return HourStats(
-        online=on, submitted=int(totals.submitted), returned=int(totals.returned), submissions=done
-    )
+        online=on, active=on[active], submitted=int(totals.submitted),
+        returned=int(totals.returned), submissions=done,
+    )  # fmt: skip
+
+
+def empty_listing() -> ListingColumns:
+    f, i = np.empty(0, dtype=np.float64), np.empty(0, dtype=np.int64)
+    return ListingColumns(
+        prob=f, alias=i, inv_prob=f, inv_rest=f, start=i, count=i, remaining=i,
+        needs=np.empty(0, dtype=np.int8), rate=f, est_minutes=f, true_minutes=f,
+        max_per_worker=i, requester=np.empty(0, dtype=np.int32),
+    )  # fmt: skip

@@ -36,7 +36,8 @@ class Submissions(NamedTuple):
 class HourStats:
     """The search phase's result: the online workers' rows and the hour's work."""
 
-    online: np.ndarray  # rows of the workers online this hour
+    online: np.ndarray  # rows of the workers who came online this hour
+    active: np.ndarray  # of which those who searched or worked (not logging off at once)
     submitted: int  # assignments submitted
     returned: int  # assignments returned unfinished
     submissions: Submissions

@@ -56,6 +56,7 @@ def check_time(model, tol: float = 1e-6) -> None:
         + W.m_search[:n]
         + W.m_never_paid[:n]
         + W.m_idle_online[:n]
+        + W.m_logged_off[:n]
     )
     online_minutes = W.online_hours[:n] * 60.0
     gap = classified - W.spill[:n] - online_minutes
@@ -69,6 +70,7 @@ def check_time(model, tol: float = 1e-6) -> None:
         "m_search",
         "m_never_paid",
         "m_idle_online",
+        "m_logged_off",
         "spill",
     ):
         if (getattr(W, col)[:n] < -tol).any():

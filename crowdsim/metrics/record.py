@@ -47,7 +47,7 @@ class Recorder:
         rem = B.remaining[: B.n]
         s["present_workers"][t] = model.pool.workers.size
         s["present_requesters"][t] = model.pool.requesters.size
-        s["active_workers"][t] = hour.online.size
+        s["active_workers"][t] = hour.active.size
         s["tasks_open"][t] = rem[in_use].sum()
         s["batches_open"][t] = np.count_nonzero(in_use & (rem > 0))
         s["tasks_posted"][t] = c.assignments_posted - last["posted"]
@@ -59,9 +59,9 @@ class Recorder:
         s["platform_fees_usd"][t] = (b["platform_fees"] - last["fees"]) / MICRO
         s["refunded_usd"][t] = (b["refunded"] - last["refunded"]) / MICRO
         s["escrow_usd"][t] = b["escrow"] / MICRO
-        if hour.online.size:
+        if hour.active.size:
             model.series_active_by_country[t] = np.bincount(
-                model.workers.country[hour.online], minlength=len(model.countries.codes)
+                model.workers.country[hour.active], minlength=len(model.countries.codes)
             )
         last.update(
             posted=c.assignments_posted,
