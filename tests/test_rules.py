@@ -244,6 +244,7 @@ def test_worker_day_counts_strikes_and_leaves(compiled):
         last_earned=z.copy(), win_minutes=z.copy(), win_earn=z.copy(),
         reservation_wage=np.array([2.0]), strikes=np.array([2], dtype=np.int32),
         engagement=np.ones(1), main_income=np.zeros(1, dtype=bool), belief_find=np.array([0.2]),
+        belief_found_wage=np.array([3.0]),
     )  # fmt: skip
     params = DayParams(
         decay=0.9, min_window_minutes=30.0, exit_wage_ratio=1.0, discouragement_threshold=0.5,

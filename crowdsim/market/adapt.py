@@ -2,9 +2,9 @@
 
 A worker's day (:func:`worker_day`): its recent all-in wage is an exponentially weighted window
 (memory ``workers.wage_window_days``) of earnings -- pay received plus submitted work at the
-worker's belief that it will be paid -- over working time, search included. A worker leaves when
-that wage stays below ``exit_wage_ratio`` x its reservation wage for ``exit_days`` consecutive
-days, with a daily probability that is lower for workers who depend on the income; on top, a
+worker's belief that it will be paid -- over working time, search included (with too little
+recent work, what it expects a session to pay). A worker leaves when that wage stays below
+``exit_wage_ratio`` x its reservation wage for ``exit_days`` consecutive days, with a daily probability that is lower for workers who depend on the income; on top, a
 baseline hazard matching the pool's half-life (Difallah et al. 2018: 12-18 months). Hours
 respond too: a worker whose recent wage is far below its reservation wage logs on less
 (``workers.discouragement_*``) and recovers as work pays again; its belief about how often a look
@@ -47,6 +47,7 @@ class DayWorkers(NamedTuple):
     engagement: np.ndarray
     main_income: np.ndarray
     belief_find: np.ndarray
+    belief_found_wage: np.ndarray
 
 
 class DayParams(NamedTuple):
@@ -84,9 +85,13 @@ def worker_day(w, u_wage, u_base, workers, params):
     has_work = workers.win_minutes[w] > params.min_window_minutes
     wage = workers.win_earn[w] / max(workers.win_minutes[w], 1e-9) * 60.0
     reservation = workers.reservation_wage[w]
-    if has_work and wage < params.exit_wage_ratio * reservation:
+    # a worker with too little recent work judges the platform by what it expects a session to
+    # pay (it logged off because that was below its reservation wage)
+    expected = workers.belief_find[w] * workers.belief_found_wage[w]
+    judged = wage if has_work else expected
+    if judged < params.exit_wage_ratio * reservation:
         workers.strikes[w] += 1
-    elif has_work:
+    else:
         workers.strikes[w] = 0
     # intensive margin: discouraged workers log on less, and come back as work pays again
     step = params.discouragement_per_day
@@ -170,6 +175,7 @@ def daily(model) -> None:
                 win_minutes=W.win_minutes, win_earn=W.win_earn,
                 reservation_wage=W.reservation_wage, strikes=W.strikes,
                 engagement=W.engagement, main_income=W.main_income, belief_find=W.belief_find,
+                belief_found_wage=W.belief_found_wage,
             ),
             params=model.day_params, leave=leave, wage_exit=wage_exit,
         )  # fmt: skip
