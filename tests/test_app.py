@@ -11,6 +11,7 @@ import ipywidgets
 import numpy as np
 import pytest
 import solara
+import solara.widgets
 from mesa.visualization.solara_viz import _check_model_params
 
 from crowdsim.cli import CONFIG_DIR
@@ -38,7 +39,7 @@ def test_scenarios_are_the_files_in_configs_scenario():
 
 @pytest.mark.parametrize("scenario", app.available_scenarios())
 def test_every_scenario_builds_and_steps(scenario):
-    model = AppModel(scenario_name=scenario, **SMALL)
+    model = AppModel(scenario_name=scenario, chance_twin=False, **SMALL)
     assert model.scenario_name == model.config.scenario_name
     model.run(3)
     assert model.hour == 3
@@ -188,8 +189,89 @@ def test_page_renders_controls_and_plots():
     for text in ("Reset", "Step", "Run 1 day", "Run 1 week"):
         _button(rc, text)
     labels = [s.label for s in rc.find(v.Select).widgets]
-    assert labels == ["Scenario"] + [lever["label"] for lever in LEVERS.values()]
+    assert labels == ["Scenario"] + [lever["label"] for lever in LEVERS.values()] + [
+        "Compare the status quo with",
+        "Over",
+    ]
     assert len(rc.find(ipywidgets.Image).widgets) == 1 + len(app.TIME_SERIES)
+    # controls named for this model, each slider with its value in its label
+    sliders = [s.label for s in rc.find(v.Slider).widgets]
+    assert "Hours per Step: 1" in sliders
+    assert "Pause while ▶ plays: 50 ms" in sliders
+    assert f"Workers: {app.DEFAULT_N_WORKERS:,}" in sliders
+    texts = " ".join(str(getattr(w, "label", "")) for w in rc.find(v.Checkbox).widgets)
+    for jargon in ("Play Interval", "Render Interval", "Use Threads"):
+        assert jargon not in " ".join(sliders) + texts
+    assert not [c for c in rc.find(v.Card).widgets if "Information" in str(c.children)]
+
+
+def test_time_series_start_with_a_message_and_run_against_hours_then_days():
+    model = AppModel(**SMALL)
+    fig = app.time_series(model, "workers")
+    ax = fig.axes[0]
+    assert any("No hour simulated yet" in t.get_text() for t in ax.texts)
+    assert ax.get_xlim() == (0, 24) and "hours" in ax.get_xlabel()
+    model.run(30)
+    ax = app.time_series(model, "workers").axes[0]
+    assert not ax.texts and "hours" in ax.get_xlabel() and ax.get_xlim() == (0, 30)
+    model.run(30)
+    ax = app.time_series(model, "revenue").axes[0]
+    assert "days" in ax.get_xlabel()
+    assert [t.get_text() for t in ax.get_xticklabels()][:3] == ["0", "1", "2"]
+    # the chance twin is drawn dashed beside the market's own line
+    styles = [line.get_linestyle() for line in ax.get_lines()]
+    assert styles == ["-", "--"]
+
+
+def test_the_same_rules_with_the_next_seed_run_alongside():
+    model = AppModel(commission="40%", seed=3, **SMALL)
+    twin = model.twin
+    assert twin is not None and twin.twin is None
+    assert twin.config.seed == 4 and twin.config.platform == model.config.platform
+    model.run(30)
+    assert twin.hour == 30
+    assert twin.ledger.totals_usd() != model.ledger.totals_usd()
+    line = headline_lines(model)[-1]
+    assert line.startswith("How much is chance: the same rules with seed 4")
+    assert f"seed 3: ${headline_numbers(model)['wage_median_all_in']:.2f}/h" in line
+
+
+def test_comparison_runs_both_rule_sets_with_the_same_seed_and_shows_the_difference():
+    from crowdsim.viz.components import comparison_numbers, comparison_rows
+
+    models = app.run_comparison("min_pay", n_workers=300, seed=2, hours=24)
+    assert [m.config.scenario_name for m in models.values()] == [
+        "status_quo",
+        "min_pay",
+        "status_quo",
+    ]
+    assert [m.config.seed for m in models.values()] == [2, 2, 3]
+    assert all(m.hour == 24 for m in models.values())
+    a, b, c = (comparison_numbers(m) for m in models.values())
+    rows = {r["key"]: r for r in comparison_rows(a, b, c)}
+    r = rows["tasks_submitted"]
+    assert r["diff_value"] == pytest.approx(b["tasks_submitted"] - a["tasks_submitted"])
+    assert r["beyond_chance"] == (
+        abs(b["tasks_submitted"] - a["tasks_submitted"])
+        > abs(c["tasks_submitted"] - a["tasks_submitted"])
+    )
+    html = app.comparison_html(models, "min_pay")
+    assert "Tasks submitted" in html and r["difference"] in html
+
+
+def test_comparison_button_on_the_page_shows_the_table_and_the_plot(monkeypatch):
+    monkeypatch.setattr(app, "COMPARE_HORIZONS", {"1 day": 6, "1 week": 12, "4 weeks": 24})
+    model = AppModel(**SMALL)
+    rc = _render(model)
+    before = len(rc.find(ipywidgets.Image).widgets)
+    _button(rc, "Run the comparison").click()
+    html = " ".join(
+        w.unsafe_innerHTML
+        for w in rc.find(solara.widgets.HTML).widgets
+        if "crowdsim-compare-table" in str(getattr(w, "unsafe_innerHTML", ""))
+    )
+    assert "$8/h minimum pay on measured time" in html and "chance alone" in html
+    assert len(rc.find(ipywidgets.Image).widgets) == before + 1
 
 
 def test_step_and_run_buttons_advance_the_model_and_redraw_the_plots():
@@ -240,14 +322,15 @@ def test_platform_keeps_at_least_the_commission_on_worker_pay(choice, commission
 
 
 def test_responsive_at_5000_workers():
-    """A simulated hour at 5,000 workers, with the data collector, takes milliseconds: the page's
-    time goes to drawing the plots (measured in the browser test and reported in docs/students.md)."""
+    """A simulated hour of the page's market at 5,000 workers (and of its chance twin), with the
+    data collectors, takes milliseconds: the page's time goes to drawing the plots (measured in
+    the browser test and reported in docs/students.md). The bound is loose for a busy machine."""
     model = AppModel(n_workers=5000, days=2)
     model.run(6)
     start = time.perf_counter()
     model.run(24)
     per_hour = (time.perf_counter() - start) / 24
-    assert per_hour < 0.1, f"{per_hour * 1000:.0f} ms per simulated hour at 5,000 workers"
+    assert per_hour < 0.25, f"{per_hour * 1000:.0f} ms per simulated hour at 5,000 workers (x2)"
 
 
 # ---------------------------------------------------------------- the crowdsim-app launcher

@@ -1,4 +1,4 @@
-"""The crowdsim browser app: a Mesa ``SolaraViz`` page to explore a crowd-work market.
+"""The crowdsim browser app: a Mesa/Solara page to explore a crowd-work market.
 
 Start it with ``crowdsim-app`` (see :mod:`crowdsim.viz.launch`), or ``solara run
 crowdsim.viz.app:Page``, or show ``Page()`` in a notebook cell.
@@ -7,12 +7,18 @@ In the sidebar you choose a scenario (the files in ``crowdsim/conf/scenario/``) 
 platform's levers: commission, rejection transparency, payment guarantee, minimum pay and the
 qualification gate; then the number of workers and the seed. "as in scenario" keeps the scenario
 file's value. Press **Reset** to start a new market with them; **Step** simulates one hour
-(or "Render Interval" hours), ▶ runs until paused, and the buttons in the first card run a day
-or a week at once.
+(or "Hours per Step" hours), ▶ runs until paused, and the buttons in the first card run a day
+or a week at once. Mesa's ``ModelController`` drives the model; the page's other controls are
+named for this model.
 
-The plots are Mesa ``make_plot_component`` line plots of model-level aggregates collected once an
-hour by a Mesa ``DataCollector`` (no per-agent reporters), plus the wage-by-country box plot of
-:mod:`crowdsim.viz.components`.
+Beside the market the page runs the same rules with the next seed (``AppModel.twin``): the
+headline gives its numbers and the plots draw it dashed, to show how much is chance. Below the
+plots, "Compare two rule sets" runs the status quo and a chosen scenario with the same seed and
+size, and shows their difference next to the difference chance alone makes.
+
+The time series are model-level aggregates collected once an hour by a Mesa ``DataCollector``
+(no per-agent reporters), drawn against days by :mod:`crowdsim.viz.components`, with the
+wage-by-country box plot.
 """
 
 from __future__ import annotations
@@ -25,14 +31,21 @@ from typing import Any
 
 import mesa
 import solara
-from mesa.visualization import SolaraViz, make_plot_component
+from mesa.visualization.solara_viz import ModelController
 from mesa.visualization.utils import update_counter
 
 from crowdsim.config import ConfigError, CrowdSimConfig, to_config
 from crowdsim.ledger import MICRO
 from crowdsim.metrics.summary import workers_frame
 from crowdsim.model import CrowdWorkModel
-from crowdsim.viz.components import Headline, WageByCountry
+from crowdsim.viz.components import (
+    Headline,
+    comparison_figure,
+    comparison_numbers,
+    comparison_rows,
+    time_series_figure,
+    wage_by_country_figure,
+)
 
 AS_SCENARIO = "as in scenario"
 
@@ -122,8 +135,12 @@ LEVERS: dict[str, dict[str, Any]] = {
     },
 }
 
-# the sidebar's starting population; `crowdsim-app --workers N` sets it through this variable
-DEFAULT_N_WORKERS = int(os.environ.get("CROWDSIM_APP_N_WORKERS", "1000"))
+# the sidebar's starting population; `crowdsim-app --workers N` sets it through this variable.
+# 5,000 workers: after a week of the status quo the median all-in wage over seeds 0-4 ranged
+# $1.18-2.40/h (at 1,000 workers $0.21-2.26/h; 20,000 workers narrow it only to $1.13-1.95/h,
+# as a few large requesters carry most of the work); a week takes about a second to simulate.
+DEFAULT_N_WORKERS = int(os.environ.get("CROWDSIM_APP_N_WORKERS", "5000"))
+MAX_N_WORKERS = 20_000
 UNPAID_KINDS = ("search", "returned", "rejected", "never_paid")
 DEFAULT_DAYS = 28
 PLOT_FORMAT = "svg"  # vector images: cheaper to make than PNG and sharp at any size
@@ -229,6 +246,8 @@ class AppModel(CrowdWorkModel):
         n_workers: initial worker pool.
         seed: random seed (an integer; text from the page is converted).
         days: simulated horizon in days.
+        chance_twin: also run the same rules with seed + 1 alongside (``self.twin``), shown on the
+            page as how much is chance.
     """
 
     def __init__(
@@ -242,6 +261,7 @@ class AppModel(CrowdWorkModel):
         n_workers: int = DEFAULT_N_WORKERS,
         seed: int | str = 0,
         days: int = DEFAULT_DAYS,
+        chance_twin: bool = True,
     ):
         try:
             seed = int(str(seed).strip())
@@ -271,6 +291,19 @@ class AppModel(CrowdWorkModel):
         self._step_lock = threading.RLock()
         self.datacollector = mesa.DataCollector(model_reporters=MODEL_REPORTERS)
         self.datacollector.collect(self)
+        # the same rules with the next seed, stepped alongside: how much of the page is chance
+        self.twin: AppModel | None = (
+            AppModel(
+                scenario_name,
+                **levers,
+                n_workers=n_workers,
+                seed=seed + 1,
+                days=days,
+                chance_twin=False,
+            )  # fmt: skip
+            if chance_twin
+            else None
+        )
 
     def step(self) -> None:
         with self._step_lock:
@@ -278,6 +311,8 @@ class AppModel(CrowdWorkModel):
                 return
             super().step()
             self.datacollector.collect(self)
+            if self.twin is not None:
+                self.twin.step()
 
     def worker_table(self):
         """:func:`crowdsim.metrics.summary.workers_frame` of the current hour (cached per hour)."""
@@ -317,29 +352,16 @@ def model_params() -> dict[str, Any]:
         "type": "SliderInt",
         "label": "Workers",
         "value": DEFAULT_N_WORKERS,
-        "min": 100,
-        "max": max(10_000, DEFAULT_N_WORKERS),
-        "step": 100,
+        "min": 500,
+        "max": max(MAX_N_WORKERS, DEFAULT_N_WORKERS),
+        "step": 500,
     }
     params["seed"] = {"type": "InputText", "label": "Random seed", "value": "0"}
     params["days"] = DEFAULT_DAYS
     return params
 
 
-def _titled(title: str, ylabel: str):
-    def post_process(ax):
-        ax.set_title(title, fontsize=10)
-        ax.set_ylabel(ylabel)
-        if len(ax.get_lines()) > 1:
-            ax.legend(
-                loc="upper left", fontsize=8
-            )  # a fixed place: "best" costs a search per frame
-        ax.figure.set_size_inches(5.6, 3.4)
-
-    return post_process
-
-
-# (key, measures and colours, title, y label): the time-series plots, drawn by Mesa's make_plot_component
+# (key, measures and colours, title, y label): the time-series plots
 TIME_SERIES = [
     ("workers", {"Active workers": "tab:blue"}, "Workers online (per hour)", "workers"),
     (
@@ -356,13 +378,13 @@ TIME_SERIES = [
             "Rejected": "tab:red",
             "Never paid": "tab:gray",
         },
-        "Unpaid working time by kind (cumulative)",
+        "Unpaid working time by kind (so far)",
         "% of working time",
     ),
     (
         "rejections",
         {"Rejection rate": "tab:red", "Unjustified rejection rate": "tab:purple"},
-        "Rejections (cumulative)",
+        "Rejections (so far)",
         "% of reviewed tasks",
     ),
     (
@@ -372,49 +394,210 @@ TIME_SERIES = [
             "Awaiting payment": "tab:olive",
             "Good work rejected": "tab:red",
         },
-        "Payments to workers (cumulative)",
+        "Payments to workers (so far)",
         "USD",
     ),
     (
         "revenue",
         {"Platform revenue": "tab:brown"},
-        "Platform revenue (cumulative commission)",
+        "Platform revenue (commission so far)",
         "USD",
     ),
 ]
 
 
-def plot_components() -> list[tuple[str, Any]]:
-    """(key, component function) for each plot, in page order; a function takes the model."""
-    plots: list[tuple[str, Any]] = [("wages", WageByCountry)]
-    for key, measures, title, ylabel in TIME_SERIES:
-        make, _page = make_plot_component(
-            measures, post_process=_titled(title, ylabel), save_format=PLOT_FORMAT
-        )
-        plots.append((key, make))
-    return plots
+def time_series(model: AppModel, key: str):
+    """The figure of time series ``key`` for ``model`` (and its chance twin, dashed)."""
+    _key, measures, title, ylabel = next(ts for ts in TIME_SERIES if ts[0] == key)
+    twin = model.twin.datacollector.get_model_vars_dataframe() if model.twin else None
+    frame = model.datacollector.get_model_vars_dataframe()
+    return time_series_figure(frame, measures, title, ylabel, twin=twin)
+
+
+def _figure(fig, model: AppModel, key: str):
+    return solara.FigureMatplotlib(
+        fig, format=PLOT_FORMAT, dependencies=[update_counter.value, id(model), model.hour, key]
+    )
 
 
 @solara.component
 def Dashboard(model: AppModel):
-    """The main area: the headline card, then the plots in two columns (one on narrow screens).
+    """The main area: the headline card, then the plots in two columns (one on narrow screens),
+    then the side-by-side comparison. Headline and plots are drawn in one pass from the same
+    hour of the same model, so they always show the same state.
 
     A plain responsive grid: Mesa's draggable grid loads its script from a CDN at run time."""
     update_counter.get()
+    figures = [("wages", wage_by_country_figure(model))]
+    figures += [(key, time_series(model, key)) for key, *_ in TIME_SERIES]
     with solara.Column(style={"width": "100%"}) as main:
         Headline(model)
         with solara.ColumnsResponsive(default=12, large=6):
-            for key, make in plot_components():
+            for key, fig in figures:
                 with solara.Card(classes=["crowdsim-plot", f"crowdsim-plot-{key}"], margin=0):
-                    make(model)
+                    _figure(fig, model, key)
+        CompareRules(model)
     return main
+
+
+COMPARE_HORIZONS = {"1 day": 24, "1 week": 168, "4 weeks": 672}
+BASELINE_SCENARIO = "status_quo"
+
+
+def run_comparison(scenario: str, n_workers: int, seed: int, hours: int) -> dict[str, AppModel]:
+    """Status quo and ``scenario`` with the same seed and size, plus the status quo with the
+    next seed (what chance alone does), each run for ``hours``."""
+    days = max(1, -(-hours // 24))
+    models = {
+        "status quo": AppModel(
+            BASELINE_SCENARIO, n_workers=n_workers, seed=seed, days=days, chance_twin=False
+        ),
+        scenario: AppModel(scenario, n_workers=n_workers, seed=seed, days=days, chance_twin=False),
+        "chance": AppModel(
+            BASELINE_SCENARIO, n_workers=n_workers, seed=seed + 1, days=days, chance_twin=False
+        ),
+    }
+    for m in models.values():
+        m.run(hours)
+    return models
+
+
+def comparison_html(models: dict[str, AppModel], scenario: str) -> str:
+    """The comparison table (HTML): status quo, the other rules, their difference, and the
+    difference chance alone makes."""
+    import html as _html
+
+    base, other, chance = (
+        comparison_numbers(models[k]) for k in ("status quo", scenario, "chance")
+    )
+    rows = comparison_rows(base, other, chance)
+    seed = models["status quo"].config.seed
+    from crowdsim.experiments.report import scenario_title
+
+    head = (
+        f"<tr><th>measure</th><th>{scenario_title(BASELINE_SCENARIO)}</th>"
+        f"<th>{_html.escape(scenario_title(scenario))}</th><th>difference</th>"
+        f"<th>chance alone (status quo, seed {seed + 1} − seed {seed})</th></tr>"
+    )
+    body = "".join(
+        f'<tr data-key="{r["key"]}"><td>{_html.escape(r["label"])}</td><td>{r["status_quo"]}</td>'
+        f"<td>{r['other']}</td><td><b>{r['difference']}</b>"
+        f"{' (larger than chance)' if r['beyond_chance'] else ''}</td><td>{r['chance']}</td></tr>"
+        for r in rows
+    )
+    hours = models["status quo"].hour
+    span = f"{hours} hours" if hours < 48 else f"{hours // 24} days"
+    return (
+        f"<p>After {span} "
+        f"({models['status quo'].config.population.n_workers:,} workers, seed {seed}, same "
+        "workers and requesters at the start in both):</p>"
+        f'<table class="crowdsim-compare-table">{head}{body}</table>'
+    )
+
+
+@solara.component
+def CompareRules(model: AppModel):
+    """Compare two rule sets side by side: the status quo against a chosen scenario, same seed
+    and size as the page's market, with the difference and what chance alone does."""
+    from crowdsim.experiments.report import scenario_title
+
+    titles = {scenario_title(s): s for s in available_scenarios() if s != BASELINE_SCENARIO}
+    ids = list(titles.values())
+    scenario, set_scenario = solara.use_state("min_pay" if "min_pay" in ids else ids[0])
+    horizon, set_horizon = solara.use_state("1 week")
+    result, set_result = solara.use_state(None)
+    busy, set_busy = solara.use_state(False)
+
+    def compare():
+        set_busy(True)
+        try:
+            models = run_comparison(
+                scenario,
+                model.config.population.n_workers,
+                model.config.seed,
+                COMPARE_HORIZONS[horizon],
+            )
+            set_result((scenario, models))
+        finally:
+            set_busy(False)
+
+    with solara.Card("Compare two rule sets side by side", classes=["crowdsim-compare"]) as card:
+        solara.Text(
+            "The status quo against another scenario, with this page's number of workers and seed "
+            "(the same workers and requesters at the start), and beside it the status quo with the next "
+            "seed: a difference no larger than that is chance.",
+            style={"font-size": "0.9em", "color": "#555"},
+        )
+        with solara.Row():
+            solara.Select(
+                "Compare the status quo with",
+                values=list(titles),
+                value=scenario_title(scenario),
+                on_value=lambda title: set_scenario(titles[title]),
+            )
+            solara.Select(
+                "Over", values=list(COMPARE_HORIZONS), value=horizon, on_value=set_horizon
+            )
+            solara.Button("Run the comparison", on_click=compare, disabled=busy, color="primary")
+        if result is not None:
+            name, models = result
+            solara.HTML(tag="div", unsafe_innerHTML=comparison_html(models, name))
+            shown = {
+                scenario_title(BASELINE_SCENARIO): models["status quo"],
+                scenario_title(name): models[name],
+            }
+            fig = comparison_figure(shown)
+            with solara.Div(classes=["crowdsim-compare-plot"]):
+                solara.FigureMatplotlib(fig, format=PLOT_FORMAT, dependencies=[id(models[name])])
+    return card
+
+
+def _slider_label(label: str, value: int) -> str:
+    return f"{label}: {value:,}"
+
+
+@solara.component
+def RulesForm(params: dict, values: solara.Reactive[dict]):
+    """The sidebar's scenario, levers, size and seed (``model_params``), applied on Reset.
+
+    Mesa's own form is not used: its sliders show no value."""
+    adjustable = {k: v for k, v in params.items() if isinstance(v, dict) and "type" in v}
+    fixed = {k: v for k, v in params.items() if k not in adjustable}
+    solara.use_effect(
+        lambda: values.set({**fixed, **{k: v["value"] for k, v in adjustable.items()}}), []
+    )
+    current = {**{k: v["value"] for k, v in adjustable.items()}, **values.value}
+
+    def setter(name):
+        return lambda value: values.set({**values.value, name: value})
+
+    for name, p in adjustable.items():
+        if p["type"] == "Select":
+            solara.Select(
+                p["label"], values=p["values"], value=current[name], on_value=setter(name)
+            )
+        elif p["type"] == "SliderInt":
+            solara.SliderInt(
+                _slider_label(p["label"], int(current[name])), value=int(current[name]), min=p["min"],
+                max=p["max"], step=p["step"], thumb_label=True, on_value=setter(name),
+            )  # fmt: skip
+        elif p["type"] == "InputText":
+            solara.InputText(p["label"], value=str(current[name]), on_value=setter(name))
+
+
+PAGE_CSS = """
+.crowdsim-compare-table{border-collapse:collapse;font-size:0.9em;margin:6px 0}
+.crowdsim-compare-table td,.crowdsim-compare-table th{border:1px solid #ccc;padding:2px 8px;text-align:right}
+.crowdsim-compare-table td:first-child,.crowdsim-compare-table th:first-child{text-align:left}
+"""
 
 
 @solara.component
 def CrowdsimViz(
     model: AppModel | solara.Reactive[AppModel], play_interval: int = 50, render_interval: int = 1
 ):
-    """Mesa's ``SolaraViz`` (app bar, sidebar controls and model parameters) and the dashboard.
+    """The page: Mesa's model controller (Reset, ▶, Step) with controls named for this model,
+    the rules form, and the dashboard.
 
     Args:
         model: the model to show, or a reactive holding it (Reset replaces its value).
@@ -423,14 +606,32 @@ def CrowdsimViz(
     """
     if not isinstance(model, solara.Reactive):
         model = solara.use_reactive(model)  # noqa: SH102
-    SolaraViz(
-        model,
-        components=[],
-        model_params=model_params(),
-        name="crowdsim: a crowd-work market",
-        play_interval=play_interval,
-        render_interval=render_interval,
-    )
+    parameters = solara.use_reactive({})
+    no_threads = solara.use_reactive(False)
+    pause = solara.use_reactive(play_interval)
+    hours = solara.use_reactive(render_interval)
+    solara.Style(PAGE_CSS)
+    with solara.AppBar():
+        solara.AppBarTitle("crowdsim: a crowd-work market")
+    with solara.Sidebar(), solara.Column():
+        with solara.Card("Run the market"):
+            ModelController(
+                model,
+                model_parameters=parameters,
+                play_interval=pause,
+                render_interval=hours,
+                use_threads=no_threads,
+            )
+            solara.SliderInt(
+                _slider_label("Hours per Step", hours.value),
+                value=hours, min=1, max=24, thumb_label=True,
+            )  # fmt: skip
+            solara.SliderInt(
+                f"Pause while ▶ plays: {pause.value} ms",
+                value=pause, min=0, max=1000, step=50, thumb_label=True,
+            )  # fmt: skip
+        with solara.Card("Rules and market (press Reset to apply)"):
+            RulesForm(model_params(), parameters)
     Dashboard(model.value)
 
 

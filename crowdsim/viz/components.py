@@ -90,6 +90,27 @@ def headline_lines(model) -> list[str]:
         f"Unpaid share of working time: **{_fmt(n['unpaid_time_share'], 'share')}**",
         f"Paid to workers: **{_fmt(n['worker_paid_usd'], 'usd')}** · platform revenue: "
         f"**{_fmt(n['platform_revenue_usd'], 'usd')}**",
+        *chance_lines(model, n),
+    ]
+
+
+def chance_lines(model, numbers: dict) -> list[str]:
+    """How much is chance: the same rules run with the next seed beside the page's market."""
+    twin = getattr(model, "twin", None)
+    if twin is None:
+        return []
+    t = headline_numbers(twin)
+    if t["wage_median_all_in"] is None or numbers["wage_median_all_in"] is None:
+        return [
+            f"How much is chance: the same rules with seed {twin.config.seed} run alongside "
+            "(dashed lines in the plots); their numbers appear after the first hours of work."
+        ]
+    return [
+        f"How much is chance: the same rules with seed {twin.config.seed} give a median all-in "
+        f"wage of **{_fmt(t['wage_median_all_in'], 'usd_h')}** (seed {model.config.seed}: "
+        f"{_fmt(numbers['wage_median_all_in'], 'usd_h')}) and "
+        f"**{_fmt(t['share_above_7_25'], 'share')}** above $7.25/h (dashed lines in the plots). "
+        "A difference smaller than this gap may be chance."
     ]
 
 
@@ -221,3 +242,168 @@ def WageByCountry(model):
     return solara.FigureMatplotlib(
         fig, format="svg", dependencies=[update_counter.value, id(model), model.hour]
     )
+
+
+# ---------------------------------------------------------------------------------- time series
+def _day_axis(ax, hours: int) -> None:
+    """x axis in days since the start (hours when less than two days have run)."""
+    if hours < 48:
+        step = next(s for s in (1, 2, 3, 6, 12) if max(hours, 24) / s <= 8)
+        ax.set_xlabel("hours since the start (1 Step = 1 hour)", fontsize=8)
+        ax.xaxis.set_major_locator(FixedLocator(list(range(0, max(hours, 24) + 1, step))))
+    else:
+        ax.set_xlabel("days since the start", fontsize=8)
+        ax.xaxis.set_major_locator(FixedLocator(_day_ticks(hours)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 24:g}"))
+
+
+def _day_ticks(hours: int) -> list[int]:
+    days = hours / 24
+    step = next(s for s in (1, 2, 7, 14, 28, 56, 91, 182, 365, 10_000) if days / s <= 8)
+    return [24 * step * k for k in range(int(days // step) + 1)]
+
+
+def time_series_figure(frame, measures: dict, title: str, ylabel: str, twin=None) -> Figure:
+    """One of the app's time series: each measure a line against time in days (hours at
+    first); ``twin`` (the same rules with another seed) drawn as thin dashed lines, to show how
+    much of a curve is chance. Before the first hour the axes say what to do instead of
+    showing an empty plot."""
+    fig = Figure(figsize=(5.6, 3.4))
+    fig.subplots_adjust(left=0.14, right=0.97, top=0.9, bottom=0.17)
+    ax = fig.subplots()
+    ax.set_title(title, fontsize=10)
+    ax.set_ylabel(ylabel, fontsize=8)
+    ax.tick_params(labelsize=8)
+    hours = len(frame) - 1  # the first row is the start (hour 0)
+    if hours < 1:
+        ax.text(
+            0.5, 0.5, "No hour simulated yet:\npress Step, Run 1 day or ▶",
+            ha="center", va="center", transform=ax.transAxes, color="0.4",
+        )  # fmt: skip
+        ax.set_xlim(0, 24)
+        ax.set_yticks([])
+        _day_axis(ax, 0)
+        return fig
+    x = np.arange(len(frame))
+    for name, color in measures.items():
+        ax.plot(x, frame[name].to_numpy(float), color=color, label=name, lw=1.3)
+    if twin is not None and len(twin) > 1:
+        tx = np.arange(len(twin))
+        for i, (name, color) in enumerate(measures.items()):
+            ax.plot(
+                tx, twin[name].to_numpy(float), color=color, lw=0.9, ls="--", alpha=0.7,
+                label="same rules, another seed" if i == 0 else None,
+            )  # fmt: skip
+    ax.set_xlim(0, max(hours, 1))
+    lo = np.nanmin([np.nanmin(frame[n].to_numpy(float)) for n in measures] + [0.0])
+    ax.set_ylim(bottom=min(lo, 0.0))
+    _day_axis(ax, hours)
+    if len(ax.get_lines()) > 1:
+        ax.legend(loc="upper left", fontsize=7)
+    return fig
+
+
+# ---------------------------------------------------------------------------------- comparison
+COMPARE_METRICS = (
+    "wage_median_all_in",
+    "wage_median_paid_only",
+    "share_above_7_25",
+    "share_above_local_min_wage",
+    "unpaid_time_share",
+    "tasks_submitted",
+    "worker_earnings_usd",
+    "platform_revenue_usd",
+)
+
+
+def comparison_numbers(model) -> dict[str, float | None]:
+    """The numbers the side-by-side comparison shows, by catalogue key."""
+    n = headline_numbers(model)
+    return {
+        "wage_median_all_in": n["wage_median_all_in"],
+        "wage_median_paid_only": n["wage_median_paid_only"],
+        "share_above_7_25": n["share_above_7_25"],
+        "share_above_local_min_wage": n["share_above_local_min_wage"],
+        "unpaid_time_share": n["unpaid_time_share"],
+        "tasks_submitted": float(model.counters["assignments_submitted"]),
+        "worker_earnings_usd": n["worker_paid_usd"],
+        "platform_revenue_usd": n["platform_revenue_usd"],
+    }
+
+
+def comparison_rows(base: dict, other: dict, chance: dict) -> list[dict]:
+    """Rows of the comparison table: each metric for the status quo, the other rules, their
+    difference, and the difference that chance alone makes (status quo, another seed); the
+    difference is 'larger than chance' when it exceeds that gap."""
+    from crowdsim.metrics.catalogue import fmt, metric
+
+    rows = []
+    for key in COMPARE_METRICS:
+        a, b, c = base.get(key), other.get(key), chance.get(key)
+        kind = metric(key).kind
+        diff = b - a if a is not None and b is not None else None
+        gap = c - a if a is not None and c is not None else None
+        beyond = diff is not None and gap is not None and abs(diff) > abs(gap)
+        rows.append(
+            {
+                "key": key,
+                "label": metric(key).heading,
+                "status_quo": fmt(a, kind),
+                "other": fmt(b, kind),
+                "difference": fmt(diff, kind, signed=True),
+                "chance": fmt(gap, kind, signed=True),
+                "beyond_chance": beyond,
+                "diff_value": diff,
+            }
+        )
+    return rows
+
+
+def comparison_figure(models: dict) -> Figure:
+    """All-in wages by country for two rule sets side by side (boxes: quartiles, whiskers:
+    5th-95th percentile), with each country's local minimum wage."""
+    fig = Figure(figsize=(8.4, 4.0))
+    fig.subplots_adjust(left=0.08, right=0.74, top=0.9, bottom=0.14)
+    ax = fig.subplots()
+    names = list(models)
+    first = models[names[0]]
+    codes = list(first.countries.codes)
+    local_min = dict(zip(codes, first.countries.min_wage_usd, strict=True))
+    data = {n: measured_workers(m) for n, m in models.items()}
+    shown = [c for c in codes if all((d["country"] == c).sum() >= 3 for d in data.values())]
+    lo, hi = WAGE_AXIS_USD
+    colors = ("#9ecae1", "#fdae6b")
+    for k, name in enumerate(names):
+        d = data[name]
+        pos = [i + 1 + (0.2 if k == 0 else -0.2) for i in range(len(shown))]
+        boxes = [np.clip(d.loc[d["country"] == c, "wage_all_in"].to_numpy(), lo, hi) for c in shown]
+        if not boxes:
+            continue
+        style = dict(
+            positions=pos, widths=0.35, showfliers=False, whis=(5, 95), patch_artist=True,
+            boxprops={"facecolor": colors[k]}, medianprops={"color": "black"},
+        )  # fmt: skip
+        try:
+            art = ax.boxplot(boxes, orientation="horizontal", **style)
+        except TypeError:  # matplotlib < 3.10
+            art = ax.boxplot(boxes, vert=False, **style)
+        art["boxes"][0].set_label(name)
+    for i, c in enumerate(shown, start=1):
+        ax.plot([local_min[c]], [i], marker="D", color="#d62728", ms=5, zorder=5,
+                label="local minimum wage" if i == 1 else None)  # fmt: skip
+    ax.axvline(US_FEDERAL_MIN, color="0.4", ls="--", lw=1, label="US federal minimum ($7.25)")
+    ax.set_xscale("log")
+    ax.set_xlim(lo, hi)
+    ax.xaxis.set_major_locator(FixedLocator([0.01, 0.03, 0.1, 0.3, 1, 3, 10, 30, 100]))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"${v:g}"))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_yticks(range(1, len(shown) + 1), shown, fontsize=8)
+    ax.set_xlabel("all-in wage, USD per hour (earnings / paid and unpaid time)", fontsize=8)
+    ax.set_title(
+        "Who earns what under each set of rules? (same seed, same workers at the start)", fontsize=9
+    )
+    ax.legend(loc="lower right", fontsize=7)
+    if not shown:
+        ax.text(0.5, 0.5, "Too few workers with enough working time yet", ha="center",
+                va="center", transform=ax.transAxes, color="0.4")  # fmt: skip
+    return fig

@@ -61,6 +61,8 @@ def server_env(base: dict[str, str] | None = None) -> dict[str, str]:
     """Environment for the server: no telemetry, no fetching assets from a CDN at run time."""
     env = dict(os.environ if base is None else base)
     env["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] = "False"
+    env["SOLARA_THEME_SHOW_BANNER"] = "False"  # Solara's corner banner covered a plot
+    env["SOLARA_THEME_TITLE"] = "crowdsim"
     env.setdefault("MPLBACKEND", "Agg")
     return env
 
