@@ -108,9 +108,81 @@ def test_tiny_crowdsim_run_gives_indices_with_intervals(tmp_path):
     assert len(top) == 2 and top["ST"].is_monotonic_decreasing
 
 
+POLICY_DECIDING = {
+    "requesters.value_markup_median",
+    "requesters.demand_elasticity",
+    "workers.search_minutes",
+    "workers.search_learning_rate",
+    "workers.initial_belief_find",
+    "workers.belief_find_recovery_per_day",
+    "workers.choice_pay_sensitivity",
+    "workers.exit_prob_side",
+    "workers.exit_days",
+    "workers.entry_wage_elasticity",
+    "workers.discouragement_per_day",
+}
+
+
+def test_sensitivity_space_holds_the_behavioural_parameters_that_can_decide_a_policy_result():
+    problem = sa.load_problem(sa.DEFAULT_SPACE)
+    assert POLICY_DECIDING <= set(problem.names)
+    behavioural = sa.policy_free(problem)
+    assert not any(n.startswith("platform.") for n in behavioural.names)
+    assert POLICY_DECIDING <= set(behavioural.names) and behavioural.fixed == {}
+
+
+def test_difference_mode_analyses_each_scenario_against_the_reference_on_common_seeds(tmp_path):
+    s = sa.SensitivitySettings(
+        method="morris",
+        trajectories=2,
+        seeds=1,
+        workers=120,
+        days=3,
+        warmup_days=1,
+        jobs=1,
+        resamples=20,
+        scenario="min_pay,mturk_2014",
+        versus="status_quo",
+        params=["platform.commission", "workers.search_minutes", "workers.exit_days"],
+        outputs=["wage_median_all_in", "wage_median_paid_only"],
+        base_params=None,
+        out=str(tmp_path),
+    )
+    tables = sa.run_sensitivity(s)
+    morris, signs = tables["morris"], tables["signs"]
+    # the platform lever is dropped: the scenarios set the rules
+    assert set(morris["parameter"]) == {"workers.search_minutes", "workers.exit_days"}
+    assert set(morris["scenario"]) == {"min_pay", "mturk_2014"}
+    assert set(morris["output"]) == {"diff_wage_median_all_in", "diff_wage_median_paid_only"}
+    samples = pd.read_parquet(tmp_path / "samples_morris.parquet")
+    assert len(samples) == 2 * 2 * (2 + 1)  # scenarios x trajectories x (D + 1)
+    assert (samples["workers.exit_days"] == samples["workers.exit_days"].round()).all()
+    # each difference is the scenario minus the reference on the same seed
+    for col in ("wage_median_all_in", "wage_median_paid_only"):
+        got = samples[f"diff_{col}"].to_numpy()
+        want = (samples[col] - samples[f"status_quo_{col}"]).to_numpy()
+        assert got == pytest.approx(want, abs=1e-12)
+    # common seeds: the reference levels are the same rows for both scenarios
+    ref = samples.groupby("scenario")["status_quo_wage_median_all_in"].apply(list)
+    assert ref["min_pay"] == ref["mturk_2014"]
+    assert (samples.loc[samples["scenario"] == "min_pay", "diff_wage_median_all_in"] != 0).any()
+    for col in ("mu_star", "sigma", "share_negative", "share_negative_low", "share_negative_high"):
+        assert morris[col].between(-1e9, 1e9).all(), col
+    assert morris["share_negative"].between(0, 1).all()
+    row = signs.set_index(["scenario", "output"]).loc[("min_pay", "wage_median_all_in")]
+    sub = samples[samples["scenario"] == "min_pay"]["diff_wage_median_all_in"]
+    assert row["share_negative"] == pytest.approx(float((sub < 0).mean()))
+    assert row["mean_diff"] == pytest.approx(float(sub.mean()))
+    for name in ("morris.csv", "sign_summary.csv", "morris.png", "sensitivity.json"):
+        assert (tmp_path / name).stat().st_size > 0, name
+
+
 @pytest.mark.parametrize(
     ("argv", "needle"),
     [
+        (["--scenario", "min_pay,appeals"], "--scenario"),
+        (["--scenario", "min_pay", "--versus", "min_pay"], "--versus"),
+        (["--scenario", "min_pay", "--versus", "nowhere"], "--versus"),
         (["--method", "fast"], "--method"),
         (["--n", "12"], "--n"),
         (["--params", "workers.nope"], "workers.nope"),

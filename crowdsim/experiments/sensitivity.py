@@ -20,9 +20,21 @@ sets for a base sample N (a power of 2); S1 and ST come with bootstrap intervals
 half-width of the 95% interval). Log-scaled parameters are sampled uniformly in their logarithm.
 Runs are spread over joblib worker processes (not a Hydra launcher).
 
+**Difference mode** (``--versus status_quo``): every parameter set and seed is run under the
+reference scenario and under each scenario of ``--scenario`` (comma-separated), on the same seed
+(common random numbers); the analysed output is the seed-averaged difference scenario minus
+reference (``diff_<output>``). The space's ``platform.*`` parameters and fixed options are left
+out, since they are the rules the scenarios set. Besides mu*, sigma (and S1, ST), each row gives
+the share of the space where the difference is negative (``share_negative``) and that share over
+the lower and upper halves of the parameter's range (``share_negative_low`` / ``_high``): a
+parameter decides the sign of a scenario's effect where these two differ. The runs of the
+reference scenario are shared by all scenarios.
+
 Writes (atomically) in ``--out``: ``morris.csv``, ``sobol.csv`` and ``sobol.parquet`` (one row
-per output x parameter), ``samples_<method>.parquet`` (every parameter set with its seed-averaged
-outputs), ``morris.png``, ``sobol.png`` and ``sensitivity.json``.
+per output x parameter; per scenario x output x parameter in difference mode, with
+``sign_summary.csv``: mean difference and share negative per scenario and output),
+``samples_<method>.parquet`` (every parameter set with its seed-averaged outputs),
+``morris.png``, ``sobol.png`` and ``sensitivity.json``.
 """
 
 from __future__ import annotations
@@ -189,6 +201,26 @@ def morris_indices(
 
 
 # ----------------------------------------------------------------------------- evaluation
+def parameter_sets(values: np.ndarray, problem: Problem) -> list[dict]:
+    """One override dict per sampled row (integer options, e.g. ``workers.exit_days``, rounded)."""
+    from crowdsim.config import to_config
+
+    defaults = to_config({})
+    integer = {
+        n
+        for n in problem.names
+        if type(getattr(getattr(defaults, n.split(".")[0]), n.split(".")[1])) is int
+    }
+    return [
+        problem.fixed
+        | {
+            n: round(v) if n in integer else float(v)
+            for n, v in zip(problem.names, row, strict=True)
+        }
+        for row in values
+    ]
+
+
 def evaluate_samples(
     values: np.ndarray,
     problem: Problem,
@@ -206,9 +238,7 @@ def evaluate_samples(
 
     runner = runner or run_moments
     names = problem.names
-    psets = [
-        problem.fixed | {n: float(v) for n, v in zip(names, row, strict=True)} for row in values
-    ]
+    psets = parameter_sets(values, problem)
     jobs_list = [(i, s) for i in range(len(psets)) for s in seeds]
     out = Parallel(n_jobs=jobs, backend="loky", batch_size="auto")(
         delayed(runner)(cfg, psets[i], s, workers, days, warmup_days, outputs) for i, s in jobs_list
@@ -216,7 +246,7 @@ def evaluate_samples(
     per_seed = pd.DataFrame(out)
     per_seed["row"] = [i for i, _ in jobs_list]
     means = per_seed.groupby("row")[outputs].mean().sort_index()
-    frame = pd.DataFrame(values, columns=names)
+    frame = pd.DataFrame([{n: ps[n] for n in names} for ps in psets])
     for o in outputs:
         frame[o] = means[o].to_numpy()
         frame[f"{o}_seed_sd"] = (
@@ -242,6 +272,7 @@ class SensitivitySettings:
     resamples: int = 1000
     sampler_seed: int = 0
     scenario: str = "status_quo"
+    versus: str | None = None  # reference scenario of the difference mode
     sets: list[str] = field(default_factory=list)
     space: str = str(DEFAULT_SPACE)
     params: list[str] = field(default_factory=list)
@@ -268,6 +299,108 @@ def _check(s: SensitivitySettings) -> None:
         )
     if s.levels < 2 or s.levels % 2:
         raise ConfigError("--levels", s.levels, "an even integer >= 2")
+    names = scenario_list(s.scenario)
+    if not names:
+        raise ConfigError(
+            "--scenario", s.scenario, "one scenario (several, comma-separated, with --versus)"
+        )
+    if s.versus is None and len(names) > 1:
+        raise ConfigError("--scenario", s.scenario, "one scenario unless --versus is given")
+    if s.versus is not None:
+        from crowdsim.cli import config_groups
+
+        known = config_groups().get("scenario", [])
+        if s.versus not in known:
+            raise ConfigError("--versus", s.versus, ", ".join(known))
+        if s.versus in names:
+            raise ConfigError("--versus", s.versus, "a scenario other than those of --scenario")
+
+
+def scenario_list(text: str) -> list[str]:
+    return [x.strip() for x in text.split(",") if x.strip()]
+
+
+# ----------------------------------------------------------------------------- difference mode
+def policy_free(problem: Problem) -> Problem:
+    """The problem without the ``platform.*`` parameters and fixed options (a scenario's rules)."""
+    keep = [p for p in problem.parameters if not p.name.startswith("platform.")]
+    if len(keep) < 2:
+        raise ConfigError(
+            "--space",
+            ",".join(problem.names),
+            "at least two behavioural (not platform.*) parameters",
+        )
+    fixed = {k: v for k, v in problem.fixed.items() if not k.startswith("platform.")}
+    return Problem(keep, fixed)
+
+
+def evaluate_differences(
+    values: np.ndarray,
+    problem: Problem,
+    cfgs: dict[str, dict],
+    versus: str,
+    seeds: list[int],
+    workers: int,
+    days: int,
+    warmup_days: float,
+    outputs: list[str],
+    jobs: int,
+    runner: Callable | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Run every parameter set and seed under each scenario of ``cfgs`` (``versus`` among them);
+    per scenario other than ``versus``, one row per set with the seed-averaged levels and the
+    seed-averaged differences from ``versus`` on the same seed (``diff_<output>``)."""
+    from joblib import Parallel, delayed
+
+    runner = runner or run_moments
+    names = problem.names
+    psets = parameter_sets(values, problem)
+    keys = [(sc, i, s) for i in range(len(psets)) for s in seeds for sc in cfgs]
+    out = Parallel(n_jobs=jobs, backend="loky", batch_size="auto")(
+        delayed(runner)(cfgs[sc], psets[i], s, workers, days, warmup_days, outputs)
+        for sc, i, s in keys
+    )
+    per_run = pd.DataFrame(out)
+    per_run["scenario"] = [k[0] for k in keys]
+    per_run["row"] = [k[1] for k in keys]
+    per_run["seed"] = [k[2] for k in keys]
+    ref = per_run[per_run["scenario"] == versus].set_index(["row", "seed"])[outputs]
+    frames = {}
+    for sc in cfgs:
+        if sc == versus:
+            continue
+        own = per_run[per_run["scenario"] == sc].set_index(["row", "seed"])[outputs]
+        diff = (own - ref.loc[own.index]).add_prefix("diff_")
+        both = pd.concat([own, diff], axis=1).groupby(level="row").mean().sort_index()
+        frame = pd.DataFrame([{n: ps[n] for n in names} for ps in psets])
+        frame.insert(0, "scenario", sc)
+        for c in both.columns:
+            frame[c] = both[c].to_numpy()
+        for o in outputs:
+            frame[f"{versus}_{o}"] = ref[o].groupby(level="row").mean().sort_index().to_numpy()
+        frames[sc] = frame
+    return frames
+
+
+def sign_shares(frame: pd.DataFrame, problem: Problem, column: str) -> pd.DataFrame:
+    """Share of parameter sets where ``column`` < 0, overall and in each half of each range."""
+    y = frame[column].to_numpy()
+    rows = []
+    for p in problem.parameters:
+        x = frame[p.name].to_numpy()
+        mid = np.sqrt(p.low * p.high) if p.log else (p.low + p.high) / 2
+        low, high = y[x < mid], y[x >= mid]
+        rows.append(
+            {
+                "parameter": p.name,
+                "share_negative": float(np.mean(y < 0)),
+                "share_negative_low": float(np.mean(low < 0)) if len(low) else np.nan,
+                "share_negative_high": float(np.mean(high < 0)) if len(high) else np.nan,
+            }
+        )
+    t = pd.DataFrame(rows)
+    t["sign_swing"] = (t["share_negative_high"] - t["share_negative_low"]).abs()
+    return t
 
 
 def run_sensitivity(s: SensitivitySettings) -> dict[str, pd.DataFrame]:
@@ -275,75 +408,100 @@ def run_sensitivity(s: SensitivitySettings) -> dict[str, pd.DataFrame]:
     _check(s)
     t0 = time.perf_counter()
     problem = load_problem(s.space, s.params or None)
-    cfg = base_config(s.scenario, s.sets)
+    if s.versus is not None:
+        problem = policy_free(problem)
+    scenarios = scenario_list(s.scenario)
+    names = scenarios if s.versus is None else [s.versus, *scenarios]
     base_params = {}
     if s.base_params:
         from crowdsim.experiments.validate import load_params
 
         base_params = load_params(s.base_params)
-        cfg = _apply(cfg, base_params)
+    cfgs = {sc: _apply(base_config(sc, s.sets), base_params) for sc in names}
     seeds = [s.seed_base + i for i in range(s.seeds)]
     sp = problem.salib()
     out = Path(s.out)
     tables: dict[str, pd.DataFrame] = {}
     runs = 0
-    if s.method in ("morris", "both"):
-        X = morris_sample(sp, s.trajectories, s.levels, s.sampler_seed)
-        frame = evaluate_samples(
-            problem.to_values(X),
-            problem,
-            cfg,
-            seeds,
-            s.workers,
-            s.days,
-            s.warmup_days,
-            s.outputs,
-            s.jobs,
+    methods = {
+        "morris": (
+            lambda: morris_sample(sp, s.trajectories, s.levels, s.sampler_seed),
+            lambda X, y: morris_indices(sp, X, y, s.levels, s.resamples, s.sampler_seed),
+        ),
+        "sobol": (
+            lambda: sobol_sample(sp, s.n, s.sampler_seed),
+            lambda X, y: sobol_indices(sp, y, s.resamples, s.sampler_seed),
+        ),
+    }
+    signs = []
+    for method, (sample, analyse) in methods.items():
+        if s.method not in (method, "both"):
+            continue
+        X = sample()
+        args = (seeds, s.workers, s.days, s.warmup_days, s.outputs, s.jobs)
+        if s.versus is None:
+            frames = {
+                scenarios[0]: evaluate_samples(
+                    problem.to_values(X), problem, cfgs[scenarios[0]], *args
+                )
+            }
+            columns = list(s.outputs)
+        else:
+            frames = evaluate_differences(problem.to_values(X), problem, cfgs, s.versus, *args)
+            columns = [f"diff_{o}" for o in s.outputs]
+        runs += len(X) * len(seeds) * len(cfgs)
+        write_parquet_atomic(
+            out / f"samples_{method}.parquet", pd.concat(frames.values(), ignore_index=True)
         )
-        runs += len(frame) * len(seeds)
-        write_parquet_atomic(out / "samples_morris.parquet", frame)
         rows = []
-        for o in s.outputs:
-            t = morris_indices(sp, X, frame[o].to_numpy(), s.levels, s.resamples, s.sampler_seed)
-            t.insert(0, "output", o)
-            rows.append(t)
-        tables["morris"] = pd.concat(rows, ignore_index=True)
-        write_csv_atomic(out / "morris.csv", tables["morris"])
-        morris_plot(tables["morris"], out / "morris.png")
-    if s.method in ("sobol", "both"):
-        X = sobol_sample(sp, s.n, s.sampler_seed)
-        frame = evaluate_samples(
-            problem.to_values(X),
-            problem,
-            cfg,
-            seeds,
-            s.workers,
-            s.days,
-            s.warmup_days,
-            s.outputs,
-            s.jobs,
-        )
-        runs += len(frame) * len(seeds)
-        write_parquet_atomic(out / "samples_sobol.parquet", frame)
-        rows = []
-        for o in s.outputs:
-            t = sobol_indices(sp, frame[o].to_numpy(), s.resamples, s.sampler_seed)
-            t.insert(0, "output", o)
-            rows.append(t)
-        tables["sobol"] = pd.concat(rows, ignore_index=True)
-        write_csv_atomic(out / "sobol.csv", tables["sobol"])
-        write_parquet_atomic(out / "sobol.parquet", tables["sobol"])
-        sobol_plot(tables["sobol"], out / "sobol.png")
+        for sc, frame in frames.items():
+            for o, c in zip(s.outputs, columns, strict=True):
+                t = analyse(X, frame[c].to_numpy())
+                if s.versus is not None:
+                    t = t.merge(sign_shares(frame, problem, c), on="parameter")
+                    t.insert(0, "scenario", sc)
+                    if method == "morris":
+                        signs.append(
+                            {
+                                "scenario": sc,
+                                "versus": s.versus,
+                                "output": o,
+                                "mean_diff": float(frame[c].mean()),
+                                "min_diff": float(frame[c].min()),
+                                "max_diff": float(frame[c].max()),
+                                "share_negative": float(np.mean(frame[c] < 0)),
+                                "sets": len(frame),
+                            }
+                        )
+                t.insert(1 if s.versus is not None else 0, "output", c)
+                rows.append(t)
+        tables[method] = pd.concat(rows, ignore_index=True)
+        write_csv_atomic(out / f"{method}.csv", tables[method])
+        if method == "sobol":
+            write_parquet_atomic(out / "sobol.parquet", tables["sobol"])
+        plot = morris_plot if method == "morris" else sobol_plot
+        plot(_plottable(tables[method]), out / f"{method}.png")
+    if signs:
+        tables["signs"] = pd.DataFrame(signs)
+        write_csv_atomic(out / "sign_summary.csv", tables["signs"])
     meta = {
         "settings": s.__dict__,
         "base_params": base_params,
         "fixed": problem.fixed,
+        "parameters": problem.names,
         "runs": runs,
         "seconds": round(time.perf_counter() - t0, 1),
         "evaluation": "joblib (loky) processes; seed-averaged outputs with common random numbers",
     }
     write_text_atomic(out / "sensitivity.json", json.dumps(meta, indent=2, default=str))
     return tables
+
+
+def _plottable(table: pd.DataFrame) -> pd.DataFrame:
+    """One panel per output (per scenario and output in difference mode)."""
+    if "scenario" not in table:
+        return table
+    return table.assign(output=table["scenario"] + ": " + table["output"])
 
 
 def _apply(cfg: dict, params: dict) -> dict:
@@ -483,7 +641,16 @@ def _build(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         default=d.sampler_seed,
         help="seed of the samplers and bootstrap",
     )
-    p.add_argument("--scenario", default=d.scenario, help="scenario (default %(default)s)")
+    p.add_argument(
+        "--scenario",
+        default=d.scenario,
+        help="scenario (default %(default)s); with --versus, one or more, comma-separated",
+    )
+    p.add_argument(
+        "--versus",
+        default=None,
+        help="reference scenario: analyse each scenario's difference from it on common seeds",
+    )
     p.add_argument(
         "--set",
         dest="sets",
@@ -532,7 +699,28 @@ def _act(args: argparse.Namespace) -> None:
             "wage_median_all_in" if "wage_median_all_in" in s.outputs else s.outputs[0],
         )
         print(markdown_table(t, floatfmt=".3f"))
-    if "morris" in tables:
+    if "signs" in tables:
+        print(f"Differences from {s.versus} (share of the space where negative):")
+        print(markdown_table(tables["signs"], floatfmt=".3g"))
+        m = tables["morris"]
+        first = m[m["output"] == f"diff_{s.outputs[0]}"]
+        cols = [
+            "scenario",
+            "parameter",
+            "mu_star",
+            "sigma",
+            "share_negative_low",
+            "share_negative_high",
+        ]
+        print(f"Morris mu* of diff_{s.outputs[0]}, three largest per scenario:")
+        top = first.sort_values("mu_star", ascending=False).groupby("scenario", sort=False).head(3)
+        print(
+            markdown_table(
+                top[cols].sort_values(["scenario", "mu_star"], ascending=[True, False]),
+                floatfmt=".3g",
+            )
+        )
+    elif "morris" in tables:
         print("Morris mu* (first output):")
         m = tables["morris"]
         print(
