@@ -241,13 +241,13 @@ class WorkerBehaviourConfig:
     weekly_hours_sigma: float = opt(0.8, gt=0, le=5, doc="assumption: heavy-tailed hours")
     skill_mean: float = share(0.97, "assumption: probability a task meets the quality bar")
     skill_concentration: float = opt(40.0, gt=0, doc="assumption: beta concentration")
-    speed_sigma: float = opt(0.401, ge=0, le=5, doc=CALIBRATED)
-    search_minutes: float = opt(0.738, ge=0, le=600, doc=CALIBRATED)
+    speed_sigma: float = opt(0.373, ge=0, le=5, doc=CALIBRATED)
+    search_minutes: float = opt(0.764, ge=0, le=600, doc=CALIBRATED)
     search_learning_rate: float = share(
-        0.214, CALIBRATED + "; how fast a worker's belief about how often a look finds a task, and what such tasks pay, follows its looks"
+        0.2, "assumption: how fast a worker's belief about how often a look finds a task, and what such tasks pay, follows its looks"
     )
     initial_belief_find: float = share(
-        0.56, CALIBRATED + "; a newcomer's belief that a look finds a task it takes"
+        0.8, "assumption: a newcomer's belief that a look finds a task it takes"
     )
     initial_belief_found_wage_usd: float = opt(
         3.18, gt=0, le=MAX_USD,
@@ -342,11 +342,11 @@ class RequesterBehaviourConfig:
     pay_mean_usd_per_hour: float = opt(
         11.58, gt=0, le=MAX_USD, doc="Hara et al. 2018, requester-level mean"
     )
-    pay_volume_correlation: float = opt(-0.698, ge=-0.99, le=0.99, doc=CALIBRATED)
+    pay_volume_correlation: float = opt(-0.704, ge=-0.99, le=0.99, doc=CALIBRATED)
     activity_pareto_alpha: float = opt(
         1.125, gt=1, doc="top 1% = 60% of volume (Ipeirotis 2010): 0.01^(1-1/a) = 0.6"
     )
-    duration_bias_median: float = opt(0.853, gt=0, le=100, doc=CALIBRATED)
+    duration_bias_median: float = opt(0.648, gt=0, le=100, doc=CALIBRATED)
     duration_bias_sigma: float = opt(0.3, ge=0, le=5, doc="assumption")
     review_shares: dict[str, float] = opt(
         {"prompt": 0.6, "slow": 0.3, "never": 0.1},
@@ -425,7 +425,7 @@ EVERY_TYPE = "a number > 0 for every task type in market.type_shares"
 @dataclass
 class MarketConfig:
     # Assignment-hours posted per online worker-hour (assumption, sets how scarce work is).
-    demand_ratio: float = opt(0.4, gt=0, le=100, doc=CALIBRATED)
+    demand_ratio: float = opt(0.333, gt=0, le=100, doc=CALIBRATED)
     # Task types: share of batches, median duration (minutes), median assignments per batch,
     # max assignments per worker. Assumptions typical of MTurk (Hara et al. 2018 report a
     # median task time of about 1-2 minutes; surveys run longer and allow one response).

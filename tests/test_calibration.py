@@ -188,8 +188,9 @@ def test_calibrated_yaml_composes_and_validates():
     space = {p.name: p for p in cal.load_space()}
     assert set(params) <= set(space)
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose("config", overrides=["scenario=status_quo", "+calibration=calibrated"])
-    obj = to_config(cfg)
+        cfg = compose("config", overrides=["scenario=status_quo"])
+    # applied as crowdsim-validate and crowdsim-sensitivity apply it: as validated overrides
+    obj = to_config(cfg, **cal.params_to_overrides(params))
     for name, value in params.items():
         section, key = name.split(".")
         assert getattr(getattr(obj, section), key) == pytest.approx(value)
