@@ -4,9 +4,15 @@ file systems (a small tmpfs where this platform allows mounting one)."""
 
 from __future__ import annotations
 
+import json
 import os
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
+import pandas as pd
 import pytest
 from test_sweeps import SMALL, crowdsim
 
@@ -76,3 +82,101 @@ def test_unwritable_out_is_one_line_and_exit_2(done_sweep, tmp_path, capsys):
     assert aggregate_main([str(sweep_dir), "--out", str(blocker / "tables")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--out" in err[0] and "allowed" in err[0], err
+
+
+def _mount_tmpfs(path: Path, options: str) -> str | None:
+    """Mount a tmpfs at ``path``; return why not if this platform does not allow it."""
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        out = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"cannot run mount: {exc}"
+    return None if out.returncode == 0 else f"mount -t tmpfs failed: {out.stderr.strip()}"
+
+
+def test_a_full_disk_fails_jobs_not_the_sweep(tmp_path):
+    disk = tmp_path / "disk"
+    problem = _mount_tmpfs(disk, "size=1m")
+    if problem:
+        pytest.skip(f"needs a small tmpfs to fill: {problem}")
+    try:
+        (disk / "filler").write_bytes(b"x" * (1024 - 160) * 1024)  # 160 KB left: about one job
+        (disk / "filler").write_bytes(b"x" * (1024 - 160) * 1024)  # 160 KB left: about one job
+        sweep_dir = disk / "sweep"
+        args = ["population.n_workers=1000", "sim.days=5", "seed=range(0,4)"]
+        proc = crowdsim("-m", *args, f"hydra.sweep.dir={sweep_dir}", cwd=tmp_path, check=False)
+        assert proc.returncode == 1, proc.stderr
+        last = proc.stderr.strip().splitlines()[-1]
+        assert "of 4 jobs" in last and "sweep.parquet" in last, proc.stderr
+        # the tables cannot be written on the full disk; aggregate elsewhere afterwards
+        assert aggregate_main([str(sweep_dir), "--out", str(tmp_path / "tables")]) == 0
+        df = pd.read_parquet(tmp_path / "tables" / "sweep.parquet")
+        assert len(df) == 4 and "failed" in set(df["status"])
+        for _, row in df[df["status"] == "failed"].iterrows():
+            assert "No space left on device" in row["error"], row["error"]
+            failed = json.loads((sweep_dir / row["job_dir"] / "FAILED.json").read_text())
+            assert failed["error_type"] == "OSError"
+        assert not list(sweep_dir.rglob(".*.tmp"))  # failed atomic writes leave nothing
+    finally:
+        subprocess.run(["umount", str(disk)], timeout=20)
+
+
+def test_killing_the_joblib_launcher_leaves_no_worker(tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "crowdsim.cli",
+            "-m",
+            "population.n_workers=2000",
+            "sim.days=28",
+            "seed=range(0,8)",
+            "hydra/launcher=cores",
+            "hydra.launcher.n_jobs=2",
+            f"hydra.sweep.dir={sweep_dir}",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    workers: set[int] = set()
+    while time.monotonic() < deadline and len(workers) < 2:
+        workers = _children(proc.pid)
+        time.sleep(0.2)
+    assert workers, "the joblib launcher started no worker process"
+    while not list(sweep_dir.glob("*/.hydra")) and time.monotonic() < deadline:
+        time.sleep(0.2)  # a job has started in a worker
+    os.kill(proc.pid, signal.SIGKILL)  # only the launching process
+    proc.wait()
+    deadline = time.monotonic() + 30
+    alive = workers
+    while alive and time.monotonic() < deadline:
+        alive = {pid for pid in alive if _alive(pid)}
+        time.sleep(0.5)
+    for pid in alive:  # do not leave them behind if the test fails
+        os.kill(pid, signal.SIGKILL)
+    assert not alive, f"worker processes {sorted(alive)} outlived the killed launcher"
+
+
+def _children(pid: int) -> set[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
+    found = set()
+    for child in map(int, out.stdout.split()):
+        found.add(child)
+        found |= _children(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split()[2] != "Z"
+    except OSError:
+        return False

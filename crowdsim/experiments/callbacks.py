@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 # Outcome of the last multirun in this process (read by `crowdsim.cli.main` for the exit status).
 LAST_SWEEP: dict | None = None
@@ -61,7 +61,10 @@ class SweepResults(Callback):
         except Exception as exc:  # the sweeper reports bad sweep syntax itself, with context
             jobs = None
             _say(f"could not list the sweep's jobs in advance ({type(exc).__name__}: {exc})")
-        if jobs is not None:
+        # job folders named by job number belong to one grid; named by content (e.g.
+        # crowdsim-compare's <scenario>/seed_<k>) they can be shared by different grids
+        subdir = OmegaConf.to_container(config.hydra.sweep, resolve=False).get("subdir")
+        if jobs is not None and "hydra.job.num" in str(subdir):
             try:
                 check_sweep_folder(sweep_dir, jobs)
             except SweepFolderTaken as exc:

@@ -27,14 +27,9 @@ Example::
 from __future__ import annotations
 
 import argparse
-import json
-import logging
 import os
 import sys
 import time
-import traceback
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="parallel processes (default: min(2, CPUs, runs))",
     )
     p.add_argument(
+        "--launcher",
+        default=None,
+        help="Hydra launcher for the runs: sequential, cores, local_submitit, slurm, ray_cluster "
+        "(default: cores with --jobs processes); options with --set hydra.launcher.KEY=VALUE",
+    )
+    p.add_argument(
         "--baseline",
         default=BASELINE,
         help=f"scenario the others are compared with (default {BASELINE})",
@@ -195,56 +196,27 @@ def run_dir(out: Path, scenario: str, seed: int) -> Path:
     return Path(out) / RUNS_DIR / scenario / f"seed_{seed}"
 
 
-def _config_text(cfg) -> str:
-    from omegaconf import OmegaConf
-
-    return OmegaConf.to_yaml(OmegaConf.create(OmegaConf.to_container(cfg, resolve=True)))
+# job folders of a comparison: runs/<scenario>/seed_<k> (hydra.sweep.subdir of the grid)
+RUN_SUBDIR = "${hydra:runtime.choices.scenario}/seed_${seed}"
 
 
-def _finished(path: Path, config_text: str) -> dict | None:
-    """The summary of a finished run with this exact configuration, else None."""
-    try:
-        if (path / "DONE.json").exists() and (path / "config.yaml").read_text() == config_text:
-            return json.loads((path / "summary.json").read_text())
-    except (OSError, ValueError):
-        return None
-    return None
+def read_run(path: Path) -> dict:
+    """``{summary}`` of a finished run folder, or ``{error}`` for one that failed or never finished."""
+    from crowdsim.experiments.sweep import FAILED_FILE, job_state, read_json
 
-
-def run_one(
-    scenario: str, seed: int, overrides: list[str], out_dir: str, rerun: bool = False
-) -> dict:
-    """Run one scenario x seed into its folder; return ``{scenario, seed, summary, reused}`` or
-    ``{scenario, seed, error}``. Never raises, so one failure cannot stop the others."""
-    try:
-        from omegaconf import OmegaConf
-
-        from crowdsim.run import run, write_results
-
-        logging.getLogger("MESA").setLevel(logging.WARNING)
-        cfg = compose_config(overrides)
-        path = Path(out_dir)
-        text = _config_text(cfg)
-        summary = None if rerun else _finished(path, text)
-        reused = summary is not None
-        if not reused:
-            res = run(cfg)
-            write_results(res, path, resolved_config=OmegaConf.to_container(cfg, resolve=True))
-            summary = json.loads((path / "summary.json").read_text())
-        # pay earned (accrual basis: work submitted counts with the pay it will receive), next to the
-        # cash received by the end (worker_earnings_usd), which lags with slow payment rules
+    state = job_state(path)
+    if state == "ok":
+        summary = read_json(path / "summary.json") or {}
+        # pay earned (accrual basis: work submitted counts with the pay it will receive), next to
+        # the cash received by the end (worker_earnings_usd), which lags with slow payment rules
         accrued = pd.read_parquet(path / "workers.parquet", columns=["earnings_accrued_usd"])
         summary["worker_earnings_accrued_usd"] = float(accrued["earnings_accrued_usd"].sum())
-        return {"scenario": scenario, "seed": seed, "summary": summary, "reused": reused}
-    except BaseException as exc:  # noqa: BLE001 - reported, not raised (KeyboardInterrupt aside)
-        if isinstance(exc, KeyboardInterrupt):
-            raise
-        return {
-            "scenario": scenario,
-            "seed": seed,
-            "error": f"{type(exc).__name__}: {exc}".splitlines()[0],
-            "traceback": traceback.format_exc(),
-        }
+        return {"summary": summary}
+    if state == "failed":
+        failed = read_json(path / FAILED_FILE) or {}
+        error = f"{failed.get('error_type', 'Error')}: {failed.get('error', '')}".splitlines()[0]
+        return {"error": error, "traceback": failed.get("traceback")}
+    return {"error": f"did not finish (no DONE.json in {path})"}
 
 
 def tidy_summary(scenario: str, seed: int, summary: dict) -> list[dict]:
@@ -287,66 +259,40 @@ def run_comparison(
     jobs: int | None = None,
     rerun: bool = False,
     progress: bool = True,
+    launcher: str | None = None,
+    launcher_options: list[str] | None = None,
 ) -> tuple[pd.DataFrame, list[dict]]:
-    """Run every scenario x seed (in parallel when there is more than one run and more than one
-    process), keep each finished run on disk, and return the tidy frame and the failures."""
-    from tqdm import tqdm
+    """Run every scenario x seed as one ``crowdsim -m`` grid into ``out/runs`` (the shared job
+    runner, :mod:`crowdsim.experiments.runner`, on the chosen Hydra launcher; default: ``jobs``
+    local processes), reuse runs already complete for the same config, and return the tidy frame
+    and the failures read from the job folders."""
+    from crowdsim.experiments.runner import launcher_overrides, run_grid
 
-    extra = list(extra or [])
-    tasks = [
-        (s, k, scenario_overrides(s, k, workers, days, extra), str(run_dir(out, s, k)), rerun)
-        for s in scenarios
-        for k in seeds
-    ]
-    n_jobs = jobs or min(2, os.cpu_count() or 1)
-    n_jobs = max(1, min(n_jobs, len(tasks)))
-    results: list[dict] = []
-    bar = tqdm(
-        total=len(tasks),
-        desc="runs",
-        unit="run",
-        disable=not progress,
-        file=sys.stderr,
-        dynamic_ncols=True,
+    n_runs = len(scenarios) * len(seeds)
+    n_jobs = max(1, min(jobs or min(2, os.cpu_count() or 1), n_runs))
+    if rerun:  # forget completed runs: every run is simulated again
+        for s in scenarios:
+            for k in seeds:
+                (run_dir(out, s, k) / "DONE.json").unlink(missing_ok=True)
+    grid = [f"scenario={','.join(scenarios)}", f"seed={','.join(map(str, seeds))}"]
+    fixed = scenario_overrides(scenarios[0], seeds[0], workers, days, list(extra or []))[2:]
+    options = list(launcher_options or [])
+    if not progress:
+        options.append("hydra.callbacks.sweep_results.progress_seconds=0")
+    run_grid(
+        grid + fixed,
+        Path(out) / RUNS_DIR,
+        launcher_overrides(launcher, n_jobs, options),
+        subdir=RUN_SUBDIR,
     )
-    try:
-        if n_jobs == 1:
-            for t in tasks:
-                results.append(run_one(*t))
-                bar.set_postfix_str(f"{t[0]} seed {t[1]}")
-                bar.update()
-        else:
-            with ProcessPoolExecutor(max_workers=n_jobs, mp_context=get_context("spawn")) as pool:
-                futures = {pool.submit(run_one, *t): t for t in tasks}
-                for fut in as_completed(futures):
-                    t = futures[fut]
-                    try:
-                        results.append(fut.result())
-                    except Exception as exc:  # the worker process itself died
-                        results.append(
-                            {
-                                "scenario": t[0],
-                                "seed": t[1],
-                                "error": f"{type(exc).__name__}: {exc}",
-                            }
-                        )
-                    bar.set_postfix_str(f"{t[0]} seed {t[1]}")
-                    bar.update()
-    finally:
-        bar.close()
-    order = {(s, k): i for i, (s, k, *_rest) in enumerate(tasks)}
-    results.sort(key=lambda r: order[(r["scenario"], r["seed"])])
-    rows = [
-        row
-        for r in results
-        if "summary" in r
-        for row in tidy_summary(r["scenario"], r["seed"], r["summary"])
-    ]
-    failures = [
-        {k: r[k] for k in ("scenario", "seed", "error", "traceback") if k in r}
-        for r in results
-        if "error" in r
-    ]
+    rows, failures = [], []
+    for s in scenarios:
+        for k in seeds:
+            r = read_run(run_dir(out, s, k))
+            if "summary" in r:
+                rows.extend(tidy_summary(s, k, r["summary"]))
+            else:
+                failures.append({"scenario": s, "seed": k} | r)
     tidy = pd.DataFrame(rows, columns=TIDY_COLUMNS)
     return tidy, failures
 
@@ -416,6 +362,10 @@ def main(argv: list[str] | None = None) -> int:
                 args.baseline,
                 f"one of the scenarios compared: {', '.join(scenarios)}",
             )
+        hydra_sets = [o for o in args.overrides if o.lstrip("+~").startswith("hydra")]
+        args.overrides = [o for o in args.overrides if o not in hydra_sets]
+        if args.launcher is not None:
+            validate_overrides([f"hydra/launcher={args.launcher}"])
         for s in scenarios:  # compose and validate every scenario with the options given
             validate_overrides(
                 scenario_overrides(s, args.seed_start, args.workers, args.days, args.overrides)
@@ -438,6 +388,8 @@ def main(argv: list[str] | None = None) -> int:
         extra=args.overrides,
         jobs=args.jobs,
         rerun=args.rerun,
+        launcher=args.launcher,
+        launcher_options=hydra_sets,
     )
     info = scenario_info(
         scenarios,

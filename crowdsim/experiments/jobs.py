@@ -74,6 +74,8 @@ def run_job(cfg: Any, measure: dict | None = None) -> Any:
     )
 
     logging.getLogger("MESA").setLevel(logging.WARNING)
+    # a log line that cannot be written (full disk) is dropped, not printed with a traceback
+    logging.raiseExceptions = False
     hc = HydraConfig.get()
     out_dir = hc.runtime.output_dir
     multirun = hc.mode == RunMode.MULTIRUN
@@ -93,6 +95,7 @@ def run_job(cfg: Any, measure: dict | None = None) -> Any:
     try:
         summary = _simulate_and_write(cfg, container, identity, out_dir, provenance, measure)
     except Exception as exc:
+        _remove_partial_results(out_dir)  # no use without DONE.json; frees a full disk
         try:
             write_failure(out_dir, exc, identity, provenance)
         except OSError as write_exc:  # the folder itself cannot be written: say so in the log
@@ -126,6 +129,26 @@ def _simulate_and_write(
     provenance = provenance | {"config_sha256": config_digest(identity)}
     write_results(res, out_dir, resolved_config=container, provenance=provenance)
     return res.summary
+
+
+RESULT_FILES = (
+    "timeseries.parquet",
+    "workers.parquet",
+    "requesters.parquet",
+    "config.yaml",
+    "provenance.json",
+    "summary.json",
+    MOMENTS_FILE,
+)
+
+
+def _remove_partial_results(out_dir: str | Path) -> None:
+    """Delete the result files a failed attempt wrote (the job's DONE.json was never written)."""
+    for name in RESULT_FILES:
+        try:
+            (Path(out_dir) / name).unlink()
+        except OSError:
+            pass
 
 
 def _finite_or_none(value: Any) -> float | None:

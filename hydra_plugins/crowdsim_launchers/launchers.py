@@ -114,12 +114,7 @@ def record_scheduler_fault(
         "job_num": num,
         "scheduler_fault": True,
     }
-    folder.mkdir(parents=True, exist_ok=True)
-    hydra_dir = folder / ".hydra"  # written by Hydra when a job starts; a job may never start
-    if not (hydra_dir / "overrides.yaml").is_file():
-        atomic_write_text(
-            hydra_dir / "overrides.yaml", OmegaConf.to_yaml(OmegaConf.create(overrides))
-        )
+    _write_overrides(folder, overrides)  # a job the scheduler ended may never have started
     atomic_write_text(folder / FAILED_FILE, json.dumps(record, indent=2, default=str))
     log.error("job %d: FAILED %s: %s -> %s (the sweep goes on)", num, error_type, message, folder)
 
@@ -135,6 +130,55 @@ def _returns(job_overrides, first: int, done: dict[int, JobReturn]) -> list[JobR
             ret.return_value = None
         out.append(ret)
     return out
+
+
+def guarded_run_job(hydra_context: Any, task_function: Any, config: DictConfig) -> JobReturn:
+    """Hydra's ``run_job`` for one job of a sweep, with any failure of Hydra's own bookkeeping
+    (saving the job's config, opening its log: a full disk, a read-only folder) recorded as the
+    job's FAILED.json instead of ending the whole sweep. Failures inside the task function are
+    recorded by the task (:func:`crowdsim.experiments.jobs.run_job`)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.core.utils import run_job
+
+    try:
+        return run_job(
+            hydra_context=hydra_context,
+            task_function=task_function,
+            config=config,
+            job_dir_key="hydra.sweep.dir",
+            job_subdir_key="hydra.sweep.subdir",
+        )
+    except Exception as exc:  # noqa: BLE001 - recorded as the job's result
+        from crowdsim.experiments.sweep import write_failure
+
+        HydraConfig.instance().set_config(config)
+        overrides = list(OmegaConf.to_container(config.hydra.overrides.task))
+        num = int(config.hydra.job.num)
+        folder = Path(str(config.hydra.sweep.dir)) / str(config.hydra.sweep.subdir)
+        task = copy.deepcopy(config)
+        with read_write(task), open_dict(task):
+            del task["hydra"]
+        resolved = OmegaConf.to_container(task, resolve=True)
+        try:
+            _write_overrides(folder, overrides)
+            write_failure(folder, exc, resolved, {"overrides": overrides, "job_num": num})
+        except OSError as write_exc:
+            log.error("job %d: could not record its failure in %s: %s", num, folder, write_exc)
+        log.error(
+            "job %d: FAILED %s: %s -> %s (the sweep goes on)", num, type(exc).__name__, exc, folder
+        )
+        ret = JobReturn(overrides=overrides, status=JobStatus.COMPLETED)
+        ret.return_value = None
+        return ret
+
+
+def _write_overrides(folder: Path, overrides: list[str]) -> None:
+    """.hydra/overrides.yaml, which Hydra writes when a job starts (aggregation reads it)."""
+    from crowdsim.run import atomic_write_text
+
+    path = folder / ".hydra" / "overrides.yaml"
+    if not path.is_file():
+        atomic_write_text(path, OmegaConf.to_yaml(OmegaConf.create(overrides)))
 
 
 def _submitit_state(job: Any) -> str:
@@ -158,6 +202,26 @@ from hydra_plugins.hydra_submitit_launcher.submitit_launcher import (  # noqa: E
 
 
 class _SubmititLauncher(BaseSubmititLauncher):
+    def __call__(
+        self,
+        sweep_overrides: list[str],
+        job_dir_key: str,
+        job_num: int,
+        job_id: str,
+        singleton_state: dict,
+    ) -> JobReturn:
+        import submitit
+        from hydra.core.singleton import Singleton
+        from hydra.core.utils import setup_globals
+
+        Singleton.set_state(singleton_state)
+        setup_globals()
+        config = self.hydra_context.config_loader.load_sweep_config(self.config, sweep_overrides)
+        with open_dict(config.hydra.job):
+            config.hydra.job.id = submitit.JobEnvironment().job_id
+            config.hydra.job.num = job_num
+        return guarded_run_job(self.hydra_context, self.task_function, config)
+
     def _executor(self):
         import submitit
         from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
@@ -292,3 +356,110 @@ class LocalLauncher(_SubmititLauncher):
     """hydra-submitit-launcher's local launcher with crowdsim's resume and fault rules."""
 
     _EXECUTOR = "local"
+
+
+# --- one after another in this process; joblib -------------------------------------------------
+from hydra._internal.core_plugins.basic_launcher import (  # noqa: E402
+    BasicLauncher as _HydraBasicLauncher,
+)
+from hydra_plugins.hydra_joblib_launcher.joblib_launcher import (  # noqa: E402
+    JoblibLauncher as _HydraJoblibLauncher,
+)
+
+
+class BasicLauncher(_HydraBasicLauncher):
+    """Hydra's basic launcher (jobs one after another in this process); a job whose bookkeeping
+    fails is recorded as failed and the next one runs."""
+
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int):
+        from hydra.core.utils import configure_log, setup_globals
+
+        setup_globals()
+        assert self.hydra_context is not None and self.config is not None
+        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
+        log.info(f"Launching {len(job_overrides)} jobs locally")
+        runs = []
+        for idx, overrides in enumerate(job_overrides, start=initial_job_idx):
+            log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))}")
+            config = self.hydra_context.config_loader.load_sweep_config(
+                self.config, list(overrides)
+            )
+            with open_dict(config):
+                config.hydra.job.id = idx
+                config.hydra.job.num = idx
+            runs.append(guarded_run_job(self.hydra_context, self.task_function, config))
+            configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        return runs
+
+
+def _joblib_job(idx, overrides, hydra_context, config, task_function, singleton_state):
+    """One joblib job in a worker process (hydra-joblib-launcher's execute_job, guarded)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.core.singleton import Singleton
+    from hydra.core.utils import setup_globals
+
+    setup_globals()
+    Singleton.set_state(singleton_state)
+    _exit_with_parent()
+    sweep_config = hydra_context.config_loader.load_sweep_config(config, list(overrides))
+    with open_dict(sweep_config):
+        sweep_config.hydra.job.id = f"{sweep_config.hydra.job.name}_{idx}"
+        sweep_config.hydra.job.num = idx
+    HydraConfig.instance().set_config(sweep_config)
+    return guarded_run_job(hydra_context, task_function, sweep_config)
+
+
+_WATCHING_PARENT = False
+
+
+def _exit_with_parent(every: float = 1.0) -> None:
+    """In a worker process: exit as soon as the process that launched the sweep is gone (a
+    killed launcher must not leave workers simulating for nobody)."""
+    import os
+    import threading
+
+    global _WATCHING_PARENT
+    if _WATCHING_PARENT:
+        return
+    _WATCHING_PARENT = True
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(every)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="crowdsim-exit-with-parent", daemon=True).start()
+
+
+class JoblibLauncher(_HydraJoblibLauncher):
+    """hydra-joblib-launcher (loky processes on this machine's cores), with failures of a job's
+    bookkeeping recorded as failed jobs, and workers that exit when the launcher is killed."""
+
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int):
+        from hydra.core.singleton import Singleton
+        from hydra.core.utils import configure_log, setup_globals
+        from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
+        from joblib import Parallel, delayed
+
+        setup_globals()
+        assert self.config is not None and self.hydra_context is not None
+        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        sweep_dir = Path(str(self.config.hydra.sweep.dir))
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        joblib_cfg = self.joblib
+        joblib_cfg["backend"] = "loky"  # threads are incompatible with Hydra
+        process_joblib_cfg(joblib_cfg)
+        log.info(f"Joblib.Parallel({joblib_cfg}) is launching {len(job_overrides)} jobs")
+        log.info(f"Launching jobs, sweep output dir : {sweep_dir}")
+        for idx, overrides in enumerate(job_overrides, start=initial_job_idx):
+            log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))}")
+        state = Singleton.get_state()
+        return Parallel(**joblib_cfg)(
+            delayed(_joblib_job)(
+                idx, overrides, self.hydra_context, self.config, self.task_function, state
+            )
+            for idx, overrides in enumerate(job_overrides, start=initial_job_idx)
+        )
