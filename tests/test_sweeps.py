@@ -434,27 +434,3 @@ def test_aggregate_command_rejects_a_folder_without_jobs(tmp_path, capsys):
         assert aggregate_main([str(target)]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and "DIR" in err[0] and "allowed" in err[0]
-
-
-# --- Ray (heavy, optional) ---------------------------------------------------------------------
-
-
-@pytest.mark.slow
-def test_ray_sweep_matches_basic(sweeps, tmp_path):
-    pytest.importorskip("hydra_plugins.hydra_ray_launcher")
-    sweep_dir = tmp_path / "ray"
-    crowdsim(
-        "-m",
-        *SMALL,
-        *GRID,
-        "hydra/launcher=ray_cluster",
-        "hydra.launcher.ray.init.address=null",
-        "+hydra.launcher.ray.init.num_cpus=2",
-        f"hydra.sweep.dir={sweep_dir}",
-        cwd=tmp_path,
-        timeout=600,
-    )
-    df = pd.read_parquet(sweep_dir / "sweep.parquet")
-    pd.testing.assert_frame_equal(
-        reproducible(df), reproducible(sweeps["basic"]["table"]), check_exact=True
-    )
