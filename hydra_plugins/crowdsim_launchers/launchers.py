@@ -51,17 +51,35 @@ def job_folder(hydra_context: Any, sweep_config: DictConfig, overrides: list[str
         config.hydra.job.num = num
         config.hydra.job.id = f"job_id_for_{num}"
     before = HydraConfig.instance().cfg
-    HydraConfig.instance().set_config(config)
     try:
-        folder = Path(str(config.hydra.sweep.dir)) / str(config.hydra.sweep.subdir)
-        task = copy.deepcopy(config)
-        with read_write(task), open_dict(task):
-            del task["hydra"]
-        resolved = OmegaConf.to_container(task, resolve=True)
+        return folder_and_identity(config)
     finally:
         if before is not None:
             HydraConfig.instance().set_config(before)
-    return folder, resolved
+
+
+def folder_and_identity(config: DictConfig) -> tuple[Path, dict]:
+    """A job config's folder and resolved task config (sets Hydra's runtime config to it)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    HydraConfig.instance().set_config(config)
+    folder = Path(str(config.hydra.sweep.dir)) / str(config.hydra.sweep.subdir)
+    task = copy.deepcopy(config)
+    with read_write(task), open_dict(task):
+        del task["hydra"]
+    return folder, OmegaConf.to_container(task, resolve=True)
+
+
+def prepare_sweep(launcher: Any) -> Path:
+    """What every launcher does first: Hydra's globals and logging, the sweep folder."""
+    from hydra.core.utils import configure_log, setup_globals
+
+    setup_globals()
+    assert launcher.config is not None and launcher.hydra_context is not None
+    configure_log(launcher.config.hydra.hydra_logging, launcher.config.hydra.verbose)
+    sweep_dir = Path(str(launcher.config.hydra.sweep.dir))
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    return sweep_dir
 
 
 def split_finished(
@@ -137,7 +155,6 @@ def guarded_run_job(hydra_context: Any, task_function: Any, config: DictConfig) 
     (saving the job's config, opening its log: a full disk, a read-only folder) recorded as the
     job's FAILED.json instead of ending the whole sweep. Failures inside the task function are
     recorded by the task (:func:`crowdsim.experiments.jobs.run_job`)."""
-    from hydra.core.hydra_config import HydraConfig
     from hydra.core.utils import run_job
 
     try:
@@ -151,14 +168,9 @@ def guarded_run_job(hydra_context: Any, task_function: Any, config: DictConfig) 
     except Exception as exc:  # noqa: BLE001 - recorded as the job's result
         from crowdsim.experiments.sweep import write_failure
 
-        HydraConfig.instance().set_config(config)
         overrides = list(OmegaConf.to_container(config.hydra.overrides.task))
         num = int(config.hydra.job.num)
-        folder = Path(str(config.hydra.sweep.dir)) / str(config.hydra.sweep.subdir)
-        task = copy.deepcopy(config)
-        with read_write(task), open_dict(task):
-            del task["hydra"]
-        resolved = OmegaConf.to_container(task, resolve=True)
+        folder, resolved = folder_and_identity(config)
         try:
             _write_overrides(folder, overrides)
             write_failure(folder, exc, resolved, {"overrides": overrides, "job_num": num})
@@ -372,12 +384,9 @@ class BasicLauncher(_HydraBasicLauncher):
     fails is recorded as failed and the next one runs."""
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int):
-        from hydra.core.utils import configure_log, setup_globals
+        from hydra.core.utils import configure_log
 
-        setup_globals()
-        assert self.hydra_context is not None and self.config is not None
-        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
-        Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
+        prepare_sweep(self)
         log.info(f"Launching {len(job_overrides)} jobs locally")
         runs = []
         for idx, overrides in enumerate(job_overrides, start=initial_job_idx):
@@ -440,15 +449,10 @@ class JoblibLauncher(_HydraJoblibLauncher):
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int):
         from hydra.core.singleton import Singleton
-        from hydra.core.utils import configure_log, setup_globals
         from hydra_plugins.hydra_joblib_launcher._core import process_joblib_cfg
         from joblib import Parallel, delayed
 
-        setup_globals()
-        assert self.config is not None and self.hydra_context is not None
-        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
-        sweep_dir = Path(str(self.config.hydra.sweep.dir))
-        sweep_dir.mkdir(parents=True, exist_ok=True)
+        sweep_dir = prepare_sweep(self)
         joblib_cfg = self.joblib
         joblib_cfg["backend"] = "loky"  # threads are incompatible with Hydra
         process_joblib_cfg(joblib_cfg)

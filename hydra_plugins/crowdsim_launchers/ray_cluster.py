@@ -20,15 +20,15 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from hydra.core.utils import JobReturn, configure_log, filter_overrides, setup_globals
+from hydra.core.utils import JobReturn, filter_overrides, setup_globals
 from omegaconf import OmegaConf, open_dict
 
 from hydra_plugins.crowdsim_launchers.launchers import (
     _returns,
     guarded_run_job,
+    prepare_sweep,
     record_scheduler_fault,
     split_finished,
 )
@@ -71,11 +71,7 @@ if _HydraRayLauncher is not None:
             import ray
             from hydra.core.singleton import Singleton
 
-            setup_globals()
-            assert self.config is not None and self.hydra_context is not None
-            configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
-            sweep_dir = Path(str(self.config.hydra.sweep.dir))
-            sweep_dir.mkdir(parents=True, exist_ok=True)
+            sweep_dir = prepare_sweep(self)
             todo, _finished = split_finished(
                 self.hydra_context, self.config, job_overrides, initial_job_idx
             )
