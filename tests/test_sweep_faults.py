@@ -109,7 +109,9 @@ def test_a_full_disk_fails_jobs_not_the_sweep(tmp_path):
         (disk / "filler").write_bytes(b"x" * (1024 - 160) * 1024)  # 160 KB left: about one job
         sweep_dir = disk / "sweep"
         args = ["population.n_workers=1000", "sim.days=5", "seed=range(0,4)"]
-        proc = crowdsim("-m", *args, f"hydra.sweep.dir={sweep_dir}", cwd=tmp_path, check=False)
+        proc = crowdsim(
+            "-m", *args, f"hydra.sweep.dir={sweep_dir}", cwd=tmp_path, check=False, timeout=900
+        )
         assert proc.returncode == 1, proc.stderr
         last = proc.stderr.strip().splitlines()[-1]
         assert "of 4 jobs" in last and "sweep.parquet" in last, proc.stderr

@@ -308,6 +308,11 @@ class _SubmititLauncher(BaseSubmititLauncher):
             )
         state = _submitit_state(job)
         error_type, key = _scheduler_error(state)
+        if _timed_out(job):  # submitit's warning signal before the time limit ended the job
+            return "JobTimeout", (
+                f"{scheduler} job {job.job_id} reached its time limit "
+                f"(timeout_min={self.params.get('timeout_min')}; Slurm state {state or key})"
+            )
         return error_type, f"{scheduler} job {job.job_id} ended {state or key}"
 
 
@@ -352,6 +357,14 @@ def _vanished(waiting: dict[int, tuple], since: dict[int, float]) -> set[int]:
         elif now - since.setdefault(n, now) >= VANISHED_SECONDS:
             gone.add(n)
     return gone
+
+
+def _timed_out(job: Any) -> bool:
+    """Whether submitit logged that the job was signalled for its time limit."""
+    try:
+        return "this job is timed-out" in Path(job.paths.stderr).read_text(errors="replace")
+    except OSError:
+        return False
 
 
 def _scheduler_name(executor: str) -> str:
