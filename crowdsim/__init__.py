@@ -7,11 +7,32 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
-from crowdsim.agents import Requester, Worker  # noqa: E402
-from crowdsim.config import ConfigError, CrowdSimConfig  # noqa: E402
-from crowdsim.metrics.summary import Results  # noqa: E402
-from crowdsim.model import CrowdWorkModel  # noqa: E402
-from crowdsim.run import run  # noqa: E402
+# Imported when first used (PEP 562), so that `crowdsim --help`, `--version` and shell completion
+# do not load numba, Mesa and pandas: `from crowdsim import CrowdWorkModel` works as before.
+_LAZY = {
+    "ConfigError": "crowdsim.config",
+    "CrowdSimConfig": "crowdsim.config",
+    "Requester": "crowdsim.agents",
+    "Worker": "crowdsim.agents",
+    "Results": "crowdsim.metrics.summary",
+    "CrowdWorkModel": "crowdsim.model",
+    "run": "crowdsim.run",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'crowdsim' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
 
 __all__ = [
     "ConfigError",

@@ -1,35 +1,32 @@
 """The ``crowdsim`` command: a Hydra app that runs one configuration (or a sweep with ``-m``).
 
-Before Hydra starts (and creates any output folder), the command line is checked: an unknown
-scenario, a misspelt option or a value out of range ends the command with one line naming the
-option, the value and what is allowed, and exit status 2.
+Before Hydra starts (and creates any output folder), the command line is checked
+(:func:`crowdsim.overrides.validate_overrides`): an unknown scenario, a misspelt option (with or
+without ``+``), a value out of range, a ``_target_`` that would run code, a sweep without ``-m``
+or a run too big for this machine's memory ends the command with one line naming the option,
+the value and what is allowed, and exit status 2.
+
+``--help``, ``--version`` and shell completion (``-sc query=bash``) are answered here without
+importing Hydra or the model, so they take a fraction of a second.
 """
 
 from __future__ import annotations
 
+import os
 import sys
-from itertools import islice
-from pathlib import Path
+import textwrap
+import warnings
 
-import hydra
-from omegaconf import DictConfig, OmegaConf
+from crowdsim.overrides import (  # noqa: F401 - re-exported: other commands import them from here
+    CONFIG_DIR,
+    PROG,
+    config_groups,
+    launcher_options,
+    validate_hydra_overrides,
+    validate_overrides,
+)
 
-from crowdsim.config import ConfigError, register_configs, to_config
-
-CONFIG_DIR = str(Path(__file__).resolve().parent / "conf")  # inside the package: a wheel works
-PROG = "crowdsim"
-
-register_configs()
-
-_FLAGS_WITH_VALUE = {
-    "-cn",
-    "--config-name",
-    "-cp",
-    "--config-path",
-    "-cd",
-    "--config-dir",
-    "--experimental-rerun",
-}
+_FLAGS_WITH_VALUE = {"-cn", "--config-name", "-cp", "--config-path", "-cd", "--config-dir"}
 _INFO_FLAGS = {
     "-h",
     "--help",
@@ -43,263 +40,282 @@ _INFO_FLAGS = {
     "-sc",
     "--version",
 }
+# flags whose next word is their value when it is one of these
+_FLAG_VALUES = {
+    "-c": ("job", "hydra", "all"),
+    "--cfg": ("job", "hydra", "all"),
+    "-i": ("all", "config", "defaults", "defaults-tree", "plugins", "searchpath"),
+    "--info": ("all", "config", "defaults", "defaults-tree", "plugins", "searchpath"),
+    "-sc": None,  # any value
+    "--shell-completion": None,
+    "-p": None,
+    "--package": None,
+}
+_REFUSED_FLAGS = {
+    "--experimental-rerun": "not available: it loads a pickle, which can run code "
+    "(re-run a job with the overrides in its .hydra/overrides.yaml instead)",
+    "-cp": "not available: crowdsim's configs are inside the package (use --config-dir DIR to add yours)",
+    "--config-path": "not available: crowdsim's configs are inside the package (use --config-dir DIR to add yours)",
+    "-cn": "not available: the primary config is crowdsim's config.yaml (choose scenario=NAME)",
+    "--config-name": "not available: the primary config is crowdsim's config.yaml (choose scenario=NAME)",
+}
 
 
-def config_groups() -> dict[str, list[str]]:
-    """Config groups under ``crowdsim/conf/`` and their options (file names without .yaml)."""
-    root = Path(CONFIG_DIR)
-    groups: dict[str, list[str]] = {}
-    for d in sorted(p for p in root.rglob("*") if p.is_dir()):
-        rel = d.relative_to(root).as_posix()
-        if rel.startswith("hydra"):
-            continue
-        groups[rel] = sorted(p.stem for p in d.glob("*.yaml"))
-    return groups
+def _version() -> str:
+    from crowdsim import __version__
+
+    return __version__
 
 
-def _split_args(argv: list[str]) -> tuple[list[str], bool, bool]:
-    overrides, multirun, info = [], False, False
+def _fail(message: str) -> None:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _bad(message: str):
+    from crowdsim.config import ConfigError
+
+    return ConfigError("command line", None, "", message=message)
+
+
+def _split_args(argv: list[str]) -> tuple[list[str], bool, bool, list[str]]:
+    """Overrides, multirun, info (a flag that only shows something) and ``--config-dir`` dirs."""
+    overrides, multirun, info, dirs = [], False, False, []
     it = iter(argv)
     for a in it:
+        flag = a.split("=", 1)[0]
         if a in ("-m", "--multirun"):
             multirun = True
+        elif flag in _REFUSED_FLAGS:
+            raise _bad(f"invalid value for option '{flag}': {_REFUSED_FLAGS[flag]}")
         elif a in _FLAGS_WITH_VALUE:
-            next(it, None)
-        elif a.split("=")[0] in _INFO_FLAGS or a in _INFO_FLAGS:
-            info = True
-        elif a.startswith("-"):
-            continue
+            value = next(it, None)
+            if value is None:
+                raise _bad(
+                    f"invalid value for option '{a}': nothing (allowed: a folder of config groups)"
+                )
+            dirs.append(value)
+        elif flag in ("--config-dir", "-cd"):
+            dirs.append(a.split("=", 1)[1])
+        elif flag in _INFO_FLAGS or flag in ("-p", "--package"):
+            info = info or flag in _INFO_FLAGS
+            if flag in _FLAG_VALUES and "=" not in a:
+                allowed = _FLAG_VALUES[flag]
+                if nxt := next(it, None):
+                    if allowed is None or nxt in allowed:
+                        continue
+                    overrides.append(nxt)
+        elif a.startswith("-") and not a.startswith("-="):
+            raise _bad(
+                f"invalid value for option '{a}': not an option of {PROG} (allowed: -m, --cfg job, "
+                "--info, --help, --hydra-help, --version, --config-dir DIR, -sc ...)"
+            )
         else:
             overrides.append(a)
-    return overrides, multirun, info
+    return overrides, multirun, info, dirs
 
 
-def _is_hydra_override(o: str) -> bool:
-    key = o.lstrip("+~").split("=", 1)[0]
-    return key == "hydra" or key.startswith("hydra.") or key.startswith("hydra/")
+def check_command_line(argv: list[str]) -> tuple[list[str], bool, bool, list[str]]:
+    """Check a ``crowdsim`` command line as :func:`main` does before Hydra starts; return its
+    overrides, multirun flag, info flag and extra config dirs, or raise ConfigError."""
+    overrides, multirun, info, dirs = _split_args(argv)
+    shows = {"-c", "--cfg", "-i", "--info", "-sc", "--shell-completion"}
+    if multirun and any(a.split("=")[0] in shows for a in argv):
+        raise _bad(
+            "invalid value for option '-m': not with --cfg or --info "
+            "(drop -m to see the configuration of the first job)"
+        )
+    if info:
+        # nothing runs, but Hydra still instantiates callbacks: no code in the config
+        from crowdsim.overrides import check_keys
+
+        check_keys(overrides, True, config_groups(dirs))
+    else:
+        validate_overrides(overrides, multirun=multirun, extra_dirs=dirs)
+    return overrides, multirun, info, dirs
 
 
-def _expand(overrides: list[str]) -> list[list[str]]:
-    """Combinations to validate: all first values, then each value of each sweep in turn."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
+# ------------------------------------------------------------------------------- help, completion
+def help_text() -> str:
+    """``crowdsim --help``: what the command does, its config groups and options."""
+    from crowdsim.config import schema
 
-    parser = OverridesParser.create()
-    parsed = parser.parse_overrides(overrides)
-    firsts, options = [], []
-    for o, text in zip(parsed, overrides, strict=True):
-        key = o.get_key_element()
-        if o.is_sweep_override():
-            try:
-                values = list(islice(o.sweep_string_iterator(), 200))
-            except Exception:  # glob() and other sweeps Hydra resolves itself
-                values = []
-            if not values:
-                firsts.append(None)
-                options.append([])
-                continue
-            firsts.append(f"{key}={values[0]}")
-            options.append([f"{key}={v}" for v in values])
-        else:
-            firsts.append(text)
-            options.append([])
-    base = [f for f in firsts if f is not None]
-    combos = [base]
-    for i, vals in enumerate(options):
-        for v in vals[1:]:
-            combo = [v if j == i else f for j, f in enumerate(firsts) if f is not None]
-            combos.append(combo)
-    return combos
-
-
-def _group_error(override: str, groups: dict[str, list[str]]) -> ConfigError | None:
-    key, _, value = override.lstrip("+~").partition("=")
-    key = key.split("@")[0]
-    if (
-        key in groups
-        and value
-        and value not in groups[key]
-        and not value.startswith(("glob(", "choice("))
-    ):
-        return ConfigError(key, value, ", ".join(groups[key]) or "(no options)")
-    return None
-
-
-def validate_overrides(overrides: list[str]) -> None:
-    """Compose each combination the command line asks for and validate it; raise ConfigError.
-
-    With ``+experiment=NAME``, the grid in the experiment file (``hydra.sweeper.params``) is
-    validated too, value by value, as if it had been typed on the command line.
-    """
-    from hydra import compose, initialize_config_dir
-    from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
-
-    mine = [o for o in overrides if not _is_hydra_override(o)]
-    validate_hydra_overrides([o for o in overrides if _is_hydra_override(o)])
     groups = config_groups()
-    for o in mine:
-        # `+experiment=NAME` and other group choices: the value must be a file in the group
-        err = _group_error(o, groups)
-        if err is not None and "," not in o:
-            raise err
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3", job_name=PROG):
-        try:
-            combos = _expand(_experiment_grid(mine) + mine)
-        except HydraException as exc:
-            raise ConfigError(
-                "command line",
-                " ".join(mine),
-                f"Hydra override syntax ({str(exc).splitlines()[0]})",
-            ) from None
-        for combo in combos:
-            for o in combo:
-                err = _group_error(o, groups)
-                if err is not None:
-                    raise err
-            try:
-                cfg = compose(config_name="config", overrides=combo)
-            except (HydraException, OmegaConfBaseException) as exc:
-                raise _translate(exc, combo) from None
-            to_config(cfg)
-
-
-def _experiment_grid(overrides: list[str]) -> list[str]:
-    """The sweep of the ``+experiment=NAME`` files on the command line, as overrides.
-
-    Keys also given on the command line are left out: there, as in Hydra's basic sweeper, the
-    command line wins.
-    """
-    from hydra import compose
-    from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
-
-    def key(o: str) -> str:
-        return o.lstrip("+~").split("=", 1)[0].split("@", 1)[0]
-
-    chosen = [o for o in overrides if key(o) == "experiment" and "," not in o and "(" not in o]
-    if not chosen:
-        return []
-    try:
-        cfg = compose(config_name="config", overrides=chosen, return_hydra_config=True)
-    except (HydraException, OmegaConfBaseException) as exc:
-        raise _translate(exc, chosen) from None
-    params = OmegaConf.select(cfg, "hydra.sweeper.params", default=None) or {}
-    given = {key(o) for o in overrides}
-    return [f"{k}={v}" for k, v in params.items() if k not in given]
-
-
-def launcher_options() -> dict[str, str | None]:
-    """Launcher choices for ``hydra/launcher=``: name -> the plugin config it builds on.
-
-    The files in crowdsim/conf/hydra/launcher/ (documented settings) plus the configs installed plugins
-    register (``basic``, ``joblib``, ``submitit_local``, ``submitit_slurm``, ``ray``...). A file
-    whose plugin is not installed maps to the missing plugin's name.
-    """
-    import yaml
-    from hydra.core.config_store import ConfigStore
-    from hydra.core.plugins import Plugins
-
-    Plugins.instance()  # importing the plugins registers their configs
-    stored = {n.removesuffix(".yaml") for n in ConfigStore.instance().list("hydra/launcher")}
-    options: dict[str, str | None] = dict.fromkeys(sorted(stored))
-    for path in sorted((Path(CONFIG_DIR) / "hydra" / "launcher").glob("*.yaml")):
-        base = None
-        try:
-            defaults = (yaml.safe_load(path.read_text()) or {}).get("defaults", [])
-        except yaml.YAMLError:
-            defaults = []
-        for d in defaults:
-            if isinstance(d, str) and d != "_self_":
-                base = d
-        options[path.stem] = base
-    return {
-        name: (None if base is None or base in stored else base) for name, base in options.items()
-    }
-
-
-def validate_hydra_overrides(overrides: list[str]) -> None:
-    """Check the launcher choice (``hydra/launcher=NAME``) before Hydra starts; raise ConfigError."""
-    for o in overrides:
-        key, _, value = o.lstrip("+~").partition("=")
-        if key.split("@")[0] != "hydra/launcher" or not value:
-            continue
-        options = launcher_options()
-        if value not in options:
-            raise ConfigError("hydra/launcher", value, ", ".join(options))
-        missing = options[value]
-        if missing is not None:
-            raise ConfigError(
-                "hydra/launcher",
-                value,
-                ", ".join(n for n, m in options.items() if m is None),
-                message=f"invalid value for option 'hydra/launcher': {value!r} needs the '{missing}' launcher "
-                f"plugin, which is not installed (install it with: pip install -e '.[cluster]')",
+    width = 100
+    out = [
+        f"{PROG} {_version()}: simulate a crowd-work (micro-task) market and write its results.",
+        "",
+        "usage:",
+        f"  {PROG} [KEY=VALUE ...]            one run; results in outputs/<scenario>/<time>/",
+        f"  {PROG} -m KEY=A,B [KEY=VALUE ...] a sweep, one job per combination; results in multirun/<time>/",
+        f"  {PROG} --cfg job [KEY=VALUE ...]  print the configuration a run would use, and exit",
+        "",
+        "config groups (one file each, e.g. scenario=fairwork):",
+    ]
+    for g, names in groups.items():
+        label = "+experiment" if g == "experiment" else g
+        out.append(
+            textwrap.fill(
+                ", ".join(names), width, initial_indent=f"  {label}: ", subsequent_indent="      "
             )
+        )
+    out.append("  hydra/launcher: cores, local_submitit, slurm, ray_cluster (sweeps in parallel)")
+    out += [
+        "",
+        "options (KEY=VALUE; defaults and sources: crowdsim/config.py, or crowdsim --cfg job):",
+    ]
+    sections: dict[str, list[str]] = {}
+    for o in schema():
+        section, _, name = o.name.rpartition(".")
+        sections.setdefault(section, []).append(name)
+    for section, names in sections.items():
+        label = f"{section}.*: " if section else ""
+        out.append(
+            textwrap.fill(
+                ", ".join(names), width, initial_indent=f"  {label}", subsequent_indent="      "
+            )
+        )
+    out += [
+        "",
+        "flags:",
+        "  -m, --multirun         run every combination of the values given as A,B or range(0,5)",
+        "  --cfg job, --info      show the composed configuration / where configs come from",
+        "  --config-dir DIR       also read config groups (e.g. DIR/scenario/mine.yaml) from DIR",
+        "  --hydra-help           Hydra's own options (hydra.run.dir=..., hydra/launcher=...)",
+        '  -sc install=bash       shell completion: eval "$(crowdsim -sc install=bash)"',
+        "  --version              print crowdsim's version",
+        "",
+        "Bad input ends with one line naming the option and what is allowed (exit status 2).",
+        "Docs: README.md, docs/sweeps.md.",
+    ]
+    return "\n".join(out)
 
 
-def _translate(exc: Exception, combo: list[str]) -> ConfigError:
-    from crowdsim.config import _check_key_exists
+def completions(line: str, extra_dirs: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """Candidates for the word being typed at the end of ``line`` (bash completion)."""
+    from crowdsim.config import schema
 
-    msg = str(exc)
-    first = msg.strip().splitlines()[0] if msg.strip() else type(exc).__name__
-    for o in combo:
-        key, _, value = o.lstrip("+~").partition("=")
-        if key and (key in msg or f"Key '{key.split('.')[-1]}'" in msg):
-            try:
-                _check_key_exists(None, key)
-            except ConfigError as ce:
-                return ce
-            import re
+    words = line.split()
+    word = "" if (not line or line.endswith(" ")) else words[-1]
+    if word.startswith("-"):
+        flags = [
+            "-m",
+            "--multirun",
+            "--cfg",
+            "--info",
+            "--help",
+            "--hydra-help",
+            "--version",
+            "--config-dir",
+        ]
+        return [f for f in flags if f.startswith(word)]
+    sign = word[:2] if word.startswith("++") else word[:1] if word[:1] in "+~" else ""
+    body = word[len(sign) :]
+    groups = config_groups(extra_dirs)
+    options = {o.name: o for o in schema()}
+    if "=" in body:
+        key, _, partial = body.partition("=")
+        if key in groups:
+            values = groups[key]
+        elif key in options:
+            o = options[key]
+            values = list(o.meta.get("choices") or ())
+            if o.type is bool:
+                values = ["true", "false"]
+        else:
+            values = []
+        return [f"{sign}{key}={v}" for v in values if v.startswith(partial)]
+    level = body.count(".")
+    found: set[str] = set()
+    for name in [*groups, "hydra/launcher", *options]:
+        parts = name.split(".")
+        if not name.startswith(body):
+            continue
+        if name in groups or name == "hydra/launcher":
+            found.add(name + "=")
+        elif len(parts) > level + 1:
+            found.add(".".join(parts[: level + 1]) + ".")
+        else:
+            found.add(name + "=")
+    return sorted(sign + f for f in found)
 
-            chain, e = [], exc
-            while e is not None:
-                chain.append(str(e))
-                e = e.__cause__ or e.__context__
-            text = "\n".join(chain)
-            m = re.search(r"could not be converted to (\w+)", text)
-            if m:
-                return ConfigError(key, value, f"a value of type {m.group(1).lower()}")
-            m = re.search(r"Invalid value '([^']*)', expected one of \[([^\]]*)\]", text)
-            if m:
-                return ConfigError(key, value, m.group(2))
-            return ConfigError(key, value, first)
-    return ConfigError("command line", " ".join(combo), first)
+
+def _shell_completion(argv: list[str], dirs: list[str]) -> bool:
+    """Answer ``-sc query=bash`` (and zsh, which uses the same script) here; True if answered."""
+    values = [
+        a.split("=", 1)[1] if "=" in a else nxt
+        for a, nxt in zip(argv, [*argv[1:], ""], strict=True)
+        if a.split("=", 1)[0] in ("-sc", "--shell-completion")
+    ]
+    if not values or values[0] not in ("query=bash", "query=zsh"):
+        return False
+    line = os.environ.get("COMP_LINE", "")
+    parts = line.split(" ", 1)
+    line = parts[1] if len(parts) > 1 else ""
+    word = line.split()[-1] if line and not line.endswith(" ") else ""
+    if word.lstrip("+~").startswith("hydra"):
+        return False  # Hydra's own keys: Hydra completes them
+    print(" ".join(completions(line, dirs)))
+    return True
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
-def hydra_main(cfg: DictConfig):
-    """Run one configuration and write its results into Hydra's output folder.
+# ------------------------------------------------------------------------------- the Hydra app
+def _hydra_main():
+    """Build the ``@hydra.main`` app (imported only when a run or Hydra's own flags need it)."""
+    import hydra
+    from omegaconf import DictConfig
 
-    The job itself is :func:`crowdsim.experiments.jobs.run_job`: resume from DONE.json for the
-    same config and version, FAILED.json for any failure (in a multirun the sweep goes on).
-    """
-    from crowdsim.experiments.jobs import run_job
+    from crowdsim.config import register_configs
 
-    return run_job(cfg)
+    register_configs()
+
+    @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
+    def hydra_main(cfg: DictConfig):
+        """Run one configuration into Hydra's output folder: the job is
+        :func:`crowdsim.experiments.jobs.run_job` (resume from DONE.json for the same config and
+        version, FAILED.json for any failure; in a multirun the sweep goes on)."""
+        from crowdsim.experiments.jobs import run_job
+
+        return run_job(cfg)
+
+    return hydra_main
+
+
+def _warn_once() -> None:
+    """Each warning once per process, whichever module raises it (a sweep's jobs repeat them)."""
+    warnings.simplefilter("once")
+    os.environ.setdefault("PYTHONWARNINGS", "once")  # launcher processes started from here
 
 
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
-    overrides, multirun, info = _split_args(argv)
-    shows = {"-c", "--cfg", "-i", "--info", "-sc", "--shell-completion"}
-    if multirun and any(a.split("=")[0] in shows for a in argv):
-        print(
-            f"{PROG}: error: -m/--multirun cannot be combined with --cfg or --info "
-            "(drop -m to see the configuration of the first job)",
-            file=sys.stderr,
-        )
-        raise SystemExit(2)
-    if not info:
+    if argv and argv[0] in ("--version", "-V"):
+        print(f"{PROG} {_version()}")
+        return
+    if argv and argv[0] in ("-h", "--help"):
         try:
-            validate_overrides(overrides)
-        except ConfigError as exc:
-            print(f"{PROG}: error: {exc}", file=sys.stderr)
-            raise SystemExit(2) from None
+            print(help_text())
+        except BrokenPipeError:  # `crowdsim --help | head`
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - nothing more is written
+        return
+    from crowdsim.config import ConfigError
+
+    if any(a.split("=")[0] in ("-sc", "--shell-completion") for a in argv):
+        try:
+            if _shell_completion(argv, _split_args(argv)[3]):
+                return
+        except ConfigError:
+            return  # completing a half-typed line: nothing to suggest
+    try:
+        overrides, multirun, info, dirs = check_command_line(argv)
+    except ConfigError as exc:
+        _fail(str(exc))
+    _warn_once()
     from crowdsim.experiments import callbacks
 
     callbacks.LAST_SWEEP = None
-    sys.argv = [sys.argv[0], *argv]
-    hydra_main()
+    sys.argv = [PROG, *argv]  # Hydra names the job (and its log file) after argv[0]
+    _hydra_main()()
     outcome = callbacks.LAST_SWEEP
     if multirun and outcome and (outcome.get("failed") or outcome.get("missing")):
         parts = [f"{outcome[k]} {k}" for k in ("failed", "missing") if outcome.get(k)]

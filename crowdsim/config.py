@@ -585,38 +585,52 @@ def option_names() -> tuple[str, ...]:
     return tuple(sections + leaves)
 
 
-def _check_key_exists(cfg: DictConfig | None, key: str) -> None:
+def _check_key_exists(cfg: DictConfig | None, key: str, value: Any = None) -> None:
     """Raise ConfigError if ``key`` (dotted) is not an option of the schema, with a suggestion.
 
-    Keys inside dict options (``market.type_shares.survey``) are checked by :func:`validate`.
+    A key inside a dict option whose keys are declared (``market.type_shares.survey``) must be
+    one of them; the values themselves are checked by :func:`validate`.
     """
     node: Any = CrowdSimConfig
     done: list[str] = []
-    for part in key.split("."):
+    parts = key.split(".")
+    for i, part in enumerate(parts):
         if not is_dataclass(node):
             return
-        names = [f.name for f in fields(node)]
-        if part not in names:
+        by_name = {f.name: f for f in fields(node)}
+        if part not in by_name:
             close = difflib.get_close_matches(key, option_names(), n=1, cutoff=0.6)
             if not close:
-                near = difflib.get_close_matches(part, names, n=1)
+                near = difflib.get_close_matches(part, list(by_name), n=1)
                 close = [".".join([*done, near[0]])] if near else []
             hint = f"did you mean '{close[0]}'? " if close else ""
+            names = ", ".join(by_name)
             raise ConfigError(
-                key,
-                None,
-                ", ".join(names),
-                message=f"unknown option '{key}' ({hint}options here: {', '.join(names)})",
+                key, None, names, message=f"unknown option '{key}' ({hint}options here: {names})"
             )
+        allowed_keys = by_name[part].metadata.get("keys")
+        if allowed_keys and i + 1 < len(parts) and parts[i + 1] not in allowed_keys:
+            raise ConfigError(
+                ".".join(parts[: i + 2]), value, f"keys among {', '.join(allowed_keys)}"
+            ) from None
         node = _hints(node)[part]
         done.append(part)
 
 
-def _translate_omegaconf_error(exc: Exception) -> ConfigError:
-    msg = str(exc).splitlines()[0]
-    key = getattr(exc, "full_key", None) or "?"
-    value = getattr(exc, "value", None)
-    return ConfigError(str(key), value if value is not None else "?", msg)
+def _option(dotted: str) -> Option | None:
+    return next((o for o in schema() if o.name == dotted), None)
+
+
+def _translate_omegaconf_error(exc: Exception, value: Any = MISSING) -> ConfigError:
+    """A ConfigError from an OmegaConf error: the option it names and what that option allows."""
+    key = str(getattr(exc, "full_key", None) or "?")
+    if value is MISSING:
+        value = getattr(exc, "value", None)
+        value = value if value is not None else "?"
+    option = _option(key)
+    if option is not None:
+        return ConfigError(key, value, describe(option.type, option.meta))
+    return ConfigError(key, value, str(exc).splitlines()[0])
 
 
 # --- checking one value against its field -------------------------------------------------------

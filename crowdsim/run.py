@@ -8,27 +8,64 @@ import os
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crowdsim.config import to_config
-from crowdsim.metrics.summary import Results
+from crowdsim.text import json_safe
+
+if TYPE_CHECKING:
+    from crowdsim.metrics.summary import Results
 
 
-def run(cfg: Any = None, **overrides: Any) -> Results:
+def run(cfg: Any = None, progress: bool = False, **overrides: Any) -> Results:
     """Simulate one configuration and return its results as data.
 
     Args:
         cfg: a Hydra/OmegaConf config, dict, :class:`~crowdsim.config.CrowdSimConfig` or None (defaults).
+        progress: show a progress bar (days simulated, ETA) on the terminal when the run
+            takes more than a few seconds; off when stderr is not a terminal.
         **overrides: dotted options with ``__`` for dots, e.g. ``sim__days=7``.
+
+    Raises:
+        ConfigError: a bad value, or a size whose estimated memory exceeds what is available
+            (checked before anything is allocated).
     """
     from crowdsim.model import CrowdWorkModel
+    from crowdsim.resources import check_memory
 
     config = to_config(cfg, **overrides)
+    check_memory(config)
     model = CrowdWorkModel(config, create_agents=False)
-    model.run()
+    if progress:
+        _run_with_progress(model)
+    else:
+        model.run()
     res = model.results()
     res.summary["phase_seconds"] = {k: round(v, 4) for k, v in model.phase_seconds.items()}
     return res
+
+
+def _run_with_progress(model, delay_seconds: float = 3.0) -> None:
+    """Step ``model`` hour by hour with a tqdm bar in days (shown after ``delay_seconds``, and
+    only when stderr is a terminal)."""
+    import sys
+
+    from tqdm import tqdm
+
+    days = model.n_hours / 24
+    with tqdm(
+        total=days,
+        unit="day",
+        desc="simulating",
+        delay=delay_seconds,
+        disable=not sys.stderr.isatty(),
+        file=sys.stderr,
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| day {n:.0f}/{total:.0f} [{elapsed}<{remaining}]",
+        dynamic_ncols=True,
+    ) as bar:
+        while model.hour < model.n_hours:
+            model.run(hours=24)  # a day at a time: the same steps as model.run()
+            bar.update(1)
 
 
 def git_revision() -> str | None:
@@ -117,6 +154,10 @@ def write_results(
     } | dict(provenance or {})
     atomic_write_text(out / "provenance.json", json.dumps(prov, indent=2))
     summary = dict(res.summary) | {"crowdsim_version": crowdsim.__version__}
-    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, default=float))
+    # a metric with no data (None or NaN) is null: standard JSON, unlike json.dumps' NaN
+    atomic_write_text(
+        out / "summary.json",
+        json.dumps(json_safe(summary), indent=2, default=float, allow_nan=False),
+    )
     atomic_write_text(out / DONE_FILE, json.dumps({"status": "ok"} | prov))
     return out

@@ -420,9 +420,9 @@ def test_killed_sweep_resumes_only_missing_jobs(tmp_path, launcher):
         after = (sweep_dir / job / "summary.json").stat()
         assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
     logs = {
-        d.name: (d / "cli.log").read_text()
+        d.name: (d / "crowdsim.log").read_text()
         for d in sweep_dir.iterdir()
-        if (d / "cli.log").is_file()
+        if (d / "crowdsim.log").is_file()
     }
     assert sum(log.count("complete already") for log in logs.values()) == len(done)
     for job in done:

@@ -23,7 +23,6 @@ by an earlier, different sweep into the same folder) is ignored.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -32,6 +31,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from crowdsim.arguments import Parser
 from crowdsim.experiments.sweep import (
     DONE_FILE,
     FAILED_FILE,
@@ -339,10 +339,10 @@ def aggregate(sweep_dir: str | Path, out_dir: str | Path | None = None) -> Aggre
 
 def main(argv: list[str] | None = None) -> int:
     """``crowdsim-aggregate DIR [--out OUT]``: write the sweep tables of a sweep folder."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog=PROG,
         description="Collect every job of a crowdsim sweep folder into sweep.parquet (one row per job) "
-        "and sweep_summary.parquet/.csv (means and 95%% intervals over seeds).",
+        "and sweep_summary.parquet/.csv (means and 95% intervals over seeds).",
     )
     parser.add_argument(
         "sweep_dir",

@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from crowdsim.arguments import Parser, float_at_least, int_at_least  # noqa: F401 - used by validate, sensitivity
 from crowdsim.config import ConfigError
 from crowdsim.run import atomic_write_bytes
 
@@ -201,7 +202,7 @@ def base_config(scenario: str = "status_quo", sets: list[str] | None = None) -> 
     if scenario not in scenarios:
         raise ConfigError("--scenario", scenario, ", ".join(scenarios))
     overrides = [f"scenario={scenario}", *(sets or [])]
-    validate_overrides(overrides)
+    validate_overrides(overrides, multirun=False)
     with initialize_config_dir(
         config_dir=CONFIG_DIR, version_base="1.3", job_name="crowdsim-calibrate"
     ):
@@ -597,44 +598,7 @@ def convergence_plot(trials: pd.DataFrame, path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- command line
-class OneLineParser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line (option, value, allowed) and exit status 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        print(f"{self.prog}: error: {message}", file=sys.stderr)
-        raise SystemExit(2)
-
-
-def int_at_least(low: int):
-    def parse(text: str) -> int:
-        try:
-            v = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"invalid value {text!r} (allowed: an integer >= {low})"
-            ) from None
-        if v < low:
-            raise argparse.ArgumentTypeError(
-                f"invalid value {text!r} (allowed: an integer >= {low})"
-            )
-        return v
-
-    return parse
-
-
-def float_at_least(low: float):
-    def parse(text: str) -> float:
-        try:
-            v = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"invalid value {text!r} (allowed: a number >= {low})"
-            ) from None
-        if not v >= low:
-            raise argparse.ArgumentTypeError(f"invalid value {text!r} (allowed: a number >= {low})")
-        return v
-
-    return parse
+OneLineParser = Parser  # one-line errors and --version (crowdsim.arguments)
 
 
 def run_cli(prog: str, build, act, argv: list[str] | None) -> int:

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from crowdsim.arguments import Parser, int_at_least
 from crowdsim.config import ConfigError
 
 PROG = "crowdsim-compare"
@@ -59,29 +60,8 @@ TIDY_COLUMNS = ["scenario", "seed", "country", "metric", "value"]
 
 
 # ---------------------------------------------------------------------------------------- input
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports a bad argument in one line and exits with status 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        print(f"{self.prog}: error: {message}", file=sys.stderr)
-        raise SystemExit(2)
-
-
-def _int_at_least(option: str, low: int = 1):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = None
-        if value is None or value < low:
-            raise argparse.ArgumentTypeError(str(ConfigError(option, text, f"an integer >= {low}")))
-        return value
-
-    return parse
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = Parser(
         prog=PROG,
         description="Run scenarios x seeds (same seeds for every scenario) and write a comparison report.",
     )
@@ -91,29 +71,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated scenario names (crowdsim/conf/scenario/), or a set: main, seed_platforms, all (default: main)",
     )
     p.add_argument(
-        "--seeds", type=_int_at_least("--seeds"), default=5, help="seeds per scenario (default 5)"
+        "--seeds", type=int_at_least(1), default=5, help="seeds per scenario (default 5)"
     )
     p.add_argument(
         "--seed-start",
-        type=_int_at_least("--seed-start", 0),
+        type=int_at_least(0),
         default=0,
         help="first seed (default 0)",
     )
     p.add_argument(
         "--workers",
-        type=_int_at_least("--workers"),
+        type=int_at_least(1),
         default=None,
         help="population.n_workers for every scenario (default: each scenario's own)",
     )
     p.add_argument(
         "--days",
-        type=_int_at_least("--days"),
+        type=int_at_least(1),
         default=None,
         help="sim.days (default: the config's, 28)",
     )
     p.add_argument(
         "--jobs",
-        type=_int_at_least("--jobs"),
+        type=int_at_least(1),
         default=None,
         help="parallel processes (default: min(2, CPUs, runs))",
     )
@@ -368,7 +348,8 @@ def main(argv: list[str] | None = None) -> int:
             validate_overrides([f"hydra/launcher={args.launcher}"])
         for s in scenarios:  # compose and validate every scenario with the options given
             validate_overrides(
-                scenario_overrides(s, args.seed_start, args.workers, args.days, args.overrides)
+                scenario_overrides(s, args.seed_start, args.workers, args.days, args.overrides),
+                multirun=False,
             )
     except ConfigError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

@@ -36,7 +36,9 @@ class Results:
 
     def __repr__(self) -> str:
         keys = ("wage_median_all_in", "wage_mean_all_in", "share_above_7_25", "unpaid_time_share")
-        s = ", ".join(f"{k}={self.summary.get(k, float('nan')):.3g}" for k in keys)
+        from crowdsim.text import fmt
+
+        s = ", ".join(f"{k}={fmt(self.summary.get(k))}" for k in keys)
         return f"Results({self.summary.get('scenario')}, seed={self.summary.get('seed')}: {s})"
 
 

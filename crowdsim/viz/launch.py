@@ -12,7 +12,6 @@ needs no network beyond this machine.
 
 from __future__ import annotations
 
-import argparse
 import os
 import socket
 import sys
@@ -85,13 +84,15 @@ def _warn_if_front_end_missing() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
+    from crowdsim.arguments import Parser, int_at_least
+
+    parser = Parser(
         prog="crowdsim-app",
         description="Explore a crowd-work market in the browser (Mesa SolaraViz on a local Solara server).",
     )
     parser.add_argument(
         "--port",
-        type=int,
+        type=int_at_least(0),
         default=None,
         help=f"port to listen on (default {DEFAULT_PORT}, or a free port if it is taken; 0: any free port)",
     )
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--workers",
-        type=int,
+        type=int_at_least(1),
         default=None,
         help="starting number of workers in the sidebar (default 1000; the slider goes to 10,000)",
     )
@@ -112,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.workers is not None:
         if not 1 <= args.workers <= 100_000:
             parser.error(
-                f"argument --workers: {args.workers} is out of range (allowed: 1 to 100000)"
+                f"invalid value for option '--workers': {args.workers} (allowed: 1 to 100000)"
             )
         env["CROWDSIM_APP_N_WORKERS"] = str(args.workers)
 
@@ -125,7 +126,12 @@ def main(argv: list[str] | None = None) -> None:
         port = free_port(host_for_bind)
     else:
         if not 1 <= args.port <= 65535:
-            parser.error(f"argument --port: {args.port} is not a port (allowed: 0 to 65535)")
+            parser.error(f"invalid value for option '--port': {args.port} (allowed: 0 to 65535)")
+        if not port_is_free(args.port, host_for_bind):
+            parser.error(
+                f"invalid value for option '--port': {args.port} (allowed: a free port; this one "
+                "is taken: --port 0 or no --port picks a free one)"
+            )
         port = args.port
     cmd = server_command(port, args.host, args.open_browser)
     _warn_if_front_end_missing()

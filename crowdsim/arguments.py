@@ -1,0 +1,85 @@
+"""Argument parsing shared by the argparse commands (crowdsim-compare, -aggregate, -calibrate,
+-validate, -sensitivity, -app): one line on bad input naming the option, the value and what is
+allowed, exit status 2, and ``--version``."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+
+_ARG = r"^argument (?P<opt>[^:/\s]+)(?:/[^:\s]+)?: "
+_REWRITES = (
+    (_ARG + r"invalid value for option (?P<rest>.*)$", "invalid value for option {rest}"),
+    (_ARG + r"invalid value (?P<rest>.*)$", "invalid value for option '{opt}': {rest}"),
+    (
+        _ARG + r"invalid (?P<kind>int|float) value: (?P<value>.*)$",
+        "invalid value for option '{opt}': {value} (allowed: {kind})",
+    ),
+    (
+        _ARG + r"invalid choice: (?P<value>.*) \(choose from (?P<choices>.*)\)$",
+        "invalid value for option '{opt}': {value} (allowed: {choices})",
+    ),
+    (
+        _ARG + r"expected one argument$",
+        "invalid value for option '{opt}': nothing (allowed: a value after {opt})",
+    ),
+)
+_KINDS = {"int": "an integer", "float": "a number"}
+
+
+def one_line(message: str) -> str:
+    """argparse's error message, said as crowdsim says every bad input."""
+    for pattern, template in _REWRITES:
+        m = re.match(pattern, message)
+        if m:
+            parts = m.groupdict()
+            if "kind" in parts:
+                parts["kind"] = _KINDS[parts["kind"]]
+            return template.format(**parts)
+    return message.replace("\n", " ")
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line (option, value, allowed) with exit status 2,
+    and which answers ``--version`` with crowdsim's version."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        from crowdsim import __version__
+
+        self.add_argument(
+            "--version", action="version", version=f"%(prog)s (crowdsim) {__version__}"
+        )
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"{self.prog}: error: {one_line(message)}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _at_least(kind: type, low: float, option: str | None):
+    words = "an integer" if kind is int else "a number"
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not value >= low or (kind is float and value != value):
+            shown = f"for option '{option}': " if option else ""
+            raise argparse.ArgumentTypeError(
+                f"invalid value {shown}{text!r} (allowed: {words} >= {low})"
+            )
+        return value
+
+    return parse
+
+
+def int_at_least(low: int, option: str | None = None):
+    """An argparse ``type=``: an integer >= ``low``."""
+    return _at_least(int, low, option)
+
+
+def float_at_least(low: float, option: str | None = None):
+    """An argparse ``type=``: a finite number >= ``low`` (NaN refused)."""
+    return _at_least(float, low, option)

@@ -1,0 +1,517 @@
+"""Checking a command line before anything runs: every override, scenario file and composed config.
+
+``crowdsim``, ``crowdsim-compare --set`` and the other tools that take Hydra overrides call
+:func:`validate_overrides` before Hydra starts (so before any output folder exists). It raises
+:class:`~crowdsim.config.ConfigError` with one line naming the option (or the file and line),
+the value and what is allowed:
+
+- the override syntax (``=0.1``), and a sweep (``a=0.1,0.2``) given without ``-m``;
+- every key, with or without ``+``/``++``/``~``, must be an option of the schema or a config
+  group (keys under ``hydra.`` are Hydra's own);
+- configs cannot run code: ``_target_`` is allowed only for crowdsim's own callbacks
+  (``hydra.callbacks``) and the shipped launchers and sweeper; logging factories, handler classes
+  outside :mod:`logging`, and environment variables that load code are refused too
+  (:func:`check_no_code`); ``--experimental-rerun`` (a pickle) is refused by the command;
+- group files (scenario, population, experiment, also from ``--config-dir``): YAML syntax,
+  the ``# @package _global_`` header, unknown keys and ``_target_`` are reported with the file
+  and line;
+- every combination the command asks for is composed and validated
+  (:func:`crowdsim.config.to_config`), and its memory estimated before anything is allocated
+  (:func:`crowdsim.resources.check_memory`).
+"""
+
+from __future__ import annotations
+
+import re
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from crowdsim.config import ConfigError, _check_key_exists, register_configs, to_config
+
+register_configs()  # the schema `crowdsim_schema` that config.yaml builds on, for compose() anywhere
+
+CONFIG_DIR = str(Path(__file__).resolve().parent / "conf")  # inside the package: a wheel works
+PROG = "crowdsim"
+GLOBAL_GROUPS = ("scenario", "experiment")  # their files set top-level options: `@package _global_`
+
+# What may carry `_target_` (Hydra instantiates it): crowdsim's own callbacks, the launchers the
+# files in crowdsim/conf/hydra/launcher/ build on, and Hydra's basic sweeper.
+ALLOWED_TARGETS = {
+    "callbacks": ("crowdsim.experiments.callbacks.SweepResults",),
+    "launcher": (
+        "hydra._internal.core_plugins.basic_launcher.BasicLauncher",
+        "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher",
+        "hydra_plugins.hydra_submitit_launcher.submitit_launcher.LocalLauncher",
+        "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher",
+        "hydra_plugins.hydra_ray_launcher.ray_launcher.RayLauncher",
+    ),
+    "sweeper": ("hydra._internal.core_plugins.basic_sweeper.BasicSweeper",),
+}
+# Environment variables a job may not set (hydra.job.env_set): they make processes load code.
+_CODE_ENV = re.compile(r"^(LD_|DYLD_|PYTHON|GIT_|BASH_ENV$|ENV$|PERL5|NODE_OPTIONS$|RUBYOPT$)")
+
+
+# ------------------------------------------------------------------------------ config groups
+def config_dirs(extra: list[str] | tuple[str, ...] = ()) -> list[Path]:
+    """Where group files are looked up: crowdsim/conf/ and any ``--config-dir``."""
+    return [Path(CONFIG_DIR), *(Path(d).expanduser().resolve() for d in extra)]
+
+
+def config_groups(extra: list[str] | tuple[str, ...] = ()) -> dict[str, list[str]]:
+    """Config groups (``scenario``, ``population``, ``experiment``) and their options (file
+    names without .yaml), over crowdsim/conf/ and the ``extra`` config dirs."""
+    groups: dict[str, set[str]] = {}
+    for root in config_dirs(extra):
+        if not root.is_dir():
+            continue
+        for d in sorted(p for p in root.rglob("*") if p.is_dir()):
+            rel = d.relative_to(root).as_posix()
+            if rel.startswith("hydra"):
+                continue
+            groups.setdefault(rel, set()).update(p.stem for p in d.glob("*.yaml"))
+    return {g: sorted(names) for g, names in sorted(groups.items())}
+
+
+def group_file(group: str, name: str, extra: list[str] | tuple[str, ...] = ()) -> Path | None:
+    for root in config_dirs(extra):
+        path = root / group / f"{name}.yaml"
+        if path.is_file():
+            return path
+    return None
+
+
+def _line_of(text: str, key: str) -> int | None:
+    """Line (1-based) where the last part of a dotted key is set in a YAML text, if found."""
+    pattern = re.compile(rf"^\s*['\"]?{re.escape(key.split('.')[-1])}['\"]?\s*:")
+    for i, line in enumerate(text.splitlines(), 1):
+        if pattern.match(line):
+            return i
+    return None
+
+
+def _where(path: Path, text: str, key: str | None = None) -> str:
+    line = _line_of(text, key) if key else None
+    return f"{path}, line {line}" if line else str(path)
+
+
+def _leaves(node: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if isinstance(node, dict):
+        out = []
+        for k, v in node.items():
+            out.extend(_leaves(v, f"{prefix}{k}."))
+        return out or ([(prefix.rstrip("."), node)] if prefix else [])
+    return [(prefix.rstrip("."), node)]
+
+
+def check_group_file(group: str, name: str, extra: list[str] | tuple[str, ...] = ()) -> dict:
+    """Read and check one group file; return its content. Raise ConfigError naming the file."""
+    import yaml
+
+    path = group_file(group, name, extra)
+    if path is None:
+        return {}
+    text = path.read_text()
+    try:
+        content = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}, line {mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(
+            group,
+            name,
+            "",
+            message=f"{where}: YAML syntax error: {problem} (allowed: a YAML mapping)",
+        ) from None
+    if not isinstance(content, dict):
+        raise ConfigError(group, name, "", message=f"{path}: not a YAML mapping of options")
+    header = re.search(r"^#\s*@package\s+_global_\s*$", text, flags=re.M)
+    if group in GLOBAL_GROUPS and header is None:
+        raise ConfigError(
+            group,
+            name,
+            "",
+            message=f"{path}: no '# @package _global_' line (allowed: {group} files start with it, "
+            "so that their keys are options such as platform.commission)",
+        )
+    prefix = "" if group in GLOBAL_GROUPS else f"{group}."
+    try:
+        check_no_code({k: v for k, v in content.items() if k != "defaults"}, prefix)
+    except ConfigError as exc:
+        raise ConfigError(
+            exc.option, exc.value, exc.allowed, f"{_where(path, text, exc.option)}: {exc}"
+        ) from None
+    for key, _ in _leaves({k: v for k, v in content.items() if k not in ("defaults", "hydra")}):
+        try:
+            _check_key_exists(None, prefix + key)
+        except ConfigError as exc:
+            raise ConfigError(
+                exc.option, exc.value, exc.allowed, f"{_where(path, text, key)}: {exc}"
+            ) from None
+    return content
+
+
+# ------------------------------------------------------------------------------- running code
+def check_no_code(node: Any, prefix: str = "") -> None:
+    """Refuse anything in a config tree that would make Hydra or logging import and call code.
+
+    ``_target_`` is allowed only for the entries of :data:`ALLOWED_TARGETS` (under
+    ``hydra.callbacks``, ``hydra.launcher``, ``hydra.sweeper``); logging handler classes must come
+    from :mod:`logging`; ``()`` factories are refused; ``hydra.job.env_set`` may not set variables
+    that load code (``LD_PRELOAD``, ``PYTHONPATH``...).
+    """
+    if isinstance(node, list | tuple):
+        for i, v in enumerate(node):
+            check_no_code(v, f"{prefix}{i}.")
+        return
+    if not isinstance(node, dict):
+        return
+    for k, v in node.items():
+        key = f"{prefix}{k}"
+        if k == "_target_":
+            parts = key.split(".")
+            section = parts[1] if len(parts) > 2 and parts[0] == "hydra" else None
+            allowed = ALLOWED_TARGETS.get(section or "", ())
+            if v not in allowed:
+                what = (
+                    ", ".join(allowed)
+                    if allowed
+                    else "no _target_ here: crowdsim configs cannot run code"
+                )
+                raise ConfigError(key, v, what)
+        elif k == "()":
+            raise ConfigError(key, v, "no '()' factories: crowdsim configs cannot run code")
+        elif k == "class" and re.match(r"^hydra\.(job|hydra)_logging\.", key):
+            if not (isinstance(v, str) and re.fullmatch(r"logging(\.\w+)+", v)):
+                raise ConfigError(
+                    key, v, "a handler class of the logging module, e.g. logging.StreamHandler"
+                )
+        elif prefix == "hydra.job.env_set." and _CODE_ENV.match(str(k)):
+            raise ConfigError(
+                key, v, "environment variables that do not load code (not LD_*, PYTHON*, GIT_*...)"
+            )
+        check_no_code(v, f"{key}.")
+
+
+# ------------------------------------------------------------------------------- overrides
+def _parse(overrides: list[str]) -> list[Any]:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    parser = OverridesParser.create()
+    parsed = []
+    for text in overrides:
+        try:
+            parsed.append(parser.parse_override(text))
+        except HydraException as exc:
+            detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else "syntax error"
+            raise ConfigError(
+                "command line",
+                text,
+                f"KEY=VALUE overrides such as platform.commission=0.1 ({detail})",
+            ) from None
+    return parsed
+
+
+def _is_hydra_key(key: str) -> bool:
+    return key == "hydra" or key.startswith(("hydra.", "hydra/"))
+
+
+def _group_error(override: str, groups: dict[str, list[str]]) -> ConfigError | None:
+    key, _, value = override.lstrip("+~").partition("=")
+    key = key.split("@")[0]
+    if (
+        key in groups
+        and value
+        and value not in groups[key]
+        and not value.startswith(("glob(", "choice("))
+    ):
+        return ConfigError(key, value, ", ".join(groups[key]) or "(no options)")
+    return None
+
+
+def check_keys(overrides: list[str], multirun: bool, groups: dict[str, list[str]]) -> None:
+    """Syntax, keys and code of each override, before composing anything."""
+    for o, text in zip(_parse(overrides), overrides, strict=True):
+        key = o.key_or_group
+        value = text.partition("=")[2]
+        if not key:
+            raise ConfigError(
+                "command line", text, "KEY=VALUE overrides such as platform.commission=0.1"
+            )
+        if key.split("@")[0] in groups and o.value_type is not None and not o.is_sweep_override():
+            if not isinstance(o.value(), str):
+                raise ConfigError(
+                    key,
+                    value,
+                    f"a file of the group ({', '.join(groups[key.split('@')[0]])}); a name that "
+                    f"reads as a number or true/false needs quotes: {key}=\"'{value}'\"",
+                )
+        if "_target_" in key.split(".") or key.endswith(".()") or key == "()":
+            check_no_code(_nest(key, o.value() if o.value_type is not None else None))
+        if _is_hydra_key(key):
+            if key.startswith("hydra."):
+                check_no_code(_nest(key, o.value() if o.value_type is not None else None))
+            continue
+        if key.split("@")[0] not in groups:
+            _check_key_exists(None, key, o.value() if o.value_type is not None else None)
+        if o.is_sweep_override() and not multirun:
+            raise ConfigError(
+                key,
+                value,
+                "one value; to run several (a sweep), add -m: crowdsim -m " + text,
+            )
+
+
+def _nest(dotted: str, value: Any) -> dict:
+    node: Any = value
+    for part in reversed(dotted.split(".")):
+        node = {part: node}
+    return node
+
+
+def _expand(overrides: list[str]) -> list[list[str]]:
+    """Combinations to validate: all first values, then each value of each sweep in turn."""
+    parsed = _parse(overrides)
+    firsts, options = [], []
+    for o, text in zip(parsed, overrides, strict=True):
+        key = o.get_key_element()
+        if o.is_sweep_override():
+            try:
+                values = list(islice(o.sweep_string_iterator(), 200))
+            except Exception:  # glob() and other sweeps Hydra resolves itself
+                values = []
+            if not values:
+                firsts.append(None)
+                options.append([])
+                continue
+            firsts.append(f"{key}={values[0]}")
+            options.append([f"{key}={v}" for v in values])
+        else:
+            firsts.append(text)
+            options.append([])
+    base = [f for f in firsts if f is not None]
+    combos = [base]
+    for i, vals in enumerate(options):
+        for v in vals[1:]:
+            combo = [v if j == i else f for j, f in enumerate(firsts) if f is not None]
+            combos.append(combo)
+    return combos
+
+
+def _searchpath(extra: list[str] | tuple[str, ...]) -> list[str]:
+    if not extra:
+        return []
+    dirs = ",".join(f"'file://{Path(d).expanduser().resolve()}'" for d in extra)
+    return [f"hydra.searchpath=[{dirs}]"]
+
+
+def _chosen_files(combo: list[str], groups: dict[str, list[str]]) -> list[tuple[str, str]]:
+    chosen = []
+    for o in combo:
+        key, _, value = o.lstrip("+~").partition("=")
+        key = key.split("@")[0]
+        if key in groups and value in groups[key]:
+            chosen.append((key, value))
+    return chosen
+
+
+def validate_overrides(
+    overrides: list[str], multirun: bool = True, extra_dirs: list[str] | tuple[str, ...] = ()
+) -> None:
+    """Check a command line: each override, each group file it chooses, and each combination it
+    asks for, composed and validated; raise :class:`~crowdsim.config.ConfigError`.
+
+    With ``+experiment=NAME``, the grid in the experiment file (``hydra.sweeper.params``) is
+    validated too, value by value, as if it had been typed on the command line.
+    """
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    from crowdsim.resources import check_memory
+
+    groups = config_groups(extra_dirs)
+    check_keys(overrides, multirun, groups)
+    mine = [o for o in overrides if not _is_hydra_key(o.lstrip("+~").split("=", 1)[0])]
+    validate_hydra_overrides([o for o in overrides if o not in mine])
+    for o in mine:
+        err = _group_error(o, groups)
+        if err is not None and "," not in o:
+            raise err
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3", job_name=PROG):
+        combos = _expand(_experiment_grid(mine, extra_dirs) + mine)
+        checked: set[tuple[str, str]] = set()
+        for combo in combos:
+            for o in combo:
+                err = _group_error(o, groups)
+                if err is not None:
+                    raise err
+            files = _chosen_files(combo, groups)
+            for gf in files:
+                if gf not in checked:
+                    check_group_file(*gf, extra_dirs)
+                    checked.add(gf)
+            try:
+                cfg = compose(
+                    config_name="config",
+                    overrides=combo
+                    + _searchpath(extra_dirs)
+                    + [h for h in overrides if h not in mine],
+                    return_hydra_config=True,
+                )
+                check_no_code(OmegaConf.to_container(cfg, resolve=False))
+                job = to_config(cfg)
+            except (HydraException, OmegaConfBaseException, ConfigError, ValueError) as exc:
+                raise _attribute(_translate(exc, combo), combo, files, extra_dirs) from None
+            check_memory(job)
+
+
+def _attribute(
+    err: ConfigError,
+    combo: list[str],
+    files: list[tuple[str, str]],
+    extra: list[str] | tuple[str, ...],
+) -> ConfigError:
+    """Say which group file set the option an error names, if the command line did not."""
+    given = {o.lstrip("+~").split("=", 1)[0] for o in combo}
+    if err.option in given or not files:
+        return err
+    import yaml
+
+    for group, name in files:
+        path = group_file(group, name, extra)
+        if path is None:
+            continue
+        text = path.read_text()
+        prefix = "" if group in GLOBAL_GROUPS else f"{group}."
+        keys = {prefix + k for k, _ in _leaves(yaml.safe_load(text) or {})}
+        if err.option in keys or any(k.startswith(err.option + ".") for k in keys):
+            return ConfigError(
+                err.option, err.value, err.allowed, f"{_where(path, text, err.option)}: {err}"
+            )
+    return err
+
+
+def _experiment_grid(
+    overrides: list[str], extra_dirs: list[str] | tuple[str, ...] = ()
+) -> list[str]:
+    """The sweep of the ``+experiment=NAME`` files on the command line, as overrides.
+
+    Keys also given on the command line are left out: there, as in Hydra's basic sweeper, the
+    command line wins.
+    """
+    from hydra import compose
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    def key(o: str) -> str:
+        return o.lstrip("+~").split("=", 1)[0].split("@", 1)[0]
+
+    chosen = [o for o in overrides if key(o) == "experiment" and "," not in o and "(" not in o]
+    if not chosen:
+        return []
+    for o in chosen:
+        check_group_file("experiment", o.partition("=")[2], extra_dirs)
+    try:
+        cfg = compose(
+            config_name="config",
+            overrides=chosen + _searchpath(extra_dirs),
+            return_hydra_config=True,
+        )
+    except (HydraException, OmegaConfBaseException) as exc:
+        raise _translate(exc, chosen) from None
+    params = OmegaConf.select(cfg, "hydra.sweeper.params", default=None) or {}
+    given = {key(o) for o in overrides}
+    return [f"{k}={v}" for k, v in params.items() if k not in given]
+
+
+def launcher_options() -> dict[str, str | None]:
+    """Launcher choices for ``hydra/launcher=``: name -> the plugin config it builds on.
+
+    The files in crowdsim/conf/hydra/launcher/ (documented settings) plus the configs installed plugins
+    register (``basic``, ``joblib``, ``submitit_local``, ``submitit_slurm``, ``ray``...). A file
+    whose plugin is not installed maps to the missing plugin's name.
+    """
+    import yaml
+    from hydra.core.config_store import ConfigStore
+    from hydra.core.plugins import Plugins
+
+    Plugins.instance()  # importing the plugins registers their configs
+    stored = {n.removesuffix(".yaml") for n in ConfigStore.instance().list("hydra/launcher")}
+    options: dict[str, str | None] = dict.fromkeys(sorted(stored))
+    for path in sorted((Path(CONFIG_DIR) / "hydra" / "launcher").glob("*.yaml")):
+        base = None
+        try:
+            defaults = (yaml.safe_load(path.read_text()) or {}).get("defaults", [])
+        except yaml.YAMLError:
+            defaults = []
+        for d in defaults:
+            if isinstance(d, str) and d != "_self_":
+                base = d
+        options[path.stem] = base
+    return {
+        name: (None if base is None or base in stored else base) for name, base in options.items()
+    }
+
+
+def validate_hydra_overrides(overrides: list[str]) -> None:
+    """Check the launcher choice (``hydra/launcher=NAME``) before Hydra starts; raise ConfigError."""
+    for o in overrides:
+        key, _, value = o.lstrip("+~").partition("=")
+        if key.split("@")[0] != "hydra/launcher" or not value:
+            continue
+        options = launcher_options()
+        if value not in options:
+            raise ConfigError("hydra/launcher", value, ", ".join(options))
+        missing = options[value]
+        if missing is not None:
+            raise ConfigError(
+                "hydra/launcher",
+                value,
+                ", ".join(n for n, m in options.items() if m is None),
+                message=f"invalid value for option 'hydra/launcher': {value!r} needs the '{missing}' launcher "
+                f"plugin, which is not installed (install it with: pip install -e '.[cluster]')",
+            )
+
+
+def _translate(exc: Exception, combo: list[str]) -> ConfigError:
+    """One ConfigError from a Hydra or OmegaConf error, naming the option it is about."""
+    if isinstance(exc, ConfigError):
+        return exc
+    from crowdsim.config import _translate_omegaconf_error
+
+    msg = str(exc)
+    first = msg.strip().splitlines()[0] if msg.strip() else type(exc).__name__
+    chain, e = [], exc
+    while e is not None:
+        chain.append(e)
+        e = e.__cause__ or e.__context__
+    text = "\n".join(str(c) for c in chain)
+    values = {o.lstrip("+~").partition("=")[0]: o.partition("=")[2] for o in combo}
+    for c in chain:  # OmegaConf names the option: trust it over the text of the message
+        key = getattr(c, "full_key", None)
+        if key:
+            if key in values:
+                return _translate_omegaconf_error(c, values[key])
+            return _translate_omegaconf_error(c)
+    for o in combo:
+        key, _, value = o.lstrip("+~").partition("=")
+        if key.split("@")[0] in config_groups() or _is_hydra_key(key):
+            continue
+        if key and (key in msg or f"Key '{key.split('.')[-1]}'" in msg):
+            try:
+                _check_key_exists(None, key)
+            except ConfigError as ce:
+                return ce
+            m = re.search(r"could not be converted to (\w+)", text)
+            if m:
+                return ConfigError(key, value, f"a value of type {m.group(1).lower()}")
+            m = re.search(r"Invalid value '([^']*)', expected one of \[([^\]]*)\]", text)
+            if m:
+                return ConfigError(key, value, m.group(2))
+            return ConfigError(key, value, first)
+    return ConfigError("command line", " ".join(combo), first)

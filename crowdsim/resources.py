@@ -1,0 +1,94 @@
+"""How much memory a configuration needs, estimated before anything is allocated.
+
+The estimate is linear in the sizes that drive the model's arrays; its coefficients come from the
+peak resident memory of runs on 0.2.0 (``/usr/bin/time -f %M`` around ``crowdsim.run.run``, with
+2,000 to 80,000 workers, 7 and 28 days, demand ratio 0.333 to 33: 270 MB at 2,000 workers, 304 MB
+at 20,000, 417 MB at 80,000, 376 MB at 20,000 with demand ratio 33), rounded up so that it is an
+upper bound (``tests/test_misuse.py`` checks it against a measured run).
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+from pathlib import Path
+from typing import NamedTuple
+
+BASE_BYTES = 350e6  # interpreter, numpy, pandas, numba, mesa and the compiled kernels
+PER_WORKER = 2_500.0  # worker columns, their submissions awaiting review, Mesa-free views
+PER_BELIEF_SLOT = 24.0  # per worker and remembered requester
+PER_WORKER_WEEK = 4.0  # weekly earnings (float32) per worker and week
+PER_WORKER_DEMAND = 300.0  # records and batches in flight, per worker and unit of demand ratio
+PER_REQUESTER = 1_000.0  # requester columns and their open batches
+
+
+class MemoryEstimate(NamedTuple):
+    total_bytes: float
+    driver: str  # the option whose term is largest: the one to lower
+
+
+def estimate_memory(cfg) -> MemoryEstimate:
+    """Peak memory (bytes, an upper bound) of one run of a validated CrowdSimConfig."""
+    workers = float(cfg.population.n_workers)
+    weeks = -(-cfg.sim.days // 7)
+    terms = {
+        "population.n_workers": workers * PER_WORKER
+        + workers / cfg.population.workers_per_requester * PER_REQUESTER
+        + (workers * weeks * PER_WORKER_WEEK if cfg.sim.record_weekly_earnings else 0.0),
+        "workers.belief_slots": workers * cfg.workers.belief_slots * PER_BELIEF_SLOT,
+        "market.demand_ratio": workers * cfg.market.demand_ratio * PER_WORKER_DEMAND,
+    }
+    return MemoryEstimate(BASE_BYTES + sum(terms.values()), max(terms, key=terms.get))
+
+
+def available_memory() -> float | None:
+    """Bytes this process may still use: the least of free memory (MemAvailable), the cgroup's
+    limit and the address-space limit; None where none of these can be read."""
+    limits: list[float] = []
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                limits.append(float(line.split()[1]) * 1024)
+    except OSError:
+        try:
+            limits.append(float(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")))
+        except (ValueError, OSError, AttributeError):
+            pass
+    try:
+        text = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if text != "max":
+            used = float(Path("/sys/fs/cgroup/memory.current").read_text())
+            limits.append(float(text) - used)
+    except (OSError, ValueError):
+        pass
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft != resource.RLIM_INFINITY:
+        limits.append(float(soft))
+    return min(limits) if limits else None
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{n:.0f} B"
+        n /= 1024
+    return f"{n:.1f} PiB"
+
+
+def check_memory(cfg) -> None:
+    """Raise ConfigError when a run of ``cfg`` would need more memory than is available."""
+    from crowdsim.config import ConfigError
+
+    need = estimate_memory(cfg)
+    have = available_memory()
+    if have is None or need.total_bytes <= have:
+        return
+    value = cfg
+    for part in need.driver.split("."):
+        value = getattr(value, part)
+    raise ConfigError(
+        need.driver,
+        value,
+        f"a size that fits in memory: this run needs about {_size(need.total_bytes)}, "
+        f"{_size(have)} is available",
+    )
