@@ -12,7 +12,9 @@ importing Hydra or the model, so they take a fraction of a second.
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import sys
 import textwrap
 import warnings
@@ -281,10 +283,32 @@ def _hydra_main():
     return hydra_main
 
 
+class _OnceFilter(logging.Filter):
+    """Let a logged warning through once: repeats (the same text up to numbers, e.g. submitit's
+    "Call #N - Bypassing sacct error" on every poll) are dropped."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[tuple[str, str]] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.WARNING:
+            return True
+        key = (record.name, re.sub(r"\d+", "N", record.getMessage()))
+        if key in self.seen:
+            return False
+        self.seen.add(key)
+        return True
+
+
 def _warn_once() -> None:
-    """Each warning once per process, whichever module raises it (a sweep's jobs repeat them)."""
+    """Each warning once per process, whichever module raises or logs it: a sweep's launcher
+    polls its jobs and would repeat the same warning on every poll."""
     warnings.simplefilter("once")
     os.environ.setdefault("PYTHONWARNINGS", "once")  # launcher processes started from here
+    once = _OnceFilter()
+    for name in ("submitit", "hydra", "hydra_plugins", "py.warnings"):
+        logging.getLogger(name).addFilter(once)
 
 
 def main(argv: list[str] | None = None) -> None:

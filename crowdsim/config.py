@@ -106,7 +106,7 @@ class PopulationConfig:
     # Pool shares: 'mturk' (Ipeirotis 2015: ~80% US / 20% India), 'global' (Online Labour Index),
     # or 'custom' (use `shares`). Shares are renormalised over `countries`.
     country_mix: str = opt("mturk", choices=("mturk", "global", "uniform", "custom"))
-    shares: dict[str, float] = opt({}, ge=0, allowed="a share >= 0")
+    shares: dict[str, float] = opt({}, ge=0, keys=COUNTRY_CODES, allowed="a share >= 0")
     # Share of workers for whom crowd work is the main income. Ipeirotis 2010 survey: ~15% of US
     # and ~27% of Indian workers call MTurk their primary income; 0.2 assumed for the mix.
     main_income_share: float = share(0.2)
@@ -627,6 +627,8 @@ def _translate_omegaconf_error(exc: Exception, value: Any = MISSING) -> ConfigEr
     if value is MISSING:
         value = getattr(exc, "value", None)
         value = value if value is not None else "?"
+    if "Interpolation" in type(exc).__name__:  # ${oc.env:UNSET} and other unresolvable values
+        return ConfigError(key, value, f"a value that resolves ({str(exc).splitlines()[0]})")
     option = _option(key)
     if option is not None:
         return ConfigError(key, value, describe(option.type, option.meta))

@@ -23,6 +23,7 @@ the value and what is allowed:
 from __future__ import annotations
 
 import re
+from functools import cache
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,8 @@ PROG = "crowdsim"
 GLOBAL_GROUPS = ("scenario", "experiment")  # their files set top-level options: `@package _global_`
 
 # What may carry `_target_` (Hydra instantiates it): crowdsim's own callbacks, the launchers the
-# files in crowdsim/conf/hydra/launcher/ build on, and Hydra's basic sweeper.
+# files in crowdsim/conf/hydra/launcher/ build on, and Hydra's basic sweeper; `allowed_targets()`
+# adds whatever the shipped configs themselves set.
 ALLOWED_TARGETS = {
     "callbacks": ("crowdsim.experiments.callbacks.SweepResults",),
     "launcher": (
@@ -48,6 +50,32 @@ ALLOWED_TARGETS = {
     ),
     "sweeper": ("hydra._internal.core_plugins.basic_sweeper.BasicSweeper",),
 }
+
+
+@cache
+def allowed_targets() -> dict[str, tuple[str, ...]]:
+    """:data:`ALLOWED_TARGETS` plus every ``_target_`` the shipped configs set (crowdsim/conf/:
+    the sweep callback in config.yaml, crowdsim's own launchers in hydra/launcher/*.yaml), by
+    the Hydra section they are under (``callbacks``, ``launcher``, ``sweeper``)."""
+    import yaml
+
+    found = {k: list(v) for k, v in ALLOWED_TARGETS.items()}
+    root = Path(CONFIG_DIR)
+    for path in sorted(root.rglob("*.yaml")):
+        try:
+            content = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError:
+            continue
+        rel = path.relative_to(root).parts
+        if rel[0] == "hydra" and len(rel) > 2:  # hydra/launcher/slurm.yaml: its keys are launcher's
+            content = {"hydra": {rel[1]: content}}
+        for key, value in _leaves(content):
+            parts = key.split(".")
+            if parts[-1] == "_target_" and parts[0] == "hydra" and len(parts) > 2:
+                found.setdefault(parts[1], []).append(str(value))
+    return {k: tuple(dict.fromkeys(v)) for k, v in found.items()}
+
+
 # Environment variables a job may not set (hydra.job.env_set): they make processes load code.
 _CODE_ENV = re.compile(r"^(LD_|DYLD_|PYTHON|GIT_|BASH_ENV$|ENV$|PERL5|NODE_OPTIONS$|RUBYOPT$)")
 
@@ -172,7 +200,7 @@ def check_no_code(node: Any, prefix: str = "") -> None:
         if k == "_target_":
             parts = key.split(".")
             section = parts[1] if len(parts) > 2 and parts[0] == "hydra" else None
-            allowed = ALLOWED_TARGETS.get(section or "", ())
+            allowed = allowed_targets().get(section or "", ())
             if v not in allowed:
                 what = (
                     ", ".join(allowed)
@@ -363,10 +391,25 @@ def validate_overrides(
                     return_hydra_config=True,
                 )
                 check_no_code(OmegaConf.to_container(cfg, resolve=False))
-                job = to_config(cfg)
+                job = _job_config(cfg)
             except (HydraException, OmegaConfBaseException, ConfigError, ValueError) as exc:
                 raise _attribute(_translate(exc, combo), combo, files, extra_dirs) from None
             check_memory(job)
+
+
+def _job_config(cfg: Any) -> Any:
+    """The validated CrowdSimConfig of a composed job config (its ``hydra`` node dropped)."""
+    from omegaconf import OmegaConf, open_dict
+
+    from crowdsim.config import CrowdSimConfig, validate
+
+    with open_dict(cfg):
+        cfg.pop("hydra", None)
+    obj = OmegaConf.to_object(cfg)  # composed onto the schema: a CrowdSimConfig already
+    if not isinstance(obj, CrowdSimConfig):
+        return to_config(obj)
+    validate(obj)
+    return obj
 
 
 def _attribute(

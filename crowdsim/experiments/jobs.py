@@ -93,7 +93,9 @@ def run_job(cfg: Any, measure: dict | None = None) -> Any:
     provenance = job_provenance(hc)
     log.info("simulating %s seed=%s", container.get("scenario_name"), container.get("seed"))
     try:
-        summary = _simulate_and_write(cfg, container, identity, out_dir, provenance, measure)
+        summary = _simulate_and_write(
+            cfg, container, identity, out_dir, provenance, measure, progress=not multirun
+        )
     except Exception as exc:
         _remove_partial_results(out_dir)  # no use without DONE.json; frees a full disk
         try:
@@ -112,7 +114,13 @@ def run_job(cfg: Any, measure: dict | None = None) -> Any:
 
 
 def _simulate_and_write(
-    cfg: Any, container: dict, identity: dict, out_dir: str, provenance: dict, measure: dict | None
+    cfg: Any,
+    container: dict,
+    identity: dict,
+    out_dir: str,
+    provenance: dict,
+    measure: dict | None,
+    progress: bool = False,
 ) -> dict:
     from crowdsim.run import atomic_write_text, config_digest, run, write_results
 
@@ -125,7 +133,7 @@ def _simulate_and_write(
         text = json.dumps({k: _finite_or_none(v) for k, v in moments.items()}, indent=1)
         atomic_write_text(Path(out_dir) / MOMENTS_FILE, text)
     else:
-        res = run(cfg)
+        res = run(cfg, progress=progress)  # a bar on the terminal for a single long run
     provenance = provenance | {"config_sha256": config_digest(identity)}
     write_results(res, out_dir, resolved_config=container, provenance=provenance)
     return res.summary
