@@ -7,16 +7,19 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
+from crowdsim.config import ConfigError, CrowdSimConfig  # noqa: E402
+
+# `run` is bound here, not lazily: importing the submodule crowdsim.run would otherwise leave the
+# module, not the function, as `crowdsim.run` (crowdsim.run imports no model code).
+from crowdsim.run import run  # noqa: E402
+
 # Imported when first used (PEP 562), so that `crowdsim --help`, `--version` and shell completion
 # do not load numba, Mesa and pandas: `from crowdsim import CrowdWorkModel` works as before.
 _LAZY = {
-    "ConfigError": "crowdsim.config",
-    "CrowdSimConfig": "crowdsim.config",
     "Requester": "crowdsim.agents",
     "Worker": "crowdsim.agents",
     "Results": "crowdsim.metrics.summary",
     "CrowdWorkModel": "crowdsim.model",
-    "run": "crowdsim.run",
 }
 
 

@@ -70,13 +70,16 @@ def getattr_dotted(cfg, dotted):
 def test_each_bound_is_enforced_just_outside_and_shown_in_the_message(option):
     m = option.meta
     outside = []
-    step = 1 if option.type is int else 1e-9
+
+    def step(bound):  # the nearest value beyond a bound
+        return 1 if option.type is int else max(1e-9, abs(bound) * 1e-9)
+
     if m["ge"] is not None:
-        outside.append(m["ge"] - step)
+        outside.append(m["ge"] - step(m["ge"]))
     if m["gt"] is not None:
         outside.append(m["gt"])
     if m["le"] is not None:
-        outside.append(m["le"] + step)
+        outside.append(m["le"] + step(m["le"]))
     if m["lt"] is not None:
         outside.append(m["lt"])
     for value in outside:

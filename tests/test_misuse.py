@@ -386,3 +386,15 @@ def test_a_repeated_logged_warning_is_shown_once():
     finally:
         logger.removeHandler(handler)
     assert [r.levelname for r in records] == ["WARNING", "ERROR", "ERROR"]
+
+
+def test_package_names_stay_the_functions_and_classes():
+    import importlib
+
+    import crowdsim
+
+    for sub in ("crowdsim.run", "crowdsim.model", "crowdsim.config"):
+        importlib.import_module(sub)
+    assert callable(crowdsim.run) and crowdsim.run.__name__ == "run"
+    assert crowdsim.CrowdWorkModel.__name__ == "CrowdWorkModel"
+    assert {"run", "CrowdWorkModel", "Worker", "Results"} <= set(dir(crowdsim))
