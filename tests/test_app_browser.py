@@ -32,7 +32,7 @@ def _app_command(port: int, *extra: str) -> list[str]:
     return [*head, "--port", str(port), "--no-open", *extra]
 
 
-def _start_app(tmp_path: Path, *extra: str):
+def _start_app(tmp_path: Path, *extra: str, env: dict | None = None):
     from crowdsim.viz import assets, launch
 
     missing = assets.missing_packages()
@@ -45,7 +45,11 @@ def _start_app(tmp_path: Path, *extra: str):
     port = launch.free_port()
     log = open(tmp_path / "server.log", "w")  # noqa: SIM115 - closed by the caller
     proc = subprocess.Popen(
-        _app_command(port, *extra), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        _app_command(port, *extra),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env=None if env is None else {**os.environ, **env},
     )
     url = f"http://localhost:{port}/"
     deadline = time.monotonic() + 90
@@ -234,6 +238,7 @@ def test_compare_two_rule_sets_side_by_side(browser, app_url, tmp_path):
     sign = -1 if row[3].startswith("−") else 1
     assert sign * diff == pytest.approx(other - quo, abs=1.0)
     expect(card).to_contain_text("After 24 hours")
+    assert not _message_shown(app.page)  # the files are there: no missing-files message
     app.page.screenshot(path=str(tmp_path / "compare.png"), full_page=True)
     target = os.environ.get("CROWDSIM_COMPARE_SCREENSHOT")
     if target:
@@ -241,3 +246,41 @@ def test_compare_two_rule_sets_side_by_side(browser, app_url, tmp_path):
         app.page.screenshot(path=target, full_page=True)
     print(f"\ncomparison of two rule sets over 1 day at the page's size: {seconds:.1f} s")
     app.assert_stayed_local()
+
+
+MISSING_FILES_MESSAGE = "the page's front-end files did not load"
+
+
+def _message_shown(page) -> bool:
+    return page.evaluate(
+        """() => { const s = getComputedStyle(document.body, '::after');
+                   return s.display !== 'none' && s.content.includes("front-end files") &&
+                          s.opacity === '1'; }"""
+    )
+
+
+def test_a_clear_message_in_the_page_when_the_front_end_files_are_missing(browser, tmp_path):
+    """With an empty front-end cache (and no CDN to fill it) the page says what is wrong and what
+    to run; with the files there it does not."""
+    empty = tmp_path / "no-front-end"
+    empty.mkdir()
+    proc, url, log = _start_app(tmp_path, env={"SOLARA_ASSETS_PROXY_CACHE_DIR": str(empty)})
+    try:
+        page = browser.new_page()
+        page.route(
+            "**/*",
+            lambda route: (
+                route.abort() if "localhost" not in route.request.url else route.continue_()
+            ),
+        )
+        page.goto(url, wait_until="domcontentloaded")
+        page.wait_for_function(
+            "() => getComputedStyle(document.body, '::after').opacity === '1'", timeout=30_000
+        )
+        assert _message_shown(page)
+        assert "python -m crowdsim.viz.assets" in page.evaluate(
+            "() => getComputedStyle(document.body, '::after').content"
+        )
+        page.close()
+    finally:
+        _stop(proc, log)

@@ -62,6 +62,9 @@ def server_env(base: dict[str, str] | None = None) -> dict[str, str]:
     env["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] = "False"
     env["SOLARA_THEME_SHOW_BANNER"] = "False"  # Solara's corner banner covered a plot
     env["SOLARA_THEME_TITLE"] = "crowdsim"
+    # crowdsim/templates/loader-crowdsim.*: Solara's loader plus a message shown in the page
+    # when the front-end files are missing (the page would otherwise stay blank)
+    env["SOLARA_THEME_LOADER"] = "crowdsim"
     env.setdefault("MPLBACKEND", "Agg")
     return env
 
