@@ -79,7 +79,7 @@ def _stop(proc, log) -> None:
     log.close()
 
 
-BROWSER_WORKERS = "2000"  # smaller than the app's default, so each browser test stays quick
+BROWSER_WORKERS = "1000"  # smaller than the app's default, so each browser test stays quick
 
 
 @pytest.fixture

@@ -402,7 +402,7 @@ def comparison_figure(models: dict) -> Figure:
     ax.set_title(
         "Who earns what under each set of rules? (same seed, same workers at the start)", fontsize=9
     )
-    ax.legend(loc="lower right", fontsize=7)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7)
     if not shown:
         ax.text(0.5, 0.5, "Too few workers with enough working time yet", ha="center",
                 va="center", transform=ax.transAxes, color="0.4")  # fmt: skip
