@@ -327,6 +327,7 @@ def test_platform_keeps_at_least_the_commission_on_worker_pay(choice, commission
     )
 
 
+@pytest.mark.slow  # a timing: meaningful on a machine not shared with other work
 def test_responsive_at_5000_workers():
     """A simulated hour of the page's market at 5,000 workers (and of its chance twin), with the
     data collectors, takes milliseconds: the page's time goes to drawing the plots (measured in
