@@ -130,6 +130,33 @@ class SimConfig:
         le=10_000,
         doc="workers with less resolved working time are left out of wage stats (assumption)",
     )
+    warmup_days: int = opt(
+        0,
+        ge=0,
+        le=3650,
+        doc="first days of the run simulated but not counted in the summary (the market settles "
+        "from its arbitrary initial state); the summary covers days warmup_days..days",
+    )
+    steady_window_days: int = opt(
+        7,
+        ge=1,
+        le=365,
+        doc="assumption: length of the consecutive windows of the convergence diagnostic (a week, "
+        "so that the weekly posting cycle averages out)",
+    )
+    steady_drift_tolerance: float = opt(
+        0.05,
+        gt=0,
+        le=10,
+        doc="assumption: a headline metric drifts when its trend over the measured window "
+        "changes it by more than this share of its mean and the trend is significant (|t| > 2)",
+    )
+    reform_day: int | None = opt(
+        None,
+        ge=1,
+        le=3650,
+        doc="day of the run at whose first hour the rules of `reform` apply (None: no reform)",
+    )
 
 
 @dataclass
@@ -214,6 +241,18 @@ class PlatformConfig:
     )  # fmt: skip
     listing_min_visibility: float = opt(
         0.02, ge=0, le=1_000, doc="assumption: visibility floor of old groups (keyword search, bookmarks)"
+    )
+
+
+@dataclass
+class ReformConfig:
+    """A change of rules during a run (files in crowdsim/conf/reform/): options of any section
+    (``platform``, ``requesters``...) that replace the run's own from ``sim.reform_day`` on."""
+
+    name: str = opt("none", doc="the reform's file name, 'none' for a run without one")
+    description: str = opt("")
+    rules: dict[str, Any] = opt(
+        {}, allowed="a mapping of sections to options, e.g. {platform: {commission: 0.2}}"
     )
 
 
@@ -504,6 +543,7 @@ class CrowdSimConfig:
     workers: WorkerBehaviourConfig = field(default_factory=WorkerBehaviourConfig)
     requesters: RequesterBehaviourConfig = field(default_factory=RequesterBehaviourConfig)
     market: MarketConfig = field(default_factory=MarketConfig)
+    reform: ReformConfig = field(default_factory=ReformConfig)
 
 
 def register_configs() -> None:
@@ -804,7 +844,85 @@ def _every_task_type_described(cfg: CrowdSimConfig) -> None:
                 raise ConfigError(f"market.{name}.{t}", None, EVERY_TYPE)
 
 
+def _windows_inside_run(cfg: CrowdSimConfig) -> None:
+    sim = cfg.sim
+    if sim.warmup_days >= sim.days:
+        raise ConfigError(
+            "sim.warmup_days", sim.warmup_days, f"fewer days than sim.days ({sim.days})"
+        )
+    if sim.reform_day is not None and not sim.warmup_days < sim.reform_day < sim.days:
+        raise ConfigError(
+            "sim.reform_day",
+            sim.reform_day,
+            f"a day after sim.warmup_days ({sim.warmup_days}) and before sim.days ({sim.days})",
+        )
+
+
+def _reform_has_a_day(cfg: CrowdSimConfig) -> None:
+    if (cfg.reform.name != "none" or cfg.reform.rules) and cfg.sim.reform_day is None:
+        raise ConfigError(
+            "sim.reform_day", None, f"a day of the run for reform '{cfg.reform.name}' to apply"
+        )
+    if cfg.sim.reform_day is not None and not cfg.reform.rules:
+        raise ConfigError(
+            "reform", cfg.reform.name, "a reform with rules (reform=NAME) when sim.reform_day is set"
+        )
+
+
+def _dotted(tree: dict, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    for k, v in tree.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and is_dataclass(_get_type(key)):
+            yield from _dotted(v, key + ".")
+        else:
+            yield key, v
+
+
+def _get_type(dotted: str) -> Any:
+    node: Any = CrowdSimConfig
+    for part in dotted.split("."):
+        if not is_dataclass(node) or part not in _hints(node):
+            return None
+        node = _hints(node)[part]
+    return node
+
+
+def reformed_config(cfg: CrowdSimConfig) -> CrowdSimConfig:
+    """The run's config with the reform's rules in place of its own (validated like any config;
+    a bad rule raises :class:`ConfigError` naming ``reform.rules.OPTION``)."""
+    rules = OmegaConf.to_container(OmegaConf.create(dict(cfg.reform.rules)))
+    base = OmegaConf.structured(cfg)
+    for key, value in _dotted(rules):
+        try:
+            _check_key_exists(None, key)
+            OmegaConf.update(base, key, value, merge=True)
+            after = OmegaConf.to_object(base)
+            option = next((o for o in schema() if o.name == key), None)
+            if option is not None:
+                check_option(option, _get(after, key))
+        except ConfigError as exc:
+            raise ConfigError(
+                f"reform.rules.{exc.option}", exc.value, exc.allowed,
+                message=f"reform '{cfg.reform.name}': {exc}",
+            ) from None  # fmt: skip
+        except Exception as exc:
+            err = _translate_omegaconf_error(exc)
+            raise ConfigError(f"reform.rules.{key}", value, err.allowed) from None
+    out = OmegaConf.to_object(base)
+    for rule in RULES[3:]:  # those of one config (not the reform rules again)
+        rule.check(out)
+    return out
+
+
+def _reform_rules_valid(cfg: CrowdSimConfig) -> None:
+    if cfg.reform.rules:
+        reformed_config(cfg)
+
+
 RULES: tuple[Rule, ...] = (
+    Rule("warm-up and reform day: inside the run", _windows_inside_run),
+    Rule("a reform and its day: both or neither", _reform_has_a_day),
+    Rule("reform rules: options of the schema, allowed values", _reform_rules_valid),
     Rule("countries: a non-empty list, each country once", _countries_listed_once),
     Rule("custom country shares: over the listed countries", _custom_shares_over_countries),
     Rule("commission tiers: one rate more than thresholds", _one_rate_per_tier),

@@ -28,13 +28,14 @@ import numpy as np
 
 from crowdsim import threads
 from crowdsim.agents import REJECTION_KINDS, REVIEW_KINDS, Requester, Worker
-from crowdsim.config import TASK_TYPES, CrowdSimConfig, to_config
+from crowdsim.config import TASK_TYPES, CrowdSimConfig, reformed_config, to_config, validate
 from crowdsim.data.countries import CountryTable
 from crowdsim.ledger import Ledger
 from crowdsim.market import adapt, post, search, settle, submit
 from crowdsim.market.profiles import posting_profile, worker_availability_profile
 from crowdsim.market.state import Counters, Pool
 from crowdsim.metrics.record import Recorder
+from crowdsim.metrics.windows import Windows
 from crowdsim.stores import ColumnStore, DueCalendar, RecyclingStore
 
 PHASES = ("post", "expire", "search", "submit", "settle", "adapt", "record")
@@ -58,8 +59,6 @@ class CrowdWorkModel(mesa.Model):
             else config
         )
         if isinstance(config, CrowdSimConfig) and not overrides:
-            from crowdsim.config import validate
-
             validate(cfg)
         super().__init__(rng=cfg.seed)
         self.threads = threads.configure()  # for the compiled phases; results do not depend on it
@@ -86,6 +85,10 @@ class CrowdWorkModel(mesa.Model):
         self._init_requesters()
         self._init_market()
         self.recorder = Recorder(self)
+        # rules from the reform day on (validated with the config), and the measured windows
+        self.reform_config = reformed_config(cfg) if cfg.sim.reform_day is not None else None
+        self.windows = Windows(self)
+        self.windows.at_hour(self)
         self.running = True
 
     def _prepare_rules(self) -> None:
@@ -95,6 +98,15 @@ class CrowdWorkModel(mesa.Model):
         self.review_params = submit.review_params(cfg)
         self.settle_params = settle.settle_params(cfg)
         self.day_params = adapt.day_params(cfg)
+
+    def apply_reform(self) -> None:
+        """From this hour on, the reform's rules (``sim.reform_day``): the config with the
+        reform's options in place, the phases' parameters rebuilt from it."""
+        cfg = self.reform_config
+        validate(cfg)
+        self.config = cfg
+        self._prepare_rules()
+        self._access_rules()
 
     # ------------------------------------------------------------------ set-up
     def _init_profiles(self) -> None:
@@ -329,7 +341,6 @@ class CrowdWorkModel(mesa.Model):
 
     def _init_market(self) -> None:
         cfg = self.config
-        mc = cfg.market
         i8, f8 = np.int64, np.float64
         n_req = self.requesters.n
         self.batches = RecyclingStore(
@@ -379,11 +390,16 @@ class CrowdWorkModel(mesa.Model):
         self.due_records = DueCalendar(self.records, "resolve_hour")
         # expected online worker-hours per hour and batch arrival rate (see market/post.py)
         self.batch_rate_per_activity = post.calibrate_batch_rate(self)
+        self._access_rules()
+
+    def _access_rules(self) -> None:
+        """Who may take which tasks, from ``self.config`` (at set-up and at a reform)."""
+        cfg = self.config
         self.restricted_allowed = np.isin(
             np.array(self.countries.codes), list(cfg.platform.restricted_countries)
         )
         self.type_max_per_worker = np.array(
-            [mc.type_max_per_worker.get(t, 1) for t in TASK_TYPES], dtype=np.int64
+            [cfg.market.type_max_per_worker.get(t, 1) for t in TASK_TYPES], dtype=np.int64
         )
 
     # ------------------------------------------------------------------ the hour
@@ -391,6 +407,8 @@ class CrowdWorkModel(mesa.Model):
         """Simulate one hour: the phases in order, each handing the next what it needs."""
         clock = _time.perf_counter
         ps = self.phase_seconds
+        if self.hour == self.windows.reform_hour:
+            self.apply_reform()
         t0 = clock()
         post.post(self)
         t1 = clock()
@@ -415,6 +433,7 @@ class CrowdWorkModel(mesa.Model):
 
             check_all(self)
         self.hour += 1
+        self.windows.at_hour(self)
         if self.hour >= self.n_hours:
             self.running = False
 

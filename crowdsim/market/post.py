@@ -132,6 +132,7 @@ def post(model) -> None:
     hits = np.where(split, -(-size // max(chunk, 1)), 1)
     model.counters.batches_split += int(split.sum())
     model.counters.hits_posted += int(hits.sum())
+    model.counters.hits_10plus += int(((~split) & (size >= pc.batch_surcharge_min_assignments)).sum())
     k = size.size
     expires = model.hour + max(1, int(round(rc.batch_lifetime_days * 24)))
     list_batches(
@@ -172,6 +173,7 @@ def list_batches(
     np.add.at(R.spent_micro, requester, deposit)
     np.add.at(R.n_posted, requester, size)
     model.counters.assignments_posted += int(size.sum())
+    model.counters.reward_posted_micro += int((size * reward_micro).sum())
     model.counters.batches_posted += int(k)
     model.due_batches.add(expires, idx)
     return idx

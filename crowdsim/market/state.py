@@ -68,6 +68,8 @@ class Counters:
     worker_exits: int = 0
     worker_entries: int = 0
     hits_posted: int = 0
+    hits_10plus: int = 0  # HITs of batch_surcharge_min_assignments or more assignments
+    reward_posted_micro: int = 0  # reward of the assignments posted
     worker_exits_wage: int = 0
 
     def __getitem__(self, name: str):

@@ -22,7 +22,17 @@ SERIES = (
     "refunded_usd",
     "escrow_usd",
     "present_requesters",
+    "requesters_active",  # requesters with open assignments on the listing
+    "requester_exits",
+    "requester_entries",
+    "batches_posted",
+    "batches_split",
+    "worker_exits",
+    "worker_entries",
 )
+# series that are the hour's change of a running count of model.counters
+COUNTED = ("requester_exits", "requester_entries", "batches_posted", "batches_split",
+           "worker_exits", "worker_entries")  # fmt: skip
 
 
 class Recorder:
@@ -36,6 +46,7 @@ class Recorder:
             (n, len(model.countries.codes)), dtype=np.int32
         )
         self.last = dict(posted=0.0, approved=0.0, rejected=0.0, paid=0, fees=0, refunded=0)
+        self.last |= dict.fromkeys(COUNTED, 0)
 
     def record_hour(self, model, hour: HourStats) -> None:
         t = model.hour
@@ -50,6 +61,10 @@ class Recorder:
         s["active_workers"][t] = hour.active.size
         s["tasks_open"][t] = rem[in_use].sum()
         s["batches_open"][t] = np.count_nonzero(in_use & (rem > 0))
+        s["requesters_active"][t] = np.unique(B.requester[: B.n][in_use & (rem > 0)]).size
+        for name in COUNTED:
+            s[name][t] = c[name] - last[name]
+            last[name] = c[name]
         s["tasks_posted"][t] = c.assignments_posted - last["posted"]
         s["tasks_done"][t] = hour.submitted
         s["tasks_returned"][t] = hour.returned

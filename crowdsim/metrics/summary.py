@@ -212,13 +212,26 @@ def _wage_stats(df: pd.DataFrame, prefix: str = "") -> dict:
 
 
 def summarize(model, wf: pd.DataFrame | None = None, ts: pd.DataFrame | None = None) -> dict:
+    from crowdsim.metrics.windows import Snapshot, measured_workers, window_frame
+
     cfg, c = model.config, model.counters
     wf = workers_frame(model) if wf is None else wf
     ts = timeseries_frame(model) if ts is None else ts
-    resolved_h = wf[
-        ["hours_paid", "hours_search", "hours_returned", "hours_rejected", "hours_never_paid"]
-    ].sum(axis=1)
-    measured = wf[resolved_h >= cfg.sim.min_hours_for_wage]
+    led = model.ledger.totals_usd()
+    fate = pending_fates(model)
+    pend = {k: int(fate[k].sum()) for k in ("approved", "rejected", "unjust")}
+    spent = model.requesters.spent_micro[: model.requesters.n] / MICRO
+    base = model.windows.base  # the end of warm-up (None without one)
+    if base is not None:
+        # the measured window only: running totals less those at the end of warm-up
+        end = Snapshot.take(model, wf)
+        wf = window_frame(wf, base)
+        ts = ts[ts["hour"] >= base.hour]
+        c = base.counters_since(end.counters)
+        led = base.ledger_since(led)
+        pend = {k: v - base.pending[k] for k, v in pend.items()}
+        spent = spent - np.pad(base.requester_spent_micro, (0, spent.size - base.requester_spent_micro.size)) / MICRO
+    measured = measured_workers(model, wf)
     s: dict = {
         "scenario": model.scenario_name,
         "seed": cfg.seed,
@@ -238,15 +251,8 @@ def summarize(model, wf: pd.DataFrame | None = None, ts: pd.DataFrame | None = N
     pending = wf["hours_pending"].sum()
     s["pending_time_share"] = _nan(pending / (total + pending)) if total + pending > 0 else None
     # rejection rates on the accrual basis too: outcomes of submissions still awaiting review count
-    fate = pending_fates(model)
-    pend_unjust = int(fate["unjust"].sum())
-    pend_rej = int(fate["rejected"].sum())
-    judged = (
-        c["assignments_approved"]
-        + c["assignments_rejected"]
-        + int(fate["approved"].sum())
-        + pend_rej
-    )
+    pend_unjust, pend_rej = pend["unjust"], pend["rejected"]
+    judged = c["assignments_approved"] + c["assignments_rejected"] + pend["approved"] + pend_rej
     s["rejection_rate"] = (c["assignments_rejected"] + pend_rej) / judged if judged else None
     s["unjustified_rejection_rate"] = (
         (c["assignments_rejected_unjustified"] + pend_unjust) / judged if judged else None
@@ -265,12 +271,11 @@ def summarize(model, wf: pd.DataFrame | None = None, ts: pd.DataFrame | None = N
     )
     s["value_good_rejected_usd"] = c["value_good_rejected_micro"] / MICRO
     # weekly earnings volatility among workers present for the whole of >= 2 weeks
-    s["earnings_cv_weekly_median"] = _weekly_cv(model)
+    s["earnings_cv_weekly_median"] = _weekly_cv(model, 0 if base is None else base.hour)
     worked = wf[(wf["hours_paid"] + wf["hours_search"] + wf["hours_pending"]) > 0]
     s["gini_earnings"] = (
         _nan(gini(worked["earnings_accrued_usd"].to_numpy())) if len(worked) else None
     )
-    led = model.ledger.totals_usd()
     s["platform_revenue_usd"] = led["ledger_platform_fees_usd"]
     s["worker_earnings_usd"] = led["ledger_worker_paid_usd"]
     s["active_workers_mean"] = float(ts["active_workers"].mean()) if len(ts) else 0.0
@@ -289,8 +294,7 @@ def summarize(model, wf: pd.DataFrame | None = None, ts: pd.DataFrame | None = N
         if c["assignments_approved"]
         else None
     )
-    rf = requesters_frame(model)
-    vol = np.sort(rf["spent_usd"].to_numpy())[::-1]
+    vol = np.sort(spent)[::-1]
     if vol.sum() > 0:
         top = max(1, int(round(0.01 * vol.size)))
         s["requester_top1pct_volume_share"] = float(vol[:top].sum() / vol.sum())
@@ -300,6 +304,8 @@ def summarize(model, wf: pd.DataFrame | None = None, ts: pd.DataFrame | None = N
     # memo: reward value of submitted work awaiting payment (held inside escrow)
     W = model.workers
     s["ledger_worker_pending_usd"] = float(W.pending_value_micro[: W.n].sum() / MICRO)
+    s["hits_10plus_share"] = c["hits_10plus"] / c["hits_posted"] if c["hits_posted"] else None
+    s |= _windows_summary(model)
     s["by_country"] = {
         code: _wage_stats(measured[measured["country"] == code])
         | {
@@ -311,17 +317,39 @@ def summarize(model, wf: pd.DataFrame | None = None, ts: pd.DataFrame | None = N
     return s
 
 
-def _weekly_cv(model) -> float | None:
+def _windows_summary(model) -> dict:
+    """Warm-up, the convergence diagnostic over consecutive windows of the measured window, and
+    the windows either side of a reform (:mod:`crowdsim.metrics.windows`)."""
+    sim, win = model.config.sim, model.windows
+    diag = win.steady_state(sim.steady_drift_tolerance)
+    out = {
+        "warmup_days": sim.warmup_days,
+        "measured_days": (min(model.hour, model.n_hours) - win.warmup_hours) / 24,
+        "steady_state": diag.pop("steady_state"),
+        "steady_state_drift": diag,
+    }
+    if win.reform_hour is not None:
+        out["reform"] = model.config.reform.name
+        out["reform_day"] = sim.reform_day
+        out["before_reform"] = win.measured.get("before_reform")
+        out["after_reform"] = win.measured.get("after_reform")
+    return out
+
+
+def _weekly_cv(model, start_hour: int = 0) -> float | None:
+    """Median over workers of the coefficient of variation of weekly earnings, over the full
+    weeks from ``start_hour`` on, among workers present throughout them."""
     if model.weekly_earnings is None:
         return None
     W = model.workers
+    first = -(-start_hour // 168)
     full_weeks = model.hour // 168
-    if full_weeks < 2:
+    if full_weeks - first < 2:
         return None
     n = W.n
-    weeks = model.weekly_earnings[:full_weeks, :n].astype(np.float64)
+    weeks = model.weekly_earnings[first:full_weeks, :n].astype(np.float64)
     joined, left = W.joined_hour[:n], W.left_hour[:n]
-    stayed = (joined == 0) & ((left < 0) | (left >= full_weeks * 168))
+    stayed = (joined <= first * 168) & ((left < 0) | (left >= full_weeks * 168))
     earning = stayed & (weeks.sum(axis=0) > 0)
     if not earning.any():
         return None
@@ -336,9 +364,13 @@ def build_results(model) -> Results:
     wf = workers_frame(model)
     ts = timeseries_frame(model)
     summary = summarize(model, wf, ts)
+    if model.windows.base is not None:  # workers' figures over the measured window, as summarised
+        from crowdsim.metrics.windows import window_frame
+
+        wf = window_frame(wf, model.windows.base)
     return Results(
         summary=summary,
-        timeseries=ts,
+        timeseries=ts,  # every hour, warm-up included (the summary says where warm-up ends)
         workers=wf,
         requesters=requesters_frame(model),
         config=asdict(model.config),

@@ -1,0 +1,232 @@
+"""Measuring a run over windows of hours: the window after warm-up, consecutive windows for the
+convergence diagnostic, and equal windows either side of a reform.
+
+A window's figures are the differences between two :class:`Snapshot` s of the run's running
+totals, taken at the first hour of the window and at the first hour after it. Per-worker totals
+are on the accrual basis of :mod:`crowdsim.metrics.summary` (work submitted before a snapshot
+counts there with the pay and time its fate will bring), so a window holds the work submitted
+in it. Snapshots are taken only at the hours some window starts or ends (:class:`Windows`), and
+each is dropped once its windows are measured.
+
+Drift (:func:`drift`): for each headline metric over the consecutive windows, the least-squares
+trend across them; a metric drifts when the trend changes it by more than
+``sim.steady_drift_tolerance`` of its mean over the measured window *and* the trend is
+significant (|t| > 2). The measured window is in steady state when no headline metric drifts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from crowdsim.ledger import MICRO
+
+# per-worker running totals (columns of summary.workers_frame) that a window takes differences of
+ADDITIVE = (
+    "hours_paid", "hours_search", "hours_returned", "hours_rejected", "hours_never_paid",
+    "hours_idle_online", "hours_logged_off", "hours_online", "earnings_usd",
+    "earnings_accrued_usd", "fees_paid_usd", "tasks_submitted", "tasks_approved",
+    "tasks_rejected", "tasks_returned",
+)  # fmt: skip
+RESOLVED = ("hours_paid", "hours_search", "hours_returned", "hours_rejected", "hours_never_paid")
+# the metrics of the convergence diagnostic
+DRIFT_METRICS = ("wage_median_all_in", "unpaid_time_share", "active_workers_mean", "tasks_posted")
+# the headline metrics of a window (before_reform, after_reform, the diagnostic's windows)
+HEADLINE = (
+    "wage_median_all_in", "wage_mean_all_in", "share_above_7_25", "unpaid_time_share",
+    "active_workers_mean", "present_workers_mean", "requesters_active_mean",
+    "present_requesters_mean", "tasks_posted", "tasks_approved", "batches_posted",
+    "batches_split", "hits_posted", "hits_10plus_share", "reward_mean_usd",
+    "worker_earnings_usd", "platform_revenue_usd", "requester_exits", "requester_entries",
+    "worker_exits", "worker_entries",
+)  # fmt: skip
+
+
+@dataclass
+class Snapshot:
+    """The run's running totals at the start of hour ``hour``."""
+
+    hour: int
+    workers: dict[str, np.ndarray]  # ADDITIVE columns, one value per worker row
+    requester_spent_micro: np.ndarray
+    counters: dict[str, float]
+    ledger: dict[str, float]
+    pending: dict[str, int]  # approvals, rejections, unjustified ones still to come
+
+    @staticmethod
+    def take(model, wf: pd.DataFrame) -> Snapshot:
+        from crowdsim.metrics.summary import pending_fates
+
+        R = model.requesters
+        fate = pending_fates(model)
+        return Snapshot(
+            hour=model.hour,
+            workers={k: wf[k].to_numpy(copy=True) for k in ADDITIVE},
+            requester_spent_micro=R.spent_micro[: R.n].copy(),
+            counters=asdict(model.counters),
+            ledger=model.ledger.totals_usd(),
+            pending={k: int(fate[k].sum()) for k in ("approved", "rejected", "unjust")},
+        )
+
+    def counters_since(self, end: dict) -> dict:
+        """Counts between this snapshot and the running counts ``end``."""
+        return {k: v - self.counters.get(k, 0) for k, v in end.items()}
+
+    def ledger_since(self, end: dict) -> dict:
+        """Ledger flows between this snapshot and ``end``; the escrow balance and the imbalance
+        stay those at the end."""
+        stocks = ("ledger_escrow_usd", "ledger_imbalance_usd")
+        return {k: v if k in stocks else v - self.ledger[k] for k, v in end.items()}
+
+
+def window_frame(wf: pd.DataFrame, start: Snapshot) -> pd.DataFrame:
+    """One row per worker present in the window from ``start`` to the hour of ``wf``: the running
+    totals of ``wf`` less those at ``start``, with wages and approval rates recomputed."""
+    df = wf.copy()
+    n0 = start.workers[ADDITIVE[0]].size
+    for k in ADDITIVE:
+        before = np.zeros(len(df), dtype=np.float64)
+        before[:n0] = start.workers[k]
+        df[k] = df[k].to_numpy() - before.astype(df[k].dtype)
+    left = df["left_hour"].to_numpy()
+    df = df[(left < 0) | (left >= start.hour)].copy()
+    paid = df["hours_paid"].to_numpy()
+    resolved = df[list(RESOLVED)].sum(axis=1).to_numpy()
+    earn = df["earnings_accrued_usd"].to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        df["wage_all_in"] = np.where(resolved > 0, earn / resolved, np.nan)
+        df["wage_paid_only"] = np.where(paid > 0, earn / paid, np.nan)
+        a, r = df["tasks_approved"].to_numpy(), df["tasks_rejected"].to_numpy()
+        df["approval_rate"] = np.where(a + r > 0, a / np.maximum(a + r, 1), np.nan)
+    df["wage_relative_to_local_min"] = df["wage_all_in"] / df["local_min_wage_usd"]
+    return df
+
+
+def measured_workers(model, wf: pd.DataFrame) -> pd.DataFrame:
+    """Workers with at least ``sim.min_hours_for_wage`` resolved hours (in ``wf``)."""
+    resolved = wf[list(RESOLVED)].sum(axis=1)
+    return wf[resolved >= model.config.sim.min_hours_for_wage]
+
+
+def window_metrics(model, start: Snapshot, end: Snapshot, wf_end: pd.DataFrame) -> dict:
+    """The :data:`HEADLINE` metrics over the hours from ``start`` to ``end``."""
+    from crowdsim.metrics.summary import _wage_stats
+
+    wf = window_frame(wf_end, start)
+    c = start.counters_since(end.counters)
+    led = start.ledger_since(end.ledger)
+    a, b = start.hour, end.hour
+    s = model.series
+    out: dict = {"start_hour": a, "end_hour": b, "days": (b - a) / 24}
+    stats = _wage_stats(measured_workers(model, wf))
+    for k in ("wage_median_all_in", "wage_mean_all_in", "share_above_7_25"):
+        out[k] = stats[k]
+    resolved = float(wf[list(RESOLVED)].to_numpy().sum())
+    unpaid = resolved - float(wf["hours_paid"].sum())
+    out["unpaid_time_share"] = unpaid / resolved if resolved > 0 else None
+    for name, col in (
+        ("active_workers_mean", "active_workers"),
+        ("present_workers_mean", "present_workers"),
+        ("requesters_active_mean", "requesters_active"),
+        ("present_requesters_mean", "present_requesters"),
+    ):
+        out[name] = float(s[col][a:b].mean()) if b > a else None
+    out["tasks_posted"] = int(c["assignments_posted"])
+    out["tasks_approved"] = int(c["assignments_approved"])
+    for k in ("batches_posted", "batches_split", "hits_posted", "requester_exits",
+              "requester_entries", "worker_exits", "worker_entries"):  # fmt: skip
+        out[k] = int(c[k])
+    out["hits_10plus_share"] = c["hits_10plus"] / c["hits_posted"] if c["hits_posted"] else None
+    out["reward_mean_usd"] = (
+        c["reward_posted_micro"] / MICRO / c["assignments_posted"] if c["assignments_posted"] else None
+    )
+    out["worker_earnings_usd"] = led["ledger_worker_paid_usd"]
+    out["platform_revenue_usd"] = led["ledger_platform_fees_usd"]
+    return out
+
+
+def drift(windows: list[dict], tolerance: float) -> dict:
+    """Trend of each :data:`DRIFT_METRICS` over consecutive windows: ``relative_change`` (the
+    trend's change from the first window to the last over the mean), ``t`` (slope over its
+    standard error) and whether it drifts; ``steady_state`` is None with fewer than 3 windows."""
+    out: dict = {"windows": len(windows), "tolerance": tolerance, "metrics": {}}
+    steady: bool | None = None if len(windows) < 3 else True
+    for name in DRIFT_METRICS:
+        y = np.array([np.nan if w[name] is None else w[name] for w in windows], dtype=np.float64)
+        fig: dict = {"values": [None if not np.isfinite(v) else float(v) for v in y]}
+        ok = np.isfinite(y)
+        if ok.sum() >= 3:
+            x = np.flatnonzero(ok).astype(np.float64)
+            yy = y[ok]
+            xc = x - x.mean()
+            slope = float(np.sum(xc * (yy - yy.mean())) / np.sum(xc**2))
+            resid = yy - yy.mean() - slope * xc
+            se = float(np.sqrt(np.sum(resid**2) / (yy.size - 2) / np.sum(xc**2)))
+            mean = float(yy.mean())
+            rel = slope * (len(windows) - 1) / mean if mean != 0 else 0.0
+            t = slope / se if se > 0 else (0.0 if slope == 0 else float(np.sign(slope)) * np.inf)
+            drifts = bool(abs(rel) > tolerance and abs(t) > 2.0)
+            fig |= {"relative_change": rel, "t": _finite(t), "drifts": drifts}
+            if drifts:
+                steady = False
+        elif steady is not None:
+            steady = None  # too few measured windows to tell
+        out["metrics"][name] = fig
+    out["steady_state"] = steady
+    return out
+
+
+def _finite(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
+class Windows:
+    """The windows of a run (from its config) and their snapshots: ``base`` (the end of warm-up,
+    None without warm-up), ``measured`` (metrics of each finished window by name)."""
+
+    def __init__(self, model) -> None:
+        sim = model.config.sim
+        n = model.n_hours
+        self.warmup_hours = sim.warmup_days * 24
+        step = sim.steady_window_days * 24
+        self.spans: dict[str, tuple[int, int]] = {
+            f"window_{k}": (a, a + step)
+            for k, a in enumerate(range(self.warmup_hours, n - step + 1, step))
+        }
+        self.reform_hour = None if sim.reform_day is None else sim.reform_day * 24
+        if self.reform_hour is not None:
+            r = self.reform_hour
+            length = min(r - self.warmup_hours, n - r)
+            self.spans["before_reform"] = (r - length, r)
+            self.spans["after_reform"] = (r, r + length)
+        self.hours = {h for span in self.spans.values() for h in span}
+        if self.warmup_hours:
+            self.hours.add(self.warmup_hours)
+        self.base: Snapshot | None = None
+        self.open: dict[str, Snapshot] = {}
+        self.measured: dict[str, dict] = {}
+
+    def at_hour(self, model) -> None:
+        """At the start of hour ``model.hour``: measure the windows that end and open those
+        that start."""
+        h = model.hour
+        if h not in self.hours:
+            return
+        from crowdsim.metrics.summary import workers_frame
+
+        wf = workers_frame(model)
+        snap = Snapshot.take(model, wf)
+        for name, (a, b) in self.spans.items():
+            if b == h and name in self.open:
+                self.measured[name] = window_metrics(model, self.open.pop(name), snap, wf)
+            if a == h:
+                self.open[name] = snap
+        if h == self.warmup_hours and h > 0:
+            self.base = snap
+
+    def steady_state(self, tolerance: float) -> dict:
+        """The convergence diagnostic over the consecutive windows measured so far."""
+        wins = [self.measured[k] for k in self.spans if k.startswith("window_") and k in self.measured]
+        return drift(wins, tolerance)

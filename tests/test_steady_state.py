@@ -1,0 +1,91 @@
+"""Warm-up and the convergence diagnostic (crowdsim/metrics/windows.py): warm-up hours are
+simulated but not counted, the summary covers the measured window only, and the drift test flags
+a run that is still trending."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from crowdsim import ConfigError, run
+from crowdsim.config import to_config
+from crowdsim.metrics.windows import DRIFT_METRICS, drift
+
+SMALL = dict(population__n_workers=300, seed=3)
+
+
+@pytest.fixture(scope="module")
+def warm():
+    return run(sim__days=6, sim__warmup_days=2, **SMALL)
+
+
+def test_summary_after_warmup_is_the_timeseries_window(warm):
+    s, ts = warm.summary, warm.timeseries
+    window = ts[ts["hour"] >= 2 * 24]
+    assert s["measured_days"] == 4 and s["warmup_days"] == 2
+    assert s["tasks_posted"] == window["tasks_posted"].sum() < ts["tasks_posted"].sum()
+    assert s["tasks_approved"] == window["tasks_approved"].sum()
+    assert s["batches_posted"] == window["batches_posted"].sum()
+    assert s["batches_split"] == window["batches_split"].sum()
+    assert s["requester_exits"] == window["requester_exits"].sum()
+    assert s["worker_entries"] == window["worker_entries"].sum()
+    assert s["platform_revenue_usd"] == pytest.approx(window["platform_fees_usd"].sum(), abs=1e-6)
+    assert s["worker_earnings_usd"] == pytest.approx(window["worker_paid_usd"].sum(), abs=1e-6)
+    assert s["active_workers_mean"] == pytest.approx(window["active_workers"].mean())
+    assert s["present_workers_mean"] == pytest.approx(window["present_workers"].mean())
+    # the workers' frame is the measured window's too: its wages give the summary's
+    wf = warm.workers
+    resolved = wf[["hours_paid", "hours_search", "hours_returned", "hours_rejected",
+                   "hours_never_paid"]].sum(axis=1)  # fmt: skip
+    assert s["wage_median_all_in"] == pytest.approx(wf["wage_all_in"][resolved >= 1.0].median())
+
+
+def test_warmup_changes_what_is_counted_not_what_is_simulated(warm):
+    cold = run(sim__days=6, **SMALL)
+    assert cold.timeseries.equals(warm.timeseries)  # the same hours, simulated the same way
+    assert cold.summary["tasks_posted"] > warm.summary["tasks_posted"]
+    # workers.parquet holds the measured window: the whole run less the warm-up
+    for col in ("hours_paid", "hours_search", "earnings_accrued_usd"):
+        assert warm.workers[col].sum() < cold.workers[col].sum()
+    assert warm.summary["wage_median_all_in"] != cold.summary["wage_median_all_in"]
+
+
+def test_warmup_must_leave_a_measured_window():
+    with pytest.raises(ConfigError, match="sim.warmup_days"):
+        to_config(sim__days=5, sim__warmup_days=5)
+
+
+def _windows(values):
+    return [dict(zip(DRIFT_METRICS, v, strict=True)) for v in values]
+
+
+def test_drift_flags_a_trend_and_passes_noise():
+    rng = np.random.default_rng(0)
+    n = 8
+    flat = _windows(
+        [(3 + 0.05 * rng.standard_normal(), 0.4, 100 + rng.standard_normal(), 5000) for _ in range(n)]
+    )
+    out = drift(flat, tolerance=0.05)
+    assert out["steady_state"] is True and out["windows"] == n
+    assert not any(m["drifts"] for m in out["metrics"].values())
+    # active workers falling by 30% across the window: drifting
+    trend = _windows([(3.0, 0.4, 100 - 4.0 * k + rng.standard_normal(), 5000) for k in range(n)])
+    out = drift(trend, tolerance=0.05)
+    assert out["steady_state"] is False
+    assert out["metrics"]["active_workers_mean"]["drifts"]
+    assert out["metrics"]["active_workers_mean"]["relative_change"] < -0.2
+    assert not out["metrics"]["wage_median_all_in"]["drifts"]
+    # a small trend, significant or not, is within the tolerance
+    small = _windows([(3.0 * (1 + 0.001 * k), 0.4, 100, 5000) for k in range(n)])
+    assert drift(small, tolerance=0.05)["steady_state"] is True
+    assert drift(flat[:2], tolerance=0.05)["steady_state"] is None  # too few windows to tell
+
+
+def test_summary_reports_the_diagnostic_over_its_windows():
+    s = run(sim__days=9, sim__warmup_days=2, sim__steady_window_days=2, **SMALL).summary
+    diag = s["steady_state_drift"]
+    assert diag["windows"] == 3  # days 2-4, 4-6, 6-8 (day 8-9 is not a whole window)
+    assert s["steady_state"] in (True, False)
+    flagged = any(m["drifts"] for m in diag["metrics"].values())
+    assert s["steady_state"] is (not flagged)
+    assert all(len(m["values"]) == 3 for m in diag["metrics"].values())
