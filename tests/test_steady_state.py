@@ -89,3 +89,23 @@ def test_summary_reports_the_diagnostic_over_its_windows():
     flagged = any(m["drifts"] for m in diag["metrics"].values())
     assert s["steady_state"] is (not flagged)
     assert all(len(m["values"]) == 3 for m in diag["metrics"].values())
+
+
+def test_report_flags_scenarios_not_in_steady_state():
+    import pandas as pd
+
+    from crowdsim.experiments.report import steady_state_note
+
+    def rows(scenario, values):
+        return [
+            dict(scenario=scenario, seed=k, country="all", metric="steady_state", value=v)
+            for k, v in enumerate(values)
+        ]
+
+    tidy = pd.DataFrame(rows("status_quo", [1.0, 1.0]) + rows("min_pay", [0.0, 1.0]))
+    note = steady_state_note(tidy, ["status_quo", "min_pay"])
+    assert "1 of 2 seeds" in note and "status quo" not in note.split(".")[0].lower()
+    assert steady_state_note(tidy[tidy["scenario"] == "status_quo"], ["status_quo"]) is None
+    # too few windows to tell (NaN) is not flagged
+    unknown = pd.DataFrame(rows("min_pay", [float("nan")]))
+    assert steady_state_note(unknown, ["min_pay"]) is None

@@ -369,6 +369,7 @@ STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;max-width:1180px;margin:1.5em auto;padding:0 1em;color:#1d1d1d;line-height:1.4}
 h1{font-size:1.6em;margin-bottom:.2em}h2{margin-top:1.6em;border-bottom:1px solid #ddd;padding-bottom:.15em}
 .setup{color:#555;margin-top:0}
+.warning{background:#fff8e1;border-left:4px solid #e0a800;padding:.3em .8em}
 section.summary h2{margin-top:.5em}section.summary{background:#f6f8fa;border:1px solid #d8dee4;border-radius:6px;padding:.4em 1.2em .8em}
 .finding{margin:.7em 0}.finding h3{font-size:1.02em;margin:.2em 0}.finding ul{margin:.2em 0 .2em 1.1em;padding:0}
 .finding .rules{color:#555;font-size:.92em}.nochange{color:#666}
@@ -579,6 +580,25 @@ def _metric_table(
     return pd.DataFrame(rows)
 
 
+def steady_state_note(tidy: pd.DataFrame, order: list[str]) -> str | None:
+    """A warning naming the scenarios whose measured window is not in steady state (the
+    ``steady_state`` of their run summaries, crowdsim/metrics/windows.py), or None."""
+    rows = tidy[(tidy["metric"] == "steady_state") & (tidy["country"] == "all")]
+    drifting = []
+    for sc in order:
+        v = rows.loc[rows["scenario"] == sc, "value"]
+        if (v == 0).any():
+            drifting.append(f"{scenario_title(sc)} ({int((v == 0).sum())} of {len(v)} seeds)")
+    if not drifting:
+        return None
+    return (
+        "Not in steady state: " + ", ".join(drifting) + ". A headline metric (median all-in "
+        "wage, unpaid share, active workers or tasks posted) still trends across the measured "
+        "window, so these figures describe a market in transition; a longer warm-up "
+        "(sim.warmup_days) or run measures where it settles."
+    )
+
+
 def build_report(out: str | Path, plots: bool = True) -> dict[str, Path]:
     """Compute the statistics and write report.md, report.html, comparison_summary.parquet/.csv,
     comparison_by_country.parquet and the plots of the comparison folder ``out``; return the
@@ -652,6 +672,9 @@ def build_report(out: str | Path, plots: bool = True) -> dict[str, Path]:
         + ".",
         css="setup",
     )
+    steady = steady_state_note(tidy, order)
+    if steady:
+        doc.p(steady, css="warning")
     items = executive_summary(stats, info, baseline, order)
     md_summary, html_summary = _summary_blocks(items, baseline, len(seeds))
     doc.raw("## Executive summary\n\n" + md_summary, html_summary)
