@@ -190,6 +190,13 @@ class PlatformConfig:
     commission_cap: float | None = share(
         None, "cap on the requester fee as a share of reward (None: no cap)"
     )
+    reward_increment_usd: float = opt(
+        0.01,
+        ge=0.000001,
+        le=1.0,
+        doc="rewards are whole multiples of this, at least one (MTurk: whole cents, at least "
+        "$0.01, MTurk API); sub-cent where a platform pays per engagement action",
+    )
     # --- rejection transparency ---
     reason_required: bool = opt(
         False, doc="MTurk: rejection reasons optional, unjustified rejections invisible"
@@ -437,6 +444,12 @@ class RequesterBehaviourConfig:
         0.8, "assumption: share of requesters who split batches to dodge a surcharge"
     )
     batch_lifetime_days: float = opt(3.0, gt=0, le=3650, doc="assumption")
+    posting_utc_offset_hours: float = opt(
+        -5.0,
+        ge=-12,
+        le=14,
+        doc="requesters' time zone: they post in its business hours (MTurk: US Eastern, assumption)",
+    )
     reprice_step: float = opt(
         0.05,
         ge=0,

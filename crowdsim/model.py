@@ -115,7 +115,8 @@ class CrowdWorkModel(mesa.Model):
         self.availability = np.stack(
             [worker_availability_profile(off) for off in self.countries.utc_offset], axis=1
         ).astype(np.float32)
-        self.posting_weight = posting_profile()  # (168,), mean 1
+        # (168,), mean 1: business hours of the requesters' own time zone
+        self.posting_weight = posting_profile(cfg.requesters.posting_utc_offset_hours)
         self.n_weeks = int(np.ceil(cfg.sim.days / 7))
 
     def _new_worker_columns(self, capacity: int) -> ColumnStore:

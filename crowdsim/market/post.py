@@ -102,7 +102,9 @@ def post(model) -> None:
     cost = reward * (1.0 + fee_rate)
     ref_cost = R.target_pay[req] * est_minutes / 60.0 * (1.0 + rc.reference_fee)
     volume = (cost / ref_cost) ** (-rc.demand_elasticity)
-    reward = np.maximum(np.ceil(reward * 100.0 - 1e-9) / 100.0, 0.01)  # whole cents, at least $0.01
+    # whole increments (MTurk: cents), at least one increment
+    per_usd = 1.0 / pc.reward_increment_usd  # exactly 100.0 for whole cents
+    reward = np.maximum(np.ceil(reward * per_usd - 1e-9) / per_usd, pc.reward_increment_usd)
     size = np.floor(size0 * volume + rng.random(n)).astype(np.int64)
     # a requester whose cost per (estimated) hour of work, at its initial target pay, exceeds its
     # value leaves the platform (the platform's rules made it unprofitable; repricing does not)
