@@ -91,6 +91,7 @@ def test_time_classified_per_worker_sums_to_online_time():
         "hours_never_paid",
         "hours_pending",
         "hours_idle_online",
+        "hours_logged_off",
     ]
     # accrual basis moves pending work into paid/rejected/never paid: add back to compare with cash basis
     W = model.workers
@@ -102,6 +103,7 @@ def test_time_classified_per_worker_sums_to_online_time():
         + W.m_search
         + W.m_never_paid
         + W.m_idle_online
+        + W.m_logged_off  # came online, logged off: not working time, still accounted for
     )[: W.n]
     assert np.allclose(classified - W.spill[: W.n], W.online_hours[: W.n] * 60.0)
     assert (wf[kinds] >= -1e-9).all().all()
