@@ -54,12 +54,6 @@ CONCENTRATION_DAYS = 14
 
 NOT_COMPARED = [
     (
-        "labour-supply elasticity facing one requester ~0.1",
-        "Dube, Jacobs, Naidu & Suri 2020",
-        "needs a randomised pay experiment inside the market (one requester's reward varied, its fill rate "
-        "measured); not implemented yet",
-    ),
-    (
         "~2.25 months of full-time low-paid work to reach the qualifications of fair-paying tasks",
         "Kummerfeld 2021 (ACL)",
         "the model has one qualification gate (95% approval and 100 approved tasks, Peer et al. 2014) and gated "
