@@ -42,8 +42,8 @@ $(STAMP): pyproject.toml
 # The main job: compare the main regulation scenarios (status_quo, mturk_2014, prolific_like,
 # transparency, appeals, payment_guarantee, min_pay, commission_cap, fairwork,
 # eu_platform_work_directive) over N_SEEDS common seeds, at 20,000 workers (the size the model is
-# calibrated at, where seed noise no longer dominates). Measured: 150 s of CPU in this process
-# (user time; the runs are in worker processes) and 8 min 55 s of wall time on a 2-core machine
+# calibrated at, where seed noise no longer dominates). Measured: 148 s of CPU in this process
+# (user time) and 4 min 16 s of wall time on a 2-core machine
 # that was running other jobs at the same time; finished runs are reused when the command is
 # repeated.
 DEMO_SCENARIOS ?= main
