@@ -287,13 +287,13 @@ class WorkerBehaviourConfig:
     weekly_hours_sigma: float = opt(0.8, gt=0, le=5, doc="assumption: heavy-tailed hours")
     skill_mean: float = share(0.97, "assumption: probability a task meets the quality bar")
     skill_concentration: float = opt(40.0, gt=0, doc="assumption: beta concentration")
-    speed_sigma: float = opt(0.373, ge=0, le=5, doc=CALIBRATED)
-    search_minutes: float = opt(0.764, ge=0, le=600, doc=CALIBRATED)
+    speed_sigma: float = opt(0.549, ge=0, le=5, doc=CALIBRATED)
+    search_minutes: float = opt(1.87, ge=0, le=600, doc=CALIBRATED)
     search_learning_rate: float = share(
-        0.2, "assumption: how fast a worker's belief about how often a look finds a task, and what such tasks pay, follows its looks"
+        0.175, "calibrated (docs/calibration.md): how fast a worker's belief about how often a look finds a task, and what such tasks pay, follows its looks"
     )
     initial_belief_find: float = share(
-        0.8, "assumption: a newcomer's belief that a look finds a task it takes"
+        0.648, "calibrated (docs/calibration.md): a newcomer's belief that a look finds a task it takes"
     )
     initial_belief_found_wage_usd: float = opt(
         3.18, gt=0, le=MAX_USD,
@@ -303,8 +303,8 @@ class WorkerBehaviourConfig:
         0.1, "assumption: daily share by which the belief about finding tasks returns to the newcomer's (a worker who logged off tries again)"
     )
     choice_pay_sensitivity: float = opt(
-        0.1, ge=0, le=100,
-        doc="pay coefficient of the logit task choice (log expected pay per hour): sets the labour-supply elasticity facing one requester, about 0.1 on MTurk (Dube, Jacobs, Naidu & Suri 2020); checked by crowdsim-validate's honeypot",
+        0.15, ge=0, le=100,
+        doc="pay coefficient of the logit task choice (log expected pay per hour): fitted so that the labour-supply elasticity facing one requester measured by crowdsim-validate's honeypot is about 0.1, as on MTurk (Dube, Jacobs, Naidu & Suri 2020): 0.099 [0.063, 0.137] at 20,000 workers (docs/calibration.md)",
     )  # fmt: skip
     max_searches_per_hour: int = opt(4, ge=1, le=60, doc="assumption")
     candidates_seen: int = opt(
@@ -316,16 +316,16 @@ class WorkerBehaviourConfig:
         gt=1,
         doc="assumption: return a task once it runs this many times over the expected time",
     )
-    duration_noise_sigma: float = opt(0.367, gt=0, le=5, doc=CALIBRATED)
-    return_base_prob: float = share(0.0217, CALIBRATED)
+    duration_noise_sigma: float = opt(0.235, gt=0, le=5, doc=CALIBRATED)
+    return_base_prob: float = share(0.0237, CALIBRATED)
     impatience_per_day: float = opt(
         0.02, ge=0, doc="assumption: discount of expected pay per day of payment delay"
     )
     exit_wage_ratio: float = opt(
-        1.0, ge=0, doc="leave when recent all-in wage < this x reservation wage ..."
+        0.277, ge=0, doc="leave when recent all-in wage < this x reservation wage ... (calibrated, docs/calibration.md: with exit_prob_side, to Difallah et al. 2018's pool half-life)"
     )
     exit_days: int = opt(21, ge=1, doc="... for this many consecutive days (assumption)")
-    exit_prob_side: float = share(0.0567, CALIBRATED)
+    exit_prob_side: float = share(0.154, CALIBRATED)
     exit_prob_main: float = share(0.1, "assumption: dependent workers stay longer")
     baseline_exit_per_month: float = share(
         0.04, "Difallah et al. 2018: half-life 12-18 months -> ~4%/month"
@@ -388,11 +388,11 @@ class RequesterBehaviourConfig:
     pay_mean_usd_per_hour: float = opt(
         11.58, gt=0, le=MAX_USD, doc="Hara et al. 2018, requester-level mean"
     )
-    pay_volume_correlation: float = opt(-0.704, ge=-0.99, le=0.99, doc=CALIBRATED)
+    pay_volume_correlation: float = opt(-0.771, ge=-0.99, le=0.99, doc=CALIBRATED)
     activity_pareto_alpha: float = opt(
         1.125, gt=1, doc="top 1% = 60% of volume (Ipeirotis 2010): 0.01^(1-1/a) = 0.6"
     )
-    duration_bias_median: float = opt(0.648, gt=0, le=100, doc=CALIBRATED)
+    duration_bias_median: float = opt(0.812, gt=0, le=100, doc=CALIBRATED)
     duration_bias_sigma: float = opt(0.3, ge=0, le=5, doc="assumption")
     review_shares: dict[str, float] = opt(
         {"prompt": 0.6, "slow": 0.3, "never": 0.1},
@@ -416,7 +416,7 @@ class RequesterBehaviourConfig:
         allowed="a share >= 0",
         doc="CloudResearch (Litman & Robinson 2020): 4% of requesters ever reject > 5% of work",
     )
-    honest_reject_bad_prob: float = share(0.123, CALIBRATED)
+    honest_reject_bad_prob: float = share(0.0325, CALIBRATED)
     strict_reject_bad_prob: float = share(1.0)
     strict_reject_good_prob: float = share(0.01, "assumption")
     opportunistic_reject_good_prob: float = share(
@@ -477,7 +477,7 @@ EVERY_TYPE = "a number > 0 for every task type in market.type_shares"
 @dataclass
 class MarketConfig:
     # Assignment-hours posted per online worker-hour (assumption, sets how scarce work is).
-    demand_ratio: float = opt(0.333, gt=0, le=100, doc=CALIBRATED)
+    demand_ratio: float = opt(0.597, gt=0, le=100, doc=CALIBRATED)
     # Task types: share of batches, median duration (minutes), median assignments per batch,
     # max assignments per worker. Assumptions typical of MTurk (Hara et al. 2018 report a
     # median task time of about 1-2 minutes; surveys run longer and allow one response).

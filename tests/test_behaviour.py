@@ -35,14 +35,14 @@ def test_empty_market_workers_log_off_and_search_stays_bounded():
     assert np.all(np.diff(active_by_day) <= 0.05 * active_by_day[0])  # falling day by day
     W = m.workers
     # the bound: at most max_searches_per_hour looks an online hour, so search is at most
-    # 4 x 0.764 / 60 = 5.1% of the hours workers came online; the rest is logged off
+    # 4 x 1.87 / 60 = 12.5% of the hours workers came online; the rest is logged off
     online_minutes = W.online_hours[: W.n].sum() * 60
     bound = wc.max_searches_per_hour * wc.search_minutes / 60
     assert W.m_search[: W.n].sum() <= bound * online_minutes
     assert W.m_logged_off[: W.n].sum() > 0.75 * online_minutes
 
 
-@pytest.mark.parametrize("demand_ratio", [0.05, 0.333, 3.0])
+@pytest.mark.parametrize("demand_ratio", [0.05, 0.597, 3.0])
 def test_search_time_per_look_is_bounded_in_thin_and_thick_markets(demand_ratio):
     """Each look costs search_minutes whatever the listing's size; idle minutes (after the
     hour's last permitted look) and minutes after logging off are never search."""
@@ -52,17 +52,19 @@ def test_search_time_per_look_is_bounded_in_thin_and_thick_markets(demand_ratio)
     W, wc = m.workers, m.config.workers
     n = W.n
     assert (W.m_search[:n] <= W.online_hours[:n] * wc.max_searches_per_hour * wc.search_minutes + 1e-6).all()
-    if demand_ratio >= 0.333:  # a market at least as thick as the calibrated MTurk-like one
+    if demand_ratio >= 0.597:  # a market at least as thick as the calibrated MTurk-like one
         # invisible labour a minority of working time (Toxtli, Suri & Savage 2021)
         assert m.results().summary["unpaid_time_share"] < 0.5
 
 
 def test_labour_supply_to_one_requester_is_inelastic():
-    """The honeypot elasticity (Dube et al. 2020 measured about 0.1 on MTurk)."""
+    """The honeypot elasticity (Dube et al. 2020 measured about 0.1 on MTurk), pooled over three
+    markets: one market of this size gives 0.03 to 0.22 (seeds 1-3), because which requesters
+    dominate a seed moves how many workers look at the honeypot's batches."""
     result, rows = honeypot.measure(
-        {}, seeds=[1], days=10, warmup_days=3, overrides={"population__n_workers": 4000}
+        {}, seeds=[1, 2, 3], days=10, warmup_days=3, overrides={"population__n_workers": 4000}
     )
-    assert result["waves"] >= 20 and rows["taken"].sum() > 1000
+    assert result["waves"] >= 60 and rows["taken"].sum() > 10_000
     assert 0.05 <= result["estimate"] <= 0.25
     assert result["ci_low"] < result["estimate"] < result["ci_high"]
 
