@@ -863,11 +863,13 @@ def _windows_inside_run(cfg: CrowdSimConfig) -> None:
         raise ConfigError(
             "sim.warmup_days", sim.warmup_days, f"fewer days than sim.days ({sim.days})"
         )
-    if sim.reform_day is not None and not sim.warmup_days < sim.reform_day < sim.days:
+    # a reform on the last day of warm-up applies from the first measured hour: the whole summary
+    # is then the short run after it (crowdsim-compare's short-run effects), with no before_reform
+    if sim.reform_day is not None and not max(1, sim.warmup_days) <= sim.reform_day < sim.days:
         raise ConfigError(
             "sim.reform_day",
             sim.reform_day,
-            f"a day after sim.warmup_days ({sim.warmup_days}) and before sim.days ({sim.days})",
+            f"a day from sim.warmup_days ({sim.warmup_days}, and at least 1) and before sim.days ({sim.days})",
         )
 
 

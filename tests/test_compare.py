@@ -12,7 +12,7 @@ from crowdsim.experiments import compare, report, scorecard
 from crowdsim.experiments.stats import bootstrap_ci, paired_bootstrap
 from crowdsim.metrics import catalogue
 
-TINY = ["--workers", "150", "--days", "2"]
+TINY = ["--workers", "150", "--days", "2", "--warmup-days", "1"]
 SCENARIOS = ["status_quo", "payment_guarantee", "min_pay"]
 
 
@@ -173,6 +173,35 @@ def test_report_html_is_one_self_contained_page_with_provenance(comparison):
     assert f"crowdsim {crowdsim.__version__}" in foot
     assert (meta["git_revision"] or "unknown") in foot
     assert "crowdsim-compare --scenarios" in foot and "seeds: 0, 1, 2" in foot
+
+
+def test_short_run_applies_the_rule_to_the_status_quo_market_after_its_warm_up(comparison):
+    """The short run of a scenario is the status quo's run until the warm-up ends (same seed, same
+    hours), then its rules; its summary covers the measured days after the reform only."""
+    short = pd.read_parquet(comparison / "comparison_short_run.parquet")
+    assert set(short["scenario"]) == set(SCENARIOS)
+    long = pd.read_parquet(comparison / "comparison.parquet")
+    key = ["seed", "country", "metric"]
+    pick = lambda df: df[df["scenario"] == "status_quo"].sort_values(key)[[*key, "value"]]  # noqa: E731
+    pd.testing.assert_frame_equal(  # the baseline's short run is its long run (same config)
+        pick(short).reset_index(drop=True), pick(long).reset_index(drop=True)
+    )
+    for s in SCENARIOS[1:]:
+        for k in range(3):
+            d = compare.short_run_dir(comparison, s, k)
+            summary = json.loads((d / "summary.json").read_text())
+            assert summary["reform"] == f"to_{s}"
+            assert summary["reform_day"] == summary["warmup_days"] == 1
+            assert summary["measured_days"] == 2
+            assert summary["before_reform"] is None  # the reform opens the measured window
+            base = pd.read_parquet(compare.run_dir(comparison, "status_quo", k) / "timeseries.parquet")
+            mine = pd.read_parquet(d / "timeseries.parquet")
+            pd.testing.assert_frame_equal(mine.iloc[:24], base.iloc[:24])  # same market until the reform
+    stats = pd.read_csv(comparison / "comparison_short_run_summary.csv")
+    assert set(stats["scenario"]) == set(SCENARIOS)
+    html = (comparison / "report.html").read_text()
+    assert "Short run and long run" in html
+    assert html.count('class="shortrun"') == len(SCENARIOS) - 1
 
 
 def test_common_seeds_give_scenarios_the_same_initial_workers(comparison):

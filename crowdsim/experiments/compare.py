@@ -5,15 +5,29 @@ start from the same workers and requesters (common random numbers; their paths d
 rules make agents act differently). Differences from the baseline scenario are therefore taken
 seed by seed (paired differences).
 
+Two horizons, both measured over ``--days`` days after a warm-up of ``--warmup-days`` days
+(default 42: with the calibrated defaults the status quo's exits balance its entries from about
+week 6, docs/calibration.md):
+
+- **long run**: each scenario from day 0, measured after its own warm-up (where its market
+  settles; the report flags runs whose measured window still drifts);
+- **short run**: the baseline (status quo) market for the warm-up, then the scenario's rules from
+  the first measured day on (``reform=to_<scenario>`` at ``sim.reform_day`` = the warm-up,
+  crowdsim/conf/reform/): what happens in the first ``--days`` days after the rule changes.
+  Scenarios without a ``to_<scenario>`` reform file have no short run.
+
 Output folder::
 
     runs/<scenario>/seed_<k>/    one folder per run (summary.json, workers.parquet, ... DONE.json)
+    runs_short/to_<scenario>/seed_<k>/   the short-run runs (baseline, then the rule)
     comparison.parquet, .csv     tidy: scenario, seed, country ('all' or ISO code), metric, value
     scenarios.json               each scenario's description, rules and population
     failures.json                runs that failed (scenario, seed, error), if any
     comparison_summary.parquet, .csv   scenario x metric: mean, ci_low, ci_high (95% bootstrap over
                                  seeds), diff, diff_ci_low, diff_ci_high (paired, from the baseline)
     comparison_by_country.parquet      the same by country
+    comparison_short_run.parquet, comparison_short_run_summary.parquet, .csv   the same for the
+                                 short run (the baseline's rows are its long-run runs: same config)
     report.html                  self-contained (plots embedded); report.md beside the *.png plots
 
 Runs that finished are kept on disk as they finish: a failed or interrupted comparison loses
@@ -56,6 +70,13 @@ SEED_PLATFORMS = ("foule_factory", "survey_panel", "ai_rating_programme", "click
 SCENARIO_SETS = {"main": MAIN_SCENARIOS, "seed_platforms": SEED_PLATFORMS}
 BASELINE = "status_quo"
 RUNS_DIR = "runs"
+SHORT_RUNS_DIR = "runs_short"
+# warm-up before the measured window: with the calibrated defaults the status quo's monthly exit
+# hazard settles on its target from about week 6 (the exit rule first bites after 21 bad days);
+# the calibration measured its moments after the same 42 days (docs/calibration.md)
+WARMUP_DAYS = 42
+MEASURED_DAYS = 28
+HORIZONS = ("both", "long")
 TIDY_COLUMNS = ["scenario", "seed", "country", "metric", "value"]
 
 
@@ -88,8 +109,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--days",
         type=int_at_least(1),
-        default=None,
-        help="sim.days (default: the config's, 28)",
+        default=MEASURED_DAYS,
+        help=f"days measured after the warm-up (default {MEASURED_DAYS}); sim.days = warm-up + days",
+    )
+    p.add_argument(
+        "--warmup-days",
+        type=int_at_least(0),
+        default=WARMUP_DAYS,
+        help=f"days simulated before the measured window, not counted (default {WARMUP_DAYS}: the "
+        "status quo settles)",
+    )
+    p.add_argument(
+        "--horizon",
+        choices=HORIZONS,
+        default="both",
+        help="long: each scenario from day 0, measured after the warm-up; both (default): also "
+        "the short run, the baseline market for the warm-up then the scenario's rules (needs "
+        f"--warmup-days >= 1 and --baseline {BASELINE}; otherwise only the long run)",
     )
     p.add_argument(
         "--jobs",
@@ -150,15 +186,47 @@ def resolve_scenarios(spec: str) -> list[str]:
 
 
 def scenario_overrides(
-    scenario: str, seed: int, workers: int | None, days: int | None, extra: list[str]
+    scenario: str,
+    seed: int,
+    workers: int | None,
+    days: int | None,
+    extra: list[str],
+    warmup: int = 0,
 ) -> list[str]:
-    """The Hydra overrides of one run."""
+    """The Hydra overrides of one (long-run) run: ``days`` measured after ``warmup`` days."""
     out = [f"scenario={scenario}", f"seed={seed}"]
     if workers is not None:
         out.append(f"population.n_workers={workers}")
-    if days is not None:
-        out.append(f"sim.days={days}")
+    if days is not None or warmup:
+        out.append(f"sim.days={warmup + (days or MEASURED_DAYS)}")
+    if warmup:
+        out.append(f"sim.warmup_days={warmup}")
     return out + list(extra)
+
+
+def reform_name(scenario: str) -> str:
+    """The reform file that turns the status quo into ``scenario`` (crowdsim/conf/reform/)."""
+    return f"to_{scenario}"
+
+
+def short_run_scenarios(scenarios: list[str], baseline: str) -> list[str]:
+    """The scenarios with a short run: a reform file ``to_<scenario>`` exists."""
+    from crowdsim.cli import config_groups
+
+    reforms = set(config_groups().get("reform", []))
+    return [s for s in scenarios if s != baseline and reform_name(s) in reforms]
+
+
+def short_run_overrides(
+    baseline: str, scenario: str, seed: int, workers: int | None, days: int, extra: list[str],
+    warmup: int,
+) -> list[str]:  # fmt: skip
+    """The overrides of one short run: the baseline for ``warmup`` days, then ``scenario``'s
+    rules from the first measured day (the summary covers the ``days`` days after the reform)."""
+    return scenario_overrides(baseline, seed, workers, days, extra, warmup) + [
+        f"reform={reform_name(scenario)}",
+        f"sim.reform_day={warmup}",
+    ]
 
 
 def compose_config(overrides: list[str]):
@@ -176,8 +244,14 @@ def run_dir(out: Path, scenario: str, seed: int) -> Path:
     return Path(out) / RUNS_DIR / scenario / f"seed_{seed}"
 
 
-# job folders of a comparison: runs/<scenario>/seed_<k> (hydra.sweep.subdir of the grid)
+def short_run_dir(out: Path, scenario: str, seed: int) -> Path:
+    return Path(out) / SHORT_RUNS_DIR / reform_name(scenario) / f"seed_{seed}"
+
+
+# job folders of a comparison: runs/<scenario>/seed_<k> (hydra.sweep.subdir of the grid), and
+# runs_short/<reform>/seed_<k> for the short runs
 RUN_SUBDIR = "${hydra:runtime.choices.scenario}/seed_${seed}"
+SHORT_RUN_SUBDIR = "${hydra:runtime.choices.reform}/seed_${seed}"
 
 
 def read_run(path: Path) -> dict:
@@ -241,30 +315,53 @@ def run_comparison(
     progress: bool = True,
     launcher: str | None = None,
     launcher_options: list[str] | None = None,
-) -> tuple[pd.DataFrame, list[dict]]:
+    warmup: int = 0,
+    short: list[str] | None = None,
+    baseline: str = BASELINE,
+) -> tuple[pd.DataFrame, list[dict], pd.DataFrame]:
     """Run every scenario x seed as one ``crowdsim -m`` grid into ``out/runs`` (the shared job
     runner, :mod:`crowdsim.experiments.runner`, on the chosen Hydra launcher; default: ``jobs``
     local processes), reuse runs already complete for the same config, and return the tidy frame
-    and the failures read from the job folders."""
+    and the failures read from the job folders. With ``short`` (scenarios), also run their short
+    runs (``baseline`` for ``warmup`` days, then the scenario's reform) into ``out/runs_short``
+    and return their tidy frame third (empty without; the baseline's rows are its long-run
+    runs, the same configuration)."""
     from crowdsim.experiments.runner import launcher_overrides, run_grid
 
-    n_runs = len(scenarios) * len(seeds)
+    short = list(short or [])
+    if short and not warmup:
+        raise ConfigError("--warmup-days", warmup, "at least 1 for a short run")
+    n_runs = (len(scenarios) + len(short)) * len(seeds)
     n_jobs = max(1, min(jobs or min(2, os.cpu_count() or 1), n_runs))
     if rerun:  # forget completed runs: every run is simulated again
-        for s in scenarios:
-            for k in seeds:
+        for k in seeds:
+            for s in scenarios:
                 (run_dir(out, s, k) / "DONE.json").unlink(missing_ok=True)
-    grid = [f"scenario={','.join(scenarios)}", f"seed={','.join(map(str, seeds))}"]
-    fixed = scenario_overrides(scenarios[0], seeds[0], workers, days, list(extra or []))[2:]
+            for s in short:
+                (short_run_dir(out, s, k) / "DONE.json").unlink(missing_ok=True)
+    seed_list = ",".join(map(str, seeds))
     options = list(launcher_options or [])
     if not progress:
         options.append("hydra.callbacks.sweep_results.progress_seconds=0")
+    launch = launcher_overrides(launcher, n_jobs, options)
+    fixed = scenario_overrides(scenarios[0], seeds[0], workers, days, list(extra or []), warmup)
     run_grid(
-        grid + fixed,
+        [f"scenario={','.join(scenarios)}", f"seed={seed_list}", *fixed[2:]],
         Path(out) / RUNS_DIR,
-        launcher_overrides(launcher, n_jobs, options),
+        launch,
         subdir=RUN_SUBDIR,
     )
+    if short:
+        one = short_run_overrides(
+            baseline, short[0], seeds[0], workers, days or MEASURED_DAYS, list(extra or []), warmup
+        )
+        grid = [o for o in one if not o.startswith(("seed=", "reform="))]
+        run_grid(
+            [*grid, f"seed={seed_list}", f"reform={','.join(map(reform_name, short))}"],
+            Path(out) / SHORT_RUNS_DIR,
+            launch,
+            subdir=SHORT_RUN_SUBDIR,
+        )
     rows, failures = [], []
     for s in scenarios:
         for k in seeds:
@@ -274,7 +371,17 @@ def run_comparison(
             else:
                 failures.append({"scenario": s, "seed": k} | r)
     tidy = pd.DataFrame(rows, columns=TIDY_COLUMNS)
-    return tidy, failures
+    if not short:
+        return tidy, failures, pd.DataFrame(columns=TIDY_COLUMNS)
+    rows = tidy[tidy["scenario"] == baseline].to_dict("records")
+    for s in short:
+        for k in seeds:
+            r = read_run(short_run_dir(out, s, k))
+            if "summary" in r:
+                rows.extend(tidy_summary(s, k, r["summary"]))
+            else:
+                failures.append({"scenario": s, "seed": k, "horizon": "short"} | r)
+    return tidy, failures, pd.DataFrame(rows, columns=TIDY_COLUMNS)
 
 
 def scenario_info(scenarios: list[str], overrides_of) -> dict[str, dict]:
@@ -346,11 +453,25 @@ def main(argv: list[str] | None = None) -> int:
         args.overrides = [o for o in args.overrides if o not in hydra_sets]
         if args.launcher is not None:
             validate_overrides([f"hydra/launcher={args.launcher}"])
-        for s in scenarios:  # compose and validate every scenario with the options given
+        warmup = args.warmup_days
+        short = []  # the reform files start from the status quo's rules
+        if args.horizon == "both" and warmup >= 1 and args.baseline == BASELINE:
+            short = short_run_scenarios(scenarios, args.baseline)
+        for s in scenarios:  # compose and validate every run with the options given
             validate_overrides(
-                scenario_overrides(s, args.seed_start, args.workers, args.days, args.overrides),
+                scenario_overrides(
+                    s, args.seed_start, args.workers, args.days, args.overrides, warmup
+                ),
                 multirun=False,
             )
+        for s in short:
+            validate_overrides(
+                short_run_overrides(
+                    args.baseline, s, args.seed_start, args.workers, args.days,
+                    args.overrides, warmup,
+                ),
+                multirun=False,
+            )  # fmt: skip
     except ConfigError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -360,7 +481,7 @@ def main(argv: list[str] | None = None) -> int:
     seeds = list(range(args.seed_start, args.seed_start + args.seeds))
     t0 = time.perf_counter()
     print(f"{PROG}: {len(scenarios)} scenarios x {len(seeds)} seeds -> {out}", file=sys.stderr)
-    tidy, failures = run_comparison(
+    tidy, failures, short_tidy = run_comparison(
         scenarios,
         seeds,
         out,
@@ -371,16 +492,24 @@ def main(argv: list[str] | None = None) -> int:
         rerun=args.rerun,
         launcher=args.launcher,
         launcher_options=hydra_sets,
+        warmup=warmup,
+        short=short,
+        baseline=args.baseline,
     )
     info = scenario_info(
         scenarios,
-        lambda s: scenario_overrides(s, args.seed_start, args.workers, args.days, args.overrides),
+        lambda s: scenario_overrides(
+            s, args.seed_start, args.workers, args.days, args.overrides, warmup
+        ),
     )
     meta = {
         "scenarios": scenarios,
         "seeds": seeds,
         "workers": args.workers,
         "days": args.days,
+        "warmup_days": warmup,
+        "horizon": args.horizon,
+        "short_run_scenarios": short,
         "overrides": args.overrides,
         "baseline": args.baseline,
         "wall_seconds_runs": round(time.perf_counter() - t0, 1),
@@ -388,16 +517,20 @@ def main(argv: list[str] | None = None) -> int:
         "crowdsim_version": crowdsim.__version__,
         "git_revision": git_revision(),
     }
-    paths = write_outputs(out, tidy, failures, info, meta, plots=not args.no_plots)
+    paths = write_outputs(
+        out, tidy, failures, info, meta, plots=not args.no_plots, short_tidy=short_tidy
+    )
     elapsed = time.perf_counter() - t0
-    n_ok = tidy[["scenario", "seed"]].drop_duplicates().shape[0] if len(tidy) else 0
+    n_runs = (len(scenarios) + len(short)) * len(seeds)
     print(
-        f"{PROG}: {n_ok} of {len(scenarios) * len(seeds)} runs succeeded in {elapsed:.0f} s",
+        f"{PROG}: {n_runs - len(failures)} of {n_runs} runs succeeded in {elapsed:.0f} s",
         file=sys.stderr,
     )
     for f in failures:
+        horizon = " (short run)" if f.get("horizon") == "short" else ""
         print(
-            f"{PROG}: run failed: {f['scenario']} seed {f['seed']}: {f['error']}", file=sys.stderr
+            f"{PROG}: run failed: {f['scenario']}{horizon} seed {f['seed']}: {f['error']}",
+            file=sys.stderr,
         )
     print(f"report: {paths['report.html']}")
     print(f"        {paths['report.md']}")

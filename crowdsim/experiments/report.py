@@ -274,26 +274,43 @@ def _size_of_change(r: pd.Series) -> float:
     return abs(r["diff"]) / max(base, 0.01)
 
 
+def headline_changes(stats: pd.DataFrame, scenario: str) -> tuple[list, list]:
+    """The rows of ``scenario``'s headline metrics with a detectable change, and those without."""
+    mine = stats[stats["scenario"] == scenario].set_index("metric")
+    changed, unchanged = [], []
+    for m in C.HEADLINE:
+        if m not in mine.index or not math.isfinite(mine.loc[m, "diff"]):
+            continue
+        r = mine.loc[m].copy()
+        r["metric"] = m
+        (changed if r["detectable"] else unchanged).append(r)
+    return changed, unchanged
+
+
 def executive_summary(
-    stats: pd.DataFrame, info: dict, baseline: str, order: list[str], max_drivers: int = 3
+    stats: pd.DataFrame,
+    info: dict,
+    baseline: str,
+    order: list[str],
+    max_drivers: int = 3,
+    short_stats: pd.DataFrame | None = None,
 ) -> list[dict]:
     """For each scenario but the baseline: its title, the rules it changes, the detectable
     changes of the headline metrics (:data:`crowdsim.metrics.catalogue.HEADLINE`) in words, the
     headline metrics with no detectable change, and the largest detectable changes underneath
-    (:data:`crowdsim.metrics.catalogue.DRIVERS`). Only numbers of ``stats`` are used."""
+    (:data:`crowdsim.metrics.catalogue.DRIVERS`); with ``short_stats`` (the short run), also
+    ``short_run``: the detectable headline changes of the short run in words (None for a
+    scenario without one). Only numbers of ``stats`` and ``short_stats`` are used."""
     out = []
     base_rules = info.get(baseline, {}).get("platform", {})
     for s in order:
         if s == baseline:
             continue
         mine = stats[stats["scenario"] == s].set_index("metric")
-        changed, unchanged = [], []
-        for m in C.HEADLINE:
-            if m not in mine.index or not math.isfinite(mine.loc[m, "diff"]):
-                continue
-            r = mine.loc[m].copy()
-            r["metric"] = m
-            (changed if r["detectable"] else unchanged).append(r)
+        changed, unchanged = headline_changes(stats, s)
+        short = None
+        if short_stats is not None and s in set(short_stats["scenario"]):
+            short = [change_phrase(r) for r in headline_changes(short_stats, s)[0]]
         drivers = []
         for m in C.DRIVERS:
             if m in mine.index and mine.loc[m, "detectable"]:
@@ -311,6 +328,7 @@ def executive_summary(
                 "changed_metrics": [r["metric"] for r in changed],
                 "no_change": [C.metric(r["metric"]).label for r in unchanged],
                 "drivers": [driver_phrase(r) for r in drivers[:max_drivers]],
+                "short_run": short,
             }
         )
     return out
@@ -454,8 +472,11 @@ class _Doc:
         )
 
 
-def _summary_blocks(items: list[dict], baseline: str, n_seeds: int) -> tuple[str, str]:
-    """The executive summary as Markdown and as HTML."""
+def _summary_blocks(
+    items: list[dict], baseline: str, n_seeds: int, horizons: dict | None = None
+) -> tuple[str, str]:
+    """The executive summary as Markdown and as HTML; ``horizons`` (``warmup_days``, ``days``)
+    names the windows when the comparison has a short run."""
     md, htm = [], []
     for it in items:
         rules = "; ".join(it["rules"]) or "same platform rules (population or market differs)"
@@ -468,6 +489,14 @@ def _summary_blocks(items: list[dict], baseline: str, n_seeds: int) -> tuple[str
             )
         if it["drivers"]:
             lines.append("Underneath: " + "; ".join(it["drivers"]) + ".")
+        if horizons and it.get("short_run") is not None:
+            lines.append(
+                f"Short run (the first {horizons['days']} days after the rule applies to a market "
+                f"that was in the {scenario_title(baseline).lower()} for {horizons['warmup_days']} "
+                "days): "
+                + ("; ".join(it["short_run"]) if it["short_run"] else "no detectable change in any headline number")
+                + "."
+            )  # fmt: skip
         md.append(
             f"**{it['title']}** (rules changed: {rules})\n\n" + "\n".join(f"- {x}" for x in lines)
         )
@@ -475,6 +504,8 @@ def _summary_blocks(items: list[dict], baseline: str, n_seeds: int) -> tuple[str
         def css(line: str) -> str:
             if line.startswith("No detectable"):
                 return "nochange"
+            if line.startswith("Short run"):
+                return "shortrun"
             return "drivers" if line.startswith("Underneath") else "change"
 
         htm.append(
@@ -489,6 +520,12 @@ def _summary_blocks(items: list[dict], baseline: str, n_seeds: int) -> tuple[str
         f"{n_seeds} common seeds, with its 95% interval in brackets; it is reported only where "
         "the interval excludes zero."
     )
+    if horizons:
+        note += (
+            f" Long run (the changes listed first): each set of rules from the start, measured over "
+            f"{horizons['days']} days after a {horizons['warmup_days']}-day warm-up, where its market "
+            "settles."
+        )
     if n_seeds < 5:
         note += (
             f" With {n_seeds} seeds an interval cannot be wider than the range of the seeds' "
@@ -504,6 +541,9 @@ def _summary_blocks(items: list[dict], baseline: str, n_seeds: int) -> tuple[str
 
 
 # ------------------------------------------------------------------------------------ report
+SHORT_FILE = "comparison_short_run.parquet"
+
+
 def _load(out: Path) -> tuple[pd.DataFrame, list[dict], dict, dict]:
     tidy = pd.read_parquet(out / "comparison.parquet")
 
@@ -622,6 +662,18 @@ def build_report(out: str | Path, plots: bool = True) -> dict[str, Path]:
         paths[f"{name}.parquet"] = out / f"{name}.parquet"
     atomic_write_text(out / "comparison_summary.csv", stats.to_csv(index=False))
     paths["comparison_summary.csv"] = out / "comparison_summary.csv"
+    short_stats, short_order, horizons = None, [], None
+    if (out / SHORT_FILE).exists():
+        short_tidy = pd.read_parquet(out / SHORT_FILE)
+        short_order = [s for s in order if s in set(short_tidy["scenario"])]
+        if baseline in short_order and len(short_order) > 1:
+            short_stats = summary_table(short_tidy, baseline, short_order)
+            atomic_write_parquet(out / "comparison_short_run_summary.parquet", short_stats)
+            atomic_write_text(
+                out / "comparison_short_run_summary.csv", short_stats.to_csv(index=False)
+            )
+            paths["comparison_short_run_summary.csv"] = out / "comparison_short_run_summary.csv"
+            horizons = {"warmup_days": meta.get("warmup_days"), "days": meta.get("days")}
     seeds = sorted(int(k) for k in tidy["seed"].unique()) if len(tidy) else []
     cards = scorecards(stats, tidy, info, order)
     titles = {s: scenario_title(s) for s in order}
@@ -667,7 +719,9 @@ def build_report(out: str | Path, plots: bool = True) -> dict[str, Path]:
     doc.p(
         f"crowdsim comparison of {len(order)} sets of platform rules against "
         f"{scenario_title(baseline)}: simulated markets of {f'{workers:,}' if workers else 'each scenario own number of'} "
-        f"workers over {days or 'the configured'} days, {len(seeds)} seeds each"
+        f"workers over {days or 'the configured'} days"
+        + (f" after a {meta['warmup_days']}-day warm-up" if meta.get("warmup_days") else "")
+        + f", {len(seeds)} seeds each"
         + (f", {len(failures)} runs failed (listed at the end)" if failures else "")
         + ".",
         css="setup",
@@ -675,9 +729,30 @@ def build_report(out: str | Path, plots: bool = True) -> dict[str, Path]:
     steady = steady_state_note(tidy, order)
     if steady:
         doc.p(steady, css="warning")
-    items = executive_summary(stats, info, baseline, order)
-    md_summary, html_summary = _summary_blocks(items, baseline, len(seeds))
+    items = executive_summary(stats, info, baseline, order, short_stats=short_stats)
+    md_summary, html_summary = _summary_blocks(items, baseline, len(seeds), horizons)
     doc.raw("## Executive summary\n\n" + md_summary, html_summary)
+
+    if short_stats is not None:
+        doc.h(2, "Short run and long run")
+        no_short = [scenario_title(s) for s in order if s not in short_order]
+        doc.p(
+            f"Short run: the market runs under {scenario_title(baseline)} for "
+            f"{horizons['warmup_days']} days, then the rule applies (a reform file of "
+            f"crowdsim/conf/reform/); measured over the next {horizons['days']} days. Long run: "
+            f"the rule from the start, measured over {horizons['days']} days after the same "
+            "warm-up. Difference from the status quo over the same days, seed by seed, with its "
+            "95% interval; n.d.: no detectable change."
+            + (f" No short run (no reform file): {', '.join(no_short[1:])}." if no_short[1:] else "")
+        )
+        rows = []
+        for s in short_order[1:]:
+            for horizon, st in (("short run", short_stats), ("long run", stats)):
+                row = {"Rules": scenario_title(s), "horizon": horizon}
+                for m in C.HEADLINE:
+                    row[C.metric(m).heading] = diff_cell(st, s, m)
+                rows.append(row)
+        doc.table(pd.DataFrame(rows))
 
     doc.h(2, "Headline numbers")
     doc.p(
@@ -852,6 +927,11 @@ def build_report(out: str | Path, plots: bool = True) -> dict[str, Path]:
             "comparison_summary.parquet / .csv: one row per scenario x metric: mean, ci_low, ci_high, "
             "diff, diff_ci_low, diff_ci_high (and the relative change)",
             "comparison_by_country.parquet: the same by country",
+            *(
+                ["comparison_short_run.parquet, comparison_short_run_summary.parquet / .csv: the "
+                 "same for the short run; runs_short/to_<scenario>/seed_<k>/: its runs"]
+                if short_stats is not None else []
+            ),
             "runs/<scenario>/seed_<k>/: each run's summary, frames, resolved config and provenance",
         ]
     )
@@ -893,12 +973,19 @@ def write_outputs(
     info: dict,
     meta: dict,
     plots: bool = True,
+    short_tidy: pd.DataFrame | None = None,
 ) -> dict[str, Path]:
-    """Write the comparison's data files (each atomically), then the report built from them."""
+    """Write the comparison's data files (each atomically), then the report built from them;
+    ``short_tidy`` (the short runs, same columns) goes to comparison_short_run.parquet."""
     out = Path(out)
     tidy = add_derived(tidy, info)
     atomic_write_parquet(out / "comparison.parquet", tidy)
     atomic_write_text(out / "comparison.csv", tidy.to_csv(index=False))
+    stale = [out / SHORT_FILE, *(out / f"comparison_short_run_summary.{e}" for e in ("parquet", "csv"))]
+    for p in stale:  # a short run of an earlier comparison in this folder is not this one's
+        p.unlink(missing_ok=True)
+    if short_tidy is not None and len(short_tidy):
+        atomic_write_parquet(out / SHORT_FILE, add_derived(short_tidy, info))
     atomic_write_text(out / "scenarios.json", json.dumps(info, indent=2, default=str))
     atomic_write_text(out / "failures.json", json.dumps(failures, indent=2, default=str))
     atomic_write_text(out / "meta.json", json.dumps(meta, indent=2, default=str))

@@ -199,8 +199,9 @@ class Windows:
         if self.reform_hour is not None:
             r = self.reform_hour
             length = min(r - self.warmup_hours, n - r)
-            self.spans["before_reform"] = (r - length, r)
-            self.spans["after_reform"] = (r, r + length)
+            if length > 0:  # none when the reform applies from the first measured hour
+                self.spans["before_reform"] = (r - length, r)
+                self.spans["after_reform"] = (r, r + length)
         self.hours = {h for span in self.spans.values() for h in span}
         if self.warmup_hours:
             self.hours.add(self.warmup_hours)
