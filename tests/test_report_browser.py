@@ -26,7 +26,7 @@ SCENARIOS = ["status_quo", "mturk_2014", "min_pay"]
 @pytest.fixture(scope="module")
 def comparison(tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
-    argv = ["--scenarios", ",".join(SCENARIOS), "--seeds", "3", "--workers", "200", "--days", "3"]
+    argv = ["--scenarios", ",".join(SCENARIOS), "--seeds", "3", "--workers", "200", "--days", "3", "--warmup-days", "2"]
     assert compare.main([*argv, "--jobs", "2", "--out", str(out)]) == 0
     return out
 

@@ -78,7 +78,7 @@ def test_installed_commands_run(installed):
     cmp_dir = tmp / "compare"
     _run(
         [str(env_dir / "bin" / "crowdsim-compare"), "--scenarios", "status_quo,min_pay",
-         "--seeds", "1", "--workers", "120", "--days", "1", "--out", str(cmp_dir)],
+         "--seeds", "1", "--workers", "120", "--days", "1", "--warmup-days", "1", "--out", str(cmp_dir)],
         cwd=tmp, env=env,
     )  # fmt: skip
     assert (cmp_dir / "comparison.parquet").exists() and (cmp_dir / "report.md").exists()
