@@ -116,6 +116,7 @@ POLICY_DECIDING = {
     "workers.initial_belief_find",
     "workers.belief_find_recovery_per_day",
     "workers.choice_pay_sensitivity",
+    "workers.exit_wage_ratio",
     "workers.exit_prob_side",
     "workers.exit_days",
     "workers.entry_wage_elasticity",
