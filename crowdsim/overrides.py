@@ -34,7 +34,9 @@ register_configs()  # the schema `crowdsim_schema` that config.yaml builds on, f
 
 CONFIG_DIR = str(Path(__file__).resolve().parent / "conf")  # inside the package: a wheel works
 PROG = "crowdsim"
-GLOBAL_GROUPS = ("scenario", "experiment")  # their files set top-level options: `@package _global_`
+# groups whose files set top-level options (`@package _global_`); `parameters`: the parameter
+# sets of a measured grid (crowdsim.experiments.runner.measure_grid)
+GLOBAL_GROUPS = ("scenario", "experiment", "parameters")
 
 # What may carry `_target_` (Hydra instantiates it): crowdsim's own callbacks, the launchers the
 # files in crowdsim/conf/hydra/launcher/ build on, and Hydra's basic sweeper; `allowed_targets()`

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,6 +16,7 @@ from crowdsim.experiments.moments import MOMENTS, compute_moments, simulate, win
 from crowdsim.experiments.stats import mean_ci
 
 TINY = dict(workers=120, days=5, warmup_days=1.0)
+SMALLEST = dict(workers=40, days=3, warmup_days=1.0)  # runs whose numbers are only compared
 
 
 def test_simulate_reproduces_run_and_window_moments():
@@ -233,6 +236,8 @@ def test_validate_writes_report(tmp_path):
         (["--days", "5", "--warmup-days", "9"], "--warmup-days"),
         (["--scenario", "atlantis"], "--scenario"),
         (["--start", "/nonexistent.yaml"], "--start"),
+        (["--launcher", "nowhere"], "launcher"),
+        (["--storage", "nodb://somewhere/calibration"], "--storage"),
     ],
 )
 def test_calibrate_cli_bad_input_is_one_line(argv, needle, capsys, tmp_path):
@@ -264,3 +269,73 @@ def test_start_file_must_name_search_parameters_within_range(tmp_path):
         cal.load_start(str(p), space)
     p.write_text(yaml.safe_dump({"workers": {"search_minutes": 2.0}}))
     assert cal.load_start(str(p), space) == {"workers.search_minutes": 2.0}
+
+
+def _done_times(runs) -> dict[str, int]:
+    return {
+        str(p.parent.relative_to(runs)): p.stat().st_mtime_ns for p in runs.glob("*/*/DONE.json")
+    }
+
+
+def test_a_calibration_run_again_resumes_its_study(tmp_path):
+    """The study is on disk (OUT/study.journal) and the runs in job folders: asking for 4 trials
+    after 2 evaluates only the 2 missing ones; other settings are refused."""
+    import optuna
+
+    settings = dict(seeds=1, jobs=1, recheck_top=0, out=str(tmp_path), **SMALLEST)
+    first = cal.calibrate(cal.Settings(trials=2, **settings), progress=False)
+    runs = tmp_path / "runs"
+    before = _done_times(runs)
+    assert sorted(before) == ["trial_0000/seed_1000", "trial_0001/seed_1000"]
+    again = cal.calibrate(cal.Settings(trials=4, **settings), progress=False)
+    after = _done_times(runs)
+    assert sorted(after) == [f"trial_000{i}/seed_1000" for i in range(4)]
+    assert {k: after[k] for k in before} == before  # the first two were not simulated again
+    assert list(again.trials["trial"]) == [0, 1, 2, 3]
+    pd.testing.assert_series_equal(again.trials["objective"][:2], first.trials["objective"])
+    study = optuna.load_study(
+        study_name="calibration",
+        storage=optuna.storages.JournalStorage(
+            optuna.storages.journal.JournalFileBackend(str(tmp_path / "study.journal"))
+        ),
+    )
+    assert [t.state.name for t in study.trials] == ["COMPLETE"] * 4
+    # the objective of a trial is that of its runs on disk
+    rows = [json.loads((runs / "trial_0003/seed_1000/moments.json").read_text())]
+    means = {k: np.nan if v is None else v for k, v in rows[0].items()}
+    assert study.trials[3].value == pytest.approx(cal.distance(means, cal.load_targets()))
+    with pytest.raises(ConfigError, match="--workers"):
+        cal.calibrate(cal.Settings(trials=4, **(settings | {"workers": 130})), progress=False)
+
+
+def test_runs_are_the_same_on_every_launcher(tmp_path):
+    """The job runner gives a calibration's runs the moments of the direct simulation, one after
+    another in this process or on the cores launcher's worker processes."""
+    from crowdsim.experiments.runner import launcher_overrides, measure_grid
+
+    sets = {
+        "trial_0000": {"workers.search_minutes": 1.5},
+        "trial_0001": {"market.demand_ratio": 0.3},
+    }
+    fixed = cal.grid_overrides("status_quo", SMALLEST["workers"], SMALLEST["days"], [])
+    names = ["wage_median_all_in", "return_rate", "rejection_rate", "active_share"]
+    moments = {
+        launcher: measure_grid(
+            sets,
+            [21],
+            fixed,
+            SMALLEST["warmup_days"],
+            names,
+            tmp_path / launcher,
+            launcher_overrides(launcher, 2, []),
+        )  # fmt: skip
+        for launcher in ("sequential", "cores")
+    }
+    np.testing.assert_equal(moments["sequential"], moments["cores"])  # exactly, NaN = NaN
+    cfg = cal.base_config()
+    for (name, seed), got in moments["cores"].items():
+        direct = cal.run_moments(
+            cfg, sets[name], seed, SMALLEST["workers"], SMALLEST["days"], 1.0, names
+        )
+        np.testing.assert_equal(got, direct)
+    assert moments["cores"][("trial_0000", 21)] != moments["cores"][("trial_0001", 21)]

@@ -12,11 +12,22 @@ as ``NAN_PENALTY_Z`` standard errors off.
 
 The search is an **Optuna ask/tell loop** with a seeded TPE sampler, an equivalent of Hydra's
 Optuna sweeper (whose 1.3 release pins ``optuna<3``): each batch of trials is asked from the
-study, every (trial, seed) run is evaluated in parallel by joblib worker processes, and the
-results are told back. It does not go through a Hydra launcher; the base configuration is
-composed with Hydra (``--scenario``, ``--set``) so scenario files apply. All trials use the same
-seeds (common random numbers), so differences between trials are not differences between
-random markets. The first trial is the starting point (the current defaults, or ``--start``).
+study and every (trial, seed) run is handed to crowdsim's job runner
+(:func:`crowdsim.experiments.runner.measure_grid`, the path of ``crowdsim -m``) on the launcher
+chosen with ``--launcher`` (``cores`` by default; ``local_submitit``, ``slurm``, ``ray_cluster``),
+its job folder ``runs/trial_<n>/seed_<k>``; then the results are told back. The base
+configuration is composed with Hydra (``--scenario``, ``--set``) so scenario files apply. All
+trials use the same seeds (common random numbers), so differences between trials are not
+differences between random markets. The first trial is the starting point (the current
+defaults, or ``--start``).
+
+The study is kept in storage that survives a crash: a journal file ``study.journal`` in
+``--out`` by default, or ``--storage`` (an RDB URL such as ``sqlite:///calib.db`` or
+``postgresql://...``, which calibrations on several nodes can share with the same
+``--study-name``). Run the same command again and the calibration resumes: complete trials are
+kept, a batch cut short is asked again in its job folders (its finished runs are reused) and only
+the missing trials up to ``--trials`` are evaluated. A resumed study refuses different settings
+(seeds, workers, days, targets, search space...) with one line.
 
 Because the best of many noisy evaluations is optimistic, the ``--recheck-top`` best trials are
 re-run on fresh seeds and the final choice is the best of those re-runs; the fit table reports
@@ -339,6 +350,11 @@ class Settings:
     recheck_top: int = 4
     recheck_seeds: int = 8
     recheck_seed_base: int = 5000
+    launcher: str | None = None  # Hydra launcher of the runs (default: cores with `jobs`)
+    storage: str | None = (
+        None  # Optuna storage: RDB URL or journal file (default OUT/study.journal)
+    )
+    study_name: str = "calibration"
     scenario: str = "status_quo"
     sets: list[str] = field(default_factory=list)
     targets: str = str(DEFAULT_TARGETS)
@@ -389,38 +405,168 @@ def load_start(path: str, space: list[Parameter]) -> dict[str, float]:
     return out
 
 
-def _evaluate_batch(
-    parallel,
-    cfg: dict,
-    param_sets: list[dict[str, float]],
-    seeds: list[int],
-    s: Settings,
-    names: list[str],
-) -> list[list[dict[str, float]]]:
-    from joblib import delayed
+STUDY_FILE = "study.journal"  # the Optuna study, by default (a journal file, file-locked)
+RUNS_DIR = "runs"  # job folders: runs/trial_<n>/seed_<k>
 
-    jobs = [(i, seed) for i in range(len(param_sets)) for seed in seeds]
-    out = parallel(
-        delayed(run_moments)(cfg, param_sets[i], seed, s.workers, s.days, s.warmup_days, names)
-        for i, seed in jobs
+
+def _split_sets(sets: list[str]) -> tuple[list[str], list[str]]:
+    """``--set`` options of the model, and those of the launcher (``hydra.*``)."""
+    hydra = [o for o in sets if o.lstrip("+~").startswith("hydra")]
+    return [o for o in sets if o not in hydra], hydra
+
+
+def grid_overrides(scenario: str, workers: int, days: int, sets: list[str]) -> list[str]:
+    """The overrides every run of a calibration (or validation) shares."""
+    return [
+        f"scenario={scenario}",
+        f"population.n_workers={int(workers)}",
+        f"sim.days={int(days)}",
+        *sets,
+    ]
+
+
+def _evaluate(
+    param_sets: dict[str, dict[str, float]], seeds: list[int], s: Settings, names: list[str]
+) -> dict[str, list[dict[str, float]]]:
+    """Moments of every (parameter set, seed), run through the job runner on ``s.launcher``;
+    per set (keyed by its folder under ``runs/``), one dict per seed in the order of ``seeds``."""
+    from crowdsim.experiments.runner import launcher_overrides, measure_grid
+
+    model_sets, hydra_sets = _split_sets(s.sets)
+    moments = measure_grid(
+        param_sets,
+        seeds,
+        grid_overrides(s.scenario, s.workers, s.days, model_sets),
+        s.warmup_days,
+        names,
+        Path(s.out) / RUNS_DIR,
+        launcher_overrides(s.launcher, s.jobs, hydra_sets),
     )
-    grouped: list[list[dict[str, float]]] = [[] for _ in param_sets]
-    for (i, _seed), m in zip(jobs, out, strict=True):
-        grouped[i].append(m)
-    return grouped
+    return {name: [moments[(name, seed)] for seed in seeds] for name in param_sets}
+
+
+def study_storage(s: Settings):
+    """The Optuna storage of a calibration: ``--storage`` as an RDB URL (``sqlite:///FILE``,
+    ``postgresql://...``: shared by calibrations on several nodes), else a journal file
+    (``--storage FILE``, default ``OUT/study.journal``). Both survive a crash."""
+    import optuna
+    from optuna.storages.journal import JournalFileBackend
+
+    if s.storage and "://" in s.storage:
+        try:
+            return optuna.storages.RDBStorage(s.storage)
+        except Exception as exc:  # a bad URL, a missing database driver, no server
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ConfigError(
+                "--storage",
+                s.storage,
+                "an RDB URL SQLAlchemy can open (sqlite:///FILE, postgresql://USER@HOST/DB, "
+                f"mysql+pymysql://...) or a journal file path ({first})",
+            ) from None
+    path = Path(s.storage) if s.storage else Path(s.out) / STUDY_FILE
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+    except OSError as exc:
+        raise ConfigError("--storage", str(path), f"a file that can be written ({exc})") from None
+
+
+def study_key(s: Settings, start: dict[str, float]) -> dict:
+    """What the trials of a study depend on: a study is resumed only with the same."""
+    import hashlib
+
+    import crowdsim
+
+    def digest(path: str) -> str:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+    return {
+        "--scenario": s.scenario,
+        "--set": _split_sets(s.sets)[0],
+        "--targets": digest(s.targets),
+        "--space": digest(s.space),
+        "--seeds": s.seeds,
+        "--seed-base": s.seed_base,
+        "--workers": s.workers,
+        "--days": s.days,
+        "--warmup-days": float(s.warmup_days),
+        "--start": start,
+        "crowdsim version": crowdsim.__version__,
+    }
+
+
+def _check_study(study, key: dict, s: Settings) -> None:
+    before = study.user_attrs.get("calibration")
+    if before is None:
+        return
+    for option, value in key.items():
+        if before.get(option) != value:
+            where = s.storage or str(Path(s.out) / STUDY_FILE)
+            raise ConfigError(
+                option,
+                value,
+                "",
+                message=f"invalid value for option '{option}': {value!r} (the study "
+                f"{s.study_name!r} in {where} was run with {before.get(option)!r}; allowed: that "
+                "value, to resume it, or a new --out / --study-name)",
+            )
+
+
+def _owner() -> str:
+    import os
+    import socket
+
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _orphaned(owner: str | None) -> bool:
+    """A trial left running by a calibration process of this host that no longer exists."""
+    import os
+    import socket
+
+    host, _, pid = (owner or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def _requeue(study, trial) -> None:
+    """Mark a trial that did not finish as failed and queue its parameters again, in the same
+    job folder (its finished runs are reused)."""
+    from optuna.trial import TrialState
+
+    folder = trial.user_attrs.get("folder") or f"trial_{trial.number:04d}"
+    study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
+    study.enqueue_trial(dict(trial.params), user_attrs={"folder": folder})
+
+
+def _json_number(v: float) -> float | None:
+    return float(v) if v is not None and np.isfinite(v) else None
 
 
 def calibrate(settings: Settings, progress: bool = True) -> CalibrationResult:
     """Run the calibration and write its outputs; see the module docstring."""
     import optuna
-    from joblib import Parallel
+    from optuna.trial import TrialState
 
     s = settings
     _check_settings(s)
     t0 = time.perf_counter()
     targets = load_targets(s.targets)
     space = load_space(s.space)
-    cfg = base_config(s.scenario, s.sets)
+    model_sets, hydra_sets = _split_sets(s.sets)
+    cfg = base_config(s.scenario, model_sets)
+    if s.launcher is not None or hydra_sets:
+        from crowdsim.cli import validate_overrides
+
+        launcher = [f"hydra/launcher={s.launcher}"] if s.launcher else []
+        validate_overrides(launcher + hydra_sets, multirun=True)
     names = list(targets)
     defaults = current_values(cfg, [p.name for p in space])
     start = {p.name: min(max(defaults[p.name], p.low), p.high) for p in space}
@@ -430,63 +576,109 @@ def calibrate(settings: Settings, progress: bool = True) -> CalibrationResult:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     batch = max(1, math.ceil(s.jobs / s.seeds))
-    sampler = optuna.samplers.TPESampler(
-        seed=s.sampler_seed,
-        multivariate=True,
-        constant_liar=batch > 1,
-        n_startup_trials=max(5, min(15, s.trials // 5)),
+
+    def sampler(seed: int):
+        return optuna.samplers.TPESampler(
+            seed=seed,
+            multivariate=True,
+            constant_liar=batch > 1,
+            n_startup_trials=max(5, min(15, s.trials // 5)),
+        )
+
+    storage = study_storage(s)
+    study = optuna.create_study(
+        storage=storage,
+        study_name=s.study_name,
+        direction="minimize",
+        sampler=sampler(s.sampler_seed),
+        load_if_exists=True,
     )
-    study = optuna.create_study(direction="minimize", sampler=sampler)
-    study.enqueue_trial(start)
+    key = study_key(s, start)
+    existing = study.get_trials(deepcopy=False)
+    if not existing:
+        study.set_user_attr("calibration", key)
+        study.enqueue_trial(start, user_attrs={"folder": "trial_0000"})
+    else:
+        _check_study(study, key, s)
+        # a resumed study draws on from a fresh stream, not the one its first trials came from
+        study.sampler = sampler(s.sampler_seed + len(existing))
+        for t in existing:
+            if t.state == TrialState.RUNNING and _orphaned(t.user_attrs.get("owner")):
+                _requeue(study, t)
     dists = {
         p.name: optuna.distributions.FloatDistribution(p.low, p.high, log=p.log) for p in space
     }
-    records = []
-    with Parallel(n_jobs=s.jobs, backend="loky") as parallel:
-        done = 0
-        while done < s.trials:
-            k = min(batch, s.trials - done)
-            asked = [study.ask(dists) for _ in range(k)]
-            psets = [dict(t.params) for t in asked]
-            results = _evaluate_batch(parallel, cfg, psets, seeds, s, names)
-            for trial, p, rows in zip(asked, psets, results, strict=True):
-                means = seed_means(rows)
-                obj = distance(means, targets)
-                study.tell(trial, obj)
-                records.append(
-                    {"trial": trial.number, "objective": obj}
-                    | {f"param.{n}": v for n, v in p.items()}
-                    | {f"moment.{n}": means.get(n) for n in names}
-                    | {"_rows": rows}
+
+    def n_complete() -> int:
+        return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+
+    done = n_complete()
+    if progress and done:
+        print(f"study {s.study_name!r}: {done} trials complete already", file=sys.stderr)
+    best = min((t.value for t in study.get_trials(states=(TrialState.COMPLETE,))), default=None)
+    while done < s.trials:
+        k = min(batch, s.trials - done)
+        asked = [study.ask(dists) for _ in range(k)]
+        folders = {}
+        for trial in asked:
+            folder = trial.user_attrs.get("folder") or f"trial_{trial.number:04d}"
+            trial.set_user_attr("folder", folder)
+            trial.set_user_attr("owner", _owner())
+            folders[folder] = dict(trial.params)
+        try:
+            results = _evaluate(folders, seeds, s, names)
+        except BaseException:  # a failed run, Ctrl-C: the batch is asked again on resume
+            for trial in asked:
+                _requeue(study, trial)
+            raise
+        for trial, rows in zip(asked, results.values(), strict=True):
+            means = seed_means(rows)
+            obj = distance(means, targets)
+            trial.set_user_attr("moments", {n: _json_number(means.get(n)) for n in names})
+            study.tell(trial, obj)
+            best = obj if best is None else min(best, obj)
+            if progress:
+                print(
+                    f"trial {trial.number:4d}  J={obj:10.3f}  best={best:10.3f}",
+                    file=sys.stderr,
+                    flush=True,
                 )
-                if progress:
-                    best = min(r["objective"] for r in records)
-                    print(
-                        f"trial {trial.number:4d}  J={obj:10.3f}  best={best:10.3f}",
-                        file=sys.stderr,
-                        flush=True,
-                    )
-            done += k
-        trials = pd.DataFrame([{k: v for k, v in r.items() if k != "_rows"} for r in records])
-        trials["best_so_far"] = trials["objective"].cummin()
-        order = trials.sort_values("objective").index.tolist()
-        # final choice: re-run the best few on fresh seeds (guards against a lucky evaluation)
-        if s.recheck_top > 0 and s.recheck_seeds > 0:
-            top = order[: s.recheck_top]
-            fresh = [s.recheck_seed_base + i for i in range(s.recheck_seeds)]
-            psets = [{n: records[i][f"param.{n}"] for n in start} for i in top]
-            rechecked = _evaluate_batch(parallel, cfg, psets, fresh, s, names)
-            objs = [distance(seed_means(rows), targets) for rows in rechecked]
-            trials["recheck_objective"] = np.nan
-            for i, o in zip(top, objs, strict=True):
-                trials.loc[i, "recheck_objective"] = o
-            j = int(np.argmin(objs))
-            chosen, chosen_rows, chosen_seeds = top[j], rechecked[j], fresh
-            best_obj = objs[j]
-        else:
-            chosen = order[0]
-            chosen_rows, chosen_seeds = records[chosen]["_rows"], seeds
-            best_obj = float(records[chosen]["objective"])
+        done = n_complete()
+
+    complete = sorted(study.get_trials(states=(TrialState.COMPLETE,)), key=lambda t: t.number)
+    records = [
+        {"trial": t.number, "objective": float(t.value)}
+        | {f"param.{n}": t.params.get(n) for n in start}
+        | {
+            f"moment.{n}": np.nan if m is None else m
+            for n, m in ((n, t.user_attrs.get("moments", {}).get(n)) for n in names)
+        }
+        | {"_folder": t.user_attrs.get("folder") or f"trial_{t.number:04d}"}
+        for t in complete
+    ]
+    trials = pd.DataFrame([{k: v for k, v in r.items() if k != "_folder"} for r in records])
+    trials["best_so_far"] = trials["objective"].cummin()
+    order = trials.sort_values("objective", kind="stable").index.tolist()
+    # final choice: re-run the best few on fresh seeds (guards against a lucky evaluation)
+    if s.recheck_top > 0 and s.recheck_seeds > 0:
+        top = order[: s.recheck_top]
+        fresh = [s.recheck_seed_base + i for i in range(s.recheck_seeds)]
+        psets = {records[i]["_folder"]: {n: records[i][f"param.{n}"] for n in start} for i in top}
+        rechecked = list(_evaluate(psets, fresh, s, names).values())
+        objs = [distance(seed_means(rows), targets) for rows in rechecked]
+        trials["recheck_objective"] = np.nan
+        for i, o in zip(top, objs, strict=True):
+            trials.loc[i, "recheck_objective"] = o
+        j = int(np.argmin(objs))
+        chosen, chosen_rows, chosen_seeds = top[j], rechecked[j], fresh
+        best_obj = objs[j]
+    else:
+        chosen = order[0]
+        folder = records[chosen]["_folder"]
+        params = {n: records[chosen][f"param.{n}"] for n in start}
+        chosen_rows = _evaluate({folder: params}, seeds, s, names)[folder]  # on disk already
+        chosen_seeds = seeds
+        best_obj = float(records[chosen]["objective"])
     best_params = {n: float(records[chosen][f"param.{n}"]) for n in start}
     by_seed = pd.DataFrame(chosen_rows)
     by_seed.insert(0, "seed", chosen_seeds)
@@ -562,7 +754,10 @@ def write_outputs(
         "best_objective": r.best_objective,
         "chosen_trial": getattr(r, "chosen_trial", None),
         "seconds": round(r.seconds, 1),
-        "search": "optuna ask/tell loop, TPESampler (multivariate, seeded), joblib (loky) processes",
+        "search": "optuna ask/tell loop, TPESampler (multivariate, seeded), study in "
+        + (s.storage or str(Path(s.out) / STUDY_FILE))
+        + "; runs through crowdsim's job runner on "
+        + (s.launcher or ("cores" if s.jobs > 1 else "sequential")),
         "crowdsim_version": crowdsim.__version__,
         "git_revision": git_revision(),
     }
@@ -607,11 +802,16 @@ def run_cli(prog: str, build, act, argv: list[str] | None) -> int:
         OneLineParser(prog=prog, description=sys.modules[act.__module__].__doc__.split("\n")[0])
     )
     args = parser.parse_args(argv)
+    from crowdsim.experiments.runner import RunsFailed
+
     try:
         act(args)
     except ConfigError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    except RunsFailed as exc:  # the runs' folders hold the tracebacks
+        print(f"{prog}: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
     return 0
 
 
@@ -649,6 +849,25 @@ def _build(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         type=int_at_least(1),
         default=d.jobs,
         help="parallel worker processes (default %(default)s)",
+    )
+    p.add_argument(
+        "--launcher",
+        default=None,
+        help="Hydra launcher of the runs: sequential, cores, local_submitit, slurm, ray_cluster "
+        "(default: cores with --jobs processes, sequential with --jobs 1); its options with "
+        "--set hydra.launcher.KEY=VALUE",
+    )
+    p.add_argument(
+        "--storage",
+        default=None,
+        help="Optuna storage of the study: an RDB URL (sqlite:///FILE, postgresql://...) shared "
+        "by calibrations on several nodes, or a journal file (default OUT/study.journal); a "
+        "calibration run again with the same storage resumes its study",
+    )
+    p.add_argument(
+        "--study-name",
+        default=d.study_name,
+        help="name of the study in the storage (default %(default)s)",
     )
     p.add_argument(
         "--sampler-seed",

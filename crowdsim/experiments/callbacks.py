@@ -40,11 +40,16 @@ class SweepResults(Callback):
     Args:
         progress_seconds: how often to count finished jobs (seconds); 0 turns progress off.
         aggregate: write sweep.parquet and the per-configuration table at the end.
+        measure: ``{warmup_days, moments}``: every job also writes moments.json (moments over
+            the run after the warm-up); part of each job's identity for resume.
     """
 
-    def __init__(self, progress_seconds: float = 2.0, aggregate: bool = True) -> None:
+    def __init__(
+        self, progress_seconds: float = 2.0, aggregate: bool = True, measure: Any = None
+    ) -> None:
         self.progress_seconds = float(progress_seconds)
         self.aggregate = bool(aggregate)
+        self.measure = measure  # read by each job (crowdsim.experiments.jobs.job_measure)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         from crowdsim.experiments.sweep import (

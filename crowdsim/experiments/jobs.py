@@ -45,6 +45,18 @@ def describe(summary: dict) -> str:
     )
 
 
+def job_measure(hydra_cfg: Any) -> dict | None:
+    """The measurement a sweep asks of each job, from its Hydra config
+    (``hydra.callbacks.sweep_results.measure``: ``{warmup_days, moments}``), or None."""
+    from omegaconf import OmegaConf
+
+    node = OmegaConf.select(hydra_cfg, "callbacks.sweep_results.measure", default=None)
+    if node is None:
+        return None
+    measure = OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
+    return {"warmup_days": float(measure["warmup_days"]), "moments": list(measure["moments"])}
+
+
 def job_identity(container: dict, measure: dict | None) -> dict:
     """What a job's DONE.json must match for the job to count as done: its resolved config, and
     the measurement it was asked for (if any)."""
@@ -56,7 +68,8 @@ def run_job(cfg: Any, measure: dict | None = None) -> Any:
 
     Args:
         cfg: the job's config, as Hydra hands it to the task function.
-        measure: ``{"warmup_days": float, "moments": [names]}`` to also write moments.json.
+        measure: ``{"warmup_days": float, "moments": [names]}`` to also write moments.json
+            (default: what the sweep asks, :func:`job_measure`).
 
     Returns:
         The median all-in wage of the run (Hydra's return value; the results are on disk), or
@@ -80,6 +93,8 @@ def run_job(cfg: Any, measure: dict | None = None) -> Any:
     out_dir = hc.runtime.output_dir
     multirun = hc.mode == RunMode.MULTIRUN
     container = OmegaConf.to_container(cfg, resolve=True)
+    if measure is None:
+        measure = job_measure(hc)
     identity = job_identity(container, measure)
     tag = f"job {hc.job.num}: " if multirun else ""
     stored = completed_summary(out_dir, identity)

@@ -59,15 +59,20 @@ def job_folder(hydra_context: Any, sweep_config: DictConfig, overrides: list[str
 
 
 def folder_and_identity(config: DictConfig) -> tuple[Path, dict]:
-    """A job config's folder and resolved task config (sets Hydra's runtime config to it)."""
+    """A job config's folder and identity: its resolved task config, plus the measurement the
+    sweep asks for, if any (sets Hydra's runtime config to it)."""
     from hydra.core.hydra_config import HydraConfig
 
     HydraConfig.instance().set_config(config)
     folder = Path(str(config.hydra.sweep.dir)) / str(config.hydra.sweep.subdir)
+    from crowdsim.experiments.jobs import job_identity, job_measure
+
     task = copy.deepcopy(config)
     with read_write(task), open_dict(task):
         del task["hydra"]
-    return folder, OmegaConf.to_container(task, resolve=True)
+    return folder, job_identity(
+        OmegaConf.to_container(task, resolve=True), job_measure(config.hydra)
+    )
 
 
 def prepare_sweep(launcher: Any) -> Path:
