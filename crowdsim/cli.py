@@ -311,7 +311,10 @@ def _warn_once() -> None:
         logging.getLogger(name).addFilter(once)
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None, compose_check: bool = True) -> None:
+    """The ``crowdsim`` command. ``compose_check=False`` (for grids that crowdsim's own
+    experiments build from options they validated) checks each override's syntax, key and code
+    but does not compose every combination first: a job whose values are refused fails alone."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in ("--version", "-V"):
         print(f"{PROG} {_version()}")
@@ -331,7 +334,14 @@ def main(argv: list[str] | None = None) -> None:
         except ConfigError:
             return  # completing a half-typed line: nothing to suggest
     try:
-        overrides, multirun, info, dirs = check_command_line(argv)
+        if compose_check:
+            overrides, multirun, info, dirs = check_command_line(argv)
+        else:
+            from crowdsim.overrides import check_keys, validate_hydra_overrides
+
+            overrides, multirun, info, dirs = _split_args(argv)
+            check_keys(overrides, multirun, config_groups(dirs))
+            validate_hydra_overrides(overrides)
     except ConfigError as exc:
         _fail(str(exc))
     _warn_once()

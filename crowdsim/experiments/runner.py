@@ -49,6 +49,7 @@ def run_grid(
     launcher: list[str],
     subdir: str | None = None,
     config_dirs: list[str | Path] | None = None,
+    compose_check: bool = True,
 ) -> GridOutcome:
     """Run ``crowdsim -m OVERRIDES`` into ``sweep_dir`` in this process; never raises SystemExit.
 
@@ -58,6 +59,8 @@ def run_grid(
         launcher: from :func:`launcher_overrides`.
         subdir: ``hydra.sweep.subdir`` (default: the job number).
         config_dirs: extra config dirs (``--config-dir``), e.g. a grid's parameter sets.
+        compose_check: compose every combination before the sweep starts (see
+            :func:`crowdsim.cli.main`); off for grids built from validated options.
     """
     from crowdsim import cli
     from crowdsim.experiments import callbacks
@@ -70,7 +73,7 @@ def run_grid(
     saved = list(sys.argv)
     status = 0
     try:
-        cli.main(argv)
+        cli.main(argv, compose_check=compose_check)
     except SystemExit as exc:
         status = exc.code if isinstance(exc.code, int) else 1
     finally:
@@ -184,7 +187,16 @@ def measure_grid(
         "hydra.callbacks.sweep_results.aggregate=false",
         measure_override(warmup_days, moments),
     ]
-    run_grid(grid + list(fixed), sweep_dir, launcher + quiet, subdir=subdir, config_dirs=[conf])
+    # the fixed options are the experiment's validated ones; a set whose values are refused
+    # fails its own jobs (FAILED.json, RunsFailed) instead of composing every set up front
+    run_grid(
+        grid + list(fixed),
+        sweep_dir,
+        launcher + quiet,
+        subdir=subdir,
+        config_dirs=[conf],
+        compose_check=False,
+    )
     out: dict[tuple, dict[str, float]] = {}
     failed = []
     for sc in scenarios or [None]:

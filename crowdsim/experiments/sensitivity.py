@@ -18,7 +18,11 @@ non-linearity) and a bootstrap interval of mu*. **Sobol** (Saltelli's scheme,
 ``SALib.sample.sobol`` / ``SALib.analyze.sobol``, first-order and total indices) needs N x (D + 2)
 sets for a base sample N (a power of 2); S1 and ST come with bootstrap intervals (``*_conf``:
 half-width of the 95% interval). Log-scaled parameters are sampled uniformly in their logarithm.
-Runs are spread over joblib worker processes (not a Hydra launcher).
+Runs go through crowdsim's job runner (:func:`crowdsim.experiments.runner.measure_grid`) on the
+launcher chosen with ``--launcher`` (``cores`` with ``--jobs`` processes by default;
+``local_submitit``, ``slurm``, ``ray_cluster``), in job folders
+``runs/<scenario>/<method>_<row>/seed_<k>``; a sensitivity analysis run again reuses every
+complete run.
 
 **Difference mode** (``--versus status_quo``): every parameter set and seed is run under the
 reference scenario and under each scenario of ``--scenario`` (comma-separated), on the same seed
@@ -42,9 +46,9 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -60,7 +64,6 @@ from crowdsim.experiments.calibrate import (
     int_at_least,
     markdown_table,
     run_cli,
-    run_moments,
     write_csv_atomic,
     write_figure_atomic,
     write_parquet_atomic,
@@ -221,30 +224,68 @@ def parameter_sets(values: np.ndarray, problem: Problem) -> list[dict]:
     ]
 
 
-def evaluate_samples(
-    values: np.ndarray,
-    problem: Problem,
-    cfg: dict,
+def measure_sets(
+    psets: list[dict],
+    scenarios: list[str],
     seeds: list[int],
     workers: int,
     days: int,
     warmup_days: float,
     outputs: list[str],
     jobs: int,
-    runner: Callable | None = None,
+    sets: list[str] | None = None,
+    base_params: dict | None = None,
+    sweep_dir: str | Path = "results/sensitivity/runs",
+    prefix: str = "set",
+    launcher: str | None = None,
 ) -> pd.DataFrame:
-    """Run every parameter set over every seed; return one row per set with seed-averaged outputs."""
-    from joblib import Parallel, delayed
+    """Every parameter set x seed x scenario through the job runner
+    (:func:`crowdsim.experiments.runner.measure_grid`, job folders
+    ``SWEEP_DIR/<scenario>/<prefix>_<row>/seed_<k>``, complete ones reused); one row per run:
+    scenario, row (index in ``psets``), seed and the outputs."""
+    from crowdsim.experiments.calibrate import _split_sets, grid_overrides
+    from crowdsim.experiments.runner import launcher_overrides, measure_grid
 
-    runner = runner or run_moments
+    model_sets, hydra_sets = _split_sets(list(sets or []))
+    named = {f"{prefix}_{i:04d}": dict(base_params or {}) | ps for i, ps in enumerate(psets)}
+    fixed = grid_overrides(scenarios[0], workers, days, model_sets)[1:]  # scenario: swept
+    moments = measure_grid(
+        named,
+        seeds,
+        fixed,
+        warmup_days,
+        outputs,
+        sweep_dir,
+        launcher_overrides(launcher, jobs, hydra_sets),
+        scenarios=scenarios,
+    )
+    rows = []
+    for sc in scenarios:
+        for i, name in enumerate(named):
+            for seed in seeds:
+                rows.append({"scenario": sc, "row": i, "seed": seed} | moments[(sc, name, seed)])
+    return pd.DataFrame(rows)
+
+
+def evaluate_samples(
+    values: np.ndarray,
+    problem: Problem,
+    scenario: str,
+    seeds: list[int],
+    workers: int,
+    days: int,
+    warmup_days: float,
+    outputs: list[str],
+    jobs: int,
+    **runs: Any,
+) -> pd.DataFrame:
+    """Run every parameter set over every seed in ``scenario``; return one row per set with
+    seed-averaged outputs. ``runs``: the options of :func:`measure_sets` after ``jobs``."""
     names = problem.names
     psets = parameter_sets(values, problem)
-    jobs_list = [(i, s) for i in range(len(psets)) for s in seeds]
-    out = Parallel(n_jobs=jobs, backend="loky", batch_size="auto")(
-        delayed(runner)(cfg, psets[i], s, workers, days, warmup_days, outputs) for i, s in jobs_list
+    per_seed = measure_sets(
+        psets, [scenario], seeds, workers, days, warmup_days, outputs, jobs, **runs
     )
-    per_seed = pd.DataFrame(out)
-    per_seed["row"] = [i for i, _ in jobs_list]
     means = per_seed.groupby("row")[outputs].mean().sort_index()
     frame = pd.DataFrame([{n: ps[n] for n in names} for ps in psets])
     for o in outputs:
@@ -269,6 +310,7 @@ class SensitivitySettings:
     days: int = 21
     warmup_days: float = 7.0
     jobs: int = 2
+    launcher: str | None = None  # Hydra launcher of the runs (default: cores with `jobs`)
     resamples: int = 1000
     sampler_seed: int = 0
     scenario: str = "status_quo"
@@ -337,7 +379,7 @@ def policy_free(problem: Problem) -> Problem:
 def evaluate_differences(
     values: np.ndarray,
     problem: Problem,
-    cfgs: dict[str, dict],
+    scenarios: list[str],
     versus: str,
     seeds: list[int],
     workers: int,
@@ -345,28 +387,20 @@ def evaluate_differences(
     warmup_days: float,
     outputs: list[str],
     jobs: int,
-    runner: Callable | None = None,
+    **runs: Any,
 ) -> dict[str, pd.DataFrame]:
-    """Run every parameter set and seed under each scenario of ``cfgs`` (``versus`` among them);
+    """Run every parameter set and seed under each of ``scenarios`` (``versus`` among them);
     per scenario other than ``versus``, one row per set with the seed-averaged levels and the
-    seed-averaged differences from ``versus`` on the same seed (``diff_<output>``)."""
-    from joblib import Parallel, delayed
-
-    runner = runner or run_moments
+    seed-averaged differences from ``versus`` on the same seed (``diff_<output>``).
+    ``runs``: the options of :func:`measure_sets` after ``jobs``."""
     names = problem.names
     psets = parameter_sets(values, problem)
-    keys = [(sc, i, s) for i in range(len(psets)) for s in seeds for sc in cfgs]
-    out = Parallel(n_jobs=jobs, backend="loky", batch_size="auto")(
-        delayed(runner)(cfgs[sc], psets[i], s, workers, days, warmup_days, outputs)
-        for sc, i, s in keys
+    per_run = measure_sets(
+        psets, list(scenarios), seeds, workers, days, warmup_days, outputs, jobs, **runs
     )
-    per_run = pd.DataFrame(out)
-    per_run["scenario"] = [k[0] for k in keys]
-    per_run["row"] = [k[1] for k in keys]
-    per_run["seed"] = [k[2] for k in keys]
     ref = per_run[per_run["scenario"] == versus].set_index(["row", "seed"])[outputs]
     frames = {}
-    for sc in cfgs:
+    for sc in scenarios:
         if sc == versus:
             continue
         own = per_run[per_run["scenario"] == sc].set_index(["row", "seed"])[outputs]
@@ -417,7 +451,14 @@ def run_sensitivity(s: SensitivitySettings) -> dict[str, pd.DataFrame]:
         from crowdsim.experiments.validate import load_params
 
         base_params = load_params(s.base_params)
-    cfgs = {sc: _apply(base_config(sc, s.sets), base_params) for sc in names}
+    model_sets = [o for o in s.sets if not o.lstrip("+~").startswith("hydra")]
+    for sc in names:  # each scenario composes and validates with the options given
+        base_config(sc, model_sets)
+    if s.launcher is not None or len(model_sets) < len(s.sets):
+        from crowdsim.cli import validate_overrides
+
+        chosen = [f"hydra/launcher={s.launcher}"] if s.launcher else []
+        validate_overrides(chosen + [o for o in s.sets if o not in model_sets])
     seeds = [s.seed_base + i for i in range(s.seeds)]
     sp = problem.salib()
     out = Path(s.out)
@@ -439,17 +480,26 @@ def run_sensitivity(s: SensitivitySettings) -> dict[str, pd.DataFrame]:
             continue
         X = sample()
         args = (seeds, s.workers, s.days, s.warmup_days, s.outputs, s.jobs)
+        options = dict(
+            sets=s.sets,
+            base_params=base_params,
+            sweep_dir=out / "runs",
+            prefix=method,
+            launcher=s.launcher,
+        )
         if s.versus is None:
             frames = {
                 scenarios[0]: evaluate_samples(
-                    problem.to_values(X), problem, cfgs[scenarios[0]], *args
+                    problem.to_values(X), problem, scenarios[0], *args, **options
                 )
             }
             columns = list(s.outputs)
         else:
-            frames = evaluate_differences(problem.to_values(X), problem, cfgs, s.versus, *args)
+            frames = evaluate_differences(
+                problem.to_values(X), problem, names, s.versus, *args, **options
+            )
             columns = [f"diff_{o}" for o in s.outputs]
-        runs += len(X) * len(seeds) * len(cfgs)
+        runs += len(X) * len(seeds) * len(names)
         write_parquet_atomic(
             out / f"samples_{method}.parquet", pd.concat(frames.values(), ignore_index=True)
         )
@@ -502,13 +552,6 @@ def _plottable(table: pd.DataFrame) -> pd.DataFrame:
     if "scenario" not in table:
         return table
     return table.assign(output=table["scenario"] + ": " + table["output"])
-
-
-def _apply(cfg: dict, params: dict) -> dict:
-    from crowdsim.config import config_to_dict, to_config
-    from crowdsim.experiments.calibrate import params_to_overrides
-
-    return config_to_dict(to_config(cfg, **params_to_overrides(params)))
 
 
 def top_parameters(
@@ -628,6 +671,12 @@ def _build(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         type=int_at_least(1),
         default=d.jobs,
         help="parallel processes (default %(default)s)",
+    )
+    p.add_argument(
+        "--launcher",
+        default=None,
+        help="Hydra launcher of the runs: sequential, cores, local_submitit, slurm, ray_cluster "
+        "(default: cores with --jobs processes); its options with --set hydra.launcher.KEY=VALUE",
     )
     p.add_argument(
         "--resamples",

@@ -14,7 +14,11 @@ The requester concentration (top 1% of requesters' share of dollar volume) is me
 separate, larger market (``--concentration-workers``), because with the few dozen requesters of a
 calibration-size market the top 1% is a single requester. With ``--baseline`` (default) the model
 before calibration (the scenario's own defaults) is run on the same seeds for comparison.
-Evaluation runs in parallel worker processes (joblib), not through a Hydra launcher.
+The runs go through crowdsim's job runner (:func:`crowdsim.experiments.runner.measure_grid`) on
+the launcher chosen with ``--launcher`` (``cores`` with ``--jobs`` processes by default), in job
+folders ``runs/{calibrated,baseline}/seed_<k>`` and ``runs/concentration/calibrated/seed_<k>``;
+a validation run again reuses every complete run. The labour-supply elasticity (a market with a
+honeypot requester, :mod:`crowdsim.experiments.honeypot`) is measured in this process.
 
 Writes ``validation.csv`` and ``validation_report.md`` (atomically) in ``--out``.
 """
@@ -44,7 +48,6 @@ from crowdsim.experiments.calibrate import (
     markdown_table,
     params_to_overrides,
     run_cli,
-    run_moments,
     write_csv_atomic,
     write_text_atomic,
 )
@@ -81,23 +84,39 @@ def load_params(path: str | Path) -> dict[str, float]:
 
 
 def evaluate(
-    cfg: dict,
-    params: dict,
+    scenario: str,
+    sets: list[str],
+    param_sets: dict[str, dict],
     seeds: list[int],
     workers: int,
     days: int,
     warmup_days: float,
     names: list[str],
+    sweep_dir: str | Path,
     jobs: int,
-) -> pd.DataFrame:
-    from joblib import Parallel, delayed
+    launcher: str | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Moments of each parameter set on each seed, through the job runner (job folders
+    ``SWEEP_DIR/<set>/seed_<k>``, complete ones reused); per set, one row per seed."""
+    from crowdsim.experiments.calibrate import _split_sets, grid_overrides
+    from crowdsim.experiments.runner import launcher_overrides, measure_grid
 
-    rows = Parallel(n_jobs=jobs, backend="loky")(
-        delayed(run_moments)(cfg, params, s, workers, days, warmup_days, names) for s in seeds
+    model_sets, hydra_sets = _split_sets(sets)
+    moments = measure_grid(
+        param_sets,
+        seeds,
+        grid_overrides(scenario, workers, days, model_sets),
+        warmup_days,
+        names,
+        sweep_dir,
+        launcher_overrides(launcher, jobs, hydra_sets),
     )
-    df = pd.DataFrame(rows)
-    df.insert(0, "seed", seeds)
-    return df
+    out = {}
+    for name in param_sets:
+        df = pd.DataFrame([moments[(name, s)] for s in seeds])
+        df.insert(0, "seed", seeds)
+        out[name] = df
+    return out
 
 
 EXTRA_MOMENTS = [
@@ -123,6 +142,7 @@ def validate(
     concentration_seeds: int = 2,
     baseline: bool = True,
     jobs: int = 2,
+    launcher: str | None = None,
     targets_path: str | Path = DEFAULT_TARGETS,
     out: str | Path = "results/validation",
 ) -> pd.DataFrame:
@@ -132,26 +152,30 @@ def validate(
     t0 = time.perf_counter()
     targets = load_targets(targets_path)
     params = load_params(params_path)
-    cfg = base_config(scenario, sets)
+    model_sets = [o for o in sets or [] if not o.lstrip("+~").startswith("hydra")]
+    cfg = base_config(scenario, model_sets)
+    if launcher is not None or len(model_sets) < len(sets or []):
+        from crowdsim.cli import validate_overrides
+
+        chosen = [f"hydra/launcher={launcher}"] if launcher else []
+        validate_overrides(chosen + [o for o in sets or [] if o not in model_sets])
     names = list(dict.fromkeys([*targets, *EXTRA_MOMENTS]))
     seed_list = [seed_base + i for i in range(seeds)]
-    cal = evaluate(cfg, params, seed_list, workers, days, warmup_days, names, jobs)
-    base = (
-        evaluate(cfg, {}, seed_list, workers, days, warmup_days, names, jobs) if baseline else None
-    )
+    runs = Path(out) / "runs"
+    wanted = {"calibrated": params} | ({"baseline": {}} if baseline else {})
+    frames = evaluate(
+        scenario, list(sets or []), wanted, seed_list, workers, days, warmup_days, names,
+        runs, jobs, launcher,
+    )  # fmt: skip
+    cal, base = frames["calibrated"], frames.get("baseline")
     conc = None
     if concentration_workers > 0 and "requester_top1pct_volume_share" in targets:
         cseeds = [seed_base + 100 + i for i in range(concentration_seeds)]
         conc = evaluate(
-            cfg,
-            params,
-            cseeds,
-            concentration_workers,
-            CONCENTRATION_DAYS,
-            0.0,
-            ["requester_top1pct_volume_share"],
-            jobs,
-        )
+            scenario, list(sets or []), {"calibrated": params}, cseeds, concentration_workers,
+            CONCENTRATION_DAYS, 0.0, ["requester_top1pct_volume_share"],
+            runs / "concentration", jobs, launcher,
+        )["calibrated"]  # fmt: skip
         cal["requester_top1pct_volume_share"] = np.nan
         cal.loc[cal.index[: len(conc)], "requester_top1pct_volume_share"] = conc[
             "requester_top1pct_volume_share"
@@ -303,7 +327,9 @@ def report(
                         {
                             "response": "labour_supply_elasticity",
                             "target": "about 0.1",
-                            "model (95% CI)": _fmt_ci(lse["estimate"], lse["ci_low"], lse["ci_high"]),
+                            "model (95% CI)": _fmt_ci(
+                                lse["estimate"], lse["ci_low"], lse["ci_high"]
+                            ),
                             "waves": lse["waves"],
                             "source": lse["source"],
                         }
@@ -397,6 +423,12 @@ def _build(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument(
         "--jobs", type=int_at_least(1), default=2, help="parallel processes (default %(default)s)"
     )
+    p.add_argument(
+        "--launcher",
+        default=None,
+        help="Hydra launcher of the runs: sequential, cores, local_submitit, slurm, ray_cluster "
+        "(default: cores with --jobs processes); its options with --set hydra.launcher.KEY=VALUE",
+    )
     p.add_argument("--targets", default=str(DEFAULT_TARGETS), help="targets YAML")
     p.add_argument(
         "--out", default="results/validation", help="output folder (default %(default)s)"
@@ -418,6 +450,7 @@ def _act(args: argparse.Namespace) -> None:
         concentration_seeds=args.concentration_seeds,
         baseline=args.baseline,
         jobs=args.jobs,
+        launcher=args.launcher,
         targets_path=args.targets,
         out=args.out,
     )
