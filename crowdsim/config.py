@@ -175,6 +175,16 @@ class PlatformConfig:
         0.20, "MTurk: +20% for HITs with 10 or more assignments (Amazon fee notice 2015)"
     )
     batch_surcharge_min_assignments: int = opt(10, ge=2)
+    batch_surcharge_counts: str = opt(
+        "batch",
+        choices=("batch", "hit"),
+        doc="what the surcharge counts: 'batch', a batch's assignments as those of one HIT; "
+        "'hit', Amazon's rule (fee notice 2015): the assignments of one HIT, and as a worker may "
+        "do only one assignment of a HIT (MTurk API docs), a batch whose workers may each do "
+        "several assignments (market.type_max_per_worker > 1) is that many HITs of one "
+        "assignment, never surcharged; only single-response tasks (surveys, clicks) form HITs "
+        "of many assignments, and their reward is priced at the fee of the HIT really posted",
+    )
     worker_fee_share: float = opt(
         0.0, ge=0.0, le=0.99, doc="share deducted from worker pay (Upwork-style; MTurk: 0)"
     )
@@ -227,9 +237,72 @@ class PlatformConfig:
         doc="assumption: with no guarantee, unreviewed work is never paid after this",
     )
     # --- minimum pay ---
-    min_pay_mode: str = opt("none", choices=("none", "estimated", "measured"))
+    min_pay_mode: str = opt(
+        "none",
+        choices=("none", "estimated", "measured", "median_top_up"),
+        doc="'estimated': the floor applies to the requester's estimated duration at posting; "
+        "'measured': to the task's true median duration; 'median_top_up' (Prolific's rule, "
+        "Prolific help pages): the floor applies to the estimate at posting, and when the batch "
+        "closes, if its reward per *median completion time* of its submissions is below the "
+        "floor, the requester tops up every approved submission to the floor (as a bonus, on "
+        "which the platform charges its commission)",
+    )
     min_pay_usd_per_hour: float = opt(
         8.0, ge=0, le=MAX_USD, doc="Prolific minimum $8/h (Prolific pricing pages, 2026)"
+    )
+    # --- pay by the hour and caps on work (vetted programmes, French platforms) ---
+    pay_basis: str = opt(
+        "task",
+        choices=("task", "hourly"),
+        doc="'task': pay per approved assignment (MTurk, Prolific); 'hourly': pay per hour "
+        "worked on tasks at platform.hourly_rate_usd, as vetted AI-rating programmes pay their "
+        "raters (press reports 2023, MODEL.md); the requester's deposit at posting is the rate x "
+        "its estimated time and is settled to the time really worked when work is submitted",
+    )
+    hourly_rate_usd: float = opt(
+        14.0,
+        gt=0,
+        le=MAX_USD,
+        doc="pay per hour worked with pay_basis 'hourly': US raters' rates reported at $10-12/h, "
+        "raised to about $14-14.50/h in 2023 (press reports 2023, MODEL.md)",
+    )
+    weekly_hours_cap: float | None = opt(
+        None,
+        gt=0,
+        le=168,
+        doc="most hours a worker may work (search and tasks) in a week (from hour 0, Monday 00:00 "
+        "UTC); the worker stops at the cap and what it had not finished goes back to the "
+        "listing (AI-rating programmes: about 26 h a week, press reports 2023; None: no cap)",
+    )
+    monthly_earnings_cap_usd: float | None = opt(
+        None,
+        gt=0,
+        le=MAX_USD,
+        doc="most reward a worker may earn in a month of 30 days (from hour 0): work that would "
+        "take it over the cap is not offered and a worker at the cap stops working until the "
+        "next month (Foule Factory: EUR 250 a month reported, MODEL.md; None: no cap)",
+    )
+    # --- entry ---
+    waitlist: bool = opt(
+        False,
+        doc="gated entry (Prolific's participant waitlist, Prolific help pages): new workers join "
+        "a waitlist and the platform admits them each day at the pool's turnover rate x "
+        "(assignment-hours posted per online worker-hour yesterday / "
+        "waitlist_target_work_per_online_hour), i.e. at the rate demand supports",
+    )
+    waitlist_initial_share: float = opt(
+        0.0,
+        ge=0,
+        le=100,
+        doc="would-be workers waiting when the run starts, per worker of population.n_workers "
+        "(with platform.waitlist)",
+    )
+    waitlist_target_work_per_online_hour: float | None = opt(
+        None,
+        gt=0,
+        le=100,
+        doc="assumption: the demand at which the platform admits at the turnover rate (None: "
+        "market.demand_ratio, the demand the market is set up with)",
     )
     # --- access ---
     qualification_share: float = share(0.3, "assumption: share of batches behind the approval gate")

@@ -36,6 +36,7 @@ from crowdsim.market.profiles import posting_profile, worker_availability_profil
 from crowdsim.market.state import Counters, Pool
 from crowdsim.metrics.record import Recorder
 from crowdsim.metrics.windows import Windows
+from crowdsim.policy.min_pay import TopUps
 from crowdsim.stores import ColumnStore, DueCalendar, RecyclingStore
 
 PHASES = ("post", "expire", "search", "submit", "settle", "adapt", "record")
@@ -79,14 +80,23 @@ class CrowdWorkModel(mesa.Model):
         self._create_agents = create_agents
         self.counters = Counters()
         self.pool = Pool(self)  # who is present: the one place that keeps it
+        self.allowance_periods = (-1, -1)  # the week and month the caps' allowances are for
+        self.waitlist = (  # would-be workers waiting for admission (platform.waitlist)
+            int(round(cfg.platform.waitlist_initial_share * cfg.population.n_workers))
+            if cfg.platform.waitlist
+            else 0
+        )
+        self.waitlist_carry = 0.0  # fraction of an admission carried to the next day
+        self.waitlist_seen = (0.0, 0.0)  # online worker-hours and assignment-hours posted so far
         self._prepare_rules()
         self._init_profiles()
         self._init_workers()
         self._init_requesters()
         self._init_market()
-        self.recorder = Recorder(self)
+        self.top_ups = TopUps() if cfg.platform.min_pay_mode == "median_top_up" else None
         # rules from the reform day on (validated with the config), and the measured windows
         self.reform_config = reformed_config(cfg) if cfg.sim.reform_day is not None else None
+        self.recorder = Recorder(self)
         self.windows = Windows(self)
         self.windows.at_hour(self)
         self.running = True
@@ -104,9 +114,15 @@ class CrowdWorkModel(mesa.Model):
         reform's options in place, the phases' parameters rebuilt from it."""
         cfg = self.reform_config
         validate(cfg)
+        if cfg.platform.waitlist and not self.config.platform.waitlist:  # the gate opens a waitlist
+            self.waitlist = int(round(cfg.platform.waitlist_initial_share * cfg.population.n_workers))
         self.config = cfg
         self._prepare_rules()
         self._access_rules()
+        if cfg.platform.min_pay_mode == "median_top_up" and self.top_ups is None:
+            self.top_ups = TopUps()  # submissions from now on are checked at their batch's close
+        elif cfg.platform.min_pay_mode != "median_top_up":
+            self.top_ups = None
 
     # ------------------------------------------------------------------ set-up
     def _init_profiles(self) -> None:
@@ -163,6 +179,10 @@ class CrowdWorkModel(mesa.Model):
             "last_earned": (f8, 0.0),
             "strikes": (i4, 0),
             "slot_ptr": (np.int16, 0),
+            # what is left of the caps of this week (minutes worked) and month (reward, micro-USD)
+            # where the platform sets them (market/search.py); infinite without a cap
+            "week_allowance": (f8, np.inf),
+            "month_allowance": (f8, np.inf),
         }
         # what settling a submission changes for its worker, kept together (see ColumnStore):
         # 192 bytes a worker, three cache lines
@@ -233,6 +253,7 @@ class CrowdWorkModel(mesa.Model):
         W.speed[idx] = np.exp(wc.speed_sigma * rng.standard_normal(k) - wc.speed_sigma**2 / 2)
         W.present[idx] = True
         W.joined_hour[idx] = self.hour if joined_hour is None else joined_hour
+        search.new_worker_allowances(self, idx)  # a newcomer has the whole of each cap
         if self._create_agents:
             self.worker_agents.extend(Worker(self, r) for r in idx)
         self.pool.refresh_workers()

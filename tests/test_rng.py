@@ -104,7 +104,7 @@ def test_listing_draw_follows_the_weights():
     inv_rest = np.where(prob < 1, 1 / np.where(prob < 1, 1 - prob, 1), 0.0)
     u = np.random.default_rng(2).random(400_000)
     e = np.empty(0)
-    listing = ListingColumns(prob, alias, inv_prob, inv_rest, start, count, *([e] * 7))
+    listing = ListingColumns(prob, alias, inv_prob, inv_rest, start, count, *([e] * 8))
     pos = _draw_positions(u, listing)
     per_group = np.repeat(weight / count, count) / weight.sum()
     observed = np.bincount(pos, minlength=count.sum())

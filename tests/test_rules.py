@@ -45,7 +45,8 @@ def search_params(**kw) -> SearchParams:
         max_rounds=4, candidates_seen=5, search_minutes=0.75, choice_pay_sensitivity=0.1,
         search_learning_rate=0.2, public_stats=False, public_stats_prior_tasks=20.0, impatience_per_day=0.02,
         return_threshold=2.0, return_base_prob=0.0, return_other_time_share=0.5,
-        duration_noise_sigma=1e-6, learning_rate=0.25,
+        duration_noise_sigma=1e-6, learning_rate=0.25, hourly_pay=False, week_cap=False,
+        month_cap=False,
     )  # fmt: skip
     return SearchParams(**(base | kw))
 
@@ -109,6 +110,7 @@ def _listing(rate, requester, remaining=None, needs=None):
         remaining=np.array(remaining or [5] * n), needs=np.array(needs or [0] * n, dtype=np.int8),
         rate=np.array(rate, dtype=float), est_minutes=np.ones(n), true_minutes=np.ones(n),
         max_per_worker=np.full(n, 10), requester=np.array(requester),
+        reward_micro=np.rint(np.array(rate) * 1e6 / 60).astype(np.int64),
     )  # fmt: skip
 
 
@@ -163,12 +165,38 @@ def test_keeps_looking_only_while_staying_is_worth_the_reservation_wage():
     assert both(keeps_looking, 0.0, 4.0, 0.01) is False  # an empty market: log off
 
 
+def test_caps_on_a_claim():
+    from crowdsim.market.search import affordable, fit_in_allowance
+
+    # $1.00 left of a monthly cap, $0.30 a task: 3 of a claim of 5 fit; a free task always fits
+    assert both(affordable, 5, 1_000_000.0, 300_000) == 3
+    assert both(affordable, 5, 200_000.0, 300_000) == 0
+    assert both(affordable, 5, 0.0, 0) == 5
+    # 30 minutes left of the weekly cap: a claim that fits is kept as it is
+    assert both(fit_in_allowance, 4, 1, 20.0, 5.0, 30.0) == (4, 1, 20.0, 5.0, False)
+    # 4 tasks of 10 minutes and 10 returned minutes = 50 > 30: 0.6 of it fits, so 2 whole tasks
+    # (20 minutes) and 6 returned minutes; the 2 unfinished go back to the listing
+    assert both(fit_in_allowance, 4, 1, 40.0, 10.0, 30.0) == (2, 3, 20.0, 6.0, True)
+    assert both(fit_in_allowance, 3, 0, 30.0, 0.0, 0.0) == (0, 3, 0.0, 0.0, True)
+
+
 # ---------------------------------------------------------------------------- submit
+def test_hourly_terms_pay_the_minutes_worked():
+    from crowdsim.market.submit import hourly_terms
+
+    per_minute = 14.0 * 1e6 / 60  # $14 an hour
+    # 3 assignments in 12 minutes: 4 minutes each = $0.9333; the fee keeps the batch's 20% share
+    reward, fee = both(hourly_terms, 12.0, 3, 500_000, 100_000, per_minute)
+    assert reward == 933_333 and fee == 186_667
+    assert both(hourly_terms, 12.0, 3, 0, 0, per_minute) == (933_333, 0)
+
+
 def review_params(**kw) -> ReviewParams:
     base = dict(
         p_reject_bad=np.array([0.5, 1.0, 1.0]), p_reject_good=np.array([0.0, 0.03, 0.2]),
         delay_prompt=24.0, delay_slow=168.0, sigma_prompt=0.8, sigma_slow=0.5,
         deadline=720.0, abandon_hours=720.0, appeals=False, p_overturn=0.6,
+        hourly_micro_per_minute=0.0,
     )  # fmt: skip
     return ReviewParams(**(base | kw))
 

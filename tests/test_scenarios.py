@@ -62,10 +62,11 @@ EXPECTED = {
     "mturk_2014": {"commission": 0.10, "batch_surcharge": 0.0, "commission_min_usd": 0.005},
     "prolific_like": {
         "commission": 0.333,
-        "min_pay_mode": "estimated",
+        "min_pay_mode": "median_top_up",
         "min_pay_usd_per_hour": 8.0,
         "auto_approval_days": 21,
         "reason_required": True,
+        "waitlist": True,
     },
     "transparency": {"reason_required": True, "public_requester_stats": True, "appeals": False},
     "appeals": {"reason_required": True, "appeals": True},

@@ -9,7 +9,9 @@ baseline hazard matching the pool's half-life (Difallah et al. 2018: 12-18 month
 respond too: a worker whose recent wage is far below its reservation wage logs on less
 (``workers.discouragement_*``) and recovers as work pays again; its belief about how often a look
 finds work fades back towards a newcomer's. New workers arrive by country pool share at a rate
-that responds to the platform's recent wage (:func:`arrivals_per_day`).
+that responds to the platform's recent wage (:func:`arrivals_per_day`); where the platform
+gates entry (``platform.waitlist``, Prolific), they join a waitlist and are admitted at the rate
+demand supports (:func:`admissions`).
 
 Requesters leave and arrive at ``requesters.monthly_churn`` (arrivals fewer when the platform's
 commission is above the reference fee, by the demand elasticity); requesters also leave when
@@ -155,6 +157,27 @@ def arrivals_per_day(model) -> float:
     return base * min(ratio**wc.entry_wage_elasticity, 3.0)
 
 
+def admissions(model) -> int:
+    """Workers the platform admits from its waitlist today (``platform.waitlist``): the pool's
+    turnover (its initial size x ``workers.baseline_exit_per_month`` / 30, the rate at which it
+    keeps its size) x the demand it saw yesterday, assignment-hours posted per online
+    worker-hour, over ``platform.waitlist_target_work_per_online_hour`` (at most 3x), with the
+    fraction of an admission carried to the next day; at most the number waiting."""
+    cfg, W, c = model.config, model.workers, model.counters
+    pc = cfg.platform
+    online = float(W.online_hours[: W.n].sum())
+    posted = c.assignment_minutes_posted / 60.0
+    d_online, d_posted = online - model.waitlist_seen[0], posted - model.waitlist_seen[1]
+    model.waitlist_seen = (online, posted)
+    target = pc.waitlist_target_work_per_online_hour or cfg.market.demand_ratio
+    demand = d_posted / d_online if d_online > 0 else (np.inf if d_posted > 0 else 0.0)
+    turnover = cfg.population.n_workers * cfg.workers.baseline_exit_per_month / 30.0
+    quota = turnover * min(demand / target, 3.0) + model.waitlist_carry
+    admitted = min(int(quota), model.waitlist)
+    model.waitlist_carry = quota - int(quota) if admitted < model.waitlist else 0.0
+    return admitted
+
+
 def daily(model) -> None:
     """Phase 6 at the end of each simulated day."""
     cfg, rng, W = model.config, model.rng_adapt, model.workers
@@ -184,6 +207,11 @@ def daily(model) -> None:
             model.remove_workers(present[leave], hour=model.hour + 1)
     model.pool.refresh_workers()  # availability uses today's engagement
     n_new = int(rng.poisson(arrivals_per_day(model)))
+    if cfg.platform.waitlist:  # would-be workers wait; the platform admits as demand supports
+        model.waitlist += n_new
+        n_new = admissions(model)
+        model.waitlist -= n_new
+        model.counters.workers_admitted += n_new
     if n_new:
         model.add_workers(n_new, joined_hour=model.hour + 1)  # they join at the next hour
         model.counters.worker_entries += n_new

@@ -8,7 +8,12 @@ How a requester prices a batch (all vectorised over the batches posted in an hou
   ``((1 + reference_fee) / (1 + fee)) ** fee_pass_through`` (part of a fee rise is passed to
   workers as a lower reward, part is borne by the requester);
 - a minimum-pay floor raises the reward to floor x duration, on the estimated or the measured
-  (true median) duration, as the platform's rule says;
+  (true median) duration, as the platform's rule says; under Prolific's rule
+  (``median_top_up``) the estimate at posting, and a top-up when the batch closes if the
+  median completion time of its submissions makes the reward fall below the floor
+  (:mod:`crowdsim.policy.min_pay`);
+- paid by the hour (``platform.pay_basis``), the reward posted is the platform's hourly rate x
+  the estimated time, a deposit settled to the time worked at submission;
 - volume responds to the cost per assignment relative to the reference cost with elasticity
   ``demand_elasticity``; a requester whose cost per hour of work exceeds its value leaves;
 - with a batch surcharge, requesters who split batches post HITs below the surcharge size
@@ -82,19 +87,22 @@ def post(model) -> None:
 
     # batch splitting to dodge a size surcharge
     chunk = pc.batch_surcharge_min_assignments - 1
-    split = (
-        (pc.batch_surcharge > 0)
-        & R.splits[req]
-        & (size0 > chunk)
-        & (model.type_max_per_worker[ttype] >= 1)
+    # counting by HIT, a batch of tasks a worker may do several of is HITs of one assignment each
+    one_per_hit = (
+        model.type_max_per_worker[ttype] > 1
+        if pc.batch_surcharge_counts == "hit"
+        else np.zeros(n, dtype=bool)
     )
-    eff_size = np.where(split, np.minimum(size0, chunk), size0)
+    split = (pc.batch_surcharge > 0) & R.splits[req] & (size0 > chunk) & ~one_per_hit
+    eff_size = np.where(one_per_hit, 1, np.where(split, np.minimum(size0, chunk), size0))
     fee_rate = requester_fee_rate(pc, eff_size)
     pass_through = ((1.0 + rc.reference_fee) / (1.0 + fee_rate)) ** rc.fee_pass_through
     reward = R.target_pay[req] * est_minutes / 60.0 * pass_through
+    if pc.pay_basis == "hourly":  # a deposit at the platform's rate for the estimated time,
+        reward = pc.hourly_rate_usd * est_minutes / 60.0  # settled to the time worked (submit)
     covered = np.zeros(n, dtype=bool)
-    if pc.min_pay_mode != "none" and pc.min_pay_usd_per_hour > 0:
-        basis = est_minutes if pc.min_pay_mode == "estimated" else true_minutes
+    if pc.min_pay_mode != "none" and pc.min_pay_usd_per_hour > 0 and pc.pay_basis == "task":
+        basis = true_minutes if pc.min_pay_mode == "measured" else est_minutes
         floor = pc.min_pay_usd_per_hour * basis / 60.0
         covered = reward < floor
         reward = np.maximum(reward, floor)
@@ -106,6 +114,19 @@ def post(model) -> None:
     per_usd = 1.0 / pc.reward_increment_usd  # exactly 100.0 for whole cents
     reward = np.maximum(np.ceil(reward * per_usd - 1e-9) / per_usd, pc.reward_increment_usd)
     size = np.floor(size0 * volume + rng.random(n)).astype(np.int64)
+    if pc.batch_surcharge_counts == "hit" and pc.pay_basis == "task":
+        # priced at the fee of the HIT really posted: a batch that volume brought below the
+        # surcharge size is not priced as if it paid it
+        posted = np.where(one_per_hit, 1, np.where(split, np.minimum(size, chunk), size))
+        refit = (requester_fee_rate(pc, posted) != fee_rate) & (size > 0)
+        if refit.any():
+            new_rate = requester_fee_rate(pc, posted[refit])
+            reward[refit] *= ((1.0 + fee_rate[refit]) / (1.0 + new_rate)) ** rc.fee_pass_through
+            if pc.min_pay_mode != "none" and pc.min_pay_usd_per_hour > 0:
+                reward[refit] = np.maximum(reward[refit], floor[refit])
+            reward[refit] = np.maximum(
+                np.ceil(reward[refit] * per_usd - 1e-9) / per_usd, pc.reward_increment_usd
+            )
     # a requester whose cost per (estimated) hour of work, at its initial target pay, exceeds its
     # value leaves the platform (the platform's rules made it unprofitable; repricing does not)
     cost_at_initial = (
@@ -127,14 +148,15 @@ def post(model) -> None:
     reward, covered = reward[keep], covered[keep]
     true_minutes, est_minutes = true_minutes[keep], est_minutes[keep]
     # the fee follows the size of each HIT actually posted (a split batch posts HITs of <= chunk)
-    per_hit = np.where(split, np.minimum(size, chunk), size)
+    one_per_hit = one_per_hit[keep]
+    per_hit = np.where(one_per_hit, 1, np.where(split, np.minimum(size, chunk), size))
     fee = requester_fee_per_assignment(pc, reward, per_hit)
     # A split batch is one row: the platform lists identical HITs of one requester as one group
     # (as MTurk's HIT groups do), with `hits` HITs of `assignments_per_hit` assignments each.
-    hits = np.where(split, -(-size // max(chunk, 1)), 1)
+    hits = np.where(one_per_hit, size, np.where(split, -(-size // max(chunk, 1)), 1))
     model.counters.batches_split += int(split.sum())
     model.counters.hits_posted += int(hits.sum())
-    model.counters.hits_10plus += int(((~split) & (size >= pc.batch_surcharge_min_assignments)).sum())
+    model.counters.hits_10plus += int((hits * (per_hit >= pc.batch_surcharge_min_assignments)).sum())
     k = size.size
     expires = model.hour + max(1, int(round(rc.batch_lifetime_days * 24)))
     list_batches(
@@ -175,6 +197,7 @@ def list_batches(
     np.add.at(R.spent_micro, requester, deposit)
     np.add.at(R.n_posted, requester, size)
     model.counters.assignments_posted += int(size.sum())
+    model.counters.assignment_minutes_posted += float((size * true_minutes).sum())
     model.counters.reward_posted_micro += int((size * reward_micro).sum())
     model.counters.batches_posted += int(k)
     model.due_batches.add(expires, idx)
@@ -225,5 +248,7 @@ def expire(model) -> None:
         R.target_pay[r] = np.maximum(
             R.target_pay[r] / (1.0 + rc.reprice_step * rc.reprice_down_share), R.initial_pay[r] / rc.reprice_max_factor
         )
+    if model.top_ups is not None:
+        model.top_ups.close_batches(model, due)
     B.remaining[due] = 0
     B.release(due)

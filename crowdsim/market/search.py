@@ -107,6 +107,7 @@ class ListingColumns(NamedTuple):
     true_minutes: np.ndarray
     max_per_worker: np.ndarray
     requester: np.ndarray
+    reward_micro: np.ndarray  # reward per assignment, micro-USD (for a cap on earnings)
 
 
 class Listing:
@@ -160,6 +161,7 @@ class Listing:
             true_minutes=B.true_minutes[rows],
             max_per_worker=B.max_per_worker[rows],
             requester=B.requester[rows],
+            reward_micro=B.reward_micro[rows],
         )
 
 
@@ -206,6 +208,8 @@ class WorkerColumns(NamedTuple):
     spill: np.ndarray
     belief_find: np.ndarray  # belief: probability that a look finds an acceptable task
     belief_found_wage: np.ndarray  # belief: expected pay per hour of a task found, USD
+    week_allowance: np.ndarray  # minutes the worker may still work this week (inf: no cap)
+    month_allowance: np.ndarray  # reward (micro-USD) it may still earn this month (inf: no cap)
 
 
 class RequesterStats(NamedTuple):
@@ -231,6 +235,9 @@ class SearchParams(NamedTuple):
     return_other_time_share: float
     duration_noise_sigma: float
     learning_rate: float
+    hourly_pay: bool  # paid per hour worked: expected pay does not depend on the task's length
+    week_cap: bool  # platform.weekly_hours_cap is set
+    month_cap: bool  # platform.monthly_earnings_cap_usd is set
 
 
 class SearchTotals(NamedTuple):
@@ -373,6 +380,31 @@ def work_claim(sg, grant, expected_minutes, median_minutes, params):
     return k_ret, minutes_done, minutes_ret
 
 
+@njit(cache=True, inline="always")
+def affordable(grant, allowance_micro, reward_micro):
+    """Assignments of a claim of ``grant`` that fit in what a worker may still earn this month
+    (``allowance_micro``) at ``reward_micro`` each (a monthly earnings cap)."""
+    if reward_micro <= 0:
+        return grant
+    return min(grant, int(math.floor(allowance_micro / reward_micro)))
+
+
+@njit(cache=True, inline="always")
+def fit_in_allowance(k_done, k_ret, minutes_done, minutes_ret, allowance):
+    """A worker with ``allowance`` minutes left of its weekly cap stops when it reaches it: of a
+    claim's ``k_done`` finished and ``k_ret`` returned assignments (``minutes_done``,
+    ``minutes_ret``), it keeps the finished ones that fit (at their mean time) and the returned
+    time scaled to fit; the rest goes back to the listing unfinished. Returns (finished,
+    back to the listing, minutes finished, minutes returned, whether it stopped at the cap)."""
+    used = minutes_done + minutes_ret
+    if used <= allowance:
+        return k_done, k_ret, minutes_done, minutes_ret, False
+    scale = max(allowance, 0.0) / used
+    kept = int(math.floor(k_done * scale))
+    done = minutes_done * kept / k_done if k_done > 0 else 0.0
+    return kept, k_ret + (k_done - kept), done, minutes_ret * scale, True
+
+
 # ---------------------------------------------------------------------------- the rounds
 @njit(cache=True, parallel=True)
 def search_rounds(st, online, workers, listing, stats, params, out, active_out):
@@ -387,6 +419,7 @@ def search_rounds(st, online, workers, listing, stats, params, out, active_out):
     m_idle, spill, duration_ratio = workers.m_idle, workers.spill, workers.duration_ratio
     m_logged_off = workers.m_logged_off
     belief_find, found_wage = workers.belief_find, workers.belief_found_wage
+    week_allowance, month_allowance = workers.week_allowance, workers.month_allowance
     remaining = listing.remaining
     out_worker, out_batch, out_k, out_min = out.worker, out.batch, out.k_done, out.minutes
     n_on = on.size
@@ -414,6 +447,8 @@ def search_rounds(st, online, workers, listing, stats, params, out, active_out):
     c_delay = np.empty(n_on)
     c_find = np.empty(n_on)
     c_found = np.empty(n_on)
+    c_week = np.empty(n_on)  # minutes left of the weekly cap
+    c_month = np.empty(n_on)  # reward left of the monthly cap, micro-USD
     c_slot_req = np.empty((n_on, k_slots), workers.slot_req.dtype)
     c_slot_ok = np.empty((n_on, k_slots), workers.slot_ok.dtype)
     c_slot_delay = np.empty((n_on, k_slots), workers.slot_delay.dtype)
@@ -425,7 +460,12 @@ def search_rounds(st, online, workers, listing, stats, params, out, active_out):
         c_delay[i] = workers.belief_delay[w]
         c_find[i] = belief_find[w]
         c_found[i] = found_wage[w]
+        c_week[i] = week_allowance[w]
+        c_month[i] = month_allowance[w]
         active[i] = left[i] < 60.0  # work ran on from the last hour
+        if params.week_cap and left[i] > c_week[i]:  # the cap ends the worker's week this hour
+            m_logged_off[w] += left[i] - max(c_week[i], 0.0)
+            left[i] = max(c_week[i], 0.0)
         for k in range(k_slots):
             c_slot_req[i, k] = workers.slot_req[w, k]
             c_slot_ok[i, k] = workers.slot_ok[w, k]
@@ -442,7 +482,7 @@ def search_rounds(st, online, workers, listing, stats, params, out, active_out):
         n_s = 0
         for i in range(n_on):
             if left[i] > 0.5:
-                if keeps_looking(c_find[i], c_found[i], c_res[i]):
+                if keeps_looking(c_find[i], c_found[i], c_res[i]) and c_month[i] > 0:
                     searching[n_s] = i
                     n_s += 1
                 else:
@@ -456,6 +496,7 @@ def search_rounds(st, online, workers, listing, stats, params, out, active_out):
             s = min(s_min, left[i])
             m_search[on[i]] += s
             left[i] -= s
+            c_week[i] -= s
             active[i] = True
         # 2-3. see the listing and choose, against the state at the start of the round (in
         # parallel: each worker's draws are its own counters of the stream)
@@ -463,7 +504,8 @@ def search_rounds(st, online, workers, listing, stats, params, out, active_out):
         if n_open > 0:
             for j in prange(n_s):
                 i = searching[j]
-                pay_factor = (1.0 - online.worker_fee[i]) / c_ratio[i]
+                ratio = 1.0 if params.hourly_pay else c_ratio[i]  # paid by the hour: any length pays the rate
+                pay_factor = (1.0 - online.worker_fee[i]) / ratio
                 choice[j], choice_value[j] = choose_task(
                     s0, j, i, c_res[i], pay_factor, ~online.access[i], listing, own, slots, stats,
                     params,
@@ -495,6 +537,11 @@ def search_rounds(st, online, workers, listing, stats, params, out, active_out):
                 left[i], listing.est_minutes[p] * c_ratio[i], listing.max_per_worker[p],
                 remaining[p],
             )  # fmt: skip
+            if params.month_cap and grant > 0:
+                grant = affordable(grant, c_month[i], listing.reward_micro[p])
+                if grant <= 0:  # the worker is at its monthly cap: it stops until next month
+                    c_month[i] = 0.0
+                    continue
             # what the look taught the worker: found (and got) a task, at this expected pay
             if grant <= 0:
                 c_find[i] += lam * (0.0 - c_find[i])
@@ -519,6 +566,16 @@ def search_rounds(st, online, workers, listing, stats, params, out, active_out):
                 sg, got_n[g], expected, listing.true_minutes[p] * workers.speed[w], params
             )
             k_done = got_n[g] - k_ret
+            if params.week_cap:
+                k_done, k_ret, minutes_done, minutes_ret, stopped = fit_in_allowance(
+                    k_done, k_ret, minutes_done, minutes_ret, c_week[i]
+                )
+                c_week[i] = 0.0 if stopped else c_week[i] - minutes_done - minutes_ret
+                if stopped and left[i] > minutes_done + minutes_ret:  # the rest of the hour is not worked
+                    m_logged_off[w] += left[i] - minutes_done - minutes_ret
+                    left[i] = minutes_done + minutes_ret
+            if params.month_cap:
+                c_month[i] -= k_done * listing.reward_micro[p]
             if k_ret > 0:
                 m_returned[w] += minutes_ret
                 n_returned[w] += k_ret
@@ -555,6 +612,8 @@ def search_rounds(st, online, workers, listing, stats, params, out, active_out):
         m_idle[w] += max(left[i], 0.0)
         belief_find[w] = c_find[i]
         found_wage[w] = c_found[i]
+        week_allowance[w] = c_week[i]
+        month_allowance[w] = c_month[i]
         active_out[i] = active[i]
         n_active += active[i]
     return SearchTotals(n_out, submitted, returned, n_active)
@@ -577,7 +636,45 @@ def search_params(cfg) -> SearchParams:
         return_other_time_share=wc.return_other_time_share,
         duration_noise_sigma=wc.duration_noise_sigma,
         learning_rate=wc.learning_rate,
+        hourly_pay=pc.pay_basis == "hourly",
+        week_cap=pc.weekly_hours_cap is not None,
+        month_cap=pc.monthly_earnings_cap_usd is not None,
     )
+
+
+WEEK_HOURS, MONTH_HOURS = 168, 30 * 24  # the caps' periods, from hour 0 (Monday 00:00 UTC)
+
+
+def cap_allowances(pc) -> tuple[float, float]:
+    """The whole of each cap: (minutes a week, reward a month in micro-USD), inf where none."""
+    week = np.inf if pc.weekly_hours_cap is None else pc.weekly_hours_cap * 60.0
+    month = np.inf if pc.monthly_earnings_cap_usd is None else pc.monthly_earnings_cap_usd * MICRO
+    return week, month
+
+
+def new_worker_allowances(model, rows: np.ndarray) -> None:
+    """Newcomers start with the whole of each cap."""
+    week, month = cap_allowances(model.config.platform)
+    model.workers.week_allowance[rows] = week
+    model.workers.month_allowance[rows] = month
+
+
+def refresh_allowances(model) -> None:
+    """At the first hour of each week (month) every worker's allowance of the weekly hours cap
+    (the monthly earnings cap) starts again; without a cap it is infinite (also after a reform
+    that lifts it)."""
+    W, pc = model.workers, model.config.platform
+    week, month = cap_allowances(pc)
+    periods = (
+        model.hour // WEEK_HOURS if np.isfinite(week) else -1,
+        model.hour // MONTH_HOURS if np.isfinite(month) else -1,
+    )
+    last_week, last_month = model.allowance_periods
+    if periods[0] != last_week:
+        W.week_allowance[: W.n] = week
+    if periods[1] != last_month:
+        W.month_allowance[: W.n] = month
+    model.allowance_periods = periods
 
 
 def search_and_work(model) -> HourStats:
@@ -585,6 +682,8 @@ def search_and_work(model) -> HourStats:
     cfg, rng, W, B, R = model.config, model.rng_match, model.workers, model.batches, model.requesters
     wc, pc = cfg.workers, cfg.platform
     pool = model.pool
+    if model.search_params.week_cap or model.search_params.month_cap or model.allowance_periods != (-1, -1):
+        refresh_allowances(model)
     on_buf = np.empty(pool.workers.size, dtype=np.int64)
     left_buf = np.empty(pool.workers.size, dtype=np.float64)
     n_on = go_online(
@@ -630,6 +729,7 @@ def search_and_work(model) -> HourStats:
             m_search=W.m_search, m_returned=W.m_returned, n_returned=W.n_returned,
             m_idle=W.m_idle_online, m_logged_off=W.m_logged_off, spill=W.spill,
             belief_find=W.belief_find, belief_found_wage=W.belief_found_wage,
+            week_allowance=W.week_allowance, month_allowance=W.month_allowance,
         ),
         listing=columns,
         stats=RequesterStats(
@@ -659,5 +759,5 @@ def empty_listing() -> ListingColumns:
     return ListingColumns(
         prob=f, alias=i, inv_prob=f, inv_rest=f, start=i, count=i, remaining=i,
         needs=np.empty(0, dtype=np.int8), rate=f, est_minutes=f, true_minutes=f,
-        max_per_worker=i, requester=np.empty(0, dtype=np.int32),
+        max_per_worker=i, requester=np.empty(0, dtype=np.int32), reward_micro=i,
     )  # fmt: skip

@@ -71,6 +71,10 @@ class Counters:
     hits_10plus: int = 0  # HITs of batch_surcharge_min_assignments or more assignments
     reward_posted_micro: int = 0  # reward of the assignments posted
     worker_exits_wage: int = 0
+    top_ups_micro: int = 0  # paid to workers by the median rule (platform.min_pay_mode), gross
+    batches_topped_up: int = 0
+    workers_admitted: int = 0  # from the waitlist (platform.waitlist)
+    assignment_minutes_posted: float = 0.0  # true median minutes x assignments posted
 
     def __getitem__(self, name: str):
         """Read a count by name (``model.counters["batches_split"]``), for notebooks."""

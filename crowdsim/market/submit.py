@@ -29,6 +29,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit, prange
 
+from crowdsim.ledger import MICRO
 from crowdsim.market import KIND_ABANDON, KIND_AUTO, KIND_REVIEW
 from crowdsim.market.rng import SUBSTREAM, binomial, normal, seed_state
 from crowdsim.market.state import Submissions
@@ -46,6 +47,7 @@ class ReviewParams(NamedTuple):
     abandon_hours: float
     appeals: bool
     p_overturn: float
+    hourly_micro_per_minute: float  # pay per minute worked (platform.pay_basis 'hourly'); 0: per task
 
 
 class SubmitWorkers(NamedTuple):
@@ -60,6 +62,7 @@ class SubmitRequesters(NamedTuple):
     rejection_kind: np.ndarray
     review_kind: np.ndarray
     n_submitted: np.ndarray
+    spent: np.ndarray
 
 
 class BatchTerms(NamedTuple):
@@ -72,6 +75,18 @@ class SubmitTotals(NamedTuple):
     assignments: int
     value_micro: int  # reward value submitted
     never_paid_micro: int  # of which will never be paid (abandoned)
+    escrow_in_micro: int  # paid by the hour: deposited beyond the posted terms (work ran long)
+    escrow_out_micro: int  # ... and refunded (work ran short)
+
+
+@njit(cache=True, inline="always")
+def hourly_terms(minutes, k, batch_reward, batch_fee, micro_per_minute):
+    """Reward and fee per assignment (micro-USD) of a submission paid by the hour: the minutes
+    worked on its ``k`` assignments at ``micro_per_minute``, the fee at the batch's fee share of
+    its posted reward."""
+    reward = np.int64(np.rint(minutes / k * micro_per_minute))
+    fee = np.int64(np.rint(batch_fee * (reward / batch_reward))) if batch_reward > 0 else np.int64(0)
+    return reward, fee
 
 
 @njit(cache=True, inline="always")
@@ -140,8 +155,11 @@ def write_records(st, rows, work, hour, workers, requesters, batches, params, ta
         rec["n_rej_just"] = n_rj
         rec["n_rej_unjust"] = n_ru
         rec["n_overturn"] = n_over
-        rec["reward_micro"] = batches.reward_micro[bj]
-        rec["fee_micro"] = batches.fee_micro[bj]
+        reward, fee = batches.reward_micro[bj], batches.fee_micro[bj]
+        if params.hourly_micro_per_minute > 0 and k > 0:
+            reward, fee = hourly_terms(work.minutes[j], k, reward, fee, params.hourly_micro_per_minute)
+        rec["reward_micro"] = reward
+        rec["fee_micro"] = fee
         rec["minutes"] = work.minutes[j]
         rec["submit_hour"] = hour
         rec["resolve_hour"] = hour + max(1, int(math.ceil(when)))
@@ -151,26 +169,37 @@ def write_records(st, rows, work, hour, workers, requesters, batches, params, ta
 
 
 @njit(cache=True)
-def file_records(rows, work, due_hour, never, workers, requesters, batches, calendar):
+def file_records(rows, work, due_hour, never, table, workers, requesters, batches, calendar):
     """File the new records in the due-date ``calendar`` and add them to the workers' and
-    requesters' sums, in order. Returns :class:`SubmitTotals`."""
+    requesters' sums, in order. A record whose terms differ from its batch's (paid by the hour)
+    moves the difference between the requester and escrow. Returns :class:`SubmitTotals`."""
     n_assign = 0
     value_total = 0
     value_never = 0
+    escrow_in = 0
+    escrow_out = 0
     for j in range(rows.size):
         calendar_file(calendar, rows[j], due_hour[j])
         w = work.worker[j]
         k = work.k_done[j]
-        value = k * batches.reward_micro[work.batch[j]]
+        b = work.batch[j]
+        reward = table[rows[j]]["reward_micro"]
+        value = k * reward
+        diff = k * (reward + table[rows[j]]["fee_micro"] - batches.reward_micro[b] - batches.fee_micro[b])
+        if diff > 0:
+            escrow_in += diff
+        else:
+            escrow_out -= diff
+        requesters.spent[batches.requester[b]] += diff
         workers.m_pending[w] += work.minutes[j]
         workers.pending_value[w] += value
         workers.n_submitted[w] += k
-        requesters.n_submitted[batches.requester[work.batch[j]]] += k
+        requesters.n_submitted[batches.requester[b]] += k
         n_assign += k
         value_total += value
         if never[j]:
             value_never += value
-    return SubmitTotals(n_assign, value_total, value_never)
+    return SubmitTotals(n_assign, value_total, value_never, escrow_in, escrow_out)
 
 
 def review_params(cfg) -> ReviewParams:
@@ -192,6 +221,7 @@ def review_params(cfg) -> ReviewParams:
         abandon_hours=float(pc.abandon_days * 24.0),
         appeals=bool(pc.appeals),
         p_overturn=float(pc.appeal_overturn_prob),
+        hourly_micro_per_minute=float(pc.hourly_rate_usd * MICRO / 60.0) if pc.pay_basis == "hourly" else 0.0,
     )
 
 
@@ -208,7 +238,7 @@ def file_submissions(model, work: Submissions) -> SubmitTotals | None:
     )
     requesters = SubmitRequesters(
         strictness=R.strictness, rejection_kind=R.rejection_kind, review_kind=R.review_kind,
-        n_submitted=R.n_submitted,
+        n_submitted=R.n_submitted, spent=R.spent_micro,
     )
     batches = BatchTerms(requester=B.requester, reward_micro=B.reward_micro, fee_micro=B.fee_micro)
     due_hour = np.empty(n, dtype=np.int64)
@@ -219,10 +249,14 @@ def file_submissions(model, work: Submissions) -> SubmitTotals | None:
         due_hour=due_hour, never=never,
     )  # fmt: skip
     totals = file_records(
-        rows=rows, work=work, due_hour=due_hour, never=never, workers=workers,
+        rows=rows, work=work, due_hour=due_hour, never=never, table=S.table, workers=workers,
         requesters=requesters, batches=batches,
         calendar=model.due_records.arrays(reserve=n),
     )  # fmt: skip
+    if model.top_ups is not None:  # Prolific's rule: checked when the batch closes
+        model.top_ups.log(work.batch, work.worker, work.k_done, S.n_approve[rows], work.minutes)
+    model.ledger.transfer("requester_funds", "escrow", int(totals.escrow_in_micro))
+    model.ledger.transfer("escrow", "refunded", int(totals.escrow_out_micro))
     c = model.counters
     c.assignments_submitted += int(totals.assignments)
     c.value_submitted_micro += int(totals.value_micro)

@@ -47,6 +47,10 @@ class Recorder:
         )
         self.last = dict(posted=0.0, approved=0.0, rejected=0.0, paid=0, fees=0, refunded=0)
         self.last |= dict.fromkeys(COUNTED, 0)
+        # series of rules that are off by default, where a run has them
+        rules = [model.config] + ([model.reform_config] if model.reform_config else [])
+        if any(cfg.platform.waitlist for cfg in rules):
+            model.series["workers_waiting"] = np.zeros(n, dtype=np.float64)
 
     def record_hour(self, model, hour: HourStats) -> None:
         t = model.hour
@@ -74,6 +78,8 @@ class Recorder:
         s["platform_fees_usd"][t] = (b["platform_fees"] - last["fees"]) / MICRO
         s["refunded_usd"][t] = (b["refunded"] - last["refunded"]) / MICRO
         s["escrow_usd"][t] = b["escrow"] / MICRO
+        if "workers_waiting" in s:  # at the end of the hour (admissions happen once a day)
+            s["workers_waiting"][t] = model.waitlist
         if hour.active.size:
             model.series_active_by_country[t] = np.bincount(
                 model.workers.country[hour.active], minlength=len(model.countries.codes)

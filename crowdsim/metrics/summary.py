@@ -305,6 +305,14 @@ def summarize(model, wf: pd.DataFrame | None = None, ts: pd.DataFrame | None = N
     W = model.workers
     s["ledger_worker_pending_usd"] = float(W.pending_value_micro[: W.n].sum() / MICRO)
     s["hits_10plus_share"] = c["hits_10plus"] / c["hits_posted"] if c["hits_posted"] else None
+    # figures of the rules that are off by default, where a run has them
+    pc = model.config.platform
+    if model.top_ups is not None or c["top_ups_micro"]:
+        s["top_ups_usd"] = c["top_ups_micro"] / MICRO  # Prolific's median rule, gross
+        s["batches_topped_up"] = int(c["batches_topped_up"])
+    if pc.waitlist or c["workers_admitted"]:
+        s["workers_admitted"] = int(c["workers_admitted"])
+        s["workers_waiting_end"] = int(model.waitlist)
     s |= _windows_summary(model)
     s["by_country"] = {
         code: _wage_stats(measured[measured["country"] == code])
