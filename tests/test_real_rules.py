@@ -79,14 +79,17 @@ def test_prolific_requesters_top_up_to_the_floor_at_the_median_time():
     """Same seed, the floor on the estimate only vs Prolific's rule: up to the first day's end
     after batches start closing (hour 95) the runs are the same market, so every dollar more
     paid to workers is a top-up, charged to requesters with the platform's 33.3% on it."""
-    common = ["scenario=prolific_like", "population.n_workers=300", "sim.days=4", "seed=5"]
+    common = ["scenario=prolific_like", "population.n_workers=300", "sim.days=4", "seed=5",
+              "requesters.duration_bias_median=0.5"]  # fmt: skip
     topped = _model(*common)
     plain = _model(*common, "platform.min_pay_mode=estimated")
     for m in (topped, plain):
         m.run(95)
         check_all(m)
     c = topped.counters
-    assert c.top_ups_micro > 0 and c.batches_topped_up > 0  # requesters understate durations
+    assert (
+        c.top_ups_micro > 0 and c.batches_topped_up > 0
+    )  # requesters understate durations by half
     led, base = topped.ledger.balance, plain.ledger.balance
     assert led["worker_paid"] - base["worker_paid"] == c.top_ups_micro  # no worker-side fee
     extra_fees = led["platform_fees"] - base["platform_fees"]

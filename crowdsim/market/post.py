@@ -97,7 +97,8 @@ def post(model) -> None:
     eff_size = np.where(one_per_hit, 1, np.where(split, np.minimum(size0, chunk), size0))
     fee_rate = requester_fee_rate(pc, eff_size)
     pass_through = ((1.0 + rc.reference_fee) / (1.0 + fee_rate)) ** rc.fee_pass_through
-    reward = R.target_pay[req] * est_minutes / 60.0 * pass_through
+    asked = R.target_pay[req] * est_minutes / 60.0  # before the fee's pass-through and any floor
+    reward = asked * pass_through
     if pc.pay_basis == "hourly":  # a deposit at the platform's rate for the estimated time,
         reward = pc.hourly_rate_usd * est_minutes / 60.0  # settled to the time worked (submit)
     covered = np.zeros(n, dtype=bool)
@@ -110,23 +111,21 @@ def post(model) -> None:
     cost = reward * (1.0 + fee_rate)
     ref_cost = R.target_pay[req] * est_minutes / 60.0 * (1.0 + rc.reference_fee)
     volume = (cost / ref_cost) ** (-rc.demand_elasticity)
-    # whole increments (MTurk: cents), at least one increment
-    per_usd = 1.0 / pc.reward_increment_usd  # exactly 100.0 for whole cents
-    reward = np.maximum(np.ceil(reward * per_usd - 1e-9) / per_usd, pc.reward_increment_usd)
     size = np.floor(size0 * volume + rng.random(n)).astype(np.int64)
     if pc.batch_surcharge_counts == "hit" and pc.pay_basis == "task":
         # priced at the fee of the HIT really posted: a batch that volume brought below the
-        # surcharge size is not priced as if it paid it
+        # surcharge size is not priced as if it paid it (its volume is kept)
         posted = np.where(one_per_hit, 1, np.where(split, np.minimum(size, chunk), size))
         refit = (requester_fee_rate(pc, posted) != fee_rate) & (size > 0)
         if refit.any():
             new_rate = requester_fee_rate(pc, posted[refit])
-            reward[refit] *= ((1.0 + fee_rate[refit]) / (1.0 + new_rate)) ** rc.fee_pass_through
+            reward[refit] = asked[refit] * ((1.0 + rc.reference_fee) / (1.0 + new_rate)) ** rc.fee_pass_through
             if pc.min_pay_mode != "none" and pc.min_pay_usd_per_hour > 0:
+                covered[refit] = reward[refit] < floor[refit]
                 reward[refit] = np.maximum(reward[refit], floor[refit])
-            reward[refit] = np.maximum(
-                np.ceil(reward[refit] * per_usd - 1e-9) / per_usd, pc.reward_increment_usd
-            )
+    # whole increments (MTurk: cents), at least one increment
+    per_usd = 1.0 / pc.reward_increment_usd  # exactly 100.0 for whole cents
+    reward = np.maximum(np.ceil(reward * per_usd - 1e-9) / per_usd, pc.reward_increment_usd)
     # a requester whose cost per (estimated) hour of work, at its initial target pay, exceeds its
     # value leaves the platform (the platform's rules made it unprofitable; repricing does not)
     cost_at_initial = (
