@@ -470,6 +470,7 @@ RULES: dict[str, str] = {
     "commission_min_usd": "minimum fee per assignment",
     "batch_surcharge": "surcharge for large batches",
     "batch_surcharge_min_assignments": "batch size that triggers the surcharge",
+    "batch_surcharge_counts": "surcharge counts the assignments of",
     "worker_fee_share": "share deducted from worker pay",
     "commission_tiers_usd": "worker billing tiers",
     "commission_tier_rates": "worker-side tier rates",
@@ -486,6 +487,13 @@ RULES: dict[str, str] = {
     "abandon_days": "unreviewed work abandoned after (days)",
     "min_pay_mode": "minimum pay basis",
     "min_pay_usd_per_hour": "minimum pay",
+    "pay_basis": "workers paid",
+    "hourly_rate_usd": "pay per hour worked",
+    "weekly_hours_cap": "cap on hours worked a week",
+    "monthly_earnings_cap_usd": "cap on a worker's earnings a month",
+    "waitlist": "new workers admitted from a waitlist as demand supports",
+    "waitlist_initial_share": "would-be workers waiting at the start, per worker",
+    "waitlist_target_work_per_online_hour": "demand at which the waitlist admits at the turnover rate",
     "qualification_share": "share of tasks behind the approval-rate gate",
     "qualification_min_approval_rate": "approval rate the gate asks for",
     "qualification_min_approved": "approved tasks the gate asks for",
@@ -500,6 +508,11 @@ _WORDS = {
     "escrow": "escrow at posting",
     "estimated": "on the requester's estimated duration",
     "measured": "on the measured median duration",
+    "median_top_up": "on the estimate, topped up at the median completion time",
+    "task": "by the task",
+    "hourly": "by the hour worked",
+    "batch": "a batch",
+    "hit": "a HIT",
     "newest": "newest first",
     "pay": "best paid first",
 }
@@ -526,6 +539,8 @@ def _rule_value(key: str, value) -> str:
         return f"{100 * value:.3g}%"
     if key.endswith("_usd") and isinstance(value, int | float):
         return f"${value:g}"
+    if key == "weekly_hours_cap" and isinstance(value, int | float):
+        return f"{value:g} h"
     if key == "min_pay_usd_per_hour" and isinstance(value, int | float):
         return f"${value:g}/h"
     if isinstance(value, list):

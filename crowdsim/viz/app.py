@@ -117,6 +117,10 @@ LEVERS: dict[str, dict[str, Any]] = {
                 "platform.min_pay_mode": "measured",
                 "platform.min_pay_usd_per_hour": 8.0,
             },
+            "$8/h, topped up at the median completion time (Prolific's rule)": {
+                "platform.min_pay_mode": "median_top_up",
+                "platform.min_pay_usd_per_hour": 8.0,
+            },
             "$12/h on the measured median time": {
                 "platform.min_pay_mode": "measured",
                 "platform.min_pay_usd_per_hour": 12.0,
