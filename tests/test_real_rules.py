@@ -59,6 +59,25 @@ def test_requesters_post_in_their_own_business_hours():
         assert w[business].sum() > 0.6 * w.sum()
 
 
+def test_every_scenario_posts_in_the_business_hours_of_its_requesters_time_zone():
+    """Each scenario file's requesters post most in 9:00-18:00 on weekdays of the time zone it
+    gives (requesters.posting_utc_offset_hours; US Eastern where a file says nothing)."""
+    from crowdsim.viz.app import available_scenarios
+
+    for scenario in available_scenarios():
+        m = _model(f"scenario={scenario}", "population.n_workers=50")
+        offset = m.config.requesters.posting_utc_offset_hours
+        local = np.floor(np.arange(168) + offset).astype(int)
+        business = (local % 24 >= 9) & (local % 24 < 18) & ((local // 24) % 7 < 5)
+        w = m.posting_weight
+        assert w[business].sum() > 2 * business.mean() * w.sum(), scenario  # 45 of 168 hours
+        assert w[business].min() > w[~business].max(), (
+            scenario
+        )  # every business hour above the rest
+        if scenario == "foule_factory":
+            assert offset == 1.0  # Paris (CET)
+
+
 # ---------------------------------------------------------------------------- Prolific
 def test_median_and_top_up_rules_on_hand_worked_cases():
     from crowdsim.policy.min_pay import median_minutes, top_up_per_assignment
