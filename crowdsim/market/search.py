@@ -30,6 +30,15 @@ In up to ``workers.max_searches_per_hour`` rounds, for each worker with time lef
    returned (time lost, unpaid), as are a few for other reasons. Finished work is handed to the
    submit phase (:mod:`crowdsim.market.submit`), which draws its review outcome.
 
+Caps on work, where the platform sets them (off by default): with a weekly hours cap
+(``platform.weekly_hours_cap``) a worker's hour is at most what is left of its week's allowance
+and a claim that would run past it is cut (:func:`fit_in_allowance`: the worker stops at the cap,
+what it had not finished goes back to the listing); with a monthly earnings cap
+(``platform.monthly_earnings_cap_usd``) a claim is at most what the worker may still earn
+(:func:`affordable`), and a worker who cannot take the task it chose is at its cap and stops
+until the month ends. Paid by the hour (``platform.pay_basis``), a task's expected pay does not
+depend on how long the worker believes it takes.
+
 Working time is the same in every market state: looks (search), work (paid, pending, rejected
 or never paid) and returned tasks. Minutes after a worker logs off are not working time; minutes
 left after the hour's last permitted look are idle (online, not working). Neither counts in

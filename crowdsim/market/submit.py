@@ -15,6 +15,11 @@ settled, and learnt by the worker, at its resolution hour (:mod:`crowdsim.market
 - **appeal**: with appeals, each unjustified rejection is overturned with
   ``platform.appeal_overturn_prob`` (decided later, see ``settle``).
 
+Paid by the hour (``platform.pay_basis: hourly``), a record's reward per assignment is the
+minutes worked at ``platform.hourly_rate_usd`` (:func:`hourly_terms`) instead of the batch's
+posted reward, and the difference between the two moves between the requester and escrow as the
+record is filed, so escrow always holds what the records will pay.
+
 Drawing the outcome at submission lets the summary count work still awaiting review by its fate
 (wages on an accrual basis, :mod:`crowdsim.metrics.summary`). The records are written by
 :func:`write_records` (compiled; outcomes in parallel, each record from its own sub-stream)
