@@ -266,3 +266,19 @@ def test_batch_surcharge_falls_only_on_hits_of_ten_or_more_assignments():
     assert batch["size"].size == batch_none["size"].size
     small = batch["assignments_per_hit"] < 10
     assert (batch["reward_micro"][small] < batch_none["reward_micro"][small]).any()
+
+
+def test_prolific_rules_as_a_reform_start_at_its_day():
+    """The status quo turned into prolific_like on day 1: the median rule and the waitlist start
+    at the reform's first hour, not before, and money stays conserved across it."""
+    m = _model("reform=to_prolific_like", "sim.reform_day=1", "sim.days=3")
+    while m.hour < 24:
+        m.step()
+        assert m.top_ups is None and m.waitlist == 0
+    m.step()  # the reform's first hour
+    assert m.top_ups is not None and m.config.platform.min_pay_mode == "median_top_up"
+    assert m.waitlist + m.counters.workers_admitted == 200  # as many waiting as in the pool
+    m.run()
+    check_all(m)
+    waiting = m.results().timeseries["workers_waiting"].to_numpy()
+    assert (waiting[:24] == 0).all() and waiting[24] == 200
