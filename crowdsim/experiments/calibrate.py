@@ -409,6 +409,15 @@ STUDY_FILE = "study.journal"  # the Optuna study, by default (a journal file, fi
 RUNS_DIR = "runs"  # job folders: runs/trial_<n>/seed_<k>
 
 
+def check_run_size(cfg: dict, workers: int, days: int) -> None:
+    """Refuse (ConfigError, one line) runs of ``workers`` x ``days`` too big for this machine's
+    memory, as ``crowdsim`` does before a sweep (measured grids do not compose every job first)."""
+    from crowdsim.config import to_config
+    from crowdsim.resources import check_memory
+
+    check_memory(to_config(cfg, population__n_workers=int(workers), sim__days=int(days)))
+
+
 def _split_sets(sets: list[str]) -> tuple[list[str], list[str]]:
     """``--set`` options of the model, and those of the launcher (``hydra.*``)."""
     hydra = [o for o in sets if o.lstrip("+~").startswith("hydra")]
@@ -562,6 +571,7 @@ def calibrate(settings: Settings, progress: bool = True) -> CalibrationResult:
     space = load_space(s.space)
     model_sets, hydra_sets = _split_sets(s.sets)
     cfg = base_config(s.scenario, model_sets)
+    check_run_size(cfg, s.workers, s.days)
     if s.launcher is not None or hydra_sets:
         from crowdsim.cli import validate_overrides
 
@@ -656,7 +666,10 @@ def calibrate(settings: Settings, progress: bool = True) -> CalibrationResult:
         | {"_folder": t.user_attrs.get("folder") or f"trial_{t.number:04d}"}
         for t in complete
     ]
-    trials = pd.DataFrame([{k: v for k, v in r.items() if k != "_folder"} for r in records])
+    # the folder of a trial's runs: runs/trial_<n>, or that of the trial it re-asks after a crash
+    trials = pd.DataFrame(
+        [{"trial": r["trial"], "folder": r["_folder"]} | r for r in records]
+    ).drop(columns="_folder")
     trials["best_so_far"] = trials["objective"].cummin()
     order = trials.sort_values("objective", kind="stable").index.tolist()
     # final choice: re-run the best few on fresh seeds (guards against a lucky evaluation)

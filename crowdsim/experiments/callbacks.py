@@ -87,7 +87,11 @@ class SweepResults(Callback):
             write_manifest(sweep_dir, jobs)
             n_jobs = len(jobs)
             already = count_states(sweep_dir)["ok"]
-            resumed = f", {already} complete already (they will not run again)" if already else ""
+            if "hydra.job.num" in str(subdir):
+                resumed = f", {already} complete already (they will not run again)"
+            else:  # folders named by content: other grids' jobs may be there too
+                resumed = f", {already} complete job folders in it (not run again if this grid's)"
+            resumed = resumed if already else ""
             _say(f"sweep of {n_jobs} jobs -> {sweep_dir}{resumed}")
         if self.progress_seconds > 0:
             stop = threading.Event()

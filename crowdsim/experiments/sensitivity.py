@@ -60,6 +60,7 @@ from crowdsim.experiments.calibrate import (
     Parameter,
     _flatten,
     base_config,
+    check_run_size,
     float_at_least,
     int_at_least,
     markdown_table,
@@ -453,7 +454,7 @@ def run_sensitivity(s: SensitivitySettings) -> dict[str, pd.DataFrame]:
         base_params = load_params(s.base_params)
     model_sets = [o for o in s.sets if not o.lstrip("+~").startswith("hydra")]
     for sc in names:  # each scenario composes and validates with the options given
-        base_config(sc, model_sets)
+        check_run_size(base_config(sc, model_sets), s.workers, s.days)
     if s.launcher is not None or len(model_sets) < len(s.sets):
         from crowdsim.cli import validate_overrides
 

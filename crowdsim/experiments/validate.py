@@ -41,6 +41,7 @@ from crowdsim.experiments.calibrate import (
     DEFAULT_TARGETS,
     _flatten,
     base_config,
+    check_run_size,
     fit_table,
     float_at_least,
     int_at_least,
@@ -154,6 +155,9 @@ def validate(
     params = load_params(params_path)
     model_sets = [o for o in sets or [] if not o.lstrip("+~").startswith("hydra")]
     cfg = base_config(scenario, model_sets)
+    check_run_size(cfg, workers, days)
+    if concentration_workers > 0:
+        check_run_size(cfg, concentration_workers, CONCENTRATION_DAYS)
     if launcher is not None or len(model_sets) < len(sets or []):
         from crowdsim.cli import validate_overrides
 
