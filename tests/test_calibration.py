@@ -298,6 +298,7 @@ def test_a_calibration_run_again_resumes_its_study(tmp_path):
     assert sorted(after) == [f"trial_000{i}/seed_1000" for i in range(4)]
     assert {k: after[k] for k in before} == before  # the first two were not simulated again
     assert list(again.trials["trial"]) == [0, 1, 2, 3]
+    assert list(again.trials["folder"]) == [f"trial_000{i}" for i in range(4)]
     pd.testing.assert_series_equal(again.trials["objective"][:2], first.trials["objective"])
     study = optuna.load_study(
         study_name="calibration",
