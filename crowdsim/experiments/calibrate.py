@@ -257,7 +257,8 @@ def run_moments(
     warmup_days: float,
     names: list[str],
 ) -> dict[str, float]:
-    """Simulate one (parameter set, seed) and return its moments (a top-level function for joblib)."""
+    """Simulate one (parameter set, seed) in this process and return its moments (the direct
+    path; calibration, validation and sensitivity run theirs through the job runner)."""
     import logging
 
     from crowdsim.experiments.moments import compute_moments, simulate

@@ -542,7 +542,9 @@ def run_sensitivity(s: SensitivitySettings) -> dict[str, pd.DataFrame]:
         "parameters": problem.names,
         "runs": runs,
         "seconds": round(time.perf_counter() - t0, 1),
-        "evaluation": "joblib (loky) processes; seed-averaged outputs with common random numbers",
+        "evaluation": "crowdsim's job runner on "
+        + (s.launcher or ("cores" if s.jobs > 1 else "sequential"))
+        + " (job folders in runs/); seed-averaged outputs with common random numbers",
     }
     write_text_atomic(out / "sensitivity.json", json.dumps(meta, indent=2, default=str))
     return tables
