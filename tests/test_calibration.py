@@ -219,7 +219,7 @@ def test_validate_writes_report(tmp_path):
         concentration_workers=200,
         concentration_seeds=1,
         baseline=False,
-        jobs=1,
+        jobs=2,  # two processes of the cores launcher: the runs are small, the overhead per run is not
         out=tmp_path / "v",
     )
     assert set(table["role"]) == {"fit", "validate", "input"}

@@ -78,7 +78,7 @@ def test_tiny_crowdsim_run_gives_indices_with_intervals(tmp_path):
         workers=100,
         days=3,
         warmup_days=1,
-        jobs=1,
+        jobs=2,  # two processes of the cores launcher: the runs are small, the overhead per run is not
         resamples=50,
         params=["platform.commission", "workers.search_minutes"],
         base_params=None,
@@ -140,7 +140,7 @@ def test_difference_mode_analyses_each_scenario_against_the_reference_on_common_
         workers=120,
         days=3,
         warmup_days=1,
-        jobs=1,
+        jobs=2,  # the cores launcher (see above)
         resamples=20,
         scenario="min_pay,mturk_2014",
         versus="status_quo",
