@@ -176,7 +176,7 @@ class PlatformConfig:
     )
     batch_surcharge_min_assignments: int = opt(10, ge=2)
     batch_surcharge_counts: str = opt(
-        "batch",
+        "hit",
         choices=("batch", "hit"),
         doc="what the surcharge counts: 'batch', a batch's assignments as those of one HIT; "
         "'hit', Amazon's rule (fee notice 2015): the assignments of one HIT, and as a worker may "

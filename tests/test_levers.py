@@ -28,6 +28,11 @@ def _model(**kw):
     return CrowdWorkModel(create_agents=False, **(SMALL | kw))
 
 
+# the surcharge counting a batch's assignments as one HIT's, so that batches of a dozen tasks
+# come on both sides of its 10 (by default it counts real HITs: tests/test_real_rules.py)
+PER_BATCH = dict(platform__batch_surcharge_counts="batch")
+
+
 def posted_batches(model) -> dict[str, np.ndarray]:
     """Step the model to its end and return every batch row posted (size, reward, fee, ...).
 
@@ -76,7 +81,9 @@ def test_flat_commission_with_minimum_fee():
 def test_batch_surcharge_on_large_batches_and_splitting_dodges_it():
     # nobody splits: HITs of 10+ assignments pay 20% + 20%, smaller ones 20% (min $0.01)
     b = posted_batches(
-        _model(requesters__split_batches_prob=0.0, market__type_batch_median=DOZEN, seed=4)
+        _model(
+            requesters__split_batches_prob=0.0, market__type_batch_median=DOZEN, seed=4, **PER_BATCH
+        )
     )
     assert (b["hits"] == 1).all() and np.array_equal(b["assignments_per_hit"], b["size"])
     reward = b["reward_micro"] / MICRO
@@ -89,7 +96,9 @@ def test_batch_surcharge_on_large_batches_and_splitting_dodges_it():
         b["fee_micro"][~large], np.rint(np.maximum(0.20 * reward[~large], 0.01) * MICRO)
     )
     # every requester splits: all HITs have 9 or fewer assignments and none pays the surcharge
-    m = _model(requesters__split_batches_prob=1.0, market__type_batch_median=DOZEN, seed=4)
+    m = _model(
+        requesters__split_batches_prob=1.0, market__type_batch_median=DOZEN, seed=4, **PER_BATCH
+    )
     b = posted_batches(m)
     assert m.counters["batches_split"] > 0 and (b["hits"] > 1).any()
     assert b["assignments_per_hit"].max() <= 9
@@ -103,13 +112,16 @@ def test_batch_surcharge_on_large_batches_and_splitting_dodges_it():
         platform__batch_surcharge=0.0,
         market__type_batch_median=DOZEN,
         seed=4,
+        **PER_BATCH,
     )
     b = posted_batches(m)
     assert m.counters["batches_split"] == 0 and b["assignments_per_hit"].max() >= 10
 
 
 def test_commission_cap_bounds_the_requester_fee():
-    opts = dict(requesters__split_batches_prob=0.0, market__type_batch_median=DOZEN, seed=5)
+    opts = dict(
+        requesters__split_batches_prob=0.0, market__type_batch_median=DOZEN, seed=5, **PER_BATCH
+    )
     uncapped = posted_batches(_model(**opts))
     assert (uncapped["fee_micro"] > 0.25 * uncapped["reward_micro"] + 1).any()
     capped = posted_batches(_model(platform__commission_cap=0.25, **opts))

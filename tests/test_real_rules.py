@@ -259,10 +259,12 @@ def test_batch_surcharge_falls_only_on_hits_of_ten_or_more_assignments():
     assert np.array_equal(hit["reward_micro"][~large], none["reward_micro"][~large])
     assert (hit["reward_micro"][large] <= none["reward_micro"][large]).all()
     assert (hit["reward_micro"][large] < none["reward_micro"][large]).any()
-    # counting a batch's assignments as one HIT's (the default), the surcharge also prices down
-    # batches that end up posting fewer than 10 (the check above can fail)
-    _, batch = _batches(24)
-    _, batch_none = _batches(24, platform__batch_surcharge=0.0)
+    # counting a batch's assignments as one HIT's (the earlier rule), the surcharge also prices
+    # down batches that end up posting fewer than 10 (the check above can fail)
+    _, batch = _batches(24, platform__batch_surcharge_counts="batch")
+    _, batch_none = _batches(
+        24, platform__batch_surcharge_counts="batch", platform__batch_surcharge=0.0
+    )
     assert batch["size"].size == batch_none["size"].size
     small = batch["assignments_per_hit"] < 10
     assert (batch["reward_micro"][small] < batch_none["reward_micro"][small]).any()
