@@ -343,8 +343,10 @@ class Settings:
     trials: int = 60
     seeds: int = 4
     workers: int = 2000
-    days: int = 28
-    warmup_days: float = 7.0
+    # the calibration's protocol (docs/calibration.md): moments after the 42 days the status quo
+    # needs to settle (the exit rule first bites after 21 bad days)
+    days: int = 70
+    warmup_days: float = 42.0
     jobs: int = 2
     sampler_seed: int = 0
     seed_base: int = 1000

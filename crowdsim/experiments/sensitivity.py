@@ -308,8 +308,8 @@ class SensitivitySettings:
     seeds: int = 2
     seed_base: int = 2000
     workers: int = 800
-    days: int = 21
-    warmup_days: float = 7.0
+    days: int = 56  # 14 measured days after the calibration's 42-day warm-up
+    warmup_days: float = 42.0
     jobs: int = 2
     launcher: str | None = None  # Hydra launcher of the runs (default: cores with `jobs`)
     resamples: int = 1000

@@ -137,8 +137,8 @@ def validate(
     seeds: int = 10,
     seed_base: int = 9000,
     workers: int = 2000,
-    days: int = 28,
-    warmup_days: float = 7.0,
+    days: int = 70,
+    warmup_days: float = 42.0,
     concentration_workers: int = 20000,
     concentration_seeds: int = 2,
     baseline: bool = True,
@@ -399,12 +399,12 @@ def _build(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument(
         "--workers", type=int_at_least(10), default=2000, help="workers (default %(default)s)"
     )
-    p.add_argument("--days", type=int_at_least(2), default=28, help="days (default %(default)s)")
+    p.add_argument("--days", type=int_at_least(2), default=70, help="days (default %(default)s)")
     p.add_argument(
         "--warmup-days",
         type=float_at_least(0.0),
-        default=7.0,
-        help="warm-up days (default %(default)s)",
+        default=42.0,
+        help="warm-up days (default %(default)s: the calibration's, the status quo settles)",
     )
     p.add_argument(
         "--concentration-workers",
