@@ -59,8 +59,8 @@ def test_search_time_per_look_is_bounded_in_thin_and_thick_markets(demand_ratio)
 
 def test_labour_supply_to_one_requester_is_inelastic():
     """The honeypot elasticity (Dube et al. 2020 measured about 0.1 on MTurk), pooled over three
-    markets: one market of this size gives 0.03 to 0.22 (seeds 1-3), because which requesters
-    dominate a seed moves how many workers look at the honeypot's batches."""
+    markets: single markets of this size gave 0.03 to 0.22 across seeds 1-4 with the calibrated
+    values (docs/calibration.md)."""
     result, rows = honeypot.measure(
         {}, seeds=[1, 2, 3], days=10, warmup_days=3, overrides={"population__n_workers": 4000}
     )

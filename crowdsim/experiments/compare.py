@@ -351,37 +351,42 @@ def run_comparison(
         launch,
         subdir=RUN_SUBDIR,
     )
-    if short:
-        one = short_run_overrides(
-            baseline, short[0], seeds[0], workers, days or MEASURED_DAYS, list(extra or []), warmup
-        )
-        grid = [o for o in one if not o.startswith(("seed=", "reform="))]
+    if short:  # the baseline's runs with each reform at the end of the warm-up
         run_grid(
-            [*grid, f"seed={seed_list}", f"reform={','.join(map(reform_name, short))}"],
+            [f"scenario={baseline}", f"seed={seed_list}", *fixed[2:],
+             f"reform={','.join(map(reform_name, short))}", f"sim.reform_day={warmup}"],
             Path(out) / SHORT_RUNS_DIR,
             launch,
             subdir=SHORT_RUN_SUBDIR,
-        )
-    rows, failures = [], []
-    for s in scenarios:
-        for k in seeds:
-            r = read_run(run_dir(out, s, k))
-            if "summary" in r:
-                rows.extend(tidy_summary(s, k, r["summary"]))
-            else:
-                failures.append({"scenario": s, "seed": k} | r)
-    tidy = pd.DataFrame(rows, columns=TIDY_COLUMNS)
+        )  # fmt: skip
+    failures: list[dict] = []
+    tidy = read_runs(out, run_dir, scenarios, seeds, failures)
     if not short:
         return tidy, failures, pd.DataFrame(columns=TIDY_COLUMNS)
-    rows = tidy[tidy["scenario"] == baseline].to_dict("records")
-    for s in short:
+    # the baseline's short run is its long run (the same configuration)
+    shorts = read_runs(out, short_run_dir, short, seeds, failures, {"horizon": "short"})
+    return (
+        tidy,
+        failures,
+        pd.concat([tidy[tidy["scenario"] == baseline], shorts], ignore_index=True),
+    )
+
+
+def read_runs(
+    out: Path, dir_of, scenarios: list[str], seeds: list[int], failures: list[dict],
+    tag: dict | None = None,
+) -> pd.DataFrame:  # fmt: skip
+    """The tidy rows of the runs ``dir_of(out, scenario, seed)``; runs that failed or never
+    finished are appended to ``failures`` (with ``tag``)."""
+    rows = []
+    for s in scenarios:
         for k in seeds:
-            r = read_run(short_run_dir(out, s, k))
+            r = read_run(dir_of(out, s, k))
             if "summary" in r:
                 rows.extend(tidy_summary(s, k, r["summary"]))
             else:
-                failures.append({"scenario": s, "seed": k, "horizon": "short"} | r)
-    return tidy, failures, pd.DataFrame(rows, columns=TIDY_COLUMNS)
+                failures.append({"scenario": s, "seed": k} | dict(tag or {}) | r)
+    return pd.DataFrame(rows, columns=TIDY_COLUMNS)
 
 
 def scenario_info(scenarios: list[str], overrides_of) -> dict[str, dict]:
