@@ -7,6 +7,31 @@ logging.getLogger("MESA").setLevel(logging.WARNING)
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
+def calibration_on_launcher(tmp_path, name: str, options: list[str], timeout: int):
+    """A tiny crowdsim-calibrate run on launcher ``name`` (a subprocess, into tmp_path/name) and
+    the same calibration in this process (tmp_path/here); returns (its folder, the trials of
+    both as read from trials.csv, the in-process result)."""
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    from crowdsim.experiments import calibrate as cal
+
+    small = dict(trials=2, seeds=2, workers=40, days=3, warmup_days=1.0, recheck_top=0)
+    argv = [f"--{k.replace('_', '-')}={v}" for k, v in small.items()]
+    out = tmp_path / name
+    proc = subprocess.run(
+        [sys.executable, "-m", "crowdsim.experiments.calibrate", *argv, f"--launcher={name}",
+         *options, f"--out={out}"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    here = cal.calibrate(cal.Settings(jobs=1, out=str(tmp_path / "here"), **small), progress=False)
+    trials = (pd.read_csv(out / "trials.csv"), pd.read_csv(tmp_path / "here" / "trials.csv"))
+    return out, trials, here
+
+
 @pytest.fixture
 def small():
     """Options for a small, fast run."""

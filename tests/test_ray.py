@@ -103,21 +103,13 @@ def test_calibration_on_a_local_ray_instance_equals_the_one_in_this_process(tmp_
     pytest.importorskip("hydra_plugins.hydra_ray_launcher", reason="needs the cluster extra")
     import json
 
-    from crowdsim.experiments import calibrate as cal
+    from conftest import calibration_on_launcher
 
-    small = dict(trials=2, seeds=2, workers=40, days=3, warmup_days=1.0, recheck_top=0)
-    argv = [f"--{k.replace('_', '-')}={v}" for k, v in small.items()]
-    ray_out = tmp_path / "ray"
-    proc = subprocess.run(
-        [sys.executable, "-m", "crowdsim.experiments.calibrate", *argv, "--launcher=ray_cluster",
-         "--set=hydra.launcher.ray.init.address=null", "--set=+hydra.launcher.ray.init.num_cpus=2",
-         f"--out={ray_out}"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=900,
+    ray_out, (on_ray, in_process), _ = calibration_on_launcher(
+        tmp_path, "ray_cluster",
+        ["--set=hydra.launcher.ray.init.address=null", "--set=+hydra.launcher.ray.init.num_cpus=2"],
+        timeout=900,
     )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    cal.calibrate(cal.Settings(jobs=1, out=str(tmp_path / "here"), **small), progress=False)
-    pd.testing.assert_frame_equal(
-        pd.read_csv(ray_out / "trials.csv"), pd.read_csv(tmp_path / "here" / "trials.csv")
-    )
+    pd.testing.assert_frame_equal(on_ray, in_process)
     prov = json.loads((ray_out / "runs/trial_0001/seed_1001/provenance.json").read_text())
     assert prov["launcher"] == "RayLauncher"

@@ -140,21 +140,14 @@ def test_cancelled_task_is_a_failed_row_and_resume_submits_only_it(slurm, tmp_pa
 def test_calibration_on_slurm_equals_the_one_in_this_process(slurm, tmp_path):
     """crowdsim-calibrate --launcher slurm: every trial's runs are Slurm array tasks, and the
     trials (parameters, objectives) are those of the same calibration run here."""
-    from crowdsim.experiments import calibrate as cal
+    from conftest import calibration_on_launcher
 
-    small = dict(trials=2, seeds=2, workers=40, days=3, warmup_days=1.0, recheck_top=0)
-    argv = [f"--{k.replace('_', '-')}={v}" for k, v in small.items()]
-    slurm_out = tmp_path / "slurm"
-    proc = subprocess.run(
-        [sys.executable, "-m", "crowdsim.experiments.calibrate", *argv, "--launcher=slurm",
-         "--set=hydra.launcher.mem_gb=1", "--set=hydra.launcher.timeout_min=10",
-         f"--out={slurm_out}"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    slurm_out, (on_slurm, in_process), here = calibration_on_launcher(
+        tmp_path, "slurm",
+        ["--set=hydra.launcher.mem_gb=1", "--set=hydra.launcher.timeout_min=10"],
+        timeout=600,
     )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    here = cal.calibrate(cal.Settings(jobs=1, out=str(tmp_path / "here"), **small), progress=False)
-    on_slurm = pd.read_csv(slurm_out / "trials.csv")
-    pd.testing.assert_frame_equal(on_slurm, pd.read_csv(tmp_path / "here" / "trials.csv"))
+    pd.testing.assert_frame_equal(on_slurm, in_process)
     assert len(here.trials) == 2
     for trial in ("trial_0000", "trial_0001"):
         for seed in (1000, 1001):
