@@ -377,7 +377,7 @@ class WorkerBehaviourConfig:
     )
     choice_pay_sensitivity: float = opt(
         0.15, ge=0, le=100,
-        doc="pay coefficient of the logit task choice (log expected pay per hour): fitted so that the labour-supply elasticity facing one requester measured by crowdsim-validate's honeypot is about 0.1, as on MTurk (Dube, Jacobs, Naidu & Suri 2020): 0.099 [0.063, 0.137] at 20,000 workers (docs/calibration.md)",
+        doc="pay coefficient of the logit task choice (log expected pay per hour): fitted so that the labour-supply elasticity facing one requester measured by crowdsim-validate's honeypot is about 0.1, as on MTurk (Dube, Jacobs, Naidu & Suri 2020): 0.131 [0.086, 0.173] with the defaults at 20,000 workers x 21 days (docs/calibration.md)",
     )  # fmt: skip
     max_searches_per_hour: int = opt(4, ge=1, le=60, doc="assumption")
     candidates_seen: int = opt(

@@ -98,3 +98,13 @@ def test_report_renders_alone_and_its_summary_matches_the_summary_table(
     pdf = page.pdf(format="A4")
     assert pdf[:4] == b"%PDF" and len(pdf) > 50_000
     page.close()
+
+
+def test_short_run_table_names_the_rules_without_a_reform_file(comparison):
+    """mturk_2014 has no reform file (the 2015 reform goes the other way): it has a long run only,
+    and the short-run section says so."""
+    md = (comparison / "report.md").read_text()
+    section = md.split("## Short run and long run", 1)[1].split("\n## ", 1)[0]
+    assert "No short run (no reform file): MTurk before July 2015." in section
+    short = pd.read_csv(comparison / "comparison_short_run_summary.csv")
+    assert set(short["scenario"]) == {"status_quo", "min_pay"}

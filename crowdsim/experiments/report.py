@@ -743,7 +743,7 @@ def build_report(out: str | Path, plots: bool = True) -> dict[str, Path]:
             f"the rule from the start, measured over {horizons['days']} days after the same "
             "warm-up. Difference from the status quo over the same days, seed by seed, with its "
             "95% interval; n.d.: no detectable change."
-            + (f" No short run (no reform file): {', '.join(no_short[1:])}." if no_short[1:] else "")
+            + (f" No short run (no reform file): {', '.join(no_short)}." if no_short else "")
         )
         rows = []
         for s in short_order[1:]:
