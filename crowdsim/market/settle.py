@@ -79,6 +79,38 @@ def fates(table, rows):
     return out
 
 
+@njit(cache=True)
+def pending_by_worker(table, in_use, n_rows, fee_rate, n_workers):
+    """What the records still awaiting settlement will bring, by :func:`fate`: per worker, pay
+    net of the worker fee (micro-USD, at ``fee_rate[worker]``) and minutes paid, rejected and
+    never paid; in total, the assignments to be approved (appeals' held ones included), rejected
+    and rejected although good. Records are taken in row order, each added to its worker's sums
+    (as ``numpy.bincount`` adds weights)."""
+    pay = np.zeros(n_workers)
+    paid = np.zeros(n_workers)
+    rejected = np.zeros(n_workers)
+    never = np.zeros(n_workers)
+    counts = np.zeros(3, np.int64)
+    for i in range(n_rows):
+        if not in_use[i]:
+            continue
+        r = table[i]
+        f = fate(r["kind"], r["n_done"], r["n_approve"], r["n_rej_just"], r["n_rej_unjust"], r["n_overturn"])
+        approved = f.approved + f.held
+        w = r["worker"]
+        minutes = r["minutes"]
+        pay[w] += (approved * r["reward_micro"]) * (1.0 - fee_rate[w])
+        paid_min = minutes / max(r["n_done"], 1) * approved
+        never_min = minutes if f.abandoned > 0 else 0.0
+        paid[w] += paid_min
+        rejected[w] += max(minutes - paid_min - never_min, 0.0)
+        never[w] += never_min
+        counts[0] += approved
+        counts[1] += f.rejected
+        counts[2] += f.unjust
+    return pay, paid, rejected, never, counts
+
+
 @njit(cache=True, inline="always")
 def settle_minutes(minutes, n_done, f, is_abandon):
     """Split a record's minutes into (paid, rejected, never paid, held for an appeal)."""

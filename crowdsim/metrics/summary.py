@@ -15,6 +15,7 @@ workers with at least ``sim.min_hours_for_wage`` resolved hours. Money in USD, t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -75,87 +76,128 @@ def pending_fates(model) -> dict[str, np.ndarray]:
     }
 
 
-def _accrued(model) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Pay (micro-USD) and minutes (paid, rejected, never paid) that pending submissions will bring."""
+class Accrued(NamedTuple):
+    """What the submissions awaiting settlement will bring (:func:`accrued`)."""
+
+    pay_micro: np.ndarray  # per worker, net of the worker fee
+    paid_minutes: np.ndarray  # per worker
+    rejected_minutes: np.ndarray  # per worker
+    never_paid_minutes: np.ndarray  # per worker
+    pending: dict[str, int]  # assignments to be approved, rejected, rejected although good
+
+
+def accrued(model) -> Accrued:
+    """Pay and minutes (paid, rejected, never paid) that pending submissions will bring each
+    worker, by the fate rule of settlement (:func:`crowdsim.market.settle.pending_by_worker`)."""
+    from crowdsim.market.settle import pending_by_worker
     from crowdsim.policy.fees import worker_fee_rate
 
     W, S = model.workers, model.records
     n = W.n
-    fate = pending_fates(model)
-    use = fate["rows"]
-    w = S.worker[use]
-    approved = fate["approved"]
-    gross = approved * S.reward_micro[use]
-    pay = gross * (1.0 - worker_fee_rate(model.config.platform, W.gross_billed_micro[w] / MICRO))
-    per = S.minutes[use] / np.maximum(S.n_done[use], 1)
-    never = np.where(fate["abandoned"] > 0, S.minutes[use], 0.0)
-    paid = per * approved
-    rej = S.minutes[use] - paid - never
-    return (
-        np.bincount(w, weights=pay, minlength=n)[:n],
-        np.bincount(w, weights=paid, minlength=n)[:n],
-        np.bincount(w, weights=np.maximum(rej, 0.0), minlength=n)[:n],
-        np.bincount(w, weights=never, minlength=n)[:n],
-    )
+    rate = worker_fee_rate(model.config.platform, W.gross_billed_micro[:n] / MICRO)
+    pay, paid, rej, never, counts = pending_by_worker(S.table, S.in_use, S.n, rate, n)
+    pending = dict(zip(("approved", "rejected", "unjust"), map(int, counts), strict=True))
+    return Accrued(pay, paid, rej, never, pending)
 
 
-def workers_frame(model) -> pd.DataFrame:
+def worker_totals(model, acc: Accrued | None = None) -> dict[str, np.ndarray]:
+    """Each worker's running totals on the accrual basis (hours by kind, earnings, fees, task
+    counts: the columns a window takes differences of), with ``left_hour`` and the local
+    minimum wage; numpy columns, one value per worker row."""
     W = model.workers
     n = W.n
-    codes = np.array(model.countries.codes)
-    acc_pay, acc_paid, acc_rej, acc_never = _accrued(model)
-    paid_h = (W.m_paid[:n] + acc_paid) / 60
-    unpaid = {
-        "search": W.m_search[:n] / 60,
-        "returned": W.m_returned[:n] / 60,
-        "rejected": (W.m_rejected[:n] + acc_rej) / 60,
-        "never_paid": (W.m_never_paid[:n] + acc_never) / 60,
-    }
-    unpaid_h = sum(unpaid.values())
+    acc = accrued(model) if acc is None else acc
+    paid_h = (W.m_paid[:n] + acc.paid_minutes) / 60
     cash = W.earned_micro[:n] / MICRO
-    earn = cash + acc_pay / MICRO
-    resolved = paid_h + unpaid_h
+    return {
+        "hours_paid": paid_h,
+        "hours_search": W.m_search[:n] / 60,
+        "hours_returned": W.m_returned[:n] / 60,
+        "hours_rejected": (W.m_rejected[:n] + acc.rejected_minutes) / 60,
+        "hours_never_paid": (W.m_never_paid[:n] + acc.never_paid_minutes) / 60,
+        "hours_pending": W.m_pending[:n] / 60,
+        "hours_idle_online": W.m_idle_online[:n] / 60,
+        "hours_logged_off": W.m_logged_off[:n] / 60,
+        "hours_online": W.online_hours[:n] - W.m_logged_off[:n] / 60,
+        "earnings_usd": cash,
+        "earnings_accrued_usd": cash + acc.pay_micro / MICRO,
+        "fees_paid_usd": W.fees_paid_micro[:n] / MICRO,
+        "pending_value_usd": W.pending_value_micro[:n] / MICRO,
+        "tasks_submitted": W.n_submitted[:n],
+        "tasks_approved": W.n_approved[:n],
+        "tasks_rejected": W.n_rejected[:n],
+        "tasks_returned": W.n_returned[:n],
+        "local_min_wage_usd": model.countries.min_wage_usd[W.country[:n]],
+        "left_hour": np.where(W.left_hour[:n] >= 0, W.left_hour[:n], -1),
+    }
+
+
+def resolved_hours(cols) -> np.ndarray:
+    """Per worker, resolved working time: paid plus unpaid (search, returned, rejected, never
+    paid), in hours, from the columns of :func:`worker_totals` or a workers frame."""
+    return (
+        np.asarray(cols["hours_paid"]) + np.asarray(cols["hours_search"])
+        + np.asarray(cols["hours_returned"]) + np.asarray(cols["hours_rejected"])
+        + np.asarray(cols["hours_never_paid"])
+    )  # fmt: skip
+
+
+def worker_wages(cols, resolved: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """All-in and paid-only wages, approval rate and the all-in wage over the local minimum, from
+    the running totals ``cols`` (:func:`worker_totals`, a workers frame, or their differences
+    over a window) and their resolved hours (by default :func:`resolved_hours`)."""
+    paid = np.asarray(cols["hours_paid"])
+    resolved = resolved_hours(cols) if resolved is None else resolved
+    earn = np.asarray(cols["earnings_accrued_usd"])
+    a, r = np.asarray(cols["tasks_approved"]), np.asarray(cols["tasks_rejected"])
     with np.errstate(divide="ignore", invalid="ignore"):
         wage_all = np.where(resolved > 0, earn / resolved, np.nan)
-        wage_paid = np.where(paid_h > 0, earn / paid_h, np.nan)
-    a, r = W.n_approved[:n], W.n_rejected[:n]
-    local_min = model.countries.min_wage_usd[W.country[:n]]
-    df = pd.DataFrame(
-        {
-            "worker": np.arange(n),
-            "country": codes[W.country[:n]],
-            "main_income": W.main_income[:n],
-            "reservation_wage": W.reservation_wage[:n],
-            "weekly_hours_target": W.weekly_hours[:n],
-            "skill": W.skill[:n],
-            "hours_paid": paid_h,
-            "hours_search": unpaid["search"],
-            "hours_returned": unpaid["returned"],
-            "hours_rejected": unpaid["rejected"],
-            "hours_never_paid": unpaid["never_paid"],
-            "hours_pending": W.m_pending[:n] / 60,
-            "hours_idle_online": W.m_idle_online[:n] / 60,
-            "hours_logged_off": W.m_logged_off[:n] / 60,
-            "hours_online": W.online_hours[:n] - W.m_logged_off[:n] / 60,
-            "earnings_usd": cash,
-            "earnings_accrued_usd": earn,
-            "fees_paid_usd": W.fees_paid_micro[:n] / MICRO,
-            "pending_value_usd": W.pending_value_micro[:n] / MICRO,
+        return {
             "wage_all_in": wage_all,
-            "wage_paid_only": wage_paid,
-            "local_min_wage_usd": local_min,
-            "wage_relative_to_local_min": wage_all / local_min,
-            "tasks_submitted": W.n_submitted[:n],
-            "tasks_approved": a,
-            "tasks_rejected": r,
-            "tasks_returned": W.n_returned[:n],
+            "wage_paid_only": np.where(paid > 0, earn / paid, np.nan),
             "approval_rate": np.where(a + r > 0, a / np.maximum(a + r, 1), np.nan),
-            "joined_hour": W.joined_hour[:n],
-            "left_hour": np.where(W.left_hour[:n] >= 0, W.left_hour[:n], -1),
-            "left": W.left_hour[:n] >= 0,
+            "wage_relative_to_local_min": wage_all / np.asarray(cols["local_min_wage_usd"]),
         }
-    )
-    return df
+
+
+def workers_frame(model, totals: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+    """One row per worker who was ever in the pool: who they are, their running totals
+    (:func:`worker_totals`) and wages (:func:`worker_wages`)."""
+    W = model.workers
+    n = W.n
+    t = worker_totals(model) if totals is None else totals
+    codes = np.array(model.countries.codes)
+    unpaid = t["hours_search"] + t["hours_returned"] + t["hours_rejected"] + t["hours_never_paid"]
+    wages = worker_wages(t, resolved=t["hours_paid"] + unpaid)
+    cols = {
+        "worker": np.arange(n),
+        "country": codes[W.country[:n]],
+        "main_income": W.main_income[:n],
+        "reservation_wage": W.reservation_wage[:n],
+        "weekly_hours_target": W.weekly_hours[:n],
+        "skill": W.skill[:n],
+    }
+    for k in (
+        "hours_paid", "hours_search", "hours_returned", "hours_rejected", "hours_never_paid",
+        "hours_pending", "hours_idle_online", "hours_logged_off", "hours_online", "earnings_usd",
+        "earnings_accrued_usd", "fees_paid_usd", "pending_value_usd",
+    ):  # fmt: skip
+        cols[k] = t[k]
+    cols |= {
+        "wage_all_in": wages["wage_all_in"],
+        "wage_paid_only": wages["wage_paid_only"],
+        "local_min_wage_usd": t["local_min_wage_usd"],
+        "wage_relative_to_local_min": wages["wage_relative_to_local_min"],
+    }
+    for k in ("tasks_submitted", "tasks_approved", "tasks_rejected", "tasks_returned"):
+        cols[k] = t[k]
+    cols |= {
+        "approval_rate": wages["approval_rate"],
+        "joined_hour": W.joined_hour[:n],
+        "left_hour": t["left_hour"],
+        "left": W.left_hour[:n] >= 0,
+    }
+    return pd.DataFrame(cols)
 
 
 def requesters_frame(model) -> pd.DataFrame:
@@ -193,10 +235,11 @@ def timeseries_frame(model) -> pd.DataFrame:
     return df
 
 
-def _wage_stats(df: pd.DataFrame, prefix: str = "") -> dict:
-    w = df["wage_all_in"].to_numpy()
-    p = df["wage_paid_only"].to_numpy()
-    lm = df["local_min_wage_usd"].to_numpy()
+def _wage_stats(df, prefix: str = "") -> dict:
+    """Wage statistics over the rows of ``df`` (a workers frame or a dict of its columns)."""
+    w = np.asarray(df["wage_all_in"])
+    p = np.asarray(df["wage_paid_only"])
+    lm = np.asarray(df["local_min_wage_usd"])
     out = {
         f"{prefix}n_workers_measured": int(w.size),
         f"{prefix}wage_median_all_in": _nan(np.median(w)) if w.size else None,
@@ -215,16 +258,16 @@ def summarize(model, wf: pd.DataFrame | None = None, ts: pd.DataFrame | None = N
     from crowdsim.metrics.windows import Snapshot, measured_workers, window_frame
 
     cfg, c = model.config, model.counters
-    wf = workers_frame(model) if wf is None else wf
+    acc = accrued(model)
+    wf = workers_frame(model, worker_totals(model, acc)) if wf is None else wf
     ts = timeseries_frame(model) if ts is None else ts
     led = model.ledger.totals_usd()
-    fate = pending_fates(model)
-    pend = {k: int(fate[k].sum()) for k in ("approved", "rejected", "unjust")}
+    pend = dict(acc.pending)
     spent = model.requesters.spent_micro[: model.requesters.n] / MICRO
     base = model.windows.base  # the end of warm-up (None without one)
     if base is not None:
         # the measured window only: running totals less those at the end of warm-up
-        end = Snapshot.take(model, wf)
+        end = Snapshot.take(model, wf, acc)
         wf = window_frame(wf, base)
         ts = ts[ts["hour"] >= base.hour]
         c = base.counters_since(end.counters)

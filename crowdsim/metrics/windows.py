@@ -56,18 +56,17 @@ class Snapshot:
     pending: dict[str, int]  # approvals, rejections, unjustified ones still to come
 
     @staticmethod
-    def take(model, wf: pd.DataFrame) -> Snapshot:
-        from crowdsim.metrics.summary import pending_fates
-
+    def take(model, totals, acc) -> Snapshot:
+        """From the workers' running totals (:func:`~crowdsim.metrics.summary.worker_totals` or a
+        workers frame) and what pending work will bring (:func:`~crowdsim.metrics.summary.accrued`)."""
         R = model.requesters
-        fate = pending_fates(model)
         return Snapshot(
             hour=model.hour,
-            workers={k: wf[k].to_numpy(copy=True) for k in ADDITIVE},
+            workers={k: np.array(totals[k], copy=True) for k in ADDITIVE},
             requester_spent_micro=R.spent_micro[: R.n].copy(),
             counters=asdict(model.counters),
             ledger=model.ledger.totals_usd(),
-            pending={k: int(fate[k].sum()) for k in ("approved", "rejected", "unjust")},
+            pending=dict(acc.pending),
         )
 
     def counters_since(self, end: dict) -> dict:
@@ -81,40 +80,66 @@ class Snapshot:
         return {k: v if k in stocks else v - self.ledger[k] for k, v in end.items()}
 
 
+def _since(cols, start: Snapshot) -> dict[str, np.ndarray]:
+    """The :data:`ADDITIVE` running totals of ``cols`` less those at ``start`` (every row;
+    workers who joined after ``start`` had zero there)."""
+    n0 = start.workers[ADDITIVE[0]].size
+    out = {}
+    for k in ADDITIVE:
+        v = np.asarray(cols[k])
+        before = np.zeros(v.size, dtype=np.float64)
+        before[:n0] = start.workers[k]
+        out[k] = v - before.astype(v.dtype)
+    return out
+
+
+def _present_since(left_hour, hour: int) -> np.ndarray:
+    left = np.asarray(left_hour)
+    return (left < 0) | (left >= hour)
+
+
 def window_frame(wf: pd.DataFrame, start: Snapshot) -> pd.DataFrame:
     """One row per worker present in the window from ``start`` to the hour of ``wf``: the running
     totals of ``wf`` less those at ``start``, with wages and approval rates recomputed."""
+    from crowdsim.metrics.summary import worker_wages
+
     df = wf.copy()
-    n0 = start.workers[ADDITIVE[0]].size
-    for k in ADDITIVE:
-        before = np.zeros(len(df), dtype=np.float64)
-        before[:n0] = start.workers[k]
-        df[k] = df[k].to_numpy() - before.astype(df[k].dtype)
-    left = df["left_hour"].to_numpy()
-    df = df[(left < 0) | (left >= start.hour)].copy()
-    paid = df["hours_paid"].to_numpy()
-    resolved = df[list(RESOLVED)].sum(axis=1).to_numpy()
-    earn = df["earnings_accrued_usd"].to_numpy()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        df["wage_all_in"] = np.where(resolved > 0, earn / resolved, np.nan)
-        df["wage_paid_only"] = np.where(paid > 0, earn / paid, np.nan)
-        a, r = df["tasks_approved"].to_numpy(), df["tasks_rejected"].to_numpy()
-        df["approval_rate"] = np.where(a + r > 0, a / np.maximum(a + r, 1), np.nan)
-    df["wage_relative_to_local_min"] = df["wage_all_in"] / df["local_min_wage_usd"]
+    for k, v in _since(wf, start).items():
+        df[k] = v
+    df = df[_present_since(df["left_hour"], start.hour)].copy()
+    for k, v in worker_wages(df).items():
+        df[k] = v
     return df
 
 
-def measured_workers(model, wf: pd.DataFrame) -> pd.DataFrame:
-    """Workers with at least ``sim.min_hours_for_wage`` resolved hours (in ``wf``)."""
-    resolved = wf[list(RESOLVED)].sum(axis=1)
-    return wf[resolved >= model.config.sim.min_hours_for_wage]
+def window_columns(totals: dict[str, np.ndarray], start: Snapshot) -> dict[str, np.ndarray]:
+    """:func:`window_frame` as numpy columns, for the running totals of
+    :func:`~crowdsim.metrics.summary.worker_totals` (the columns a window's metrics need)."""
+    from crowdsim.metrics.summary import worker_wages
+
+    keep = _present_since(totals["left_hour"], start.hour)
+    cols = {k: v[keep] for k, v in _since(totals, start).items()}
+    cols["local_min_wage_usd"] = totals["local_min_wage_usd"][keep]
+    return cols | worker_wages(cols)
 
 
-def window_metrics(model, start: Snapshot, end: Snapshot, wf_end: pd.DataFrame) -> dict:
-    """The :data:`HEADLINE` metrics over the hours from ``start`` to ``end``."""
+def measured_workers(model, wf):
+    """Workers with at least ``sim.min_hours_for_wage`` resolved hours (rows of the workers
+    frame ``wf``, or of a dict of its columns)."""
+    from crowdsim.metrics.summary import resolved_hours
+
+    keep = resolved_hours(wf) >= model.config.sim.min_hours_for_wage
+    if isinstance(wf, pd.DataFrame):
+        return wf[keep]
+    return {k: v[keep] for k, v in wf.items()}
+
+
+def window_metrics(model, start: Snapshot, end: Snapshot, totals: dict[str, np.ndarray]) -> dict:
+    """The :data:`HEADLINE` metrics over the hours from ``start`` to ``end`` (``totals``: the
+    workers' running totals at ``end``)."""
     from crowdsim.metrics.summary import _wage_stats
 
-    wf = window_frame(wf_end, start)
+    wf = window_columns(totals, start)
     c = start.counters_since(end.counters)
     led = start.ledger_since(end.ledger)
     a, b = start.hour, end.hour
@@ -123,7 +148,8 @@ def window_metrics(model, start: Snapshot, end: Snapshot, wf_end: pd.DataFrame) 
     stats = _wage_stats(measured_workers(model, wf))
     for k in ("wage_median_all_in", "wage_mean_all_in", "share_above_7_25"):
         out[k] = stats[k]
-    resolved = float(wf[list(RESOLVED)].to_numpy().sum())
+    # laid out as a frame's values (hours by kind in rows), so the sum is a frame's
+    resolved = float(np.stack([wf[k] for k in RESOLVED]).T.sum())
     unpaid = resolved - float(wf["hours_paid"].sum())
     out["unpaid_time_share"] = unpaid / resolved if resolved > 0 else None
     for name, col in (
@@ -215,13 +241,14 @@ class Windows:
         h = model.hour
         if h not in self.hours:
             return
-        from crowdsim.metrics.summary import workers_frame
+        from crowdsim.metrics.summary import accrued, worker_totals
 
-        wf = workers_frame(model)
-        snap = Snapshot.take(model, wf)
+        acc = accrued(model)
+        totals = worker_totals(model, acc)
+        snap = Snapshot.take(model, totals, acc)
         for name, (a, b) in self.spans.items():
             if b == h and name in self.open:
-                self.measured[name] = window_metrics(model, self.open.pop(name), snap, wf)
+                self.measured[name] = window_metrics(model, self.open.pop(name), snap, totals)
             if a == h:
                 self.open[name] = snap
         if h == self.warmup_hours and h > 0:
