@@ -14,15 +14,19 @@ import pytest
 
 from crowdsim.market import KIND_ABANDON, KIND_APPEAL, KIND_AUTO, KIND_REVIEW
 from crowdsim.market.adapt import DayParams, DayWorkers, worker_day
-from crowdsim.market.rng import seed_state
+from crowdsim.market.rng import seed_state, uniform_at
 from crowdsim.market.search import (
     ListingColumns,
     RequesterStats,
     SearchParams,
+    choice_draws,
     choose_task,
     claim_size,
     expected_pay,
+    gumbel,
     keeps_looking,
+    listing_draw,
+    outside_utility,
     requester_belief,
     work_claim,
 )
@@ -122,13 +126,37 @@ def _choices(listing, reservation, beta, n=4000, worker=1, lacks=ALL_ACCESS):
     own, slots = (own_ok, own_delay), (slot_req, slot_ok, slot_delay)
     p = search_params(candidates_seen=len(listing.rate), choice_pay_sensitivity=beta)
     s0 = seed_state(np.random.default_rng(3))[0]
-    picks = [choose_task(s0, j, worker, reservation, 1.0, lacks, listing, own, slots, stats, p) for j in range(n)]
+    args = (outside_utility(reservation, beta), beta * np.log(max(listing.rate.max(), 1e-9)), 1.0)
+    picks = [choose_task(s0, j, worker, *args, lacks, listing, own, slots, stats, p) for j in range(n)]
     some = [0, 1, n - 1]
     for j in some:  # the compiled rule and its pure-Python self agree draw for draw
         assert picks[j] == pytest.approx(
-            choose_task.py_func(s0, j, worker, reservation, 1.0, lacks, listing, own, slots, stats, p)
+            choose_task.py_func(s0, j, worker, *args, lacks, listing, own, slots, stats, p)
         )
+    # passing over groups whose taste cannot win never changes a choice: the same picks as the
+    # plain logit that looks every group up
+    for j in range(min(n, 1500)):
+        assert picks[j] == _plain_logit(s0, j, worker, reservation, lacks, listing, own, slots, stats, p)
     return np.array([q for q, _ in picks]), np.array([v for _, v in picks])
+
+
+def _plain_logit(s0, j, i, reservation, lacks, listing, own, slots, stats, params):
+    """The logit choice written out without skipping any group (the reference for choose_task)."""
+    beta, n_seen = params.choice_pay_sensitivity, params.candidates_seen
+    base = j * choice_draws(n_seen)
+    best_u = beta * math.log(max(reservation, 1e-9)) + gumbel(uniform_at(s0, base + 2 * n_seen + 1))
+    best = (-1, 0.0)
+    for c in range(n_seen):
+        q = listing_draw(uniform_at(s0, base + 2 * c + 1), listing)
+        taste = gumbel(uniform_at(s0, base + 2 * c + 2))
+        if listing.remaining[q] <= 0 or (listing.needs[q] & lacks) != 0:
+            continue
+        ok, delay = requester_belief(i, listing.requester[q], *own, *slots, stats, params)
+        num, den = expected_pay(listing.rate[q], ok, delay, params.impatience_per_day)
+        u = beta * math.log(max(num / den, 1e-9)) + taste
+        if u > best_u:
+            best_u, best = u, (q, num / den)
+    return best
 
 
 def test_choose_task_is_a_logit_over_expected_pay():

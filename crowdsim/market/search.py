@@ -300,32 +300,59 @@ def choice_draws(n_seen):
 
 
 @njit(cache=True, inline="always")
+def outside_utility(reservation, beta):
+    """The systematic utility of taking no task this look: ``beta x ln(reservation wage)``."""
+    return beta * math.log(max(reservation, 1e-9))
+
+
+@njit(cache=True, inline="always")
+def beaten_below(best_u, beta_log_upper):
+    """The uniform draw below which a group's taste cannot lift it above ``best_u``, whatever
+    the group: its utility is at most ``beta_log_upper + taste`` (``beta_log_upper``: beta x
+    the log of the highest expected pay any listed group could offer the worker), so it loses
+    when ``taste < t = best_u - beta_log_upper``, i.e. when its uniform draw is below
+    ``exp(-exp(-t))`` (a Gumbel taste is ``-ln(-ln u)``). A margin keeps the test conservative
+    against rounding, and 0 (no group skipped) where the threshold would be out of range."""
+    t = best_u - beta_log_upper - 1e-9
+    if t < -3.0:  # exp(-exp(3)) ~ 2e-9: too few skipped to be worth a draw's comparison
+        return 0.0
+    return math.exp(-math.exp(-t)) * (1.0 - 1e-12)
+
+
+@njit(cache=True, inline="always")
 def choose_task(
-    s0, j, i, reservation, pay_factor, lacks, listing, own, slots, stats, params
+    s0, j, i, outside, beta_log_upper, pay_factor, lacks, listing, own, slots, stats, params
 ):  # fmt: skip
     """The listing position online worker ``i`` (``j``-th searcher of the round) takes, or -1,
     and the expected pay per hour of that task (USD).
 
     A discrete choice with frictions (a logit): the worker sees ``candidates_seen`` draws of the
     listing and values each open group it may take by ``choice_pay_sensitivity x ln(expected pay
-    per hour) + taste``, against not taking any, ``choice_pay_sensitivity x ln(reservation wage)
-    + taste`` (tastes are independent standard Gumbel draws: what the worker likes in a task
-    beyond its pay — topic, requester, effort). With a pay sensitivity of about 0.1 the supply of
-    labour facing one requester has an elasticity of about 0.1, as Dube, Jacobs, Naidu & Suri
-    (2020) measured on MTurk. The draws are the round's stream ``s0`` from
+    per hour) + taste``, against not taking any, ``outside`` (:func:`outside_utility` of its
+    reservation wage) ``+ taste`` (tastes are independent standard Gumbel draws: what the worker
+    likes in a task beyond its pay — topic, requester, effort). With a pay sensitivity of about
+    0.1 the supply of labour facing one requester has an elasticity of about 0.1, as Dube,
+    Jacobs, Naidu & Suri (2020) measured on MTurk. The draws are the round's stream ``s0`` from
     ``j x choice_draws + 1``. ``pay_factor`` = (1 - worker fee) / believed duration ratio;
-    ``lacks`` = ~access."""
+    ``lacks`` = ~access.
+
+    A group whose taste is too low to win whatever it pays (:func:`beaten_below`, with
+    ``beta_log_upper`` = beta x ln(the listing's highest rate x ``pay_factor``)) is passed over
+    without looking it up: the same choice, for less work."""
     own_ok, own_delay = own
     slot_req, slot_ok, slot_delay = slots
     n_seen = params.candidates_seen
     beta = params.choice_pay_sensitivity
     base = j * choice_draws(n_seen)
-    best_u = beta * math.log(max(reservation, 1e-9)) + gumbel(uniform_at(s0, base + 2 * n_seen + 1))
+    best_u = outside + gumbel(uniform_at(s0, base + 2 * n_seen + 1))
+    floor_u = beaten_below(best_u, beta_log_upper)
     best_p = -1
     best_value = 0.0
     for c in range(n_seen):
+        u_taste = uniform_at(s0, base + 2 * c + 2)
+        if u_taste < floor_u:
+            continue
         p = listing_draw(uniform_at(s0, base + 2 * c + 1), listing)
-        taste = gumbel(uniform_at(s0, base + 2 * c + 2))
         if listing.remaining[p] <= 0 or (listing.needs[p] & lacks) != 0:
             continue
         p_ok, delay = requester_belief(
@@ -333,11 +360,12 @@ def choose_task(
         )
         num, den = expected_pay(listing.rate[p] * pay_factor, p_ok, delay, params.impatience_per_day)
         value = num / den
-        u = beta * math.log(max(value, 1e-9)) + taste
+        u = beta * math.log(max(value, 1e-9)) + gumbel(u_taste)
         if u > best_u:
             best_u = u
             best_p = p
             best_value = value
+            floor_u = beaten_below(best_u, beta_log_upper)
     return best_p, best_value
 
 
@@ -446,11 +474,15 @@ def search_rounds(st, online, workers, listing, stats, params, out, active_out):
     got_min = np.empty(n_on, np.float64)
     streams = np.empty(n_on, np.uint64)
     n_open = 0
+    max_rate = 0.0
     for p in range(remaining.size):
         n_open += remaining[p]
+        max_rate = max(max_rate, listing.rate[p])
+    beta = params.choice_pay_sensitivity
     # the online workers' beliefs, copied next to each other for the rounds (they do not change
     # during the search; the duration ratio, which does, is kept in step below)
     c_res = np.empty(n_on)
+    c_outside = np.empty(n_on)  # utility of taking no task (a function of the reservation wage)
     c_ratio = np.empty(n_on)
     c_ok = np.empty(n_on)
     c_delay = np.empty(n_on)
@@ -464,6 +496,7 @@ def search_rounds(st, online, workers, listing, stats, params, out, active_out):
     for i in prange(n_on):
         w = on[i]
         c_res[i] = workers.reservation_wage[w]
+        c_outside[i] = outside_utility(c_res[i], beta)
         c_ratio[i] = workers.duration_ratio[w]
         c_ok[i] = workers.belief_ok[w]
         c_delay[i] = workers.belief_delay[w]
@@ -515,9 +548,10 @@ def search_rounds(st, online, workers, listing, stats, params, out, active_out):
                 i = searching[j]
                 ratio = 1.0 if params.hourly_pay else c_ratio[i]  # paid by the hour: any length pays the rate
                 pay_factor = (1.0 - online.worker_fee[i]) / ratio
+                beta_log_upper = beta * math.log(max(max_rate * pay_factor, 1e-9))
                 choice[j], choice_value[j] = choose_task(
-                    s0, j, i, c_res[i], pay_factor, ~online.access[i], listing, own, slots, stats,
-                    params,
+                    s0, j, i, c_outside[i], beta_log_upper, pay_factor, ~online.access[i],
+                    listing, own, slots, stats, params,
                 )  # fmt: skip
             st[0] += np.uint64(n_s * choice_draws(params.candidates_seen)) * GOLDEN
         else:
