@@ -63,9 +63,12 @@ class Recorder:
         s["present_workers"][t] = model.pool.workers.size
         s["present_requesters"][t] = model.pool.requesters.size
         s["active_workers"][t] = hour.active.size
+        listed = in_use & (rem > 0)
         s["tasks_open"][t] = rem[in_use].sum()
-        s["batches_open"][t] = np.count_nonzero(in_use & (rem > 0))
-        s["requesters_active"][t] = np.unique(B.requester[: B.n][in_use & (rem > 0)]).size
+        s["batches_open"][t] = np.count_nonzero(listed)
+        # requesters with a listed batch (counted by bincount: no sort of the listing each hour)
+        req = B.requester[: B.n][listed]
+        s["requesters_active"][t] = np.count_nonzero(np.bincount(req)) if req.size else 0
         for name in COUNTED:
             s[name][t] = c[name] - last[name]
             last[name] = c[name]
