@@ -23,6 +23,7 @@ from crowdsim.market.search import (
     choose_task,
     claim_size,
     expected_pay,
+    beaten_below,
     gumbel,
     keeps_looking,
     listing_draw,
@@ -177,6 +178,16 @@ def test_choose_task_is_a_logit_over_expected_pay():
     # a very pay-sensitive worker (b = 20) takes nothing paying below its reservation wage
     picks, _ = _choices(listing, reservation=5.0, beta=20.0, n=500)
     assert (picks == -1).all()
+
+
+def test_beaten_below_is_a_conservative_threshold_on_the_taste_draw():
+    for best_u, upper in ((0.3, 0.1), (2.0, -0.5), (-1.0, 0.2), (5.0, 0.0)):
+        thr = both(beaten_below, best_u, upper)
+        assert 0.0 <= thr < 1.0
+        if thr > 0:  # a draw just below the threshold gives a taste that cannot beat best_u
+            assert upper + gumbel(thr * (1 - 1e-9)) < best_u
+            assert upper + gumbel(min(thr * 1.01 + 1e-9, 1 - 1e-12)) > best_u - 1e-6  # and it is not loose
+    assert both(beaten_below, -10.0, 0.0) == 0.0  # nothing worth skipping
 
 
 def test_choose_task_respects_access_and_open_assignments():
