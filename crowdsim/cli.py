@@ -18,6 +18,7 @@ import re
 import sys
 import textwrap
 import warnings
+from pathlib import Path
 
 from crowdsim.overrides import (  # noqa: F401 - re-exported: other commands import them from here
     CONFIG_DIR,
@@ -121,6 +122,7 @@ def check_command_line(argv: list[str]) -> tuple[list[str], bool, bool, list[str
     """Check a ``crowdsim`` command line as :func:`main` does before Hydra starts; return its
     overrides, multirun flag, info flag and extra config dirs, or raise ConfigError."""
     overrides, multirun, info, dirs = _split_args(argv)
+    _check_config_dirs(dirs)
     shows = {"-c", "--cfg", "-i", "--info", "-sc", "--shell-completion"}
     if multirun and any(a.split("=")[0] in shows for a in argv):
         raise _bad(
@@ -134,7 +136,29 @@ def check_command_line(argv: list[str]) -> tuple[list[str], bool, bool, list[str
         check_keys(overrides, True, config_groups(dirs))
     else:
         validate_overrides(overrides, multirun=multirun, extra_dirs=dirs)
+        _check_output_dir(overrides, multirun)
     return overrides, multirun, info, dirs
+
+
+def _check_config_dirs(dirs: list[str]) -> None:
+    for d in dirs:
+        if not Path(d).expanduser().is_dir():
+            raise _bad(
+                f"invalid value for option '--config-dir': {d!r} (allowed: an existing folder of "
+                "config groups, e.g. DIR/scenario/NAME.yaml)"
+            )
+
+
+def _check_output_dir(overrides: list[str], multirun: bool) -> None:
+    """The folder a run (or sweep) writes into can be written, before Hydra creates it."""
+    from crowdsim.resources import check_writable
+
+    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    given = [o.partition("=")[2] for o in overrides if o.lstrip("+").partition("=")[0] == key]
+    default = "multirun" if multirun else "outputs"
+    # the part before any interpolation (${now:...}) is where the folder is created
+    path = given[-1].split("${")[0] if given else default
+    check_writable(key, path or ".")
 
 
 # ------------------------------------------------------------------------------- help, completion
@@ -340,6 +364,7 @@ def main(argv: list[str] | None = None, compose_check: bool = True) -> None:
             from crowdsim.overrides import check_keys, validate_hydra_overrides
 
             overrides, multirun, info, dirs = _split_args(argv)
+            _check_config_dirs(dirs)
             check_keys(overrides, multirun, config_groups(dirs))
             validate_hydra_overrides(overrides)
     except ConfigError as exc:
@@ -348,7 +373,11 @@ def main(argv: list[str] | None = None, compose_check: bool = True) -> None:
     from crowdsim.experiments import callbacks
 
     callbacks.LAST_SWEEP = None
-    sys.argv = [PROG, *argv]  # Hydra names the job (and its log file) after argv[0]
+    # Hydra's parser takes its flags before the overrides (`KEY=V --config-dir D KEY=V` fails)
+    flags = list(argv)
+    for o in overrides:
+        flags.remove(o)
+    sys.argv = [PROG, *flags, *overrides]  # Hydra names the job (and its log file) after argv[0]
     _hydra_main()()
     outcome = callbacks.LAST_SWEEP
     if multirun and outcome and (outcome.get("failed") or outcome.get("missing")):

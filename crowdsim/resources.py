@@ -96,3 +96,25 @@ def check_memory(cfg) -> None:
         f"a size that fits in memory: this run needs about {_size(need.total_bytes)}, "
         f"{_size(have)} is available",
     )
+
+
+def check_writable(option: str, path: str | Path) -> None:
+    """Raise ConfigError unless ``path`` is a folder this process can write, or could create:
+    its nearest existing ancestor is a writable folder (tried with an empty folder made and
+    removed at once: permissions alone do not tell for root, /proc or a read-only mount)."""
+    import tempfile
+
+    from crowdsim.config import ConfigError
+
+    here = Path(path).expanduser().absolute()
+    while not here.exists() and here != here.parent:
+        here = here.parent
+    if not here.is_dir():
+        reason = f"{here} is not a folder"
+    else:
+        try:
+            os.rmdir(tempfile.mkdtemp(prefix=".crowdsim-check-", dir=here))
+            return
+        except OSError as exc:
+            reason = f"{here} cannot be written ({exc.strerror or type(exc).__name__})"
+    raise ConfigError(option, str(path), f"a folder this user can write; {reason}")
