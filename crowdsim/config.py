@@ -722,7 +722,17 @@ def _check_key_exists(cfg: DictConfig | None, key: str, value: Any = None) -> No
     parts = key.split(".")
     for i, part in enumerate(parts):
         if not is_dataclass(node):
-            return
+            inner, _ = _unwrap_optional(node)
+            if node is Any or typing.get_origin(inner) is dict:
+                return  # keys inside a mapping option: checked against its declared keys
+            option = ".".join(done)
+            raise ConfigError(
+                key,
+                value,
+                f"'{option}' itself",
+                message=f"unknown option '{key}' ('{option}' has no options under it: "
+                f"set {option}=VALUE; allowed: {describe(node, _option(option).meta)})",
+            )
         by_name = {f.name: f for f in fields(node)}
         if part not in by_name:
             close = difflib.get_close_matches(key, option_names(), n=1, cutoff=0.6)

@@ -155,7 +155,13 @@ def check_group_file(group: str, name: str, extra: list[str] | tuple[str, ...] =
             message=f"{where}: YAML syntax error: {problem} (allowed: a YAML mapping)",
         ) from None
     if not isinstance(content, dict):
-        raise ConfigError(group, name, "", message=f"{path}: not a YAML mapping of options")
+        raise ConfigError(
+            group,
+            name,
+            "",
+            message=f"{path}: not a YAML mapping of options (allowed: a mapping such as "
+            "'platform: {commission: 0.1}')",
+        )
     header = re.search(r"^#\s*@package\s+_global_\s*$", text, flags=re.M)
     if group in GLOBAL_GROUPS and header is None:
         raise ConfigError(
@@ -172,14 +178,25 @@ def check_group_file(group: str, name: str, extra: list[str] | tuple[str, ...] =
         raise ConfigError(
             exc.option, exc.value, exc.allowed, f"{_where(path, text, exc.option)}: {exc}"
         ) from None
-    for key, _ in _leaves({k: v for k, v in content.items() if k not in ("defaults", "hydra")}):
+    for key, value in _leaves({k: v for k, v in content.items() if k not in ("defaults", "hydra")}):
         try:
             _check_key_exists(None, prefix + key)
+            check_literal(prefix + key, value)
         except ConfigError as exc:
             raise ConfigError(
                 exc.option, exc.value, exc.allowed, f"{_where(path, text, key)}: {exc}"
             ) from None
     return content
+
+
+def check_literal(key: str, value: Any, text: str | None = None) -> None:
+    """A value typed for a true/false option must be true or false: OmegaConf would read any
+    number as one (``platform.appeals=2`` is true)."""
+    from crowdsim.config import _option
+
+    option = _option(key)
+    if option is not None and option.type is bool and not isinstance(value, bool):
+        raise ConfigError(key, value if text is None else text, "true or false")
 
 
 # ------------------------------------------------------------------------------- running code
@@ -286,6 +303,8 @@ def check_keys(overrides: list[str], multirun: bool, groups: dict[str, list[str]
             continue
         if key.split("@")[0] not in groups:
             _check_key_exists(None, key, o.value() if o.value_type is not None else None)
+            if o.value_type is not None and not o.is_sweep_override():
+                check_literal(key, o.value(), value)
         if o.is_sweep_override() and not multirun:
             raise ConfigError(
                 key,
