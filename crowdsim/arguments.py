@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from pathlib import Path
+from typing import Any
 
 _ARG = r"^argument (?P<opt>[^:/\s]+)(?:/[^:\s]+)?: "
 _REWRITES = (
@@ -53,8 +55,25 @@ class Parser(argparse.ArgumentParser):
         )
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        print(f"{self.prog}: error: {one_line(message)}", file=sys.stderr)
+        print(f"{self.prog}: error: {one_line(self._named(message))}", file=sys.stderr)
         raise SystemExit(2)
+
+    def _named(self, message: str) -> str:
+        """argparse's messages that name no allowed value, with what is allowed."""
+        m = re.match(r"^unrecognized arguments: (\S+)", message)
+        if m:
+            flags = [s for a in self._actions for s in a.option_strings if s.startswith("--")]
+            return (
+                f"invalid value for option '{m.group(1)}': not an option of {self.prog} "
+                f"(allowed: {', '.join(flags)})"
+            )
+        m = re.match(r"^the following arguments are required: ([^,]+)", message)
+        if m:
+            name = m.group(1).strip()
+            helps = [a.help for a in self._actions if name in (a.metavar, a.dest) and a.help]
+            allowed = helps[0] if helps else f"a value for {name}"
+            return f"invalid value for option '{name}': nothing (allowed: {allowed})"
+        return message
 
 
 def _at_least(kind: type, low: float, option: str | None):
@@ -83,3 +102,31 @@ def int_at_least(low: int, option: str | None = None):
 def float_at_least(low: float, option: str | None = None):
     """An argparse ``type=``: a finite number >= ``low`` (NaN refused)."""
     return _at_least(float, low, option)
+
+
+def read_yaml_option(option: str, path: str | Path, what: str) -> Any:
+    """The content of the YAML file an option names; ConfigError (one line naming the option,
+    the file and the line of a syntax error) when it is missing or not YAML."""
+    import yaml
+
+    from crowdsim.config import ConfigError
+
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(option, str(path), f"an existing {what}")
+    try:
+        return yaml.safe_load(p.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise ConfigError(
+            option, str(path), f"{what}; this one is not YAML{where}: {problem}"
+        ) from None
+
+
+def io_failure(exc: OSError) -> str:
+    """One line for an I/O error met while a command runs (a full disk, a read-only folder)."""
+    what = exc.strerror or type(exc).__name__
+    where = f" writing {exc.filename}" if exc.filename else ""
+    return f"error: {what}{where} (results so far are kept; free space or fix the folder, then run the same command again)"

@@ -55,7 +55,12 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from crowdsim.arguments import Parser, float_at_least, int_at_least  # noqa: F401 - used by validate, sensitivity
+from crowdsim.arguments import (  # noqa: F401 - Parser... used by validate, sensitivity
+    Parser,
+    float_at_least,
+    int_at_least,
+    read_yaml_option,
+)
 from crowdsim.config import ConfigError
 from crowdsim.run import atomic_write_bytes
 
@@ -124,11 +129,8 @@ def load_targets(path: str | Path = DEFAULT_TARGETS) -> dict[str, Target]:
     """Read ``targets.yaml``; every target needs value, se > 0, role and source."""
     from crowdsim.experiments.moments import MOMENTS
 
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError("--targets", str(path), "an existing targets YAML file")
-    raw = yaml.safe_load(path.read_text()) or {}
-    entries = raw.get("targets")
+    raw = read_yaml_option("--targets", path, "targets YAML file") or {}
+    entries = raw.get("targets") if isinstance(raw, dict) else None
     if not isinstance(entries, dict) or not entries:
         raise ConfigError("--targets", str(path), "a YAML file with a non-empty 'targets:' mapping")
     out = {}
@@ -173,11 +175,8 @@ def load_space(path: str | Path = DEFAULT_SPACE, only: list[str] | None = None) 
     """Read a search space YAML (``parameters: {dotted.name: {low, high, log}}``); check each name."""
     from crowdsim.config import _check_key_exists
 
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError("--space", str(path), "an existing search-space YAML file")
-    raw = yaml.safe_load(path.read_text()) or {}
-    entries = raw.get("parameters")
+    raw = read_yaml_option("--space", path, "search-space YAML file") or {}
+    entries = raw.get("parameters") if isinstance(raw, dict) else None
     if not isinstance(entries, dict) or not entries:
         raise ConfigError(
             "--space", str(path), "a YAML file with a non-empty 'parameters:' mapping"
@@ -390,10 +389,10 @@ def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
 
 
 def load_start(path: str, space: list[Parameter]) -> dict[str, float]:
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError("--start", path, "an existing YAML file of parameter values")
-    flat = _flatten(yaml.safe_load(p.read_text()) or {})
+    raw = read_yaml_option("--start", path, "YAML file of parameter values") or {}
+    if not isinstance(raw, dict):
+        raise ConfigError("--start", path, "a YAML mapping of parameter values")
+    flat = _flatten(raw)
     names = {q.name: q for q in space}
     out = {}
     for k, v in flat.items():
@@ -818,15 +817,22 @@ def run_cli(prog: str, build, act, argv: list[str] | None) -> int:
         OneLineParser(prog=prog, description=sys.modules[act.__module__].__doc__.split("\n")[0])
     )
     args = parser.parse_args(argv)
+    from crowdsim.arguments import io_failure
     from crowdsim.experiments.runner import RunsFailed
+    from crowdsim.resources import check_writable
 
     try:
+        if getattr(args, "out", None):
+            check_writable("--out", args.out)
         act(args)
     except ConfigError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     except RunsFailed as exc:  # the runs' folders hold the tracebacks
         print(f"{prog}: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+    except OSError as exc:  # a full disk, a folder gone read-only while running
+        print(f"{prog}: {io_failure(exc)}", file=sys.stderr)
         raise SystemExit(1) from None
     return 0
 

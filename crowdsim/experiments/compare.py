@@ -438,11 +438,24 @@ def stated_workers(scenario: str) -> int | None:
 
 # ---------------------------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``crowdsim-compare``; returns 0 when every run succeeded, 1 otherwise,
-    and exits with 2 on bad input (one line naming the option, the value and what is allowed)."""
+    """Entry point of ``crowdsim-compare``; returns 0 when every run succeeded, 1 otherwise
+    (also when the outputs cannot be written: one line), and exits with 2 on bad input (one
+    line naming the option, the value and what is allowed)."""
+    from crowdsim.arguments import io_failure
+
+    try:
+        return _main(argv)
+    except OSError as exc:  # a full disk, a folder gone read-only while running
+        print(f"{PROG}: {io_failure(exc)}", file=sys.stderr)
+        return 1
+
+
+def _main(argv: list[str] | None) -> int:
     import crowdsim
-    from crowdsim.cli import validate_overrides
+    from crowdsim.cli import config_groups, validate_hydra_overrides, validate_overrides
     from crowdsim.experiments.report import write_outputs
+    from crowdsim.overrides import check_keys
+    from crowdsim.resources import check_writable
     from crowdsim.run import git_revision
 
     args = build_parser().parse_args(argv)
@@ -462,6 +475,10 @@ def main(argv: list[str] | None = None) -> int:
         short = []  # the reform files start from the status quo's rules
         if args.horizon == "both" and warmup >= 1 and args.baseline == BASELINE:
             short = short_run_scenarios(scenarios, args.baseline)
+        check_writable("--out", args.out)
+        # Hydra's own options (launcher settings): no code, a launcher that exists
+        check_keys(hydra_sets, multirun=True, groups=config_groups())
+        validate_hydra_overrides(hydra_sets)
         for s in scenarios:  # compose and validate every run with the options given
             validate_overrides(
                 scenario_overrides(

@@ -451,7 +451,7 @@ def run_sensitivity(s: SensitivitySettings) -> dict[str, pd.DataFrame]:
     if s.base_params:
         from crowdsim.experiments.validate import load_params
 
-        base_params = load_params(s.base_params)
+        base_params = load_params(s.base_params, "--base-params")
     model_sets = [o for o in s.sets if not o.lstrip("+~").startswith("hydra")]
     for sc in names:  # each scenario composes and validates with the options given
         check_run_size(base_config(sc, model_sets), s.workers, s.days)

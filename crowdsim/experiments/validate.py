@@ -33,7 +33,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from crowdsim.config import ConfigError
 from crowdsim.experiments.calibrate import (
@@ -72,11 +71,14 @@ NOT_COMPARED = [
 ]
 
 
-def load_params(path: str | Path) -> dict[str, float]:
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError("--params", str(path), "an existing YAML file of calibrated parameters")
-    flat = _flatten(yaml.safe_load(p.read_text()) or {})
+def load_params(path: str | Path, option: str = "--params") -> dict[str, float]:
+    """The parameters of a calibrated-parameters YAML file (named ``option`` in errors)."""
+    from crowdsim.arguments import read_yaml_option
+
+    raw = read_yaml_option(option, path, "YAML file of calibrated parameters") or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(option, str(path), "a YAML mapping of calibrated parameters")
+    flat = _flatten(raw)
     from crowdsim.config import _check_key_exists
 
     for k in flat:

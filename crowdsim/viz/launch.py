@@ -121,6 +121,13 @@ def main(argv: list[str] | None = None) -> None:
         env["CROWDSIM_APP_N_WORKERS"] = str(args.workers)
 
     host_for_bind = "127.0.0.1" if args.host == "localhost" else args.host
+    try:
+        free_port(host_for_bind)  # an address of this machine (else no port is "free")
+    except OSError as exc:
+        parser.error(
+            f"invalid value for option '--host': {args.host!r} (allowed: localhost, 0.0.0.0 or an "
+            f"address of this machine; {exc.strerror or exc})"
+        )
     if args.port is None:
         port = (
             DEFAULT_PORT if port_is_free(DEFAULT_PORT, host_for_bind) else free_port(host_for_bind)
