@@ -130,6 +130,10 @@ def test_check_no_code_walks_lists():
         (["population.countries=US"], ["'population.countries'", "ISO codes"]),
         (["platform.appeals=maybe"], ["'platform.appeals'", "true or false"]),
         (["--bogus"], ["'--bogus'"]),
+        (["platform.appeals=2"], ["'platform.appeals': '2'", "true or false"]),
+        (["platform.commission.x=0.1"], ["'platform.commission.x'", "no options under it"]),
+        (["--config-dir", "/nonexistent/conf"], ["'--config-dir'", "/nonexistent/conf"]),
+        (["hydra.run.dir=/proc/crowdsim"], ["'hydra.run.dir'", "a folder this user can write"]),
     ],
 )
 def test_bad_command_lines_one_line_naming_the_option(argv, fragments):
@@ -176,6 +180,81 @@ def test_argparse_errors_name_the_option_once():
     )
 
 
+def test_compare_refuses_code_and_an_unknown_launcher_in_set_before_any_run(tmp_path):
+    from crowdsim.experiments.compare import main
+
+    for sets, fragment in (
+        (["+hydra.callbacks.x._target_=os.makedirs", f"+hydra.callbacks.x._args_=[{tmp_path}/P]"],
+         "hydra.callbacks.x._target_"),
+        (["hydra/launcher=nope"], "'hydra/launcher': 'nope'"),
+    ):  # fmt: skip
+        err = io.StringIO()
+        argv = ["--seeds", "1", "--out", str(tmp_path / "out")]
+        for o in sets:
+            argv += ["--set", o]
+        with contextlib.redirect_stderr(err), pytest.raises(SystemExit) as ex:
+            main(argv)
+        assert ex.value.code == 2
+        (line,) = err.getvalue().strip().splitlines()
+        assert fragment in line, line
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("module", "extra"),
+    [
+        ("crowdsim.experiments.compare", ["--seeds", "1"]),
+        ("crowdsim.experiments.calibrate", ["--trials", "1"]),
+        ("crowdsim.experiments.validate", []),
+        ("crowdsim.experiments.sensitivity", []),
+    ],
+)
+def test_an_unwritable_out_is_one_line_before_any_run(tmp_path, module, extra):
+    import importlib
+
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), pytest.raises(SystemExit) as ex:
+        importlib.import_module(module).main([*extra, "--out", str(blocker / "out")])
+    assert ex.value.code == 2
+    (line,) = err.getvalue().strip().splitlines()
+    assert "'--out'" in line and "is not a folder" in line, line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
+
+
+@pytest.mark.parametrize(
+    ("module", "argv", "fragments"),
+    [
+        ("crowdsim.experiments.aggregate", [], ["'DIR': nothing", "allowed: a sweep folder"]),
+        ("crowdsim.experiments.compare", ["--bogus"], ["'--bogus'", "allowed: ", "--seeds"]),
+        ("crowdsim.experiments.calibrate", ["--space", "BAD"], ["'--space'", "not YAML at line"]),
+        ("crowdsim.experiments.validate", ["--params", "BAD"], ["'--params'", "not YAML"]),
+        (
+            "crowdsim.experiments.sensitivity",
+            ["--base-params", "/no/such.yaml"],
+            ["'--base-params'"],
+        ),
+        ("crowdsim.viz.launch", ["--host", "no such host!", "--no-open"], ["'--host'", "allowed"]),
+    ],
+)
+def test_tool_arguments_answered_in_one_line(tmp_path, module, argv, fragments):
+    import importlib
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("a: [1\n")
+    argv = [str(bad) if a == "BAD" else a for a in argv]
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), pytest.raises(SystemExit) as ex:
+        importlib.import_module(module).main(
+            [*argv, "--out", str(tmp_path / "out")] if "launch" not in module and argv else argv
+        )
+    assert ex.value.code == 2
+    (line,) = err.getvalue().strip().splitlines()
+    for f in fragments:
+        assert f in line, line
+
+
 # ------------------------------------------------------------------------ scenario files
 SCENARIO_FILES = {
     "unknown_key": (
@@ -212,6 +291,40 @@ def test_scenario_file_errors_name_the_file_and_line(tmp_path, name):
     for f in fragments:
         assert f in message, message
     assert "unknown option 'scenario'" not in message
+
+
+def test_a_number_for_a_true_false_option_in_a_scenario_file_names_the_line(tmp_path):
+    (tmp_path / "scenario").mkdir()
+    (tmp_path / "scenario" / "two.yaml").write_text(
+        "# @package _global_\nplatform:\n  appeals: 2\n"
+    )
+    message = _refused(["--config-dir", str(tmp_path), "scenario=two"])
+    assert "two.yaml, line 3" in message and "true or false" in message
+
+
+def test_an_output_folder_under_a_file_is_refused_before_hydra_starts(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    message = _refused([f"hydra.run.dir={blocker}/run", "sim.days=1"])
+    assert "'hydra.run.dir'" in message and "is not a folder" in message
+    message = _refused(["-m", "seed=0,1", f"hydra.sweep.dir={blocker}/sweep"])
+    assert "'hydra.sweep.dir'" in message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
+
+
+def test_flags_after_overrides_reach_hydra(tmp_path):
+    (tmp_path / "conf" / "scenario").mkdir(parents=True)
+    (tmp_path / "conf" / "scenario" / "mine.yaml").write_text(
+        "# @package _global_\nscenario_name: mine\nplatform:\n  commission: 0.1  # assumption\n"
+    )
+    out = tmp_path / "OUT"
+    p = _cli(
+        ["population.n_workers=30", "sim.days=1", "--config-dir", str(tmp_path / "conf"),
+         "scenario=mine", f"hydra.run.dir={out}"],
+        tmp_path,
+    )  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    assert json.loads((out / "summary.json").read_text())["scenario"] == "mine"
 
 
 def test_a_good_scenario_file_from_config_dir_is_used(tmp_path):
