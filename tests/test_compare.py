@@ -374,3 +374,36 @@ def test_every_reported_metric_is_in_the_catalogue():
     for key in (*catalogue.HEADLINE, *catalogue.DRIVERS, *report.SCALED, report.COUNTRY_METRIC):
         m = catalogue.CATALOGUE[key]
         assert m.label and m.definition and m.source and m.key == key
+
+
+def _stats_row(scenario, metric, mean, diff, low, high):
+    base = mean - diff
+    return {
+        "scenario": scenario, "metric": metric, "mean": mean, "diff": diff,
+        "diff_ci_low": low, "diff_ci_high": high, "rel_diff": diff / base,
+        "rel_diff_ci_low": low / base, "rel_diff_ci_high": high / base,
+        "detectable": low > 0 or high < 0,
+    }  # fmt: skip
+
+
+def test_a_fall_in_volume_is_ranked_with_rises_of_the_same_factor():
+    """Underneath a floor: tasks submitted fell to under a third (−71%) while pay per task and
+    per paid hour rose less than threefold; the fall is the largest change and is named first."""
+    rows = [
+        _stats_row("min_pay", "tasks_submitted", 55_000, -132_000, -180_000, -90_000),
+        _stats_row("min_pay", "worker_pay_per_1000_tasks_usd", 466.0, 304.0, 100.0, 1500.0),
+        _stats_row("min_pay", "wage_median_paid_only", 13.3, 8.36, 4.6, 13.0),
+        _stats_row("min_pay", "requester_cost_per_approved_task_usd", 0.26, 0.16, 0.05, 1.8),
+        _stats_row("min_pay", "wage_median_all_in", 7.3, 3.77, 2.26, 5.06),
+    ]
+    (item,) = report.executive_summary(
+        pd.DataFrame(rows), {}, "status_quo", ["status_quo", "min_pay"]
+    )
+    assert item["drivers"][0].startswith("tasks submitted −71%")
+    assert len(item["drivers"]) == 3
+
+
+def test_names_keep_their_capitals_inside_a_sentence():
+    assert report.lower_first("Status quo (MTurk-like)") == "status quo (MTurk-like)"
+    assert report.lower_first("EU Platform Work Directive (stylised)").startswith("EU ")
+    assert report.lower_first("Inequality of earnings (Gini)") == "inequality of earnings (Gini)"

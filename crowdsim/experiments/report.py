@@ -263,15 +263,26 @@ def driver_phrase(r: pd.Series) -> str:
     """A detectable change underneath, shortly: "tasks submitted −78% [−86%, −70%]"."""
     meta = C.metric(r["metric"])
     if _relative(r):
-        return f"{meta.label.lower()} {fmt_rel(r['rel_diff'], r['rel_diff_ci_low'], r['rel_diff_ci_high'])}"
-    return f"{meta.label.lower()} {fmt_ci(r['diff'], r['diff_ci_low'], r['diff_ci_high'], meta.kind, signed=True)}"
+        return f"{lower_first(meta.label)} {fmt_rel(r['rel_diff'], r['rel_diff_ci_low'], r['rel_diff_ci_high'])}"
+    return f"{lower_first(meta.label)} {fmt_ci(r['diff'], r['diff_ci_low'], r['diff_ci_high'], meta.kind, signed=True)}"
 
 
 def _size_of_change(r: pd.Series) -> float:
-    if _relative(r):
-        return abs(r["rel_diff"])
+    """How large a change is, as the absolute log of new / old: a fall to a third (−67%) ranks
+    with a rise to three times (+200%), so a fall is not outranked by smaller rises (a relative
+    fall cannot exceed −100%, a rise has no bound)."""
     base = abs(r["mean"] - r["diff"])
-    return abs(r["diff"]) / max(base, 0.01)
+    ratio = 1.0 + r["rel_diff"] if _relative(r) else 1.0 + r["diff"] / max(base, 0.01)
+    return abs(math.log(max(ratio, 1e-3)))
+
+
+def lower_first(text: str) -> str:
+    """``text`` inside a sentence: its first letter lower-cased unless the first word is an
+    acronym or a name ("Status quo (MTurk-like)" -> "status quo (MTurk-like)", "EU ..." kept)."""
+    first = text.split(" ", 1)[0]
+    if len(first) > 1 and any(ch.isupper() for ch in first[1:]):
+        return text
+    return text[:1].lower() + text[1:]
 
 
 def headline_changes(stats: pd.DataFrame, scenario: str) -> tuple[list, list]:
@@ -485,14 +496,14 @@ def _summary_blocks(
             lines.append("No detectable change in any headline number.")
         elif it["no_change"]:
             lines.append(
-                "No detectable change in: " + ", ".join(x.lower() for x in it["no_change"]) + "."
+                "No detectable change in: " + ", ".join(lower_first(x) for x in it["no_change"]) + "."
             )
         if it["drivers"]:
             lines.append("Underneath: " + "; ".join(it["drivers"]) + ".")
         if horizons and it.get("short_run") is not None:
             lines.append(
                 f"Short run (the first {horizons['days']} days after the rule applies to a market "
-                f"that was in the {scenario_title(baseline).lower()} for {horizons['warmup_days']} "
+                f"that was in the {lower_first(scenario_title(baseline))} for {horizons['warmup_days']} "
                 "days): "
                 + ("; ".join(it["short_run"]) if it["short_run"] else "no detectable change in any headline number")
                 + "."
