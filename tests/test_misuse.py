@@ -448,6 +448,22 @@ def test_help_version_and_completion_load_neither_the_model_nor_launchers():
     assert p.stdout.strip() == "[]", p.stdout + p.stderr
 
 
+
+@pytest.mark.parametrize("tool", ["crowdsim-compare", "crowdsim-app"])
+def test_tool_help_and_version_load_neither_pandas_nor_the_report(tool):
+    """crowdsim-compare --help took 3-4 s: it imported the report (scipy, pandas) before parsing."""
+    code = (
+        "import sys, io, contextlib, importlib\n"
+        f"main = importlib.import_module({TOOLS[tool]!r}).main\n"
+        "for flag in ('--help', '--version'):\n"
+        "    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "        main([flag])\n"
+        "heavy = [m for m in ('pandas', 'scipy', 'matplotlib', 'numba', 'mesa') if m in sys.modules]\n"
+        "print(heavy)"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert p.stdout.strip() == "[]", p.stdout + p.stderr
+
 def test_help_names_crowdsim_and_its_groups():
     text = help_text()
     assert text.startswith("crowdsim ") and "powered by Hydra" not in text

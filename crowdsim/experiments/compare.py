@@ -41,17 +41,21 @@ Example::
 from __future__ import annotations
 
 import argparse
+import numbers
 import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from crowdsim.arguments import Parser, int_at_least
 from crowdsim.config import ConfigError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# pandas, numpy and the report are imported where they are used, so that `--help` and
+# `--version` answer without loading them
 
 PROG = "crowdsim-compare"
 MAIN_SCENARIOS = (
@@ -256,6 +260,8 @@ SHORT_RUN_SUBDIR = "${hydra:runtime.choices.reform}/seed_${seed}"
 
 def read_run(path: Path) -> dict:
     """``{summary}`` of a finished run folder, or ``{error}`` for one that failed or never finished."""
+    import pandas as pd
+
     from crowdsim.experiments.sweep import FAILED_FILE, job_state, read_json
 
     state = job_state(path)
@@ -282,7 +288,7 @@ def tidy_summary(scenario: str, seed: int, summary: dict) -> list[dict]:
             value = float(value)
         if value is None:
             value = float("nan")
-        if isinstance(value, int | float | np.integer | np.floating):
+        if isinstance(value, numbers.Real):  # numpy's numbers too
             rows.append(
                 {
                     "scenario": scenario,
@@ -359,6 +365,8 @@ def run_comparison(
             launch,
             subdir=SHORT_RUN_SUBDIR,
         )  # fmt: skip
+    import pandas as pd
+
     failures: list[dict] = []
     tidy = read_runs(out, run_dir, scenarios, seeds, failures)
     if not short:
@@ -378,6 +386,8 @@ def read_runs(
 ) -> pd.DataFrame:  # fmt: skip
     """The tidy rows of the runs ``dir_of(out, scenario, seed)``; runs that failed or never
     finished are appended to ``failures`` (with ``tag``)."""
+    import pandas as pd
+
     rows = []
     for s in scenarios:
         for k in seeds:
@@ -451,6 +461,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
+    args = build_parser().parse_args(argv)  # --help and --version end here, before the imports
+
     import crowdsim
     from crowdsim.cli import config_groups, validate_hydra_overrides, validate_overrides
     from crowdsim.experiments.report import write_outputs
@@ -458,7 +470,6 @@ def _main(argv: list[str] | None) -> int:
     from crowdsim.resources import check_writable
     from crowdsim.run import git_revision
 
-    args = build_parser().parse_args(argv)
     try:
         scenarios = resolve_scenarios(args.scenarios)
         if args.baseline not in scenarios:
