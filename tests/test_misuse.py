@@ -517,6 +517,28 @@ def test_a_repeated_logged_warning_is_shown_once():
     assert [r.levelname for r in records] == ["WARNING", "ERROR", "ERROR"]
 
 
+
+def test_a_submitit_warning_prints_once_where_the_sweep_is_launched():
+    """submitit's own stdout and stderr handlers plus the root logger's (Hydra's console) printed
+    each warning three times; with the launcher's setup and crowdsim's filter, a warning polled
+    three times prints once."""
+    code = (
+        "import logging\n"
+        "logging.basicConfig(format='[%(asctime)s][HYDRA] %(message)s', level=logging.INFO)\n"
+        "from submitit.core import logger\n"
+        "from crowdsim.cli import _warn_once\n"
+        "from hydra_plugins.crowdsim_launchers.launchers import submitit_logs_once\n"
+        "_warn_once(); submitit_logs_once()\n"
+        "for n in range(1, 4):\n"
+        "    logger.get_logger().warning(f'Call #{n} - Bypassing sacct error x, status may be inaccurate.')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "SUBMITIT_LOG_LEVEL"}
+    p = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert p.returncode == 0, p.stderr
+    assert (p.stdout + p.stderr).count("Bypassing sacct error") == 1, p.stdout + p.stderr
+
 def test_package_names_stay_the_functions_and_classes():
     import importlib
 

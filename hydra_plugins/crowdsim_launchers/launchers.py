@@ -218,6 +218,22 @@ from hydra_plugins.hydra_submitit_launcher.submitit_launcher import (  # noqa: E
 )
 
 
+def submitit_logs_once() -> None:
+    """Each submitit message once in the process that submits the jobs: submitit gives its
+    logger a stderr handler and a stdout handler of its own and lets records reach the root
+    logger too, so every warning (e.g. "Bypassing sacct error" while polling) printed three
+    times. Its stderr handler alone is kept here; the jobs' own processes keep submitit's setup
+    (their stderr files carry its messages, which :func:`_timed_out` reads)."""
+    from submitit.core import logger as submitit_logger
+
+    own = submitit_logger.get_logger()
+    for handler in list(own.handlers):
+        if handler.get_name() == "submitit_out":
+            own.removeHandler(handler)
+    if any(h.get_name() == "submitit_err" for h in own.handlers):
+        own.propagate = False
+
+
 class _SubmititLauncher(BaseSubmititLauncher):
     def __call__(
         self,
@@ -263,6 +279,7 @@ class _SubmititLauncher(BaseSubmititLauncher):
         from submitit.core.utils import UncompletedJobError
 
         assert self.config is not None and self.hydra_context is not None
+        submitit_logs_once()
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
         todo, _finished = split_finished(
