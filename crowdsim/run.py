@@ -53,6 +53,7 @@ def _run_with_progress(model, delay_seconds: float = 3.0) -> None:
     from tqdm import tqdm
 
     days = model.n_hours / 24
+    columns, lines = _terminal_size(sys.stderr)
     with tqdm(
         total=days,
         unit="day",
@@ -61,11 +62,24 @@ def _run_with_progress(model, delay_seconds: float = 3.0) -> None:
         disable=not sys.stderr.isatty(),
         file=sys.stderr,
         bar_format="{desc}: {percentage:3.0f}%|{bar}| day {n:.0f}/{total:.0f} [{elapsed}<{remaining}]",
-        dynamic_ncols=True,
+        # a terminal that reports no size (0 x 0: a pseudo-terminal nobody sized, as under
+        # `script` or some CI runners) got no bar at all: 80 x 24 then
+        ncols=columns or 80,
+        nrows=lines or 24,
+        dynamic_ncols=bool(columns),
     ) as bar:
         while model.hour < model.n_hours:
             model.run(hours=24)  # a day at a time: the same steps as model.run()
             bar.update(1)
+
+
+def _terminal_size(stream) -> tuple[int, int]:
+    """Columns and lines of the terminal ``stream`` writes to; 0 for what it does not report."""
+    try:
+        size = os.get_terminal_size(stream.fileno())
+    except (AttributeError, OSError, ValueError):
+        return 0, 0
+    return size.columns, size.lines
 
 
 def git_revision() -> str | None:

@@ -393,6 +393,45 @@ def test_progress_bar_gives_the_same_run():
     }
 
 
+
+def _progress_output(stderr_on_terminal: bool) -> str:
+    """What a 2-day run with the progress bar (shown at once) writes to its stderr: a
+    pseudo-terminal of 0 columns (never sized, as under `script` or a CI runner), or a pipe."""
+    import pty
+
+    code = (
+        "from crowdsim.config import to_config\n"
+        "from crowdsim.model import CrowdWorkModel\n"
+        "from crowdsim.run import _run_with_progress\n"
+        "m = CrowdWorkModel(to_config(None, population__n_workers=40, sim__days=2), create_agents=False)\n"
+        "_run_with_progress(m, delay_seconds=0)\n"
+    )
+    if not stderr_on_terminal:
+        p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0, p.stderr
+        return p.stderr
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-c", code], stderr=slave, stdout=subprocess.DEVNULL)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:  # the run ended and closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    assert proc.wait(timeout=120) == 0
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_progress_bar_on_a_terminal_of_unknown_width_and_none_off_a_terminal():
+    shown = _progress_output(stderr_on_terminal=True)
+    assert "simulating: 100%" in shown and "day 2/2" in shown, repr(shown)
+    assert "day" not in _progress_output(stderr_on_terminal=False)
+
 # ------------------------------------------------------------------------ the app's port
 def test_app_refuses_a_taken_port_before_saying_it_serves():
     from crowdsim.viz.launch import main
