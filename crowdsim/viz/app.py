@@ -216,6 +216,18 @@ def _percent(num: float, den: float) -> float:
     return 100.0 * num / den if den > 0 else 0.0
 
 
+# Rejection rates are drawn once this many assignments have been reviewed: over the first few
+# reviews one rejection is 10-20% and the spike squashed the rest of the curve (a display choice)
+MIN_REVIEWED = 100
+
+
+def _rejection_percent(m, counter: str) -> float:
+    reviewed = m.counters["assignments_rejected"] + m.counters["assignments_approved"]
+    if reviewed < MIN_REVIEWED:
+        return float("nan")
+    return _percent(m.counters[counter], reviewed)
+
+
 MODEL_REPORTERS = {
     "Active workers": _hourly("active_workers"),
     "Open tasks": _hourly("tasks_open"),
@@ -223,13 +235,9 @@ MODEL_REPORTERS = {
     "Returned": lambda m: 100.0 * m.unpaid_shares()["returned"],
     "Rejected": lambda m: 100.0 * m.unpaid_shares()["rejected"],
     "Never paid": lambda m: 100.0 * m.unpaid_shares()["never_paid"],
-    "Rejection rate": lambda m: _percent(
-        m.counters["assignments_rejected"],
-        m.counters["assignments_rejected"] + m.counters["assignments_approved"],
-    ),
-    "Unjustified rejection rate": lambda m: _percent(
-        m.counters["assignments_rejected_unjustified"],
-        m.counters["assignments_rejected"] + m.counters["assignments_approved"],
+    "Rejection rate": lambda m: _rejection_percent(m, "assignments_rejected"),
+    "Unjustified rejection rate": lambda m: _rejection_percent(
+        m, "assignments_rejected_unjustified"
     ),
     "Paid to workers": lambda m: m.ledger.balance["worker_paid"] / MICRO,
     "Awaiting payment": lambda m: float(m.workers.pending_value_micro[: m.workers.n].sum()) / MICRO,
@@ -388,7 +396,7 @@ TIME_SERIES = [
     (
         "rejections",
         {"Rejection rate": "tab:red", "Unjustified rejection rate": "tab:purple"},
-        "Rejections (so far)",
+        f"Rejections (so far, from the {MIN_REVIEWED}th reviewed task)",
         "% of reviewed tasks",
     ),
     (
@@ -634,7 +642,8 @@ def CrowdsimViz(
                 f"Pause while ▶ plays: {pause.value} ms",
                 value=pause, min=0, max=1000, step=50, thumb_label=True,
             )  # fmt: skip
-        with solara.Card("Rules and market (press Reset to apply)"):
+        # a short title: the sidebar cut "Rules and market (press Reset to apply)" to its width
+        with solara.Card("Rules and market", subtitle="Press Reset to apply them"):
             RulesForm(model_params(), parameters)
     Dashboard(model.value)
 

@@ -168,8 +168,8 @@ def Headline(model):
 
 def wage_by_country_figure(model) -> Figure:
     """Box plots of all-in wages by country (log axis) with local minimum wages in USD."""
-    fig = Figure(figsize=(5.6, 3.6))
-    fig.subplots_adjust(left=0.24, right=0.97, top=0.92, bottom=0.14)
+    fig = Figure(figsize=(5.6, 3.8))
+    fig.subplots_adjust(left=0.24, right=0.97, top=0.92, bottom=0.2)
     ax = fig.subplots()
     m = measured_workers(model)
     codes = list(model.countries.codes)
@@ -228,10 +228,15 @@ def wage_by_country_figure(model) -> Figure:
             f"{c} (n={len(g)})\n{np.mean(g[:, 0] >= g[:, 1]):.0%} ≥ local min" for c, g in groups
         ]
         ax.set_yticks(range(1, len(groups) + 1), labels, fontsize=8)
-        ax.legend(loc="lower right", fontsize=7)
+        legend_under(fig)
     ax.set_xlabel("all-in wage, USD per hour (earnings / paid and unpaid time)", fontsize=8)
     ax.set_title("All-in wages by country against local minimum wages", fontsize=10)
     return fig
+
+
+def legend_under(fig: Figure, ncols: int = 2) -> None:
+    """The figure's legend under its x label, where it covers no box or line."""
+    fig.legend(loc="lower center", ncols=ncols, fontsize=7, frameon=False)
 
 
 @solara.component
@@ -248,9 +253,10 @@ def WageByCountry(model):
 def _day_axis(ax, hours: int) -> None:
     """x axis in days since the start (hours when less than two days have run)."""
     if hours < 48:
-        step = next(s for s in (1, 2, 3, 6, 12) if max(hours, 24) / s <= 8)
+        span = max(hours, 1) if hours else 24  # the axis runs to hour 24 before the first Step
+        step = next(s for s in (1, 2, 3, 6, 12) if span / s <= 8)
         ax.set_xlabel("hours since the start (1 Step = 1 hour)", fontsize=8)
-        ax.xaxis.set_major_locator(FixedLocator(list(range(0, max(hours, 24) + 1, step))))
+        ax.xaxis.set_major_locator(FixedLocator(list(range(0, span + 1, step))))
     else:
         ax.set_xlabel("days since the start", fontsize=8)
         ax.xaxis.set_major_locator(FixedLocator(_day_ticks(hours)))
@@ -295,10 +301,17 @@ def time_series_figure(frame, measures: dict, title: str, ylabel: str, twin=None
                 label="same rules, another seed" if i == 0 else None,
             )  # fmt: skip
     ax.set_xlim(0, max(hours, 1))
-    lo = np.nanmin([np.nanmin(frame[n].to_numpy(float)) for n in measures] + [0.0])
-    ax.set_ylim(bottom=min(lo, 0.0))
+    values = np.concatenate([frame[n].to_numpy(float) for n in measures])
+    values = values[np.isfinite(values)]
+    ax.set_ylim(bottom=min(float(values.min()), 0.0) if values.size else 0.0)
+    if not values.size:  # e.g. a rate drawn only from its 100th review on
+        ax.text(
+            0.5, 0.5, "Too little data yet:\nkeep the market running",
+            ha="center", va="center", transform=ax.transAxes, color="0.4",
+        )  # fmt: skip
+        ax.set_yticks([])
     _day_axis(ax, hours)
-    if len(ax.get_lines()) > 1:
+    if len(ax.get_lines()) > 1 and values.size:
         ax.legend(loc="upper left", fontsize=7)
     return fig
 
@@ -362,8 +375,8 @@ def comparison_rows(base: dict, other: dict, chance: dict) -> list[dict]:
 def comparison_figure(models: dict) -> Figure:
     """All-in wages by country for two rule sets side by side (boxes: quartiles, whiskers:
     5th-95th percentile), with each country's local minimum wage."""
-    fig = Figure(figsize=(8.4, 4.0))
-    fig.subplots_adjust(left=0.08, right=0.74, top=0.9, bottom=0.14)
+    fig = Figure(figsize=(8.4, 4.4))
+    fig.subplots_adjust(left=0.06, right=0.98, top=0.92, bottom=0.22)
     ax = fig.subplots()
     names = list(models)
     first = models[names[0]]
@@ -402,7 +415,7 @@ def comparison_figure(models: dict) -> Figure:
     ax.set_title(
         "Who earns what under each set of rules? (same seed, same workers at the start)", fontsize=9
     )
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7)
+    legend_under(fig)
     if not shown:
         ax.text(0.5, 0.5, "Too few workers with enough working time yet", ha="center",
                 va="center", transform=ax.transAxes, color="0.4")  # fmt: skip
