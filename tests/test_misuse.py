@@ -393,7 +393,6 @@ def test_progress_bar_gives_the_same_run():
     }
 
 
-
 def _progress_output(stderr_on_terminal: bool) -> str:
     """What a 2-day run with the progress bar (shown at once) writes to its stderr: a
     pseudo-terminal of 0 columns (never sized, as under `script` or a CI runner), or a pipe."""
@@ -407,7 +406,9 @@ def _progress_output(stderr_on_terminal: bool) -> str:
         "_run_with_progress(m, delay_seconds=0)\n"
     )
     if not stderr_on_terminal:
-        p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        p = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+        )
         assert p.returncode == 0, p.stderr
         return p.stderr
     master, slave = pty.openpty()
@@ -431,6 +432,7 @@ def test_progress_bar_on_a_terminal_of_unknown_width_and_none_off_a_terminal():
     shown = _progress_output(stderr_on_terminal=True)
     assert "simulating: 100%" in shown and "day 2/2" in shown, repr(shown)
     assert "day" not in _progress_output(stderr_on_terminal=False)
+
 
 # ------------------------------------------------------------------------ the app's port
 def test_app_refuses_a_taken_port_before_saying_it_serves():
@@ -487,7 +489,6 @@ def test_help_version_and_completion_load_neither_the_model_nor_launchers():
     assert p.stdout.strip() == "[]", p.stdout + p.stderr
 
 
-
 @pytest.mark.parametrize("tool", ["crowdsim-compare", "crowdsim-app"])
 def test_tool_help_and_version_load_neither_pandas_nor_the_report(tool):
     """crowdsim-compare --help took 3-4 s: it imported the report (scipy, pandas) before parsing."""
@@ -502,6 +503,7 @@ def test_tool_help_and_version_load_neither_pandas_nor_the_report(tool):
     )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert p.stdout.strip() == "[]", p.stdout + p.stderr
+
 
 def test_help_names_crowdsim_and_its_groups():
     text = help_text()
@@ -556,7 +558,6 @@ def test_a_repeated_logged_warning_is_shown_once():
     assert [r.levelname for r in records] == ["WARNING", "ERROR", "ERROR"]
 
 
-
 def test_a_submitit_warning_prints_once_where_the_sweep_is_launched():
     """submitit's own stdout and stderr handlers plus the root logger's (Hydra's console) printed
     each warning three times; with the launcher's setup and crowdsim's filter, a warning polled
@@ -577,6 +578,7 @@ def test_a_submitit_warning_prints_once_where_the_sweep_is_launched():
     )
     assert p.returncode == 0, p.stderr
     assert (p.stdout + p.stderr).count("Bypassing sacct error") == 1, p.stdout + p.stderr
+
 
 def test_package_names_stay_the_functions_and_classes():
     import importlib
