@@ -496,7 +496,9 @@ def _summary_blocks(
             lines.append("No detectable change in any headline number.")
         elif it["no_change"]:
             lines.append(
-                "No detectable change in: " + ", ".join(lower_first(x) for x in it["no_change"]) + "."
+                "No detectable change in: "
+                + ", ".join(lower_first(x) for x in it["no_change"])
+                + "."
             )
         if it["drivers"]:
             lines.append("Underneath: " + "; ".join(it["drivers"]) + ".")
