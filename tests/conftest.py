@@ -32,6 +32,25 @@ def calibration_on_launcher(tmp_path, name: str, options: list[str], timeout: in
     return out, trials, here
 
 
+def legend_clear_of_the_plot(fig) -> None:
+    """Assert that ``fig``'s one legend lies inside the figure and covers neither an axes nor an
+    x label (drawn as it is saved)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    (legend,) = fig.legends
+    box = legend.get_window_extent(renderer)
+    page = fig.bbox
+    assert page.x0 <= box.x0 and box.x1 <= page.x1 and page.y0 <= box.y0, "legend cut off"
+    for ax in fig.axes:
+        assert not box.overlaps(ax.get_window_extent(renderer)), "legend covers the plot"
+        label = ax.xaxis.label
+        if label.get_text():
+            assert not box.overlaps(label.get_window_extent(renderer)), "legend on the x label"
+
+
 @pytest.fixture
 def small():
     """Options for a small, fast run."""

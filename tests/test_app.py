@@ -247,32 +247,19 @@ def test_first_hours_have_ticks_and_a_rate_is_drawn_from_its_100th_review():
     assert not app.time_series(model, "rejections").axes[0].texts
 
 
-def _inside_and_clear_of_the_axes(fig) -> None:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    canvas = FigureCanvasAgg(fig)
-    canvas.draw()
-    renderer = canvas.get_renderer()
-    (legend,) = fig.legends
-    box = legend.get_window_extent(renderer)
-    page = fig.bbox
-    assert page.x0 <= box.x0 and box.x1 <= page.x1 and page.y0 <= box.y0, "legend cut off"
-    ax = fig.axes[0]
-    assert not box.overlaps(ax.get_window_extent(renderer)), "legend covers the plot"
-    assert not box.overlaps(ax.xaxis.label.get_window_extent(renderer)), "legend on the x label"
-
-
 def test_wage_plots_keep_their_legend_whole_and_off_the_boxes():
     """The comparison's legend ran off the figure ("$8/h minimum pay on measured tim") and the
     wage plot's covered the bottom boxes."""
+    from conftest import legend_clear_of_the_plot
+
     from crowdsim.experiments.report import scenario_title
     from crowdsim.viz.components import comparison_figure
 
     models = app.run_comparison("min_pay", n_workers=300, seed=2, hours=30)
-    _inside_and_clear_of_the_axes(wage_by_country_figure(models["status quo"]))
+    legend_clear_of_the_plot(wage_by_country_figure(models["status quo"]))
     shown = {scenario_title(k if k != "status quo" else "status_quo"): m for k, m in models.items()}
     shown.pop(next(reversed(shown)))  # the chance twin is the table's, not the plot's
-    _inside_and_clear_of_the_axes(comparison_figure(shown))
+    legend_clear_of_the_plot(comparison_figure(shown))
 
 
 def test_the_same_rules_with_the_next_seed_run_alongside():

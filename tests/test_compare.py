@@ -407,3 +407,19 @@ def test_names_keep_their_capitals_inside_a_sentence():
     assert report.lower_first("Status quo (MTurk-like)") == "status quo (MTurk-like)"
     assert report.lower_first("EU Platform Work Directive (stylised)").startswith("EU ")
     assert report.lower_first("Inequality of earnings (Gini)") == "inequality of earnings (Gini)"
+
+
+@pytest.mark.parametrize("plot", ["unpaid_breakdown", "rejection_and_delay", "revenue_vs_pay"])
+def test_report_plot_legends_sit_under_the_x_labels(comparison, monkeypatch, tmp_path, plot):
+    """The rejection plot's legend, placed a fraction of the axes' height under them, ran into
+    its x label."""
+    from conftest import legend_clear_of_the_plot
+
+    from crowdsim.viz import plots
+
+    drawn = []
+    monkeypatch.setattr(plots, "save_figure", lambda fig, path: drawn.append(fig) or path)
+    stats = pd.read_parquet(comparison / "comparison_summary.parquet")
+    titles = {s: report.scenario_title(s) for s in SCENARIOS}
+    getattr(plots, plot)(stats, SCENARIOS, titles, tmp_path / "p.png", "title")
+    legend_clear_of_the_plot(drawn[0])

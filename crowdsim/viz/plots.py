@@ -51,10 +51,13 @@ def _figure(width: float, height: float, title: str) -> Figure:
 
 
 def _legend_below(ax, ncols: int = 4) -> None:
-    """A legend under the axes, where it cannot cover a bar."""
-    ax.legend(
-        loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=ncols, fontsize=8, frameon=False
-    )
+    """The legend of ``ax`` under the figure's x labels, where it covers no bar (the layout
+    makes room for it: placed under the axes by a fraction of their height, it ran into the
+    x label of a short plot)."""
+    ax.figure.legend(
+        *ax.get_legend_handles_labels(), loc="outside lower center", ncols=ncols, fontsize=8,
+        frameon=False,
+    )  # fmt: skip
 
 
 def _errors(mean, low, high) -> np.ndarray:
@@ -298,7 +301,7 @@ def rejection_and_delay(
     ax1.set_xlabel("% of assignments judged")
     ax1.set_title("Rejections", fontsize=10)
     ax1.set_xlim(left=0)
-    _legend_below(ax1, 1)
+    _legend_below(ax1, 2)
     d = _metric(stats, "payment_delay_days_mean", order)
     ax2.barh(
         y,
