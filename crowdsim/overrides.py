@@ -497,7 +497,8 @@ def launcher_options() -> dict[str, str | None]:
     """Launcher choices for ``hydra/launcher=``: name -> the plugin config it builds on.
 
     The files in crowdsim/conf/hydra/launcher/ (documented settings) plus the configs installed plugins
-    register (``basic``, ``joblib``, ``submitit_local``, ``submitit_slurm``, ``ray``...). A file
+    register whose launcher crowdsim allows (``basic``, ``joblib``, ``submitit_local``,
+    ``submitit_slurm``, ``ray``; not Ray's cloud launcher, which would start machines). A file
     whose plugin is not installed maps to the missing plugin's name.
     """
     import yaml
@@ -505,7 +506,12 @@ def launcher_options() -> dict[str, str | None]:
     from hydra.core.plugins import Plugins
 
     Plugins.instance()  # importing the plugins registers their configs
-    stored = {n.removesuffix(".yaml") for n in ConfigStore.instance().list("hydra/launcher")}
+    cs, allowed = ConfigStore.instance(), allowed_targets().get("launcher", ())
+    stored = set()
+    for n in cs.list("hydra/launcher"):  # only the launchers crowdsim allows (e.g. not ray_aws)
+        node = cs.load(f"hydra/launcher/{n}").node
+        if node.get("_target_") in allowed:
+            stored.add(n.removesuffix(".yaml"))
     options: dict[str, str | None] = dict.fromkeys(sorted(stored))
     for path in sorted((Path(CONFIG_DIR) / "hydra" / "launcher").glob("*.yaml")):
         base = None
