@@ -62,7 +62,7 @@ class CrowdWorkModel(mesa.Model):
         if isinstance(config, CrowdSimConfig) and not overrides:
             validate(cfg)
         super().__init__(rng=cfg.seed)
-        self.threads = threads.configure()  # for the compiled phases; results do not depend on it
+        self.threads = threads.configure(cfg.population.n_workers)  # results do not depend on it
         # One seed, separate streams per concern (spawned from the model's rng): what requesters
         # post, how workers search, how work is judged and who comes and goes stay aligned across
         # configurations that share a seed (common random numbers), however behaviour diverges.

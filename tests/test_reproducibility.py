@@ -66,3 +66,22 @@ def test_pool_workers_use_one_thread():
         1,
         1,
     ]
+
+
+def test_small_pools_run_on_one_thread(monkeypatch):
+    """A model smaller than threads.PARALLEL_MIN_WORKERS runs its compiled phases on one thread
+    (results do not depend on it, see above); larger ones on every CPU the process may use,
+    unless NUMBA_NUM_THREADS says otherwise."""
+    import numba
+
+    from crowdsim import threads
+
+    monkeypatch.delenv("NUMBA_NUM_THREADS", raising=False)
+    try:
+        assert threads.configure(threads.PARALLEL_MIN_WORKERS - 1) == 1
+        every = min(threads.available_cpus(), numba.config.NUMBA_NUM_THREADS)
+        assert threads.configure(threads.PARALLEL_MIN_WORKERS) == every
+        monkeypatch.setenv("NUMBA_NUM_THREADS", str(numba.config.NUMBA_NUM_THREADS))
+        assert threads.configure(1000) == numba.config.NUMBA_NUM_THREADS
+    finally:
+        threads.configure()
