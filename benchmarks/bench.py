@@ -4,6 +4,7 @@ Usage:
     python benchmarks/bench.py                 # small and medium workloads, start-up, Mesa baseline
     python benchmarks/bench.py large           # MTurk scale: 100k workers x 365 days
     python benchmarks/bench.py small medium large scaling
+    python benchmarks/bench.py cost            # cost per worker-hour, 10k to 1M workers (+ plot)
 
 Each workload runs in a fresh subprocess (so peak RSS is its own) and prints one JSON line:
 workers, days, threads, the time to load the compiled kernels (or compile them, on a machine's
@@ -46,8 +47,10 @@ def run_workload(n_workers: int, days: int, seed: int = 1) -> dict:
     t0 = time.perf_counter()
     model = CrowdWorkModel(population__n_workers=n_workers, sim__days=days, seed=seed)
     t1 = time.perf_counter()
+    c1 = _cpu_s()
     model.run()
     t2 = time.perf_counter()
+    cpu = _cpu_s() - c1
     res = model.results()
     t3 = time.perf_counter()
     worker_hours = float(model.series["present_workers"].sum())
@@ -62,11 +65,83 @@ def run_workload(n_workers: int, days: int, seed: int = 1) -> dict:
         "results_s": round(t3 - t2, 3),
         "worker_hours": worker_hours,
         "worker_hours_per_s": round(worker_hours / (t2 - t1)),
+        "cpu_s": round(cpu, 3),  # CPU seconds of the run (all threads): steadier than wall on a busy machine
+        "requesters": int(model.requesters.n),
+        "records_in_flight_max": int(model.records.n),
         "active_worker_hours_per_s": round(float(model.series["active_workers"].sum()) / (t2 - t1)),
         "peak_rss_mb": round(_peak_rss_mb(), 1),
         "phase_s": {k: round(v, 3) for k, v in model.phase_seconds.items()},
         "median_all_in_wage": res.summary["wage_median_all_in"],
     }
+
+
+def _cpu_s() -> float:
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+COST_SIZES = (10_000, 30_000, 100_000, 300_000, 1_000_000)
+COST_DAYS = 14
+
+
+def run_cost(out_dir: str) -> dict:
+    """Cost per simulated worker-hour from 10k to 1M workers (``COST_DAYS`` days each, one
+    fresh process per size): wall and CPU microseconds per worker-hour, peak memory, and what
+    grows with the pool (requesters, submission records in flight); written to
+    ``cost_per_worker_hour.json`` and plotted in ``cost_per_worker_hour.png`` in ``out_dir``."""
+    from pathlib import Path
+
+    rows = []
+    for n in COST_SIZES:
+        r = _child("run_workload", n, COST_DAYS)
+        rows.append(
+            {
+                "workers": n,
+                "threads": r["threads"],
+                "worker_hours": r["worker_hours"],
+                "wall_us_per_worker_hour": round(1e6 * r["wall_s"] / r["worker_hours"], 4),
+                "cpu_us_per_worker_hour": round(1e6 * r["cpu_s"] / r["worker_hours"], 4),
+                "peak_rss_mb": r["peak_rss_mb"],
+                "requesters": r["requesters"],
+                "records_in_flight_max": r["records_in_flight_max"],
+            }
+        )
+        print(json.dumps(rows[-1]), flush=True)
+    out = Path(out_dir)
+    (out / "cost_per_worker_hour.json").write_text(json.dumps({"days": COST_DAYS, "sizes": rows}, indent=1) + "\n")
+    _plot_cost(rows, out / "cost_per_worker_hour.png")
+    first, last = rows[0], rows[-1]
+    return {
+        "workload": "cost",
+        "days": COST_DAYS,
+        "cpu_us_per_worker_hour": {r["workers"]: r["cpu_us_per_worker_hour"] for r in rows},
+        "ratio_largest_to_smallest": round(last["cpu_us_per_worker_hour"] / first["cpu_us_per_worker_hour"], 2),
+    }
+
+
+def _plot_cost(rows: list[dict], path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = [r["workers"] for r in rows]
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), layout="constrained")
+    ax.plot(n, [r["cpu_us_per_worker_hour"] for r in rows], "o-", label="CPU time")
+    ax.plot(n, [r["wall_us_per_worker_hour"] for r in rows], "s--", label="wall time")
+    for r in rows:
+        ax.annotate(f"{r['threads']} thr, {r['peak_rss_mb'] / 1024:.1f} GB", (r["workers"], r["cpu_us_per_worker_hour"]),
+                    textcoords="offset points", xytext=(0, 8), ha="center", fontsize=7)  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("workers in the pool")
+    ax.set_ylabel("microseconds per simulated worker-hour")
+    ax.set_title(f"Does a worker-hour cost the same at every size? ({COST_DAYS} days each)")
+    ax.legend(loc="lower left")
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def run_startup(n_workers: int = 100_000) -> dict:
@@ -121,6 +196,8 @@ def main(argv: list[str]) -> None:
             r = _child("run_startup")
         elif name == "mesa":
             r = _child("run_mesa_boltzmann")
+        elif name == "cost":
+            r = run_cost(str(__file__.rsplit("/", 1)[0]))
         elif name == "scaling":
             days = 28
             big, small = _child("run_workload", 100_000, days), _child("run_workload", 10_000, days)
@@ -133,7 +210,7 @@ def main(argv: list[str]) -> None:
             }
         else:
             raise SystemExit(
-                f"bench: error: unknown workload {name!r} (allowed: {', '.join([*WORKLOADS, 'startup', 'mesa', 'scaling'])})"
+                f"bench: error: unknown workload {name!r} (allowed: {', '.join([*WORKLOADS, 'startup', 'mesa', 'scaling', 'cost'])})"
             )
         results[name] = r
         print(json.dumps(r), flush=True)
