@@ -990,6 +990,22 @@ def reformed_config(cfg: CrowdSimConfig) -> CrowdSimConfig:
     a bad rule raises :class:`ConfigError` naming ``reform.rules.OPTION``)."""
     rules = OmegaConf.to_container(OmegaConf.create(dict(cfg.reform.rules)))
     base = OmegaConf.structured(cfg)
+    _apply_rules(base, rules, f"reform '{cfg.reform.name}'")
+    out = OmegaConf.to_object(base)
+    for rule in RULES[3:]:  # those of one config (not the reform rules again)
+        rule.check(out)
+    return out
+
+
+def check_rules(rules: dict) -> None:
+    """Reform rules given on a command line (``reform.rules={platform: {commission: 0.1}}``),
+    each checked as the option it sets (misspelt keys, NaN, out of range); raise ConfigError."""
+    _apply_rules(OmegaConf.structured(CrowdSimConfig), rules, "reform.rules")
+
+
+def _apply_rules(base: DictConfig, rules: dict, label: str) -> None:
+    """Set each rule (an option of the schema and its value) in ``base``, checking it; a bad one
+    raises :class:`ConfigError` naming ``reform.rules.OPTION``, its message led by ``label``."""
     for key, value in _dotted(rules):
         try:
             _check_key_exists(None, key)
@@ -1000,16 +1016,11 @@ def reformed_config(cfg: CrowdSimConfig) -> CrowdSimConfig:
                 check_option(option, _get(after, key))
         except ConfigError as exc:
             raise ConfigError(
-                f"reform.rules.{exc.option}", exc.value, exc.allowed,
-                message=f"reform '{cfg.reform.name}': {exc}",
-            ) from None  # fmt: skip
+                f"reform.rules.{exc.option}", exc.value, exc.allowed, message=f"{label}: {exc}"
+            ) from None
         except Exception as exc:
             err = _translate_omegaconf_error(exc)
             raise ConfigError(f"reform.rules.{key}", value, err.allowed) from None
-    out = OmegaConf.to_object(base)
-    for rule in RULES[3:]:  # those of one config (not the reform rules again)
-        rule.check(out)
-    return out
 
 
 def _reform_rules_valid(cfg: CrowdSimConfig) -> None:

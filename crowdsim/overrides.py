@@ -113,10 +113,11 @@ def group_file(group: str, name: str, extra: list[str] | tuple[str, ...] = ()) -
 
 def _line_of(text: str, key: str) -> int | None:
     """Line (1-based) where the last part of a dotted key is set in a YAML text, if found."""
-    pattern = re.compile(rf"^\s*['\"]?{re.escape(key.split('.')[-1])}['\"]?\s*:")
-    for i, line in enumerate(text.splitlines(), 1):
-        if pattern.match(line):
-            return i
+    for name in (key, key.split(".")[-1]):  # `platform.commission: 0.1,0.2` in sweeper params
+        pattern = re.compile(rf"^\s*['\"]?{re.escape(name)}['\"]?\s*:")
+        for i, line in enumerate(text.splitlines(), 1):
+            if pattern.match(line):
+                return i
     return None
 
 
@@ -171,6 +172,7 @@ def check_group_file(group: str, name: str, extra: list[str] | tuple[str, ...] =
             message=f"{path}: no '# @package _global_' line (allowed: {group} files start with it, "
             "so that their keys are options such as platform.commission)",
         )
+    _check_defaults_list(path, text, group, content.get("defaults"), extra)
     prefix = "" if group in GLOBAL_GROUPS else f"{group}."
     try:
         check_no_code({k: v for k, v in content.items() if k != "defaults"}, prefix)
@@ -189,14 +191,53 @@ def check_group_file(group: str, name: str, extra: list[str] | tuple[str, ...] =
     return content
 
 
+def _check_defaults_list(
+    path: Path, text: str, group: str, defaults: Any, extra: list[str] | tuple[str, ...]
+) -> None:
+    """Each ``group: name`` entry of a group file's defaults list names a file of that group
+    (``/population: mturk``; without ``/`` the group is under the file's own); else ConfigError
+    naming the file, the line and the group's files."""
+    groups = config_groups(extra)
+    for entry in defaults if isinstance(defaults, list) else []:
+        if not (isinstance(entry, dict) and len(entry) == 1):
+            continue
+        (key, value), = entry.items()
+        name = str(key).removeprefix("override ").removeprefix("optional ").split("@")[0].strip()
+        chosen = name[1:] if name.startswith("/") else f"{group}/{name}"
+        if _is_hydra_key(chosen) or value is None or str(value) in groups.get(chosen, ()):
+            continue
+        line = next(
+            (i for i, ln in enumerate(text.splitlines(), 1) if re.match(
+                rf"^\s*-\s*.*{re.escape(str(key))}\s*:\s*['\"]?{re.escape(str(value))}", ln)),
+            None,
+        )  # fmt: skip
+        where = f"{path}, line {line}" if line else str(path)
+        allowed = ", ".join(groups[chosen]) if chosen in groups else f"groups {', '.join(groups)}"
+        raise ConfigError(
+            chosen,
+            value,
+            allowed,
+            message=f"{where}: defaults: invalid value for option '{chosen}': {value!r} "
+            f"(allowed: {allowed})",
+        )
+
+
 def check_literal(key: str, value: Any, text: str | None = None) -> None:
     """A value typed for a true/false option must be true or false: OmegaConf would read any
-    number as one (``platform.appeals=2`` is true)."""
-    from crowdsim.config import _option
+    number as one (``platform.appeals=2`` is true); a mapping option is not given an empty
+    mapping (``market.type_shares={}`` is merged into the defaults: nothing changes)."""
+    import typing
+
+    from crowdsim.config import _option, describe
 
     option = _option(key)
     if option is not None and option.type is bool and not isinstance(value, bool):
         raise ConfigError(key, value if text is None else text, "true or false")
+    if option is not None and value == {} and typing.get_origin(option.type) is dict:
+        # merged into the defaults, an empty mapping would change nothing, silently
+        keys = option.meta.get("keys")
+        allowed = f"a mapping with keys among {', '.join(keys)}" if keys else describe(*option[1:])
+        raise ConfigError(key, text or "{}", f"{allowed}; an empty one changes nothing")
 
 
 # ------------------------------------------------------------------------------- running code
@@ -305,12 +346,27 @@ def check_keys(overrides: list[str], multirun: bool, groups: dict[str, list[str]
             _check_key_exists(None, key, o.value() if o.value_type is not None else None)
             if o.value_type is not None and not o.is_sweep_override():
                 check_literal(key, o.value(), value)
+                _check_rules_override(key, o.value())
         if o.is_sweep_override() and not multirun:
             raise ConfigError(
                 key,
                 value,
                 "one value; to run several (a sweep), add -m: crowdsim -m " + text,
             )
+
+
+RULES_KEY = "reform.rules"  # a mapping of options (crowdsim.config.ReformConfig.rules)
+
+
+def _check_rules_override(key: str, value: Any) -> None:
+    """Reform rules set on the command line are checked as the options they set."""
+    from crowdsim.config import check_rules
+
+    if key == RULES_KEY or key.startswith(RULES_KEY + "."):
+        rest = key[len(RULES_KEY) + 1 :]
+        rules = _nest(rest, value) if rest else value
+        if isinstance(rules, dict):
+            check_rules(rules)
 
 
 def _nest(dotted: str, value: Any) -> dict:
@@ -356,6 +412,38 @@ def _searchpath(extra: list[str] | tuple[str, ...]) -> list[str]:
     return [f"hydra.searchpath=[{dirs}]"]
 
 
+def _searchpath_dirs(overrides: list[str]) -> list[str]:
+    """The folders of ``hydra.searchpath=[file://DIR,...]`` overrides."""
+    dirs = []
+    for o in overrides:
+        key, _, value = o.lstrip("+~").partition("=")
+        if key == "hydra.searchpath":
+            dirs += re.findall(r"file://([^,\]'\"]+)", value)
+    return dirs
+
+
+def _check_not_shadowed(cfg: Any, extra: list[str]) -> None:
+    """Each group file a composed config chose (``hydra.runtime.choices``) exists in one config
+    folder only: Hydra takes crowdsim's own before any ``--config-dir`` or ``hydra.searchpath``
+    folder, so a user's file with the name of a shipped one would be silently replaced by it."""
+    from omegaconf import OmegaConf
+
+    choices = OmegaConf.select(cfg, "hydra.runtime.choices", default=None) or {}
+    for group, name in choices.items():
+        if name is None or _is_hydra_key(group):
+            continue
+        found = [p for d in config_dirs(extra) if (p := d / group / f"{name}.yaml").is_file()]
+        if len(dict.fromkeys(found)) > 1:
+            raise ConfigError(
+                group,
+                name,
+                "",
+                message=f"invalid value for option '{group}': {name!r} is both {found[1]} and "
+                f"{found[0]}, and Hydra would use the latter (allowed: another name for yours, "
+                f"e.g. {group}={name}_mine)",
+            )
+
+
 def _chosen_files(combo: list[str], groups: dict[str, list[str]]) -> list[tuple[str, str]]:
     chosen = []
     for o in combo:
@@ -391,7 +479,8 @@ def validate_overrides(
         if err is not None and "," not in o:
             raise err
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3", job_name=PROG):
-        combos = _expand(_experiment_grid(mine, extra_dirs) + mine)
+        grid, origins = _experiment_grid(mine, extra_dirs)
+        combos = _expand(grid + mine)
         checked: set[tuple[str, str]] = set()
         for combo in combos:
             for o in combo:
@@ -412,9 +501,11 @@ def validate_overrides(
                     return_hydra_config=True,
                 )
                 check_no_code(OmegaConf.to_container(cfg, resolve=False))
+                _check_not_shadowed(cfg, [*extra_dirs, *_searchpath_dirs(overrides)])
                 job = _job_config(cfg)
             except (HydraException, OmegaConfBaseException, ConfigError, ValueError) as exc:
-                raise _attribute(_translate(exc, combo), combo, files, extra_dirs) from None
+                err = _translate(exc, combo)
+                raise _attribute(err, combo, files, extra_dirs, origins) from None
             check_memory(job)
 
 
@@ -438,8 +529,14 @@ def _attribute(
     combo: list[str],
     files: list[tuple[str, str]],
     extra: list[str] | tuple[str, ...],
+    origins: dict[str, Path] | None = None,
 ) -> ConfigError:
-    """Say which group file set the option an error names, if the command line did not."""
+    """Say which group file set the option an error names, if the command line did not: one of
+    the chosen ``files``, or the experiment file whose sweep (``origins``: key -> file) it is."""
+    if origins and err.option in origins:
+        path = origins[err.option]
+        where = _where(path, path.read_text(), err.option)
+        return ConfigError(err.option, err.value, err.allowed, f"{where}: sweeper params: {err}")
     given = {o.lstrip("+~").split("=", 1)[0] for o in combo}
     if err.option in given or not files:
         return err
@@ -461,8 +558,9 @@ def _attribute(
 
 def _experiment_grid(
     overrides: list[str], extra_dirs: list[str] | tuple[str, ...] = ()
-) -> list[str]:
-    """The sweep of the ``+experiment=NAME`` files on the command line, as overrides.
+) -> tuple[list[str], dict[str, Path]]:
+    """The sweep of the ``+experiment=NAME`` files on the command line, as overrides, and the
+    file each key comes from.
 
     Keys also given on the command line are left out: there, as in Hydra's basic sweeper, the
     command line wins.
@@ -477,7 +575,7 @@ def _experiment_grid(
 
     chosen = [o for o in overrides if key(o) == "experiment" and "," not in o and "(" not in o]
     if not chosen:
-        return []
+        return [], {}
     for o in chosen:
         check_group_file("experiment", o.partition("=")[2], extra_dirs)
     try:
@@ -490,7 +588,13 @@ def _experiment_grid(
         raise _translate(exc, chosen) from None
     params = OmegaConf.select(cfg, "hydra.sweeper.params", default=None) or {}
     given = {key(o) for o in overrides}
-    return [f"{k}={v}" for k, v in params.items() if k not in given]
+    grid = {k: v for k, v in params.items() if k not in given}
+    origins = {}
+    for o in chosen:  # the last file that sets a key is the one Hydra uses
+        path = group_file("experiment", o.partition("=")[2], extra_dirs)
+        text = path.read_text() if path is not None else ""
+        origins |= {k: path for k in grid if _line_of(text, k) is not None}
+    return [f"{k}={v}" for k, v in grid.items()], origins
 
 
 def launcher_options() -> dict[str, str | None]:
@@ -532,20 +636,35 @@ def validate_hydra_overrides(overrides: list[str]) -> None:
     """Check the launcher choice (``hydra/launcher=NAME``) before Hydra starts; raise ConfigError."""
     for o in overrides:
         key, _, value = o.lstrip("+~").partition("=")
-        if key.split("@")[0] != "hydra/launcher" or not value:
-            continue
-        options = launcher_options()
-        if value not in options:
-            raise ConfigError("hydra/launcher", value, ", ".join(options))
-        missing = options[value]
-        if missing is not None:
-            raise ConfigError(
-                "hydra/launcher",
-                value,
-                ", ".join(n for n, m in options.items() if m is None),
-                message=f"invalid value for option 'hydra/launcher': {value!r} needs the '{missing}' launcher "
-                f"plugin, which is not installed (install it with: pip install -e '.[cluster]')",
-            )
+        if key.split("@")[0] == "hydra/launcher" and value:
+            check_launcher(value)
+
+
+def check_launcher(value: str, option: str = "hydra/launcher") -> None:
+    """A launcher name (``hydra/launcher=NAME``, or a tool's ``--launcher NAME``: ``option``)
+    that exists and whose plugin is installed; raise ConfigError naming ``option``."""
+    options = launcher_options()
+    if value not in options:
+        raise ConfigError(option, value, ", ".join(options))
+    missing = options[value]
+    if missing is not None:
+        raise ConfigError(
+            option,
+            value,
+            ", ".join(n for n, m in options.items() if m is None),
+            message=f"invalid value for option '{option}': {value!r} needs the '{missing}' "
+            "launcher plugin, which is not installed (install it with: pip install -e '.[cluster]')",
+        )
+
+
+def check_tool_launcher(launcher: str | None, hydra_sets: list[str]) -> None:
+    """A tool's ``--launcher NAME`` (named so in the error) and its ``--set hydra.*`` options,
+    composed with that launcher; raise ConfigError."""
+    if launcher is not None:
+        check_launcher(launcher, "--launcher")
+    if launcher is not None or hydra_sets:
+        chosen = [f"hydra/launcher={launcher}"] if launcher else []
+        validate_overrides(chosen + list(hydra_sets), multirun=True)
 
 
 def _translate(exc: Exception, combo: list[str]) -> ConfigError:
@@ -562,6 +681,13 @@ def _translate(exc: Exception, combo: list[str]) -> ConfigError:
         e = e.__cause__ or e.__context__
     text = "\n".join(str(c) for c in chain)
     values = {o.lstrip("+~").partition("=")[0]: o.partition("=")[2] for o in combo}
+    if "not in struct" in text:  # a new key under a mapping option, without '+'
+        for o in combo:
+            key, _, value = o.partition("=")
+            if key == RULES_KEY or key.startswith(RULES_KEY + "."):
+                return ConfigError(
+                    key, value, f"rules the reform does not set yet are added with '+': +{o}"
+                )
     for c in chain:  # OmegaConf names the option: trust it over the text of the message
         key = getattr(c, "full_key", None)
         if key:

@@ -134,6 +134,19 @@ def test_check_no_code_walks_lists():
         (["platform.commission.x=0.1"], ["'platform.commission.x'", "no options under it"]),
         (["--config-dir", "/nonexistent/conf"], ["'--config-dir'", "/nonexistent/conf"]),
         (["hydra.run.dir=/proc/crowdsim"], ["'hydra.run.dir'", "a folder this user can write"]),
+        (["market.type_shares={}"], ["'market.type_shares'", "keys among survey", "changes nothing"]),
+        (
+            ["reform.rules={platform:{comission:0.1}}", "sim.reform_day=2"],
+            ["reform.rules", "'platform.comission'", "did you mean 'platform.commission'"],
+        ),
+        (
+            ["reform.rules={platform:{commission:nan}}", "sim.reform_day=2"],
+            ["reform.rules", "'platform.commission': nan", "finite"],
+        ),
+        (
+            ["reform.rules={platform:{commission:0.1}}", "sim.reform_day=2"],
+            ["'reform.rules'", "added with '+': +reform.rules={platform:{commission:0.1}}"],
+        ),
     ],
 )
 def test_bad_command_lines_one_line_naming_the_option(argv, fragments):
@@ -236,6 +249,10 @@ def test_an_unwritable_out_is_one_line_before_any_run(tmp_path, module, extra):
             ["'--base-params'"],
         ),
         ("crowdsim.viz.launch", ["--host", "no such host!", "--no-open"], ["'--host'", "allowed"]),
+        ("crowdsim.experiments.calibrate", ["--launcher", "nope"], ["'--launcher': 'nope'"]),
+        ("crowdsim.experiments.compare", ["--launcher", "nope"], ["'--launcher': 'nope'"]),
+        ("crowdsim.experiments.validate", ["--launcher", "nope"], ["'--launcher': 'nope'"]),
+        ("crowdsim.experiments.sensitivity", ["--launcher", "nope"], ["'--launcher': 'nope'"]),
     ],
 )
 def test_tool_arguments_answered_in_one_line(tmp_path, module, argv, fragments):
@@ -291,6 +308,37 @@ def test_scenario_file_errors_name_the_file_and_line(tmp_path, name):
     for f in fragments:
         assert f in message, message
     assert "unknown option 'scenario'" not in message
+
+
+def test_a_user_file_with_the_name_of_a_shipped_one_is_refused(tmp_path):
+    (tmp_path / "scenario").mkdir()
+    (tmp_path / "scenario" / "fairwork.yaml").write_text("# @package _global_\nseed: 3\n")
+    for argv in (
+        ["--config-dir", str(tmp_path), "scenario=fairwork"],
+        [f"hydra.searchpath=[file://{tmp_path}]", "scenario=fairwork"],
+    ):
+        message = _refused(argv)
+        assert str(tmp_path / "scenario" / "fairwork.yaml") in message, message
+        assert "another name for yours" in message
+
+
+def test_a_defaults_list_naming_no_file_names_the_file_line_and_choices(tmp_path):
+    (tmp_path / "scenario").mkdir()
+    (tmp_path / "scenario" / "mars.yaml").write_text(
+        "# @package _global_\ndefaults:\n  - /population: mars\n"
+    )
+    message = _refused(["--config-dir", str(tmp_path), "scenario=mars"])
+    assert "mars.yaml, line 3" in message and "'population': 'mars'" in message, message
+    assert "mturk" in message
+
+
+def test_nan_in_an_experiment_files_sweep_names_the_file(tmp_path):
+    (tmp_path / "experiment").mkdir()
+    (tmp_path / "experiment" / "grid.yaml").write_text(
+        "# @package _global_\nhydra:\n  sweeper:\n    params:\n      platform.commission: 0.1,nan\n"
+    )
+    message = _refused(["-m", "--config-dir", str(tmp_path), "+experiment=grid"])
+    assert "grid.yaml, line 5" in message and "'platform.commission': nan" in message, message
 
 
 def test_a_number_for_a_true_false_option_in_a_scenario_file_names_the_line(tmp_path):

@@ -574,11 +574,9 @@ def calibrate(settings: Settings, progress: bool = True) -> CalibrationResult:
     model_sets, hydra_sets = _split_sets(s.sets)
     cfg = base_config(s.scenario, model_sets)
     check_run_size(cfg, s.workers, s.days)
-    if s.launcher is not None or hydra_sets:
-        from crowdsim.cli import validate_overrides
+    from crowdsim.overrides import check_tool_launcher
 
-        launcher = [f"hydra/launcher={s.launcher}"] if s.launcher else []
-        validate_overrides(launcher + hydra_sets, multirun=True)
+    check_tool_launcher(s.launcher, hydra_sets)
     names = list(targets)
     defaults = current_values(cfg, [p.name for p in space])
     start = {p.name: min(max(defaults[p.name], p.low), p.high) for p in space}

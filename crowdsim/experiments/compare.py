@@ -466,7 +466,7 @@ def _main(argv: list[str] | None) -> int:
     import crowdsim
     from crowdsim.cli import config_groups, validate_hydra_overrides, validate_overrides
     from crowdsim.experiments.report import write_outputs
-    from crowdsim.overrides import check_keys
+    from crowdsim.overrides import check_keys, check_launcher
     from crowdsim.resources import check_writable
     from crowdsim.run import git_revision
 
@@ -481,7 +481,7 @@ def _main(argv: list[str] | None) -> int:
         hydra_sets = [o for o in args.overrides if o.lstrip("+~").startswith("hydra")]
         args.overrides = [o for o in args.overrides if o not in hydra_sets]
         if args.launcher is not None:
-            validate_overrides([f"hydra/launcher={args.launcher}"])
+            check_launcher(args.launcher, "--launcher")
         warmup = args.warmup_days
         short = []  # the reform files start from the status quo's rules
         if args.horizon == "both" and warmup >= 1 and args.baseline == BASELINE:

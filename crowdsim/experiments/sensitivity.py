@@ -455,11 +455,9 @@ def run_sensitivity(s: SensitivitySettings) -> dict[str, pd.DataFrame]:
     model_sets = [o for o in s.sets if not o.lstrip("+~").startswith("hydra")]
     for sc in names:  # each scenario composes and validates with the options given
         check_run_size(base_config(sc, model_sets), s.workers, s.days)
-    if s.launcher is not None or len(model_sets) < len(s.sets):
-        from crowdsim.cli import validate_overrides
+    from crowdsim.overrides import check_tool_launcher
 
-        chosen = [f"hydra/launcher={s.launcher}"] if s.launcher else []
-        validate_overrides(chosen + [o for o in s.sets if o not in model_sets])
+    check_tool_launcher(s.launcher, [o for o in s.sets if o not in model_sets])
     seeds = [s.seed_base + i for i in range(s.seeds)]
     sp = problem.salib()
     out = Path(s.out)

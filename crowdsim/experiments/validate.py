@@ -160,11 +160,9 @@ def validate(
     check_run_size(cfg, workers, days)
     if concentration_workers > 0:
         check_run_size(cfg, concentration_workers, CONCENTRATION_DAYS)
-    if launcher is not None or len(model_sets) < len(sets or []):
-        from crowdsim.cli import validate_overrides
+    from crowdsim.overrides import check_tool_launcher
 
-        chosen = [f"hydra/launcher={launcher}"] if launcher else []
-        validate_overrides(chosen + [o for o in sets or [] if o not in model_sets])
+    check_tool_launcher(launcher, [o for o in sets or [] if o not in model_sets])
     names = list(dict.fromkeys([*targets, *EXTRA_MOMENTS]))
     seed_list = [seed_base + i for i in range(seeds)]
     runs = Path(out) / "runs"
