@@ -8,7 +8,7 @@ import argparse
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 _ARG = r"^argument (?P<opt>[^:/\s]+)(?:/[^:\s]+)?: "
 _REWRITES = (
@@ -125,8 +125,38 @@ def read_yaml_option(option: str, path: str | Path, what: str) -> Any:
         ) from None
 
 
-def io_failure(exc: OSError) -> str:
-    """One line for an I/O error met while a command runs (a full disk, a read-only folder)."""
+def io_failure(exc: OSError, kept: str = "results so far are kept") -> str:
+    """One line for an I/O error met while a command runs (a full disk, a read-only folder):
+    the OS error, the file, what is ``kept`` and what to do."""
     what = exc.strerror or type(exc).__name__
     where = f" writing {exc.filename}" if exc.filename else ""
-    return f"error: {what}{where} (results so far are kept; free space or fix the folder, then run the same command again)"
+    return (
+        f"error: {what}{where} ({kept}; free space or fix the folder, then run the same "
+        "command again)"
+    )
+
+
+NOTHING_KEPT = "no result of the run is kept"  # a single run removes what it wrote before failing
+
+
+def exit_on_io_error(prog: str, exc: OSError, kept: str) -> NoReturn:
+    """End a command that met an I/O error: one line (:func:`io_failure`) naming the file, which
+    is looked up in the traceback when the error does not name it, and exit status 1."""
+    if not exc.filename:
+        exc.filename = _file_written(exc)
+    print(f"{prog}: {io_failure(exc, kept)}", file=sys.stderr)
+    raise SystemExit(1) from None
+
+
+def _file_written(exc: BaseException) -> str | None:
+    """The name of the open file nearest to where ``exc`` was raised (``file.write`` errors such
+    as a full disk name no file)."""
+    import io
+
+    found, tb = None, exc.__traceback__
+    while tb is not None:
+        for value in tb.tb_frame.f_locals.values():
+            if isinstance(value, io.IOBase) and isinstance(getattr(value, "name", None), str):
+                found = value.name
+        tb = tb.tb_next
+    return found

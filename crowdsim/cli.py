@@ -307,6 +307,50 @@ def _hydra_main():
     return hydra_main
 
 
+def _run_app(multirun: bool) -> None:
+    """Run the Hydra app. An I/O error (a full disk, a folder gone read-only) met by a single run
+    or by Hydra's own bookkeeping (multirun.yaml, a job's .hydra/) ends the command with one line
+    naming the file and the OS error, exit status 1, instead of Hydra's traceback; any other
+    error is reported by Hydra as before (``HYDRA_FULL_ERROR=1``: every error raised in full)."""
+    from hydra._internal.utils import run_and_report
+
+    from crowdsim.arguments import NOTHING_KEPT, exit_on_io_error
+
+    # on a full disk: a log line that cannot be written is dropped, and so is the error of a log
+    # file that cannot be flushed when it is closed, instead of a traceback for each
+    logging.raiseExceptions = False
+    sys.unraisablehook = _quiet_io_unraisable
+    full = os.environ.get("HYDRA_FULL_ERROR")
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra re-raises, so that the error is handled here
+    try:
+        _hydra_main()()
+    except OSError as exc:
+        if full == "1":
+            raise
+        exit_on_io_error(PROG, exc, "finished jobs are kept" if multirun else NOTHING_KEPT)
+    except Exception as exc:
+        if full == "1":
+            raise
+        caught = exc
+
+        def again() -> None:
+            raise caught
+
+        run_and_report(again)  # Hydra's report (and exit status 1), as without this function
+    finally:
+        if full is None:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+        else:
+            os.environ["HYDRA_FULL_ERROR"] = full
+
+
+def _quiet_io_unraisable(unraisable) -> None:
+    """``sys.unraisablehook``: an OSError met while a file is closed by the garbage collector
+    (a log file on a full disk) is dropped; anything else is reported as Python does."""
+    if not isinstance(unraisable.exc_value, OSError):
+        sys.__unraisablehook__(unraisable)
+
+
 class _OnceFilter(logging.Filter):
     """Let a logged warning through once: repeats (the same text up to numbers, e.g. submitit's
     "Call #N - Bypassing sacct error" on every poll) are dropped."""
@@ -329,6 +373,7 @@ def _warn_once() -> None:
     """Each warning once per process, whichever module raises or logs it: a sweep's launcher
     polls its jobs and would repeat the same warning on every poll."""
     warnings.simplefilter("once")
+    warnings.simplefilter("ignore", ResourceWarning)  # as by default: files closed by the GC
     os.environ.setdefault("PYTHONWARNINGS", "once")  # launcher processes started from here
     once = _OnceFilter()
     for name in ("submitit", "hydra", "hydra_plugins", "py.warnings"):
@@ -378,7 +423,7 @@ def main(argv: list[str] | None = None, compose_check: bool = True) -> None:
     for o in overrides:
         flags.remove(o)
     sys.argv = [PROG, *flags, *overrides]  # Hydra names the job (and its log file) after argv[0]
-    _hydra_main()()
+    _run_app(multirun)
     outcome = callbacks.LAST_SWEEP
     if multirun and outcome and (outcome.get("failed") or outcome.get("missing")):
         parts = [f"{outcome[k]} {k}" for k in ("failed", "missing") if outcome.get(k)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import tempfile
 from pathlib import Path
@@ -109,11 +110,24 @@ def atomic_write(path: str | Path, write) -> Path:
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename is None:
+            raise _naming(exc, path) from exc
         raise
     return path
+
+
+def _naming(exc: OSError, path: Path) -> OSError:
+    """The same I/O error with the file it was writing (pyarrow's errors name no file and carry
+    their errno only in the message: "... Detail: [errno 28] No space left on device")."""
+    code = exc.errno
+    if code is None:
+        m = re.search(r"\[errno (\d+)\]", str(exc), flags=re.I)
+        code = int(m.group(1)) if m else None
+    strerror = os.strerror(code) if code is not None else (exc.strerror or str(exc))
+    return OSError(code, strerror, str(path))
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:

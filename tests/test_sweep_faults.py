@@ -18,7 +18,13 @@ from test_sweeps import SMALL, crowdsim
 
 from crowdsim.experiments.aggregate import aggregate
 from crowdsim.experiments.aggregate import main as aggregate_main
-from crowdsim.experiments.sweep import STALE_TMP_SECONDS, completed_summary, job_state
+from crowdsim.experiments.sweep import (
+    STALE_TMP_SECONDS,
+    clear_markers,
+    completed_summary,
+    job_state,
+    job_status,
+)
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +62,71 @@ def test_corrupt_done_json_is_not_complete_for_aggregate_nor_resume(done_sweep, 
     assert job_state(job) == "missing"  # and aggregation does not count it
     df = aggregate(copy).sweep
     assert df.set_index("job")["status"].to_dict() == {0: "missing", 1: "ok"}
+
+
+def test_done_json_of_another_config_is_stale_for_aggregate_as_for_resume(done_sweep, tmp_path):
+    import re
+    import shutil
+
+    _root, sweep_dir = done_sweep
+    copy = tmp_path / "copy"
+    shutil.copytree(sweep_dir, copy)
+    done = copy / "0" / "DONE.json"
+    done.write_text(re.sub(r'"config_sha256": "[0-9a-f]+"', '"config_sha256": "00"', done.read_text()))
+    resolved = __import__("yaml").safe_load((copy / "0" / "config.yaml").read_text())
+    assert completed_summary(copy / "0", resolved) is None  # resume runs it again
+    state, why = job_status(copy / "0")
+    assert state == "missing" and why.startswith("stale:"), why
+    out = aggregate(copy)
+    assert out.sweep.set_index("job")["status"].to_dict() == {0: "missing", 1: "ok"}
+    assert "1 stale" in out.describe()
+
+
+def test_a_folder_in_place_of_done_json_is_not_done_and_is_cleared(done_sweep, tmp_path):
+    import shutil
+
+    _root, sweep_dir = done_sweep
+    copy = tmp_path / "copy"
+    shutil.copytree(sweep_dir, copy)
+    done = copy / "0" / "DONE.json"
+    done.unlink()
+    (done / "inside").mkdir(parents=True)
+    assert job_state(copy / "0") == "missing"
+    clear_markers(copy / "0")  # what a job does before it runs again
+    assert not done.exists()
+
+
+def test_a_full_disk_in_a_single_run_is_one_line_and_leaves_nothing(tmp_path):
+    disk = tmp_path / "disk"
+    problem = _mount_tmpfs(disk, "size=1m")
+    if problem:
+        pytest.skip(f"needs a small tmpfs to fill: {problem}")
+    try:
+        (disk / "filler").write_bytes(b"x" * (1024 - 100) * 1024)
+        run = disk / "run"
+        proc = crowdsim(
+            "population.n_workers=1000", "sim.days=5", f"hydra.run.dir={run}", cwd=tmp_path,
+            check=False,
+        )  # fmt: skip
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+        (line,) = [ln for ln in proc.stderr.strip().splitlines() if "error" in ln]
+        assert "No space left on device writing" in line and str(run) in line, line
+        assert proc.stderr.strip().splitlines()[-1] == line
+        assert not list(run.rglob(".*.tmp")) and not (run / "DONE.json").exists()
+        assert not list(run.glob("*.parquet"))
+        # the sweep's own bookkeeping (multirun.yaml) on a full disk: one line too
+        try:
+            (disk / "more").write_bytes(b"x" * 1024 * 1024)  # the disk is now full
+        except OSError:
+            pass
+        sweep = crowdsim(
+            "-m", *SMALL, "seed=0,1", f"hydra.sweep.dir={disk / 'sweep'}", cwd=tmp_path,
+            check=False,
+        )  # fmt: skip
+        assert sweep.returncode == 1 and "Traceback" not in sweep.stderr, sweep.stderr
+        assert "No space left on device" in sweep.stderr.strip().splitlines()[-1]
+    finally:
+        subprocess.run(["umount", str(disk)], timeout=20)
 
 
 def test_leftover_temporary_files_are_cleaned(done_sweep, tmp_path):

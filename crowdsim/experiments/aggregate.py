@@ -4,7 +4,9 @@ Reads every job folder of a Hydra sweep folder (``multirun/...``) and writes, at
 
 - ``sweep.parquet``: one row per job. Columns: the job's overrides (``scenario``,
   ``platform.commission``, ``seed``, ...; typed), ``job`` (number), ``job_dir``, ``status``
-  (``ok`` / ``failed`` / ``missing``), ``error`` (failed jobs), every scalar summary metric
+  (``ok`` / ``failed`` / ``missing``), ``error`` (failed jobs, and why a job whose DONE.json
+  is complete is missing: ``stale``, written for another configuration or crowdsim version, by
+  the rule a resumed sweep applies), every scalar summary metric
   (nested ones flattened with slashes: ``by_country/IN/wage_median_all_in``,
   ``phase_seconds/search``) and provenance (``crowdsim_version``, ``git_revision``,
   ``config_sha256``). Dotted column names are always overrides (config options), never metrics;
@@ -40,7 +42,7 @@ from crowdsim.experiments.sweep import (
     SUMMARY_TABLE,
     SWEEP_TABLE,
     find_job_dirs,
-    job_state,
+    job_status,
     read_json,
     read_manifest,
 )
@@ -68,7 +70,13 @@ class Aggregated:
         if c.get("failed"):
             parts.append(f"{c['failed']} failed")
         if c.get("missing"):
-            parts.append(f"{c['missing']} missing")
+            stale = (
+                f" of which {c['stale']} stale: DONE.json of another configuration or crowdsim "
+                "version, redone when the sweep runs again"
+                if c.get("stale")
+                else ""
+            )
+            parts.append(f"{c['missing']} missing{stale}")
         return (
             f"{c.get('n_jobs', 0)} jobs ({', '.join(parts)}) -> {self.paths.get('sweep')}; "
             f"means and 95% intervals over seeds -> {self.paths.get('summary')}"
@@ -140,8 +148,8 @@ def parse_overrides(overrides: list[str]) -> dict:
 
 def job_row(job_dir: Path, sweep_dir: Path) -> dict:
     """One row of sweep.parquet for the job folder ``job_dir`` (overrides not included)."""
-    status = job_state(job_dir)
-    row: dict = {"job_dir": str(job_dir.relative_to(sweep_dir)), "status": status, "error": None}
+    status, note = job_status(job_dir)
+    row: dict = {"job_dir": str(job_dir.relative_to(sweep_dir)), "status": status, "error": note}
     if status == "ok":
         summary = read_json(job_dir / "summary.json")
         done = read_json(job_dir / DONE_FILE) or {}
@@ -334,6 +342,7 @@ def aggregate(sweep_dir: str | Path, out_dir: str | Path | None = None) -> Aggre
     atomic_write_text(paths["summary_csv"], summary.to_csv(index=False))
     counts = {s: int((df["status"] == s).sum()) for s in ("ok", "failed", "missing")}
     counts["n_jobs"] = len(df)
+    counts["stale"] = int(df["error"].astype(str).str.startswith("stale:").sum())
     return Aggregated(sweep=df, summary=summary, paths=paths, counts=counts)
 
 

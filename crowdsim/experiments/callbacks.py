@@ -81,10 +81,16 @@ class SweepResults(Callback):
                     file=sys.stderr,
                 )
                 raise SystemExit(2) from None
-        sweep_dir.mkdir(parents=True, exist_ok=True)
         n_jobs = None
+        try:
+            sweep_dir.mkdir(parents=True, exist_ok=True)
+            if jobs is not None:
+                write_manifest(sweep_dir, jobs)
+        except OSError as exc:  # a full disk: no job could record its result either
+            from crowdsim.arguments import exit_on_io_error
+
+            exit_on_io_error("crowdsim", exc, "finished jobs are kept")
         if jobs is not None:
-            write_manifest(sweep_dir, jobs)
             n_jobs = len(jobs)
             already = count_states(sweep_dir)["ok"]
             if "hydra.job.num" in str(subdir):

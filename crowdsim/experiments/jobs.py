@@ -118,6 +118,11 @@ def run_job(cfg: Any, measure: dict | None = None) -> Any:
         except OSError as write_exc:  # the folder itself cannot be written: say so in the log
             log.error("%scould not write FAILED.json: %s", tag, write_exc)
         if not multirun:
+            if isinstance(exc, OSError):  # one line, not Hydra's report of a failed job
+                from crowdsim.arguments import NOTHING_KEPT, exit_on_io_error
+                from crowdsim.overrides import PROG
+
+                exit_on_io_error(PROG, exc, NOTHING_KEPT)
             raise
         # one line here; the traceback is in FAILED.json
         log.error(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import socket
 import sys
 import time
@@ -67,19 +68,55 @@ def completed_summary(job_dir: str | Path, resolved_config: dict) -> dict | None
     """The stored summary if ``job_dir`` already completed this exact configuration, else None.
 
     Complete means :func:`read_done`, and DONE.json was written for the same resolved config
-    (SHA-256) by the same crowdsim version.
+    (SHA-256) by the same crowdsim version (:func:`stale_reason`).
     """
-    import crowdsim
-
     job_dir = Path(job_dir)
     done = read_done(job_dir)
-    if done is None:
-        return None
-    if done.get("config_sha256") != config_digest(resolved_config):
-        return None
-    if done.get("crowdsim_version") != crowdsim.__version__:
+    if done is None or stale_reason(done, resolved_config) is not None:
         return None
     return read_json(job_dir / "summary.json")
+
+
+STALE = "stale: DONE.json was written for another {}; the same sweep run again redoes the job"
+
+
+def stale_reason(done: dict, resolved_config: dict) -> str | None:
+    """Why a complete DONE.json does not mark ``resolved_config`` as done (None: it does): the
+    rule by which a resumed sweep runs a job again, and aggregation counts it as not done."""
+    import crowdsim
+
+    if done.get("config_sha256") != config_digest(resolved_config):
+        return STALE.format("configuration")
+    if done.get("crowdsim_version") != crowdsim.__version__:
+        return STALE.format(f"crowdsim version ({done.get('crowdsim_version')})")
+    return None
+
+
+def job_identity_on_disk(job_dir: str | Path) -> dict | None:
+    """The identity a job folder's own Hydra config gives the job (what its DONE.json must have
+    been written for: :func:`crowdsim.experiments.jobs.job_identity`), from ``.hydra/config.yaml``
+    and ``.hydra/hydra.yaml``; None when they are missing or cannot be read."""
+    from omegaconf import OmegaConf
+
+    from crowdsim.experiments.jobs import job_identity, job_measure
+
+    hydra_dir = Path(job_dir) / ".hydra"
+    files = (hydra_dir / "config.yaml", hydra_dir / "hydra.yaml")
+    try:
+        key = (str(hydra_dir), *(f.stat().st_mtime_ns for f in files))
+    except OSError:
+        return None
+    if key not in _IDENTITIES:  # read once: a sweep's progress counts its jobs every few seconds
+        try:
+            container = OmegaConf.to_container(OmegaConf.load(files[0]), resolve=True)
+            identity = job_identity(container, job_measure(OmegaConf.load(files[1]).hydra))
+        except Exception:  # unreadable, or not resolvable outside the job: not known
+            identity = None
+        _IDENTITIES[key] = identity
+    return _IDENTITIES[key]
+
+
+_IDENTITIES: dict[tuple, dict | None] = {}
 
 
 # temporary files of atomic writes (crowdsim.run.atomic_write) older than this were left by a
@@ -107,10 +144,13 @@ def clear_markers(job_dir: str | Path) -> None:
     """Remove DONE.json and FAILED.json left by an earlier run of a different configuration, and
     temporary files a killed run left behind."""
     for name in (DONE_FILE, FAILED_FILE):
+        path = Path(job_dir) / name
         try:
-            os.unlink(Path(job_dir) / name)
+            os.unlink(path)
         except FileNotFoundError:
             pass
+        except IsADirectoryError:  # a folder in a marker's place: no marker, the job runs again
+            shutil.rmtree(path)
     if Path(job_dir).is_dir():
         remove_stale_tmp(job_dir)
 
@@ -173,8 +213,14 @@ def write_failure(
 
 
 def job_state(job_dir: str | Path) -> str:
-    """'ok' (a complete job, :func:`read_done`), 'failed' (FAILED.json) or 'missing' (neither);
-    when both markers are there the newer wins."""
+    """'ok' (a complete job, :func:`read_done`, for the job's own config), 'failed' (FAILED.json)
+    or 'missing' (neither); when both markers are there the newer wins."""
+    return job_status(job_dir)[0]
+
+
+def job_status(job_dir: str | Path) -> tuple[str, str | None]:
+    """:func:`job_state` and, for a job not counted ok although its DONE.json is complete, why
+    (:func:`stale_reason`, against the config in the job's ``.hydra/``): the rule of resume."""
     job_dir = Path(job_dir)
     times = {}
     markers = (("ok", DONE_FILE), ("failed", FAILED_FILE))
@@ -183,11 +229,17 @@ def job_state(job_dir: str | Path) -> str:
             times[status] = (job_dir / name).stat().st_mtime_ns
         except FileNotFoundError:
             pass
-    if "ok" in times and read_done(job_dir) is None:
-        del times["ok"]
+    note = None
+    if "ok" in times:
+        done = read_done(job_dir)
+        identity = job_identity_on_disk(job_dir) if done is not None else None
+        note = stale_reason(done, identity) if identity is not None else None
+        if done is None or note is not None:
+            del times["ok"]
     if "failed" in times and read_json(job_dir / FAILED_FILE) is None:
         del times["failed"]
-    return max(times, key=times.get) if times else "missing"
+    state = max(times, key=times.get) if times else "missing"
+    return state, note if state == "missing" else None
 
 
 # --- a whole sweep ---------------------------------------------------------------------------
