@@ -17,6 +17,7 @@ import os
 import re
 import sys
 import textwrap
+import threading
 import warnings
 from pathlib import Path
 
@@ -344,6 +345,34 @@ def _run_app(multirun: bool) -> None:
             os.environ["HYDRA_FULL_ERROR"] = full
 
 
+def _run_interruptible() -> None:
+    """A single run whose Ctrl-C ends it cleanly: the run stops between two simulated days (an
+    interrupt inside compiled code can crash Python), keeps no partial result, and the command
+    ends with one line and exit status 130; a second Ctrl-C ends it at once."""
+    import signal
+
+    from crowdsim.arguments import NOTHING_KEPT
+    from crowdsim.run import INTERRUPTED
+
+    line = f"{PROG}: interrupted (Ctrl-C): {NOTHING_KEPT}; run the same command again to redo it"
+
+    def on_sigint(signum, frame) -> None:
+        if INTERRUPTED.is_set():
+            print(line, file=sys.stderr, flush=True)
+            os._exit(130)
+        INTERRUPTED.set()
+
+    INTERRUPTED.clear()
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        _run_app(False)
+    except KeyboardInterrupt:
+        print(line, file=sys.stderr, flush=True)
+        raise SystemExit(130) from None
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _quiet_io_unraisable(unraisable) -> None:
     """``sys.unraisablehook``: an OSError met while a file is closed by the garbage collector
     (a log file on a full disk) is dropped; anything else is reported as Python does."""
@@ -423,7 +452,10 @@ def main(argv: list[str] | None = None, compose_check: bool = True) -> None:
     for o in overrides:
         flags.remove(o)
     sys.argv = [PROG, *flags, *overrides]  # Hydra names the job (and its log file) after argv[0]
-    _run_app(multirun)
+    if multirun or threading.current_thread() is not threading.main_thread():
+        _run_app(multirun)
+    else:
+        _run_interruptible()
     outcome = callbacks.LAST_SWEEP
     if multirun and outcome and (outcome.get("failed") or outcome.get("missing")):
         parts = [f"{outcome[k]} {k}" for k in ("failed", "missing") if outcome.get(k)]

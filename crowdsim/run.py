@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -70,6 +71,8 @@ def _run_with_progress(model, delay_seconds: float = 3.0) -> None:
         dynamic_ncols=bool(columns),
     ) as bar:
         while model.hour < model.n_hours:
+            if INTERRUPTED.is_set():  # Ctrl-C, acted on between days (crowdsim.cli)
+                raise KeyboardInterrupt
             model.run(hours=24)  # a day at a time: the same steps as model.run()
             bar.update(1)
 
@@ -81,6 +84,11 @@ def _terminal_size(stream) -> tuple[int, int]:
     except (AttributeError, OSError, ValueError):
         return 0, 0
     return size.columns, size.lines
+
+
+# Set by the ``crowdsim`` command's SIGINT handler: a single run stops at the end of the day
+# being simulated rather than inside compiled (numba) code, where an interrupt can crash Python.
+INTERRUPTED = threading.Event()
 
 
 def git_revision() -> str | None:

@@ -253,3 +253,25 @@ def _alive(pid: int) -> bool:
             return fh.read().split()[2] != "Z"
     except OSError:
         return False
+
+
+def test_ctrl_c_ends_a_single_run_cleanly(tmp_path):
+    run = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "crowdsim.cli", "population.n_workers=1000", "sim.days=56",
+         f"hydra.run.dir={run}"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    log = run / "crowdsim.log"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (log.exists() and "simulating" in log.read_text()):
+        time.sleep(0.2)
+    time.sleep(1)
+    os.killpg(proc.pid, signal.SIGINT)
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    (line,) = err.strip().splitlines()
+    assert "interrupted (Ctrl-C)" in line and "no result of the run is kept" in line
+    assert not (run / "DONE.json").exists() and not list(run.glob("*.parquet"))
+    assert not list(run.rglob(".*.tmp"))

@@ -111,6 +111,9 @@ def run_job(cfg: Any, measure: dict | None = None) -> Any:
         summary = _simulate_and_write(
             cfg, container, identity, out_dir, provenance, measure, progress=not multirun
         )
+    except KeyboardInterrupt:
+        _remove_partial_results(out_dir)
+        raise
     except Exception as exc:
         _remove_partial_results(out_dir)  # no use without DONE.json; frees a full disk
         try:
