@@ -638,3 +638,20 @@ def test_package_names_stay_the_functions_and_classes():
     assert callable(crowdsim.run) and crowdsim.run.__name__ == "run"
     assert crowdsim.CrowdWorkModel.__name__ == "CrowdWorkModel"
     assert {"run", "CrowdWorkModel", "Worker", "Results"} <= set(dir(crowdsim))
+
+
+def test_compare_refuses_a_shadowing_searchpath_before_any_run(tmp_path):
+    from crowdsim.experiments.compare import main as compare_main
+
+    (tmp_path / "conf" / "scenario").mkdir(parents=True)
+    (tmp_path / "conf" / "scenario" / "fairwork.yaml").write_text("# @package _global_\nseed: 3\n")
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), pytest.raises(SystemExit) as ex:
+        compare_main(
+            ["--seeds", "1", "--scenarios", "status_quo,fairwork", "--out", str(tmp_path / "out"),
+             "--set", f"hydra.searchpath=[file://{tmp_path / 'conf'}]"]
+        )  # fmt: skip
+    assert ex.value.code == 2
+    (line,) = err.getvalue().strip().splitlines()
+    assert "fairwork.yaml" in line and "another name for yours" in line, line
+    assert not (tmp_path / "out").exists()

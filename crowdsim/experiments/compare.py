@@ -490,19 +490,21 @@ def _main(argv: list[str] | None) -> int:
         # Hydra's own options (launcher settings): no code, a launcher that exists
         check_keys(hydra_sets, multirun=True, groups=config_groups())
         validate_hydra_overrides(hydra_sets)
+        # where config files are found: the scenarios are composed from the same folders
+        search = [o for o in hydra_sets if o.lstrip("+~").startswith("hydra.searchpath=")]
         for s in scenarios:  # compose and validate every run with the options given
             validate_overrides(
                 scenario_overrides(
                     s, args.seed_start, args.workers, args.days, args.overrides, warmup
-                ),
+                ) + search,
                 multirun=False,
-            )
+            )  # fmt: skip
         for s in short:
             validate_overrides(
                 short_run_overrides(
                     args.baseline, s, args.seed_start, args.workers, args.days,
                     args.overrides, warmup,
-                ),
+                ) + search,
                 multirun=False,
             )  # fmt: skip
     except ConfigError as exc:
