@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -455,11 +456,13 @@ def _joblib_job(idx, overrides, hydra_context, config, task_function, singleton_
 
 
 _WATCHING_PARENT = False
+IDLE_WORKER_SECONDS = 5
 
 
-def _exit_with_parent(every: float = 1.0) -> None:
-    """In a worker process: exit as soon as the process that launched the sweep is gone (a
-    killed launcher must not leave workers simulating for nobody)."""
+def _exit_with_parent(parent: int | None = None, every: float = 1.0) -> None:
+    """In a worker process: exit as soon as the process that launched the sweep (``parent``, by
+    default this process's parent) is gone — at once if it died while the worker was starting
+    (a killed launcher must not leave workers simulating, or waiting, for nobody)."""
     import os
     import threading
 
@@ -467,7 +470,9 @@ def _exit_with_parent(every: float = 1.0) -> None:
     if _WATCHING_PARENT:
         return
     _WATCHING_PARENT = True
-    parent = os.getppid()
+    parent = os.getppid() if parent is None else parent
+    if os.getppid() != parent:
+        os._exit(1)
 
     def watch() -> None:
         while True:
@@ -488,10 +493,19 @@ class JoblibLauncher(_HydraJoblibLauncher):
         from joblib import Parallel, delayed
 
         sweep_dir = prepare_sweep(self)
+        from joblib._parallel_backends import LokyBackend
+
         joblib_cfg = self.joblib
-        joblib_cfg["backend"] = "loky"  # threads are incompatible with Hydra
         process_joblib_cfg(joblib_cfg)
         log.info(f"Joblib.Parallel({joblib_cfg}) is launching {len(job_overrides)} jobs")
+        # loky processes (threads are incompatible with Hydra); each worker watches this process
+        # from its start (not only while it runs a job: an idle worker outlived a launcher killed
+        # with SIGKILL by many minutes), and one left idle exits after a few seconds
+        joblib_cfg["backend"] = LokyBackend(
+            idle_worker_timeout=IDLE_WORKER_SECONDS,
+            initializer=_exit_with_parent,
+            initargs=(os.getpid(),),
+        )
         log.info(f"Launching jobs, sweep output dir : {sweep_dir}")
         for idx, overrides in enumerate(job_overrides, start=initial_job_idx):
             log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))}")
