@@ -42,7 +42,7 @@ import pandas as pd
 
 from crowdsim.config import CrowdSimConfig, to_config
 from crowdsim.ledger import MICRO
-from crowdsim.metrics.summary import US_FEDERAL_MIN, Results, pending_fates, workers_frame
+from crowdsim.metrics.summary import US_FEDERAL_MIN, Results, accrued, workers_frame
 
 HOURS_PER_MONTH = 24.0 * 30.4375
 WAGE_COLUMNS = (
@@ -86,10 +86,10 @@ class MeasuredRun:
 def _accrued_judged(model) -> tuple[float, float]:
     """Approved and rejected task counts, settled plus those awaiting settlement (accrual basis)."""
     c = model.counters
-    fate = pending_fates(model)
+    pending = accrued(model).pending
     return (
-        float(c["assignments_approved"] + fate["approved"].sum()),
-        float(c["assignments_rejected"] + fate["rejected"].sum()),
+        float(c["assignments_approved"] + pending["approved"]),
+        float(c["assignments_rejected"] + pending["rejected"]),
     )
 
 

@@ -63,23 +63,6 @@ def fate(kind, n_done, n_approve, n_rej_just, n_rej_unjust, n_overturn):
 
 
 @njit(cache=True)
-def fates(table, rows):
-    """:func:`fate` of the records at ``rows``, as arrays (approved, rejected, unjust,
-    abandoned, held); the approved count includes the assignments held for an appeal."""
-    n = rows.size
-    out = np.empty((5, n), np.int64)
-    for j in range(n):
-        r = table[rows[j]]
-        f = fate(r["kind"], r["n_done"], r["n_approve"], r["n_rej_just"], r["n_rej_unjust"], r["n_overturn"])
-        out[0, j] = f.approved + f.held
-        out[1, j] = f.rejected
-        out[2, j] = f.unjust
-        out[3, j] = f.abandoned
-        out[4, j] = f.held
-    return out
-
-
-@njit(cache=True)
 def pending_by_worker(table, in_use, n_rows, fee_rate, n_workers):
     """What the records still awaiting settlement will bring, by :func:`fate`: per worker, pay
     net of the worker fee (micro-USD, at ``fee_rate[worker]``) and minutes paid, rejected and

@@ -57,25 +57,6 @@ def _nan(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None
 
 
-def pending_fates(model) -> dict[str, np.ndarray]:
-    """What each submission still awaiting settlement will come to (its outcome was drawn when it
-    was submitted), by the same rule settlement applies (:func:`crowdsim.market.settle.fate`):
-    per in-use record, assignments to be approved (overturned rejections included), rejected,
-    rejected although good, and never paid."""
-    from crowdsim.market.settle import fates
-
-    S = model.records
-    use = np.flatnonzero(S.in_use[: S.n])
-    approved, rejected, unjust, abandoned, _held = fates(S.table, use)
-    return {
-        "rows": use,
-        "approved": approved,
-        "rejected": rejected,
-        "unjust": unjust,
-        "abandoned": abandoned,
-    }
-
-
 class Accrued(NamedTuple):
     """What the submissions awaiting settlement will bring (:func:`accrued`)."""
 
