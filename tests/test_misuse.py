@@ -530,9 +530,13 @@ def test_help_version_and_completion_load_neither_the_model_nor_launchers():
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         "    main(['--help']); main(['--version'])\n"
         "    os.environ['COMP_LINE'] = 'crowdsim platform.comm'; main(['-sc', 'query=bash'])\n"
-        "heavy = [m for m in ('numba', 'mesa', 'pandas', 'joblib', 'submitit', 'crowdsim.model') if m in sys.modules]\n"
-        "print(heavy)"
     )
+    _assert_not_imported(code, ("numba", "mesa", "pandas", "joblib", "submitit", "crowdsim.model"))
+
+
+def _assert_not_imported(code: str, modules: tuple[str, ...]) -> None:
+    """Run ``code`` in a fresh interpreter; none of ``modules`` may have been imported by it."""
+    code += f"print([m for m in {modules!r} if m in sys.modules])"
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert p.stdout.strip() == "[]", p.stdout + p.stderr
 
@@ -546,11 +550,8 @@ def test_tool_help_and_version_load_neither_pandas_nor_the_report(tool):
         "for flag in ('--help', '--version'):\n"
         "    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
         "        main([flag])\n"
-        "heavy = [m for m in ('pandas', 'scipy', 'matplotlib', 'numba', 'mesa') if m in sys.modules]\n"
-        "print(heavy)"
     )
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert p.stdout.strip() == "[]", p.stdout + p.stderr
+    _assert_not_imported(code, ("pandas", "scipy", "matplotlib", "numba", "mesa"))
 
 
 def test_help_names_crowdsim_and_its_groups():

@@ -4,6 +4,7 @@ file systems (a small tmpfs where this platform allows mounting one)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -97,12 +98,7 @@ def test_a_folder_in_place_of_done_json_is_not_done_and_is_cleared(done_sweep, t
 
 
 def test_a_full_disk_in_a_single_run_is_one_line_and_leaves_nothing(tmp_path):
-    disk = tmp_path / "disk"
-    problem = _mount_tmpfs(disk, "size=1m")
-    if problem:
-        pytest.skip(f"needs a small tmpfs to fill: {problem}")
-    try:
-        (disk / "filler").write_bytes(b"x" * (1024 - 100) * 1024)
+    with _nearly_full_disk(tmp_path, free_kb=100) as disk:
         run = disk / "run"
         proc = crowdsim(
             "population.n_workers=1000", "sim.days=5", f"hydra.run.dir={run}", cwd=tmp_path,
@@ -125,8 +121,6 @@ def test_a_full_disk_in_a_single_run_is_one_line_and_leaves_nothing(tmp_path):
         )  # fmt: skip
         assert sweep.returncode == 1 and "Traceback" not in sweep.stderr, sweep.stderr
         assert "No space left on device" in sweep.stderr.strip().splitlines()[-1]
-    finally:
-        subprocess.run(["umount", str(disk)], timeout=20)
 
 
 def test_leftover_temporary_files_are_cleaned(done_sweep, tmp_path):
@@ -170,14 +164,23 @@ def _mount_tmpfs(path: Path, options: str) -> str | None:
     return None if out.returncode == 0 else f"mount -t tmpfs failed: {out.stderr.strip()}"
 
 
-def test_a_full_disk_fails_jobs_not_the_sweep(tmp_path):
+@contextlib.contextmanager
+def _nearly_full_disk(tmp_path: Path, free_kb: int):
+    """A 1 MB tmpfs with ``free_kb`` left (the test is skipped where mounting is not allowed),
+    unmounted afterwards."""
     disk = tmp_path / "disk"
     problem = _mount_tmpfs(disk, "size=1m")
     if problem:
         pytest.skip(f"needs a small tmpfs to fill: {problem}")
     try:
-        (disk / "filler").write_bytes(b"x" * (1024 - 160) * 1024)  # 160 KB left: about one job
-        (disk / "filler").write_bytes(b"x" * (1024 - 160) * 1024)  # 160 KB left: about one job
+        (disk / "filler").write_bytes(b"x" * (1024 - free_kb) * 1024)
+        yield disk
+    finally:
+        subprocess.run(["umount", str(disk)], timeout=20)
+
+
+def test_a_full_disk_fails_jobs_not_the_sweep(tmp_path):
+    with _nearly_full_disk(tmp_path, free_kb=160) as disk:  # about one job's outputs
         sweep_dir = disk / "sweep"
         args = ["population.n_workers=1000", "sim.days=5", "seed=range(0,4)"]
         proc = crowdsim(
@@ -195,8 +198,6 @@ def test_a_full_disk_fails_jobs_not_the_sweep(tmp_path):
             failed = json.loads((sweep_dir / row["job_dir"] / "FAILED.json").read_text())
             assert failed["error_type"] == "OSError"
         assert not list(sweep_dir.rglob(".*.tmp"))  # failed atomic writes leave nothing
-    finally:
-        subprocess.run(["umount", str(disk)], timeout=20)
 
 
 @pytest.mark.parametrize("when", ["a job has started", "workers just started"])
