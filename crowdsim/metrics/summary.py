@@ -235,11 +235,13 @@ def _wage_stats(df, prefix: str = "") -> dict:
     return out
 
 
-def summarize(model, wf: pd.DataFrame | None = None, ts: pd.DataFrame | None = None) -> dict:
+def summarize(
+    model, wf: pd.DataFrame | None = None, ts: pd.DataFrame | None = None, acc: Accrued | None = None
+) -> dict:
     from crowdsim.metrics.windows import Snapshot, measured_workers, window_frame
 
     cfg, c = model.config, model.counters
-    acc = accrued(model)
+    acc = accrued(model) if acc is None else acc  # the same pass as wf's, when given both
     wf = workers_frame(model, worker_totals(model, acc)) if wf is None else wf
     ts = timeseries_frame(model) if ts is None else ts
     led = model.ledger.totals_usd()
@@ -393,9 +395,10 @@ def _weekly_cv(model, start_hour: int = 0) -> float | None:
 def build_results(model) -> Results:
     from dataclasses import asdict
 
-    wf = workers_frame(model)
+    acc = accrued(model)
+    wf = workers_frame(model, worker_totals(model, acc))
     ts = timeseries_frame(model)
-    summary = summarize(model, wf, ts)
+    summary = summarize(model, wf, ts, acc)
     if model.windows.base is not None:  # workers' figures over the measured window, as summarised
         from crowdsim.metrics.windows import window_frame
 
