@@ -539,7 +539,8 @@ class RequesterBehaviourConfig:
         0.5, "assumption: after a batch fills, target pay falls by this share of reprice_step"
     )
     max_activity: float = opt(
-        1e6, gt=0, doc="numerical cap on a requester's Pareto activity draw (the tail is unbounded)"
+        1e6, gt=0, doc="numerical cap on a starting requester's Pareto activity draw (the tail is"
+        " unbounded); an arriving requester is capped at the largest starting one"
     )
     monthly_churn: float = share(0.05, "assumption: requesters leaving and arriving per month")
 

@@ -321,7 +321,10 @@ class CrowdWorkModel(mesa.Model):
         self.requesters = ColumnStore(int(n0 + 3 * churn + 16), cols)
         self.requester_agents: list[Requester] = []
         self.n_requesters_initial = n0
-        self.add_requesters(n0)
+        self.activity_cap = None  # the largest starting requester's activity, once drawn
+        idx = self.add_requesters(n0)
+        if idx.size:
+            self.activity_cap = float(self.requesters.activity[idx].max())
 
     def add_requesters(self, k: int) -> np.ndarray:
         cfg, rng, R = self.config, self.rng, self.requesters
@@ -338,7 +341,14 @@ class CrowdWorkModel(mesa.Model):
         from scipy.special import ndtr
 
         u = np.clip(ndtr(z1), 1e-12, 1 - 1e-12)
-        R.activity[idx] = np.minimum((1.0 - u) ** (-1.0 / rc.activity_pareto_alpha), rc.max_activity)
+        # Pareto activity; an arrival is no larger than the largest requester the market started
+        # with: the posting rate is calibrated on the starting requesters' total activity, and with
+        # a tail this heavy (infinite variance) a single unbounded draw among a year's arrivals
+        # could post many times the whole market's volume (seen at 100k workers: one arrival
+        # with 14x the market's activity, 87 M tasks posted a day), which the volume data (top
+        # 1% of requesters = 60% of volume) do not show
+        cap = rc.max_activity if self.activity_cap is None else self.activity_cap
+        R.activity[idx] = np.minimum((1.0 - u) ** (-1.0 / rc.activity_pareto_alpha), cap)
         sigma_pay = np.sqrt(2.0 * np.log(rc.pay_mean_usd_per_hour / rc.pay_median_usd_per_hour))
         pay = rc.pay_median_usd_per_hour * np.exp(sigma_pay * z2)
         R.target_pay[idx] = pay

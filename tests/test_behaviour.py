@@ -108,3 +108,15 @@ def test_entry_responds_to_recent_pay():
     baseline = m.config.population.n_workers * m.config.workers.baseline_exit_per_month / 30
     assert doubled == pytest.approx(min(base * 2.0**e, 3 * baseline), rel=1e-9)
     assert doubled > base
+
+
+def test_arriving_requesters_are_no_larger_than_the_largest_starting_one():
+    # the posting rate is calibrated on the starting requesters' activity: an arrival drawn from
+    # the unbounded Pareto tail could post many times the whole market's volume
+    m = CrowdWorkModel(seed=3, create_agents=False, **SMALL)
+    start = m.requesters.activity[: m.requesters.n].copy()
+    rows = m.add_requesters(20_000)  # far more draws than the start: the tail is reached
+    arrived = m.requesters.activity[rows]
+    assert arrived.max() == start.max()  # the cap binds, at the largest starting requester
+    assert np.all(arrived >= 1.0)  # the rest of the distribution is the same Pareto
+    assert np.median(arrived) == pytest.approx(2 ** (1 / m.config.requesters.activity_pareto_alpha), rel=0.05)
