@@ -3,6 +3,7 @@
 Usage:
     python benchmarks/bench.py                 # small and medium workloads, start-up, Mesa baseline
     python benchmarks/bench.py large           # MTurk scale: 100k workers x 365 days
+    python benchmarks/bench.py large world     # and 1M workers x 365 days, timed against large
     python benchmarks/bench.py small medium large scaling
     python benchmarks/bench.py cost            # cost per worker-hour, 10k to 1M workers (+ plot)
 
@@ -25,6 +26,7 @@ WORKLOADS = {
     "small": (1_000, 28),
     "medium": (10_000, 28),
     "large": (100_000, 365),
+    "world": (1_000_000, 365),  # requesters in proportion (population.workers_per_requester)
 }
 
 
@@ -222,6 +224,22 @@ def main(argv: list[str]) -> None:
             )
         results[name] = r
         print(json.dumps(r), flush=True)
+    if "world" in results and "large" in results:
+        w, big = results["world"], results["large"]
+        print(
+            json.dumps(
+                {
+                    "workload": "world_vs_large",
+                    "wall_ratio": round(w["wall_s"] / big["wall_s"], 2),
+                    "cpu_ratio": round(w["cpu_s"] / big["cpu_s"], 2),
+                    "worker_hours_ratio": round(w["worker_hours"] / big["worker_hours"], 2),
+                    "requesters_ratio": round(w["requesters"] / big["requesters"], 2),
+                    "records_in_flight_ratio": round(w["records_in_flight_max"] / big["records_in_flight_max"], 2),
+                    "peak_rss_mb": {"large": big["peak_rss_mb"], "world": w["peak_rss_mb"]},
+                }
+            ),
+            flush=True,
+        )
     if "mesa" in results:
         ours = next((results[n] for n in ("large", "medium", "small") if n in results), None)
         if ours:

@@ -84,7 +84,10 @@ class Counters:
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in fields(cls))
+        return _COUNTER_NAMES
+
+
+_COUNTER_NAMES = tuple(f.name for f in fields(Counters))
 
 
 class Pool:

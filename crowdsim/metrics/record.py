@@ -70,8 +70,9 @@ class Recorder:
         req = B.requester[: B.n][listed]
         s["requesters_active"][t] = np.count_nonzero(np.bincount(req)) if req.size else 0
         for name in COUNTED:
-            s[name][t] = c[name] - last[name]
-            last[name] = c[name]
+            now = getattr(c, name)
+            s[name][t] = now - last[name]
+            last[name] = now
         s["tasks_posted"][t] = c.assignments_posted - last["posted"]
         s["tasks_done"][t] = hour.submitted
         s["tasks_returned"][t] = hour.returned
