@@ -6,6 +6,7 @@ Usage:
     python benchmarks/bench.py large world     # and 1M workers x 365 days, timed against large
     python benchmarks/bench.py small medium large scaling
     python benchmarks/bench.py cost            # cost per worker-hour, 10k to 1M workers (+ plot)
+    python benchmarks/bench.py sweep           # 40 jobs of 10k x 28 days through the cores launcher
 
 Each workload runs in a fresh subprocess (so peak RSS is its own) and prints one JSON line:
 workers, days, threads, the time to load the compiled kernels (or compile them, on a machine's
@@ -149,6 +150,49 @@ def _plot_cost(rows: list[dict], path) -> None:
     plt.close(fig)
 
 
+SWEEP_JOBS = 40
+
+
+def run_sweep(n_jobs: int = SWEEP_JOBS, n_workers: int = 10_000, days: int = 28) -> dict:
+    """A sweep as a user starts it: ``crowdsim -m seed=range(0,N) ... hydra/launcher=cores`` (one
+    process per core, kernels loaded once per process), timed from the command's start to its
+    end. Each job's simulation time is the sum of its phase times (``summary.json``); what is
+    left of the cores' time, per job, is the overhead (composing the job's config, building the
+    model, computing and writing its results, the launcher), and the 1,000-job projection is
+    ``1000 x wall / N``."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    cores = os.cpu_count() or 1
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [
+            sys.executable, "-c", "from crowdsim.cli import main; main()", "-m",
+            f"seed=range(0,{n_jobs})", f"population.n_workers={n_workers}", f"sim.days={days}",
+            "hydra/launcher=cores", f"hydra.sweep.dir={tmp}/sweep",
+        ]  # fmt: skip
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True, text=True)
+        wall = time.perf_counter() - t0
+        sims = [
+            sum(json.loads(f.read_text())["phase_seconds"].values())
+            for f in Path(tmp, "sweep").glob("*/summary.json")
+        ]
+    sim_mean = sum(sims) / max(len(sims), 1)
+    return {
+        "workload": "sweep",
+        "jobs": n_jobs,
+        "jobs_ok": len(sims),
+        "workers": n_workers,
+        "days": days,
+        "cores": cores,
+        "wall_s": round(wall, 2),
+        "simulation_s_per_job": round(sim_mean, 3),
+        "overhead_s_per_job": round(wall * cores / n_jobs - sim_mean, 3),
+        "projected_1000_jobs_s": round(1000 * wall / n_jobs, 1),
+    }
+
+
 def run_startup(n_workers: int = 100_000) -> dict:
     import logging
 
@@ -206,6 +250,8 @@ def main(argv: list[str]) -> None:
             r = _child("run_startup")
         elif name == "mesa":
             r = _child("run_mesa_boltzmann")
+        elif name == "sweep":
+            r = run_sweep()
         elif name == "cost":
             r = run_cost(str(__file__.rsplit("/", 1)[0]))
         elif name == "scaling":
@@ -220,7 +266,7 @@ def main(argv: list[str]) -> None:
             }
         else:
             raise SystemExit(
-                f"bench: error: unknown workload {name!r} (allowed: {', '.join([*WORKLOADS, 'startup', 'mesa', 'scaling', 'cost'])})"
+                f"bench: error: unknown workload {name!r} (allowed: {', '.join([*WORKLOADS, 'startup', 'mesa', 'scaling', 'cost', 'sweep'])})"
             )
         results[name] = r
         print(json.dumps(r), flush=True)
