@@ -321,10 +321,9 @@ class CrowdWorkModel(mesa.Model):
         self.requesters = ColumnStore(int(n0 + 3 * churn + 16), cols)
         self.requester_agents: list[Requester] = []
         self.n_requesters_initial = n0
-        self.activity_cap = None  # the largest starting requester's activity, once drawn
+        self.activity_cap = cfg.requesters.max_activity  # then the largest starting requester's
         idx = self.add_requesters(n0)
-        if idx.size:
-            self.activity_cap = float(self.requesters.activity[idx].max())
+        self.activity_cap = float(self.requesters.activity[idx].max())  # n0 >= 3
 
     def add_requesters(self, k: int) -> np.ndarray:
         cfg, rng, R = self.config, self.rng, self.requesters
@@ -347,8 +346,7 @@ class CrowdWorkModel(mesa.Model):
         # could post many times the whole market's volume (seen at 100k workers: one arrival
         # with 14x the market's activity, 87 M tasks posted a day), which the volume data (top
         # 1% of requesters = 60% of volume) do not show
-        cap = rc.max_activity if self.activity_cap is None else self.activity_cap
-        R.activity[idx] = np.minimum((1.0 - u) ** (-1.0 / rc.activity_pareto_alpha), cap)
+        R.activity[idx] = np.minimum((1.0 - u) ** (-1.0 / rc.activity_pareto_alpha), self.activity_cap)
         sigma_pay = np.sqrt(2.0 * np.log(rc.pay_mean_usd_per_hour / rc.pay_median_usd_per_hour))
         pay = rc.pay_median_usd_per_hour * np.exp(sigma_pay * z2)
         R.target_pay[idx] = pay
