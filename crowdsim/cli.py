@@ -431,6 +431,9 @@ def main(argv: list[str] | None = None, compose_check: bool = True) -> None:
                 return
         except ConfigError:
             return  # completing a half-typed line: nothing to suggest
+    from crowdsim import compose
+
+    compose.install()  # each shape of config composed once in this process (crowdsim/compose.py)
     try:
         if compose_check:
             overrides, multirun, info, dirs = check_command_line(argv)

@@ -1,0 +1,142 @@
+"""The composing cache (crowdsim/compose.py) gives the config Hydra composes, job after job.
+
+Each case is composed by Hydra's own loader and by the caching loader on the same search path,
+in an order that reuses shapes (the same groups with other values) and returns to earlier ones,
+so a copy that leaked a change into the kept shape would show.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hydra._internal.config_loader_impl import ConfigLoaderImpl
+from hydra.core.global_hydra import GlobalHydra
+from hydra.types import RunMode
+from omegaconf import OmegaConf
+
+from crowdsim import compose
+from crowdsim.overrides import CONFIG_DIR
+
+CASES = [
+    [],
+    ["seed=3"],
+    ["seed=4", "population.n_workers=500"],
+    ["population.n_workers=700", "seed=4"],
+    ["scenario=min_pay", "seed=2"],
+    ["scenario=min_pay", "seed=5", "platform.commission=0.3"],
+    ["population=france", "seed=1"],
+    ["reform=to_min_pay", "seed=1", "sim.days=9"],
+    ["+experiment=guarantee_minimum_pay", "seed=1"],
+    ["hydra/launcher=cores", "hydra.sweep.dir=/tmp/x", "seed=8"],
+    ["hydra.job.chdir=False", "seed=9", "hydra.run.dir=/tmp/y"],
+    ["++seed=11"],
+    ["seed=12", "++sim.days=3"],
+    ["+extra_note=hello", "seed=1"],
+    ["seed=1", "~reform"],
+    ["seed=3"],
+    [],
+]
+
+BAD = [
+    ["seed=abc"],
+    ["nosuchkey=1"],
+    ["scenario=nosuch"],
+    ["seed=1", "population.n_workers=many"],
+    ["platform.commission=0.1", "platform.nosuch=2"],
+]
+
+
+@pytest.fixture()
+def loaders():
+    from hydra import initialize_config_dir
+
+    from crowdsim.config import register_configs
+
+    register_configs()
+    compose.clear()
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3", job_name="crowdsim"):
+        search_path = GlobalHydra.instance().hydra.config_loader.config_search_path
+        yield ConfigLoaderImpl(search_path), compose.CachingConfigLoader(search_path)
+    compose.clear()
+
+
+def _same(a, b) -> None:
+    assert OmegaConf.to_container(a, resolve=False) == OmegaConf.to_container(b, resolve=False)
+    a_task = {k: v for k, v in a.items() if k != "hydra"}
+    b_task = {k: v for k, v in b.items() if k != "hydra"}
+    assert OmegaConf.to_container(OmegaConf.create(a_task), resolve=True) == (
+        OmegaConf.to_container(OmegaConf.create(b_task), resolve=True)
+    )
+    assert OmegaConf.is_struct(a) == OmegaConf.is_struct(b)
+    assert OmegaConf.get_type(a) == OmegaConf.get_type(b)
+
+
+@pytest.mark.parametrize("mode", [RunMode.RUN, RunMode.MULTIRUN])
+def test_each_job_config_is_the_one_hydra_composes(loaders, mode):
+    hydra_loader, caching = loaders
+    for overrides in CASES + CASES[::-1]:
+        want = hydra_loader.load_configuration("config", list(overrides), mode)
+        got = caching.load_configuration("config", list(overrides), mode)
+        _same(want, got)
+        # plain values changed: the shape was reused, and applying them left it unchanged
+        assert got.hydra.overrides.task == want.hydra.overrides.task
+        assert got.hydra.job.override_dirname == want.hydra.job.override_dirname
+    assert compose.STATS["reused"] >= len(CASES)
+    assert compose.STATS["composed"] < len(CASES)
+
+
+def test_a_job_of_a_sweep_is_the_one_hydra_composes(loaders):
+    hydra_loader, caching = loaders
+    master = hydra_loader.load_configuration(
+        "config", ["seed=range(0,3)", "hydra/launcher=cores"], RunMode.MULTIRUN
+    )
+    for seed in range(3):
+        want = hydra_loader.load_sweep_config(master, [f"seed={seed}"])
+        got = caching.load_sweep_config(master, [f"seed={seed}"])
+        _same(want, got)
+        assert got.seed == seed
+
+
+def test_bad_values_fail_as_in_hydra(loaders):
+    hydra_loader, caching = loaders
+    caching.load_configuration("config", ["seed=1"], RunMode.RUN)  # a shape kept already
+    for overrides in BAD:
+        with pytest.raises(Exception) as want:
+            hydra_loader.load_configuration("config", overrides, RunMode.RUN)
+        with pytest.raises(Exception) as got:
+            caching.load_configuration("config", overrides, RunMode.RUN)
+        assert type(got.value) is type(want.value)
+        assert str(got.value) == str(want.value)
+        cause_want, cause_got = want.value.__cause__, got.value.__cause__
+        assert type(cause_got) is type(cause_want)
+        assert str(cause_got) == str(cause_want)
+
+
+def test_a_changed_config_file_is_read_again(tmp_path: Path):
+    from hydra import initialize_config_dir
+
+    from crowdsim.config import register_configs
+
+    register_configs()
+    compose.clear()
+    extra = tmp_path / "scenario"
+    extra.mkdir()
+    mine = extra / "mine.yaml"
+    mine.write_text("# @package _global_\nscenario_name: mine\nplatform:\n  commission: 0.25\n")
+    overrides = ["scenario=mine", f"hydra.searchpath=[file://{tmp_path}]"]
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3", job_name="crowdsim"):
+        search_path = GlobalHydra.instance().hydra.config_loader.config_search_path
+        caching = compose.CachingConfigLoader(search_path)
+        first = caching.load_configuration("config", [*overrides, "seed=1"], RunMode.RUN)
+        assert first.platform.commission == 0.25
+        mine.write_text("# @package _global_\nscenario_name: mine\nplatform:\n  commission: 0.35\n")
+        os.utime(mine, ns=(first_ns := mine.stat().st_mtime_ns + 10**9, first_ns))
+        again = caching.load_configuration("config", [*overrides, "seed=2"], RunMode.RUN)
+        assert again.platform.commission == 0.35
+        want = ConfigLoaderImpl(search_path).load_configuration(
+            "config", [*overrides, "seed=2"], RunMode.RUN
+        )
+        _same(want, again)
+    compose.clear()
