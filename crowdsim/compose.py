@@ -18,8 +18,12 @@ job's plain value overrides applied and Hydra's runtime fields set, step for ste
 files, additions, deletions, Hydra's own keys and bad values, which fail with the same error).
 
 An override is a plain value change when it sets an existing key with ``key=value`` (no ``+``,
-``++``, ``~`` or ``@package``, no sweep), the key is not a config group and not Hydra's, and
-the value is not a dict. Anything else is part of the shape.
+``++``, ``~`` or ``@package``, no sweep), the key is not a config group and not
+``hydra.searchpath``, and the value is not a dict; Hydra's own keys (``hydra.run.dir=...``,
+``hydra.mode=RUN``) count, as Hydra applies them in the same step. Anything else is part of the
+shape. A run and a multirun share a shape (Hydra composes them alike unless a group has no
+choice), so a single run composes once, not three times (crowdsim's check, Hydra's look at
+``hydra.mode``, the run).
 
 :func:`install` makes Hydra create this loader; the ``crowdsim`` command (which every
 experiment command runs its grid through) calls it. A shape is kept with the modification time
@@ -48,7 +52,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 #: shapes kept in one process (a sweep over scenarios x reforms has one per combination)
 MAX_SHAPES = 64
-_SHAPES: OrderedDict[tuple, tuple[Any, DictConfig, list]] = OrderedDict()
+_SHAPES: OrderedDict[tuple, tuple[Any, DictConfig, list, bool]] = OrderedDict()
 _REPOS: dict[tuple, CachingConfigRepository] = {}
 STATS = {"composed": 0, "reused": 0}
 
@@ -93,7 +97,7 @@ def _is_plain_value(o: Override, repo: CachingConfigRepository) -> bool:
         o.type == OverrideType.CHANGE
         and o.package is None
         and o.value_type == ValueType.ELEMENT
-        and not o.is_hydra_override()
+        and o.get_key_element() != "hydra.searchpath"
         and not isinstance(o.value(), dict)
         and not repo.group_exists(o.key_or_group)
     )
@@ -125,6 +129,38 @@ class CachingConfigLoader(ConfigLoaderImpl):
             _REPOS[key] = repo
         return repo
 
+    def _compose_shape(self, config_name: str | None, shape: list[Override], run_mode: Any) -> tuple:
+        """The defaults list, the merged config and its sources for one shape, and whether
+        every group had a choice. Hydra composes a run with ``skip_missing=False`` and a
+        multirun with ``True``; the two give the same config unless a group has no choice
+        (the run then fails), so a shape is first composed as a run, and a multirun whose
+        shape fails that way is composed again as Hydra would."""
+        complete = True
+        while True:
+            caching_repo = CachingConfigRepository(self.repository)
+            self._process_config_searchpath(config_name, shape, caching_repo)
+            try:
+                defaults_list = create_defaults_list(
+                    repo=caching_repo,
+                    config_name=config_name,
+                    overrides_list=shape,
+                    prepend_hydra=True,
+                    skip_missing=not complete,
+                )
+                break
+            except Exception:  # composed again as Hydra composes a multirun, whatever failed
+                if not complete or run_mode != RunMode.MULTIRUN:
+                    raise
+                complete = False
+        composed = self._compose_config_from_defaults_list(
+            defaults=defaults_list.defaults, repo=caching_repo
+        )
+        sources = [
+            ConfigSourceInfo(path=x.path, schema=x.scheme(), provider=x.provider)
+            for x in caching_repo.get_sources()
+        ]
+        return defaults_list, composed, sources, complete
+
     def _load_configuration_impl(
         self,
         config_name: str | None,
@@ -147,30 +183,14 @@ class CachingConfigLoader(ConfigLoaderImpl):
         key = (
             str(self.config_search_path),
             config_name,
-            str(run_mode),
             tuple(shape_lines),
             _stamp(_file_folders(repo.get_sources())),
         )
         kept = _SHAPES.get(key)
-        if kept is None:
-            shape = [o for o, p in zip(parsed, plain) if not p]
-            caching_repo = CachingConfigRepository(self.repository)
-            self._process_config_searchpath(config_name, shape, caching_repo)
-            defaults_list = create_defaults_list(
-                repo=caching_repo,
-                config_name=config_name,
-                overrides_list=shape,
-                prepend_hydra=True,
-                skip_missing=run_mode == RunMode.MULTIRUN,
-            )
-            composed = self._compose_config_from_defaults_list(
-                defaults=defaults_list.defaults, repo=caching_repo
-            )
-            sources = [
-                ConfigSourceInfo(path=x.path, schema=x.scheme(), provider=x.provider)
-                for x in caching_repo.get_sources()
-            ]
-            kept = (defaults_list, composed, sources)
+        # a shape composed with every group chosen serves both run modes; one that a multirun
+        # composed by leaving out a group with no choice (``???``) serves multiruns only
+        if kept is None or not (kept[3] or run_mode == RunMode.MULTIRUN):
+            kept = self._compose_shape(config_name, [o for o, p in zip(parsed, plain) if not p], run_mode)
             _SHAPES[key] = kept
             while len(_SHAPES) > MAX_SHAPES:
                 _SHAPES.popitem(last=False)
@@ -178,7 +198,7 @@ class CachingConfigLoader(ConfigLoaderImpl):
         else:
             _SHAPES.move_to_end(key)
             STATS["reused"] += 1
-        defaults_list, composed, sources = kept
+        defaults_list, composed, sources, _ = kept
         cfg = copy.deepcopy(composed)
 
         # from here on, as Hydra's _load_configuration_impl, with the job's overrides in order

@@ -31,6 +31,8 @@ CASES = [
     ["+experiment=guarantee_minimum_pay", "seed=1"],
     ["hydra/launcher=cores", "hydra.sweep.dir=/tmp/x", "seed=8"],
     ["hydra.job.chdir=False", "seed=9", "hydra.run.dir=/tmp/y"],
+    ["hydra.run.dir=/tmp/z", "seed=9", "hydra.mode=RUN", "hydra.job.chdir=True"],
+    ["hydra.mode=MULTIRUN", "hydra.sweep.dir=/tmp/w", "hydra/launcher=cores", "seed=3"],
     ["++seed=11"],
     ["seed=12", "++sim.days=3"],
     ["+extra_note=hello", "seed=1"],
@@ -85,6 +87,50 @@ def test_each_job_config_is_the_one_hydra_composes(loaders, mode):
         assert got.hydra.job.override_dirname == want.hydra.job.override_dirname
     assert compose.STATS["reused"] >= len(CASES)
     assert compose.STATS["composed"] < len(CASES)
+
+
+def test_a_run_and_a_multirun_share_a_shape(loaders):
+    hydra_loader, caching = loaders
+    overrides = ["seed=2", "hydra.run.dir=/tmp/r"]
+    for mode in (RunMode.RUN, RunMode.MULTIRUN, RunMode.RUN):
+        _same(
+            hydra_loader.load_configuration("config", list(overrides), mode),
+            caching.load_configuration("config", list(overrides), mode),
+        )
+    # a single run's three compositions (the check, Hydra's look at hydra.mode, the run)
+    caching.load_configuration("config", [*overrides, "hydra.mode=RUN"], RunMode.RUN)
+    assert compose.STATS == {"composed": 1, "reused": 3}
+
+
+def test_a_group_with_no_choice_composes_as_in_hydra(tmp_path: Path):
+    """A multirun leaves out a group with no choice (``???``), a run fails on it: a shape kept
+    from the multirun does not let the run through."""
+    from hydra import initialize_config_dir
+
+    (tmp_path / "db").mkdir()
+    (tmp_path / "db" / "small.yaml").write_text("size: 1\n")
+    (tmp_path / "config.yaml").write_text("defaults:\n  - db: ???\n  - _self_\nseed: 0\n")
+    compose.clear()
+    with initialize_config_dir(config_dir=str(tmp_path), version_base="1.3", job_name="x"):
+        search_path = GlobalHydra.instance().hydra.config_loader.config_search_path
+        hydra_loader, caching = ConfigLoaderImpl(search_path), compose.CachingConfigLoader(search_path)
+        for mode in (RunMode.MULTIRUN, RunMode.RUN, RunMode.MULTIRUN, RunMode.RUN):
+            if mode == RunMode.MULTIRUN:
+                _same(
+                    hydra_loader.load_configuration("config", ["seed=1"], mode),
+                    caching.load_configuration("config", ["seed=1"], mode),
+                )
+                continue
+            with pytest.raises(Exception) as want:
+                hydra_loader.load_configuration("config", ["seed=1"], mode)
+            with pytest.raises(Exception) as got:
+                caching.load_configuration("config", ["seed=1"], mode)
+            assert type(got.value) is type(want.value) and str(got.value) == str(want.value)
+        _same(  # with the group chosen, both modes compose
+            hydra_loader.load_configuration("config", ["db=small", "seed=4"], RunMode.RUN),
+            caching.load_configuration("config", ["db=small", "seed=4"], RunMode.RUN),
+        )
+    compose.clear()
 
 
 def test_a_job_of_a_sweep_is_the_one_hydra_composes(loaders):
