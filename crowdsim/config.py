@@ -638,7 +638,8 @@ def register_configs() -> None:
     from hydra.core.config_store import ConfigStore
 
     cs = ConfigStore.instance()
-    cs.store(name="crowdsim_schema", node=CrowdSimConfig)
+    if "crowdsim_schema.yaml" not in cs.repo:  # stored once per process (~20 ms each time)
+        cs.store(name="crowdsim_schema", node=CrowdSimConfig)
 
 
 @cache
