@@ -73,6 +73,11 @@ def _same(a, b) -> None:
     )
     assert OmegaConf.is_struct(a) == OmegaConf.is_struct(b)
     assert OmegaConf.get_type(a) == OmegaConf.get_type(b)
+    for key in ("hydra", "platform", "workers"):  # the flags and types of the nodes too
+        if key in a:
+            assert a._get_node(key)._metadata.flags == b._get_node(key)._metadata.flags
+            assert OmegaConf.get_type(a, key) == OmegaConf.get_type(b, key)
+            assert OmegaConf.is_readonly(a[key]) == OmegaConf.is_readonly(b[key])
 
 
 @pytest.mark.parametrize("mode", [RunMode.RUN, RunMode.MULTIRUN])
