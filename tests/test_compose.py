@@ -191,3 +191,36 @@ def test_a_changed_config_file_is_read_again(tmp_path: Path):
         )
         _same(want, again)
     compose.clear()
+
+
+def test_a_config_whose_class_was_imported_again_is_copied(loaders, monkeypatch):
+    """Hydra's plugin scan imports a plugin's module again, so a launcher config stored before
+    holds a class its module no longer names (seen in a sweep's workers: pickling such a config
+    fails). The kept shape is then deep-copied, and each job still gets the classes Hydra's
+    loader gives."""
+    import dataclasses
+    import sys
+    import types
+
+    from hydra.core.config_store import ConfigStore
+
+    module = types.ModuleType("crowdsim_test_plugin_conf")
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+
+    def make_class():
+        cls = dataclasses.make_dataclass("PluginConf", [("n_jobs", int, 2)])
+        cls.__module__ = module.__name__
+        return cls
+
+    module.PluginConf = make_class()
+    ConfigStore.instance().store(group="hydra/launcher", name="plugin_test_mine", node=module.PluginConf)
+    module.PluginConf = make_class()  # the module imported again: a new class of that name
+    hydra_loader, caching = loaders
+    for seed in (1, 2, 3):
+        overrides = ["hydra/launcher=plugin_test_mine", f"seed={seed}", "hydra.launcher.n_jobs=3"]
+        want = hydra_loader.load_configuration("config", list(overrides), RunMode.RUN)
+        got = caching.load_configuration("config", list(overrides), RunMode.RUN)
+        _same(want, got)
+        assert OmegaConf.get_type(got.hydra, "launcher") is OmegaConf.get_type(want.hydra, "launcher")
+        assert got.hydra.launcher.n_jobs == 3
+    assert compose.STATS == {"composed": 1, "reused": 2}
