@@ -6,7 +6,8 @@ Usage:
     python benchmarks/bench.py large world     # and 1M workers x 365 days, timed against large
     python benchmarks/bench.py small medium large scaling
     python benchmarks/bench.py cost            # cost per worker-hour, 10k to 1M workers (+ plot)
-    python benchmarks/bench.py sweep           # 40 jobs of 10k x 28 days through the cores launcher
+    python benchmarks/bench.py sweep           # 40 and 20 jobs of 10k x 28 days, cores launcher: fixed + per-job cost
+    python benchmarks/bench.py sweep:1000      # the 1,000 jobs themselves (~10 min on 2 cores)
 
 Each workload runs in a fresh subprocess (so peak RSS is its own) and prints one JSON line:
 workers, days, threads, the time to load the compiled kernels (or compile them, on a machine's
@@ -153,18 +154,12 @@ def _plot_cost(rows: list[dict], path) -> None:
 SWEEP_JOBS = 40
 
 
-def run_sweep(n_jobs: int = SWEEP_JOBS, n_workers: int = 10_000, days: int = 28) -> dict:
-    """A sweep as a user starts it: ``crowdsim -m seed=range(0,N) ... hydra/launcher=cores`` (one
-    process per core, kernels loaded once per process), timed from the command's start to its
-    end. Each job's simulation time is the sum of its phase times (``summary.json``); what is
-    left of the cores' time, per job, is the overhead (composing the job's config, building the
-    model, computing and writing its results, the launcher), and the 1,000-job projection is
-    ``1000 x wall / N``."""
-    import os
+def _sweep_wall(n_jobs: int, n_workers: int, days: int) -> tuple[float, list[float]]:
+    """Wall time of one sweep command of ``n_jobs`` jobs, and each job's simulation time (the sum
+    of its phase times, from its ``summary.json``)."""
     import tempfile
     from pathlib import Path
 
-    cores = os.cpu_count() or 1
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [
             sys.executable, "-c", "from crowdsim.cli import main; main()", "-m",
@@ -178,8 +173,25 @@ def run_sweep(n_jobs: int = SWEEP_JOBS, n_workers: int = 10_000, days: int = 28)
             sum(json.loads(f.read_text())["phase_seconds"].values())
             for f in Path(tmp, "sweep").glob("*/summary.json")
         ]
+    return wall, sims
+
+
+def run_sweep(n_jobs: int = SWEEP_JOBS, n_workers: int = 10_000, days: int = 28) -> dict:
+    """A sweep as a user starts it: ``crowdsim -m seed=range(0,N) ... hydra/launcher=cores`` (one
+    process per core, kernels loaded once per process), timed from the command's start to its
+    end, at ``N`` and at ``N/2`` jobs. Each job's simulation time is the sum of its phase times
+    (``summary.json``); what is left of the cores' time, per job, is the overhead (composing the
+    job's config, building the model, computing and writing its results, the launcher). The two
+    sizes split the wall time into a fixed part (starting the command and its workers,
+    aggregating) and a part per job (the slope); the 1,000-job projection is ``fixed + 1000 x
+    slope`` (``1000 x wall / N``, which counts the fixed part once per N jobs, is given too).
+    ``bench.py sweep:1000`` runs the 1,000 jobs themselves (about 10 minutes on 2 cores)."""
+    import os
+
+    cores = os.cpu_count() or 1
+    wall, sims = _sweep_wall(n_jobs, n_workers, days)
     sim_mean = sum(sims) / max(len(sims), 1)
-    return {
+    out = {
         "workload": "sweep",
         "jobs": n_jobs,
         "jobs_ok": len(sims),
@@ -189,7 +201,20 @@ def run_sweep(n_jobs: int = SWEEP_JOBS, n_workers: int = 10_000, days: int = 28)
         "wall_s": round(wall, 2),
         "simulation_s_per_job": round(sim_mean, 3),
         "overhead_s_per_job": round(wall * cores / n_jobs - sim_mean, 3),
-        "projected_1000_jobs_s": round(1000 * wall / n_jobs, 1),
+    }
+    if n_jobs >= 1000:
+        return out
+    half = max(n_jobs // 2, 1)
+    wall_half, _ = _sweep_wall(half, n_workers, days)
+    slope = (wall - wall_half) / (n_jobs - half)
+    fixed = wall - n_jobs * slope
+    return out | {
+        "wall_s_at_half": round(wall_half, 2),
+        "wall_s_per_job": round(slope, 3),
+        "fixed_s": round(fixed, 2),
+        "overhead_s_per_job_marginal": round(slope * cores - sim_mean, 3),
+        "projected_1000_jobs_s": round(fixed + 1000 * slope, 1),
+        "projected_1000_jobs_s_proportional": round(1000 * wall / n_jobs, 1),
     }
 
 
@@ -250,8 +275,11 @@ def main(argv: list[str]) -> None:
             r = _child("run_startup")
         elif name == "mesa":
             r = _child("run_mesa_boltzmann")
-        elif name == "sweep":
-            r = run_sweep()
+        elif name == "sweep" or name.startswith("sweep:"):
+            jobs = name.partition(":")[2]
+            if jobs and not (jobs.isdigit() and int(jobs) >= 2):
+                raise SystemExit(f"bench: error: invalid number of sweep jobs {jobs!r} (allowed: an integer >= 2, e.g. sweep:1000)")
+            r = run_sweep(int(jobs)) if jobs else run_sweep()
         elif name == "cost":
             r = run_cost(str(__file__.rsplit("/", 1)[0]))
         elif name == "scaling":
@@ -266,7 +294,7 @@ def main(argv: list[str]) -> None:
             }
         else:
             raise SystemExit(
-                f"bench: error: unknown workload {name!r} (allowed: {', '.join([*WORKLOADS, 'startup', 'mesa', 'scaling', 'cost', 'sweep'])})"
+                f"bench: error: unknown workload {name!r} (allowed: {', '.join([*WORKLOADS, 'startup', 'mesa', 'scaling', 'cost', 'sweep', 'sweep:N'])})"
             )
         results[name] = r
         print(json.dumps(r), flush=True)
