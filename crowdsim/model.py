@@ -104,6 +104,7 @@ class CrowdWorkModel(mesa.Model):
     def _prepare_rules(self) -> None:
         """The phases' parameters as the compiled loops take them (from ``self.config``)."""
         cfg = self.config
+        self.post_params = post.post_params(cfg)
         self.search_params = search.search_params(cfg)
         self.review_params = submit.review_params(cfg)
         self.settle_params = settle.settle_params(cfg)

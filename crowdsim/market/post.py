@@ -56,6 +56,16 @@ def calibrate_batch_rate(model) -> float:
     return batches_per_hour / float(R.activity[: R.n].sum())
 
 
+def post_params(cfg) -> tuple[np.ndarray, np.ndarray]:
+    """Median minutes and median batch size of each task type (by index in TASK_TYPES), as
+    posting takes them (rebuilt with the other phases' parameters at a reform)."""
+    mc = cfg.market
+    return (
+        np.array([mc.type_duration_minutes.get(t, 1.0) for t in TASK_TYPES]),
+        np.array([mc.type_batch_median.get(t, 1.0) for t in TASK_TYPES]),
+    )
+
+
 def post(model) -> None:
     """Requesters post this hour's batches; their cost goes from requester funds into escrow."""
     cfg, rng, R = model.config, model.rng_post, model.requesters
@@ -73,8 +83,7 @@ def post(model) -> None:
         np.minimum(np.searchsorted(cum, rng.random(n) * cum[-1], side="right"), present.size - 1)
     ]
     ttype = R.task_type[req].astype(np.int64)
-    type_dur = np.array([mc.type_duration_minutes.get(t, 1.0) for t in TASK_TYPES])
-    type_size = np.array([mc.type_batch_median.get(t, 1.0) for t in TASK_TYPES])
+    type_dur, type_size = model.post_params
     true_minutes = np.minimum(
         type_dur[ttype] * np.exp(mc.duration_sigma * rng.standard_normal(n)), mc.max_task_minutes
     )
@@ -175,7 +184,7 @@ def list_batches(
     batch rows."""
     B, R = model.batches, model.requesters
     k = size.size
-    idx = B.allocate(k)
+    idx = B.allocate(k, reset=False)  # every column is set below (expires_hour by the calendar)
     B.requester[idx] = requester
     B.task_type[idx] = task_type
     B.size[idx] = size
