@@ -23,6 +23,7 @@ from crowdsim.experiments.sweep import (
     STALE_TMP_SECONDS,
     clear_markers,
     completed_summary,
+    count_states,
     job_state,
     job_status,
 )
@@ -81,6 +82,36 @@ def test_done_json_of_another_config_is_stale_for_aggregate_as_for_resume(done_s
     out = aggregate(copy)
     assert out.sweep.set_index("job")["status"].to_dict() == {0: "missing", 1: "ok"}
     assert "1 stale" in out.describe()
+
+
+def test_the_progress_count_follows_each_change_of_a_jobs_files(done_sweep, tmp_path):
+    """The count a sweep's progress shows keeps each job's state while its files are unchanged,
+    and reads a job again when its markers change: it agrees with an uncached count throughout."""
+    import shutil
+
+    _root, sweep_dir = done_sweep
+    copy = tmp_path / "copy"
+    shutil.copytree(sweep_dir, copy)
+    kept: dict = {}
+    done = copy / "0" / "DONE.json"
+    good = done.read_text()
+
+    def both():
+        a, b = count_states(copy, kept), count_states(copy)
+        assert a == b
+        return a
+
+    assert both() == {"ok": 2, "failed": 0, "missing": 0}
+    done.write_text(good[:20])  # cut off by a crash
+    assert both() == {"ok": 1, "failed": 0, "missing": 1}
+    done.unlink()
+    assert both() == {"ok": 1, "failed": 0, "missing": 1}
+    (copy / "0" / "FAILED.json").write_text('{"status": "failed"}')
+    assert both() == {"ok": 1, "failed": 1, "missing": 0}
+    (copy / "0" / "FAILED.json").unlink()
+    done.write_text(good)
+    assert both() == {"ok": 2, "failed": 0, "missing": 0}
+    assert set(kept) == {copy / "0", copy / "1"}
 
 
 def test_a_folder_in_place_of_done_json_is_not_done_and_is_cleared(done_sweep, tmp_path):

@@ -145,10 +145,11 @@ def _watch(sweep_dir: Path, n_jobs: int | None, every: float, stop: threading.Ev
 
     last = None
     start = time.monotonic()
+    kept: dict = {}  # each job's state while its files are unchanged (count_states)
     while True:
         stopping = stop.wait(every)
         try:
-            counts = count_states(sweep_dir)
+            counts = count_states(sweep_dir, kept)
         except OSError:
             counts = None
         if counts is not None:

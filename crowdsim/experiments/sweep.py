@@ -361,9 +361,36 @@ def read_manifest(sweep_dir: str | Path) -> list[list[str]] | None:
     ]
 
 
-def count_states(sweep_dir: str | Path) -> dict[str, int]:
-    """How many job folders are ok, failed or missing (not finished) right now."""
+def count_states(sweep_dir: str | Path, kept: dict | None = None) -> dict[str, int]:
+    """How many job folders are ok, failed or missing (not finished) right now.
+
+    ``kept`` (a dict the caller keeps between counts, as a sweep's progress does every few
+    seconds) holds each job's state with the :func:`_signature` of the files it was read from,
+    and a job is read again only when one of them changed: reading every finished job's
+    DONE.json and summary.json at each count made a count cost ~0.3 ms a finished job, so the
+    progress of a 1,000-job sweep cost more the further it went. A display only: resuming and
+    aggregating read each job's files (:func:`job_status`)."""
     counts = {"ok": 0, "failed": 0, "missing": 0}
     for d in find_job_dirs(sweep_dir):
-        counts[job_state(d)] += 1
+        if kept is None:
+            counts[job_state(d)] += 1
+            continue
+        sig = _signature(d)
+        entry = kept.get(d)
+        if entry is None or entry[0] != sig:
+            entry = kept[d] = (sig, job_state(d))
+        counts[entry[1]] += 1
     return counts
+
+
+def _signature(job_dir: Path) -> tuple:
+    """Inode, modification time and size of each file :func:`job_status` reads (None where a
+    file is missing)."""
+    sig = []
+    for name in (DONE_FILE, FAILED_FILE, "summary.json", ".hydra/config.yaml", ".hydra/hydra.yaml"):
+        try:
+            st = os.stat(job_dir / name)
+            sig.append((st.st_ino, st.st_mtime_ns, st.st_size))
+        except OSError:
+            sig.append(None)
+    return tuple(sig)
