@@ -39,7 +39,7 @@ import copy
 import os
 import pickle
 from collections import OrderedDict
-from typing import Any
+from typing import Any, NamedTuple
 
 from hydra._internal.config_loader_impl import ConfigLoaderImpl, get_overrides_dirname
 from hydra._internal.config_repository import CachingConfigRepository
@@ -53,7 +53,18 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 #: shapes kept in one process (a sweep over scenarios x reforms has one per combination)
 MAX_SHAPES = 64
-_SHAPES: OrderedDict[tuple, tuple[Any, bytes | DictConfig, list, bool]] = OrderedDict()
+class _Shape(NamedTuple):
+    """A composed shape as kept: Hydra's defaults list, the merged config (pickled, or as it
+    is where it cannot be pickled exactly), its sources, and whether every group had a choice
+    (a multirun may leave one out; such a shape serves multiruns only)."""
+
+    defaults_list: Any
+    config: bytes | DictConfig
+    sources: list
+    complete: bool
+
+
+_SHAPES: OrderedDict[tuple, _Shape] = OrderedDict()
 _REPOS: dict[tuple, CachingConfigRepository] = {}
 STATS = {"composed": 0, "reused": 0}
 
@@ -130,14 +141,13 @@ class CachingConfigLoader(ConfigLoaderImpl):
             _REPOS[key] = repo
         return repo
 
-    def _compose_shape(self, config_name: str | None, shape: list[Override], run_mode: Any) -> tuple:
-        """The defaults list, the merged config and its sources for one shape, and whether
-        every group had a choice. Hydra composes a run with ``skip_missing=False`` and a
-        multirun with ``True``; the two give the same config unless a group has no choice
-        (the run then fails), so a shape is first composed as a run, and a multirun whose
-        shape fails that way is composed again as Hydra would."""
-        complete = True
-        while True:
+    def _compose_shape(self, config_name: str | None, shape: list[Override], run_mode: Any) -> _Shape:
+        """One shape composed. Hydra composes a run with ``skip_missing=False`` and a multirun
+        with ``True``; the two give the same config unless a group has no choice (the run then
+        fails), so a shape is first composed as a run, and a multirun whose shape fails that way
+        is composed again as Hydra would (``complete=False``)."""
+        attempts = (False, True) if run_mode == RunMode.MULTIRUN else (False,)
+        for skip_missing in attempts:
             caching_repo = CachingConfigRepository(self.repository)
             self._process_config_searchpath(config_name, shape, caching_repo)
             try:
@@ -146,13 +156,12 @@ class CachingConfigLoader(ConfigLoaderImpl):
                     config_name=config_name,
                     overrides_list=shape,
                     prepend_hydra=True,
-                    skip_missing=not complete,
+                    skip_missing=skip_missing,
                 )
                 break
             except Exception:  # composed again as Hydra composes a multirun, whatever failed
-                if not complete or run_mode != RunMode.MULTIRUN:
+                if skip_missing == attempts[-1]:
                     raise
-                complete = False
         composed = self._compose_config_from_defaults_list(
             defaults=defaults_list.defaults, repo=caching_repo
         )
@@ -171,7 +180,7 @@ class CachingConfigLoader(ConfigLoaderImpl):
             kept = pickle.dumps(composed, protocol=pickle.HIGHEST_PROTOCOL)
         except (pickle.PicklingError, TypeError, AttributeError):
             kept = composed
-        return defaults_list, kept, sources, complete
+        return _Shape(defaults_list, kept, sources, complete=not skip_missing)
 
     def _load_configuration_impl(
         self,
@@ -201,7 +210,7 @@ class CachingConfigLoader(ConfigLoaderImpl):
         kept = _SHAPES.get(key)
         # a shape composed with every group chosen serves both run modes; one that a multirun
         # composed by leaving out a group with no choice (``???``) serves multiruns only
-        if kept is None or not (kept[3] or run_mode == RunMode.MULTIRUN):
+        if kept is None or not (kept.complete or run_mode == RunMode.MULTIRUN):
             kept = self._compose_shape(config_name, [o for o, p in zip(parsed, plain) if not p], run_mode)
             _SHAPES[key] = kept
             while len(_SHAPES) > MAX_SHAPES:
@@ -210,7 +219,7 @@ class CachingConfigLoader(ConfigLoaderImpl):
         else:
             _SHAPES.move_to_end(key)
             STATS["reused"] += 1
-        defaults_list, composed, sources, _ = kept
+        defaults_list, composed, sources = kept.defaults_list, kept.config, kept.sources
         # a copy of the kept config: pickled, ~4x faster than a deepcopy (see _compose_shape)
         cfg = pickle.loads(composed) if isinstance(composed, bytes) else copy.deepcopy(composed)
 
