@@ -358,7 +358,10 @@ class WorkerBehaviourConfig:
     )
     weekly_hours_median_main: float = opt(15.0, gt=0, le=168, doc="assumption")
     weekly_hours_sigma: float = opt(0.8, gt=0, le=5, doc="assumption: heavy-tailed hours")
-    skill_mean: float = share(0.97, "assumption: probability a task meets the quality bar")
+    skill_mean: float = opt(
+        0.97, gt=0, lt=1,
+        doc="assumption: probability a task meets the quality bar (a beta mean: between 0 and 1)",
+    )  # fmt: skip
     skill_concentration: float = opt(40.0, gt=0, doc="assumption: beta concentration")
     speed_sigma: float = opt(0.549, ge=0, le=5, doc=CALIBRATED)
     search_minutes: float = opt(1.87, ge=0, le=600, doc=CALIBRATED)
@@ -623,7 +626,8 @@ class MarketConfig:
 class CrowdSimConfig:
     scenario_name: str = opt("status_quo")
     description: str = opt("")
-    seed: int = opt(0, ge=0)
+    # numpy takes any integer >= 0, but results store the seed as a 64-bit integer (parquet)
+    seed: int = opt(0, ge=0, le=2**63 - 1)
     population: PopulationConfig = field(default_factory=PopulationConfig)
     sim: SimConfig = field(default_factory=SimConfig)
     platform: PlatformConfig = field(default_factory=PlatformConfig)

@@ -82,7 +82,154 @@ def allowed_targets() -> dict[str, tuple[str, ...]]:
 
 
 # Environment variables a job may not set (hydra.job.env_set): they make processes load code.
+# (The command line cannot set env_set at all, :data:`HYDRA_KEYS`; this guards configs that
+# reach :func:`check_no_code` another way.)
 _CODE_ENV = re.compile(r"^(LD_|DYLD_|PYTHON|GIT_|BASH_ENV$|ENV$|PERL5|NODE_OPTIONS$|RUBYOPT$)")
+
+
+# ------------------------------------------------------------------------------- allow-lists
+# Hydra's own keys a command line may set: an allow-list, not a block-list. Each is what a user
+# of crowdsim legitimately sets (docs/sweeps.md, README.md); none changes the job's environment
+# (hydra.job.env_set, env_copy), opens a file (hydra.job_logging, hydra.hydra_logging), names a
+# class to instantiate (hydra.callbacks, _target_) or a package to import (pkg:// search paths).
+HYDRA_KEYS = {
+    "hydra.run.dir": "a single run's folder",
+    "hydra.sweep.dir": "a sweep's folder",
+    "hydra.sweep.subdir": "each job's folder in the sweep's",
+    "hydra.verbose": "debug logging: true or logger names",
+    "hydra.job.chdir": "run the job inside its folder: true or false",
+    "hydra.sweeper.max_batch_size": "how many jobs a launcher is handed at once",
+    "hydra.searchpath": "more config folders, file://DIR only (as --config-dir)",
+    "hydra.callbacks.sweep_results.progress_seconds": "crowdsim's sweep progress",
+    "hydra.callbacks.sweep_results.aggregate": "crowdsim's sweep table at the end",
+    "hydra.callbacks.sweep_results.measure": "crowdsim's moments of each job",
+}
+HYDRA_GROUPS = ("hydra/launcher",)
+# The documented options of each shipped launcher (crowdsim/conf/hydra/launcher/NAME.yaml and the
+# plugin configs they build on): sizes, times, queue names. Left out on purpose: anything that
+# runs commands or loads code (submitit's setup and additional_parameters, Ray's runtime_env),
+# chooses where pickles are read from (submitit_folder, joblib's temp_folder), or a _target_.
+LAUNCHER_OPTIONS = {
+    "sequential": (),
+    "cores": ("n_jobs", "batch_size", "pre_dispatch", "verbose", "timeout"),
+    "local_submitit": (
+        "timeout_min", "cpus_per_task", "gpus_per_node", "tasks_per_node", "mem_gb", "nodes",
+        "name", "stderr_to_stdout",
+    ),
+    "slurm": (
+        "timeout_min", "cpus_per_task", "gpus_per_node", "tasks_per_node", "mem_gb", "nodes",
+        "name", "stderr_to_stdout", "partition", "qos", "comment", "constraint", "exclude", "gres",
+        "cpus_per_gpu", "gpus_per_task", "mem_per_gpu", "mem_per_cpu", "account",
+        "signal_delay_s", "max_num_timeout", "array_parallelism",
+    ),
+    "ray_cluster": (
+        "ray.init.address", "ray.init.num_cpus", "ray.init.num_gpus", "ray.remote.num_cpus",
+        "ray.remote.num_gpus", "ray.remote.memory", "ray.remote.max_retries",
+    ),
+}  # fmt: skip
+DEFAULT_LAUNCHER = "sequential"  # crowdsim/conf/config.yaml
+# Resolvers a config may use in ``${...}``: the time (``${now:%Y-%m-%d}``) and Hydra's runtime
+# (``${hydra:runtime.choices.scenario}``), besides plain references to other keys
+# (``${scenario_name}``). Every other resolver is refused, in files and on the command line:
+# ``oc.create`` and ``oc.decode`` make nodes (a hidden ``_target_``), ``oc.env`` reads the
+# environment (a secret copied into config.yaml), and any resolver registered by a plugin is
+# code crowdsim has not read.
+ALLOWED_RESOLVERS = ("now", "hydra")
+
+
+def resolvers_in(text: str) -> list[str]:
+    """Names of the resolvers a string calls (``${oc.env:X}`` -> ``['oc.env']``), nested ones too."""
+    if "${" not in text:
+        return []
+    from omegaconf import grammar_parser
+    from omegaconf.errors import GrammarParseError
+    from omegaconf.grammar.gen.OmegaConfGrammarParser import OmegaConfGrammarParser
+
+    try:
+        tree = grammar_parser.parse(text)
+    except GrammarParseError:  # not an interpolation OmegaConf can read: any name-like part
+        return re.findall(r"\$\{\s*([\w.\-]+)\s*:", text)
+    names, stack = [], [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, OmegaConfGrammarParser.InterpolationResolverContext):
+            names.append(node.resolverName().getText())
+        stack.extend(node.getChild(i) for i in range(getattr(node, "getChildCount", int)()))
+    return names
+
+
+def check_interpolations(node: Any, prefix: str = "") -> None:
+    """Refuse a resolver outside :data:`ALLOWED_RESOLVERS` anywhere in a value or config tree
+    (its keys too); ConfigError names the key."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            check_interpolations(str(k), f"{prefix}{k}")
+            check_interpolations(v, f"{prefix}{k}.")
+        return
+    if isinstance(node, list | tuple):
+        for i, v in enumerate(node):
+            check_interpolations(v, f"{prefix}{i}.")
+        return
+    if not isinstance(node, str):
+        return
+    for name in resolvers_in(node):
+        if name not in ALLOWED_RESOLVERS:
+            raise ConfigError(
+                prefix.rstrip(".") or "command line",
+                node,
+                "plain values, or ${now:...}, ${hydra:...} and ${other.option}; no resolver "
+                f"'{name}' (crowdsim configs create no objects and read no environment or files)",
+            )
+
+
+def _launchers_chosen(overrides: list[str]) -> list[str]:
+    chosen = [
+        o.partition("=")[2]
+        for o in overrides
+        if o.lstrip("+~").partition("=")[0].split("@")[0] == "hydra/launcher"
+    ]
+    return [n for c in chosen[-1:] for n in c.split(",")] or [DEFAULT_LAUNCHER]
+
+
+def check_hydra_override(o: Any, text: str, launchers: list[str]) -> None:
+    """One override of Hydra's config (``hydra.*`` or ``hydra/GROUP``) from the command line:
+    only :data:`HYDRA_KEYS`, ``hydra/launcher``, and the documented options of the chosen
+    launcher (:data:`LAUNCHER_OPTIONS`); raise ConfigError naming the key and what is allowed."""
+    key = o.key_or_group.split("@")[0]
+    value = o.value() if o.value_type is not None else None
+    launcher_keys = sorted({k for n in launchers for k in LAUNCHER_OPTIONS.get(n, ())})
+    allowed = (
+        ", ".join([*HYDRA_KEYS, *HYDRA_GROUPS])
+        + (", hydra.launcher." + ", hydra.launcher.".join(launcher_keys) if launcher_keys else "")
+        + f" (launcher {', '.join(launchers)})"
+    )
+    deleting = text.startswith("~")
+    if key in HYDRA_GROUPS:
+        ok = not deleting
+    elif key in HYDRA_KEYS:
+        ok = not deleting and not isinstance(value, dict) or key.endswith(".measure")
+        if key == "hydra.searchpath":
+            entries = value if isinstance(value, list) else [value]
+            ok = ok and all(isinstance(e, str) and e.startswith("file://") for e in entries)
+            if not ok:
+                raise ConfigError(key, text.partition("=")[2], "a list of file://DIR folders")
+        if key == "hydra.job.chdir" and not isinstance(value, bool):
+            raise ConfigError(key, text.partition("=")[2], "true or false")
+    else:
+        rest = key.removeprefix("hydra.launcher.") if key.startswith("hydra.launcher.") else None
+        ok = (
+            rest in launcher_keys
+            and not deleting
+            and not isinstance(value, dict | list)
+            and "_target_" not in key.split(".")
+        )
+    if not ok:
+        raise ConfigError(
+            key,
+            text.partition("=")[2] if "=" in text else text,
+            f"of Hydra's keys only {allowed}; crowdsim configs set no environment, log file, "
+            "callback or class",
+        )
 
 
 # ------------------------------------------------------------------------------ config groups
@@ -138,16 +285,101 @@ def _leaves(node: Any, prefix: str = "") -> list[tuple[str, Any]]:
     return [(prefix.rstrip("."), node)]
 
 
-def check_group_file(group: str, name: str, extra: list[str] | tuple[str, ...] = ()) -> dict:
-    """Read and check one group file; return its content. Raise ConfigError naming the file."""
+# Limits on a group file, checked before Hydra reads it (Hydra's YAML reader has none: an alias
+# bomb, a few lines whose aliases double at each level, hangs it; a file that includes itself
+# through `defaults:` ends in a RecursionError). The shipped files use no alias, nest 4 levels
+# and are under 4 KB; the limits are far above that (assumption: what a hand-written file needs).
+MAX_FILE_BYTES = 1_000_000
+MAX_ALIASES = 100
+MAX_DEPTH = 32
+
+
+class _TooBig(Exception):
+    def __init__(self, what: str, line: int | None) -> None:
+        super().__init__(what)
+        self.line = line
+
+
+def _limited_loader(text: str):
+    """A YAML safe loader that counts aliases and nesting as it composes (_TooBig beyond)."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        aliases = 0
+        depth = 0
+
+        def compose_node(self, parent, index):  # noqa: ANN001, ANN202 - PyYAML's signature
+            line = self.peek_event().start_mark.line + 1
+            if self.check_event(yaml.AliasEvent):
+                self.aliases += 1
+                if self.aliases > MAX_ALIASES:
+                    raise _TooBig(f"more than {MAX_ALIASES} aliases (*name)", line)
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise _TooBig(f"nested more than {MAX_DEPTH} levels", line)
+            try:
+                return super().compose_node(parent, index)
+            finally:
+                self.depth -= 1
+
+    return Loader(text)
+
+
+def load_yaml_limited(text: str, path: Path | str, option: str, name: str | None = None) -> Any:
+    """A YAML text parsed within :data:`MAX_FILE_BYTES`, :data:`MAX_ALIASES` and
+    :data:`MAX_DEPTH`; ConfigError naming the file (and line) otherwise. YAML syntax errors
+    propagate as yaml.YAMLError."""
+    if len(text.encode()) > MAX_FILE_BYTES:
+        raise ConfigError(
+            option,
+            name,
+            "",
+            message=f"{path}: {len(text.encode()):,} bytes (allowed: a config file of at most "
+            f"{MAX_FILE_BYTES:,} bytes)",
+        )
+    loader = _limited_loader(text)
+    try:
+        return loader.get_single_data()
+    except _TooBig as exc:
+        where = f"{path}, line {exc.line}" if exc.line else str(path)
+        raise ConfigError(
+            option,
+            name,
+            "",
+            message=f"{where}: {exc} (allowed: at most {MAX_ALIASES} aliases and "
+            f"{MAX_DEPTH} levels of nesting)",
+        ) from None
+    finally:
+        loader.dispose()
+
+
+def check_group_file(
+    group: str,
+    name: str,
+    extra: list[str] | tuple[str, ...] = (),
+    _seen: tuple[tuple[str, str], ...] = (),
+) -> dict:
+    """Read and check one group file and every file its ``defaults:`` list includes; return its
+    content. Raise ConfigError naming the file (and line): YAML syntax, size, aliases, nesting,
+    ``defaults:`` cycles, ``hydra.*`` keys (an experiment file may set its sweep,
+    ``hydra.sweeper.params``, only), unknown keys, resolvers and ``_target_``."""
     import yaml
 
     path = group_file(group, name, extra)
     if path is None:
         return {}
+    if (group, name) in _seen:
+        chain = " -> ".join(f"{g}/{n}" for g, n in (*_seen, (group, name)))
+        raise ConfigError(
+            group,
+            name,
+            "",
+            message=f"{path}: defaults: includes itself ({chain}) (allowed: a defaults list "
+            "without cycles)",
+        )
     text = path.read_text()
     try:
-        content = yaml.safe_load(text) or {}
+        content = load_yaml_limited(text, path, group, name) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}, line {mark.line + 1}" if mark is not None else str(path)
@@ -175,10 +407,12 @@ def check_group_file(group: str, name: str, extra: list[str] | tuple[str, ...] =
             message=f"{path}: no '# @package _global_' line (allowed: {group} files start with it, "
             "so that their keys are options such as platform.commission)",
         )
-    _check_defaults_list(path, text, group, content.get("defaults"), extra)
+    _check_defaults_list(path, text, group, content.get("defaults"), extra, (*_seen, (group, name)))
     prefix = "" if group in GLOBAL_GROUPS else f"{group}."
+    _check_file_hydra_keys(path, text, group, content.get("hydra"), prefix)
     try:
         check_no_code({k: v for k, v in content.items() if k != "defaults"}, prefix)
+        check_interpolations({k: v for k, v in content.items() if k != "defaults"}, prefix)
     except ConfigError as exc:
         raise ConfigError(
             exc.option, exc.value, exc.allowed, f"{_where(path, text, exc.option)}: {exc}"
@@ -194,20 +428,76 @@ def check_group_file(group: str, name: str, extra: list[str] | tuple[str, ...] =
     return content
 
 
+def _check_file_hydra_keys(path: Path, text: str, group: str, node: Any, prefix: str) -> None:
+    """A group file sets crowdsim's options only: no ``hydra`` key (it would choose where output
+    goes, the job's environment, its log files or callbacks), except an experiment file's sweep
+    (``hydra.sweeper.params``); ConfigError naming the file, line and key."""
+    if node is None:
+        return
+    sweep = node.get("sweeper", {}).get("params") if isinstance(node, dict) else None
+    if group == "experiment" and isinstance(sweep, dict) and node == {"sweeper": {"params": sweep}}:
+        for key, value in sweep.items():
+            if _is_hydra_key(str(key)):
+                raise ConfigError(
+                    f"hydra.sweeper.params.{key}",
+                    value,
+                    "",
+                    message=f"{_where(path, text, str(key))}: sweeper params: invalid option "
+                    f"'{key}' (allowed: crowdsim's options; Hydra's keys only on the command line)",
+                )
+        return
+    bad = next((k for k, _ in _leaves({"hydra": node}) if not k.startswith("hydra.sweeper.params")
+                or group != "experiment"), "hydra")  # fmt: skip
+    allowed = "crowdsim's options" + (
+        " and hydra.sweeper.params (the sweep)" if group == "experiment" else ""
+    )
+    raise ConfigError(
+        f"{prefix}{bad}",
+        None,
+        "",
+        message=f"{_where(path, text, bad.split('.')[-1] if '.' in bad else 'hydra')}: invalid "
+        f"option '{bad}' (allowed in a {group} file: {allowed}; Hydra's keys such as "
+        "hydra.run.dir only on the command line)",
+    )
+
+
 def _check_defaults_list(
-    path: Path, text: str, group: str, defaults: Any, extra: list[str] | tuple[str, ...]
+    path: Path,
+    text: str,
+    group: str,
+    defaults: Any,
+    extra: list[str] | tuple[str, ...],
+    seen: tuple[tuple[str, str], ...] = (),
 ) -> None:
     """Each ``group: name`` entry of a group file's defaults list names a file of that group
-    (``/population: mturk``; without ``/`` the group is under the file's own); else ConfigError
-    naming the file, the line and the group's files."""
+    (``/population: mturk``; without ``/`` the group is under the file's own), not Hydra's
+    configs, and that file is checked in turn (a cycle is refused); else ConfigError naming the
+    file, the line and the group's files."""
     groups = config_groups(extra)
     for entry in defaults if isinstance(defaults, list) else []:
+        if isinstance(entry, str) and entry != "_self_":  # `- other`: a file of the same group
+            entry = {entry.rpartition("/")[0] or ".": entry.rpartition("/")[2]}
         if not (isinstance(entry, dict) and len(entry) == 1):
             continue
-        (key, value), = entry.items()
+        ((key, value),) = entry.items()
         name = str(key).removeprefix("override ").removeprefix("optional ").split("@")[0].strip()
-        chosen = name[1:] if name.startswith("/") else f"{group}/{name}"
-        if _is_hydra_key(chosen) or value is None or str(value) in groups.get(chosen, ()):
+        if name == ".":
+            chosen = group
+        else:
+            chosen = name[1:] if name.startswith("/") else f"{group}/{name}"
+        if _is_hydra_key(chosen):
+            raise ConfigError(
+                chosen,
+                value,
+                "",
+                message=f"{_where(path, text, str(key))}: defaults: invalid option '{chosen}' "
+                f"(allowed: crowdsim's groups {', '.join(groups)}; Hydra's configs are chosen "
+                "on the command line)",
+            )
+        if value is not None and str(value) in groups.get(chosen, ()):
+            check_group_file(chosen, str(value), extra, seen)
+            continue
+        if value is None:
             continue
         line = next(
             (i for i, ln in enumerate(text.splitlines(), 1) if re.match(
@@ -324,6 +614,7 @@ def _group_error(override: str, groups: dict[str, list[str]]) -> ConfigError | N
 
 def check_keys(overrides: list[str], multirun: bool, groups: dict[str, list[str]]) -> None:
     """Syntax, keys and code of each override, before composing anything."""
+    launchers = _launchers_chosen(overrides)
     for o, text in zip(_parse(overrides), overrides, strict=True):
         key = o.key_or_group
         value = text.partition("=")[2]
@@ -341,9 +632,9 @@ def check_keys(overrides: list[str], multirun: bool, groups: dict[str, list[str]
                 )
         if "_target_" in key.split(".") or key.endswith(".()") or key == "()":
             check_no_code(_nest(key, o.value() if o.value_type is not None else None))
+        check_interpolations(value, key)
         if _is_hydra_key(key):
-            if key.startswith("hydra."):
-                check_no_code(_nest(key, o.value() if o.value_type is not None else None))
+            check_hydra_override(o, text, launchers)
             continue
         if key.split("@")[0] not in groups:
             _check_key_exists(None, key, o.value() if o.value_type is not None else None)
@@ -471,8 +762,9 @@ def validate_overrides(
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
-    from crowdsim.resources import check_memory
+    from crowdsim.resources import check_memory, check_sweep_size
 
+    extra_dirs = [*extra_dirs, *_searchpath_dirs(overrides)]  # hydra.searchpath: as --config-dir
     groups = config_groups(extra_dirs)
     check_keys(overrides, multirun, groups)
     mine = [o for o in overrides if not _is_hydra_key(o.lstrip("+~").split("=", 1)[0])]
@@ -483,6 +775,8 @@ def validate_overrides(
             raise err
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3", job_name=PROG):
         grid, origins = _experiment_grid(mine, extra_dirs)
+        if multirun:
+            check_sweep_size(*_sweep_size(grid + mine))
         combos = _expand(grid + mine)
         checked: set[tuple[str, str]] = set()
         for combo in combos:
@@ -504,12 +798,80 @@ def validate_overrides(
                     return_hydra_config=True,
                 )
                 check_no_code(OmegaConf.to_container(cfg, resolve=False))
-                _check_not_shadowed(cfg, [*extra_dirs, *_searchpath_dirs(overrides)])
+                check_interpolations(OmegaConf.to_container(cfg, resolve=False))
+                check_no_code(resolved_container(cfg))  # what will run, interpolations resolved
+                _check_not_shadowed(cfg, extra_dirs)
                 job = _job_config(cfg)
             except (HydraException, OmegaConfBaseException, ConfigError, ValueError) as exc:
                 err = _translate(exc, combo)
                 raise _attribute(err, combo, files, extra_dirs, origins) from None
             check_memory(job)
+
+
+def resolved_container(cfg: Any) -> Any:
+    """A composed config as plain data with every interpolation resolved as the job will resolve
+    it (``${hydra:...}`` from the composed Hydra config); a node that cannot be resolved before
+    the job starts (``${hydra.runtime.output_dir}``) is left as written."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import DictConfig, ListConfig, OmegaConf
+
+    if OmegaConf.select(cfg, "hydra", default=None) is not None:
+        try:
+            HydraConfig.instance().set_config(cfg)
+        except Exception:  # noqa: BLE001 - ${hydra:...} then stays unresolved
+            pass
+
+    def walk(node: Any) -> Any:
+        try:
+            return OmegaConf.to_container(node, resolve=True)
+        except Exception:  # noqa: BLE001 - resolved child by child below
+            pass
+        if isinstance(node, DictConfig):
+            out = {}
+            for key in node.keys():
+                child = node._get_node(key)
+                out[key] = (
+                    walk(child) if isinstance(child, DictConfig | ListConfig) else _leaf(child)
+                )
+            return out
+        if isinstance(node, ListConfig):
+            return [
+                walk(c) if isinstance(c, DictConfig | ListConfig) else _leaf(c)
+                for c in (node._get_node(i) for i in range(len(node)))
+            ]
+        return node
+
+    def _leaf(node: Any) -> Any:
+        try:
+            return node._dereference_node()._value()
+        except Exception:  # noqa: BLE001
+            return node._value()
+
+    return walk(cfg)
+
+
+def _sweep_size(overrides: list[str]) -> tuple[str, int, int]:
+    """The sweep option with the most values, its number of values and the number of jobs of
+    the whole grid (the product), counted without listing them (``range(0,1e9)``)."""
+    import math
+
+    largest, n_largest, total = "", 1, 1
+    for o in _parse(overrides):
+        if not o.is_sweep_override():
+            continue
+        value = o.value()
+        n = None
+        if hasattr(value, "start") and hasattr(value, "stop"):  # RangeSweep
+            step = value.step or 1
+            n = max(0, math.ceil((value.stop - value.start) / step))
+        elif hasattr(value, "list"):  # ChoiceSweep
+            n = len(value.list)
+        if n is None:  # glob(): as many as a group has files
+            continue
+        total *= max(n, 1)
+        if n > n_largest:
+            largest, n_largest = o.get_key_element(), n
+    return largest, n_largest, total
 
 
 def _job_config(cfg: Any) -> Any:

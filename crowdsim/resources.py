@@ -26,6 +26,31 @@ PER_WORKER_DEMAND = 300.0  # records and batches in flight, per worker and unit 
 PER_REQUESTER = 1_000.0  # requester columns and their open batches
 
 
+# Task durations of the default market (crowdsim.config.MarketConfig): the demand term above was
+# measured with them. Posted assignments per hour scale as 1 / mean task minutes, so a market of
+# shorter tasks (``market.max_task_minutes`` caps every duration) holds proportionally more
+# records; the estimate scales the demand term by that ratio (never below 1).
+def _mean_task_minutes(market, cap: float | None = None) -> float:
+    import math
+
+    shares = {t: s for t, s in market.type_shares.items() if s > 0}
+    total = sum(shares.values()) or 1.0
+    cap = market.max_task_minutes if cap is None else cap
+    spread = math.exp(market.duration_sigma**2 / 2)
+    return sum(
+        s / total * min(market.type_duration_minutes.get(t, 1.0) * spread, cap)
+        for t, s in shares.items()
+    )
+
+
+def _task_minutes_factor(market) -> float:
+    """How many times more assignments a market of this config's task durations posts than
+    one whose durations are not capped below their medians (>= 1)."""
+    uncapped = _mean_task_minutes(market, cap=float("inf"))
+    mean = _mean_task_minutes(market)
+    return max(1.0, uncapped / mean) if mean > 0 else float("inf")
+
+
 class MemoryEstimate(NamedTuple):
     total_bytes: float
     driver: str  # the option whose term is largest: the one to lower
@@ -41,6 +66,11 @@ def estimate_memory(cfg) -> MemoryEstimate:
         + (workers * weeks * PER_WORKER_WEEK if cfg.sim.record_weekly_earnings else 0.0),
         "workers.belief_slots": workers * cfg.workers.belief_slots * PER_BELIEF_SLOT,
         "market.demand_ratio": workers * cfg.market.demand_ratio * PER_WORKER_DEMAND,
+        # the same records, multiplied when a cap makes tasks shorter (_task_minutes_factor)
+        "market.max_task_minutes": workers
+        * cfg.market.demand_ratio
+        * PER_WORKER_DEMAND
+        * (_task_minutes_factor(cfg.market) - 1.0),
     }
     return MemoryEstimate(BASE_BYTES + sum(terms.values()), max(terms, key=terms.get))
 
@@ -95,6 +125,31 @@ def check_memory(cfg) -> None:
         value,
         f"a size that fits in memory: this run needs about {_size(need.total_bytes)}, "
         f"{_size(have)} is available",
+    )
+
+
+# Memory the launching process holds for each job of a sweep before and while it runs: Hydra's
+# basic sweeper lists every job's overrides, and the launcher keeps each job's composed config
+# and result (JobReturn) until the sweep ends (assumption, rounded up from ~60 KB a job measured
+# as the pickled JobReturn of a crowdsim job with Hydra 1.3).
+PER_SWEEP_JOB_BYTES = 100e3
+
+
+def check_sweep_size(option: str, n_values: int, n_jobs: int) -> None:
+    """Raise ConfigError (naming ``option``, the sweep with the most values) when a sweep of
+    ``n_jobs`` jobs would need more memory in the launching process than is available, before
+    any job is listed (``seed=range(0,1000000000)``, ``--seeds 1000000000``)."""
+    from crowdsim.config import ConfigError
+
+    need = BASE_BYTES + n_jobs * PER_SWEEP_JOB_BYTES
+    have = available_memory()
+    if have is None or need <= have:
+        return
+    raise ConfigError(
+        option,
+        f"{n_values:,} values",
+        f"a sweep that fits in memory: its {n_jobs:,} jobs need about {_size(need)} in the "
+        f"process that launches them, {_size(have)} is available",
     )
 
 
