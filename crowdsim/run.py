@@ -91,23 +91,68 @@ def _terminal_size(stream) -> tuple[int, int]:
 INTERRUPTED = threading.Event()
 
 
-def git_revision() -> str | None:
+# git is run with an environment of its own, never the job's: a fixed PATH (so a config or an
+# inherited PATH cannot choose which `git` runs), no system, global or user config (a planted
+# ~/.gitconfig cannot add an fsmonitor or a pager), a temporary HOME, and hooks and the fsmonitor
+# off on the command line (they would run commands, even from the checkout's own .git/config).
+GIT_PATH = "/usr/bin:/bin"
+GIT_OPTIONS = ("-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null")
+
+
+def git_env(home: str) -> dict[str, str]:
+    """The whole environment git runs with (nothing inherited)."""
+    return {
+        "PATH": GIT_PATH,
+        "HOME": home,
+        "XDG_CONFIG_HOME": home,
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_OPTIONAL_LOCKS": "0",  # `git status` writes no index lock in the checkout
+        "LC_ALL": "C",
+    }
+
+
+def run_git(*args: str, timeout: float = 10) -> subprocess.CompletedProcess | None:
+    """Run ``git ARGS`` in crowdsim's own folder with :func:`git_env`; None when git is not
+    installed in /usr/bin or /bin, or fails to start or finish."""
+    import shutil
+
+    git = shutil.which("git", path=GIT_PATH)
+    if git is None:
+        return None
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=5,
-        )
-        return out.stdout.strip() or None if out.returncode == 0 else None
+        with tempfile.TemporaryDirectory(prefix="crowdsim-git-") as home:
+            return subprocess.run(
+                [git, *GIT_OPTIONS, *args],
+                cwd=Path(__file__).resolve().parent,
+                env=git_env(home),
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
     except (OSError, subprocess.SubprocessError):
         return None
 
 
+def git_revision() -> str | None:
+    out = run_git("rev-parse", "HEAD", timeout=5)
+    if out is None or out.returncode != 0:
+        return None
+    return out.stdout.strip() or None
+
+
+# Files this process wrote (absolute paths): a failed job's clean-up deletes only these, never a
+# file of the same name that crowdsim did not write (crowdsim.experiments.jobs)
+WRITTEN: set[str] = set()
+
+
 def atomic_write(path: str | Path, write) -> Path:
     """Write a file atomically: ``write(tmp_path)`` fills a temporary file in the same folder,
-    which is then renamed over ``path`` (readers see the old file or the new one, never half)."""
+    which is then renamed over ``path`` (readers see the old file or the new one, never half).
+    The temporary file is created exclusively and the rename replaces a symbolic link at
+    ``path`` rather than writing through it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -118,6 +163,7 @@ def atomic_write(path: str | Path, write) -> Path:
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
+        WRITTEN.add(os.path.abspath(path))
     except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)

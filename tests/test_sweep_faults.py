@@ -114,18 +114,24 @@ def test_the_progress_count_follows_each_change_of_a_jobs_files(done_sweep, tmp_
     assert set(kept) == {copy / "0", copy / "1"}
 
 
-def test_a_folder_in_place_of_done_json_is_not_done_and_is_cleared(done_sweep, tmp_path):
+def test_a_folder_in_place_of_done_json_is_not_done_and_is_not_deleted(done_sweep, tmp_path):
     import shutil
 
-    _root, sweep_dir = done_sweep
+    root, sweep_dir = done_sweep
     copy = tmp_path / "copy"
     shutil.copytree(sweep_dir, copy)
     done = copy / "0" / "DONE.json"
     done.unlink()
     (done / "inside").mkdir(parents=True)
+    (done / "inside" / "keep.txt").write_text("not crowdsim's")
     assert job_state(copy / "0") == "missing"
     clear_markers(copy / "0")  # what a job does before it runs again
-    assert not done.exists()
+    assert (done / "inside" / "keep.txt").read_text() == "not crowdsim's"
+    # resumed, the job cannot write its marker there: it fails, the folder is kept
+    proc = crowdsim("-m", *SMALL, "seed=0,1", f"hydra.sweep.dir={copy}", cwd=root, check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert (done / "inside" / "keep.txt").read_text() == "not crowdsim's"
+    assert job_state(copy / "0") == "failed" and job_state(copy / "1") == "ok"
 
 
 def test_a_full_disk_in_a_single_run_is_one_line_and_leaves_nothing(tmp_path):

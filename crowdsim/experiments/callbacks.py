@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, read_write
 
 # Outcome of the last multirun in this process (read by `crowdsim.cli.main` for the exit status).
 LAST_SWEEP: dict | None = None
@@ -51,6 +51,19 @@ class SweepResults(Callback):
         self.aggregate = bool(aggregate)
         self.measure = measure  # read by each job (crowdsim.experiments.jobs.job_measure)
 
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        """Before Hydra creates a single run's folder, writes ``.hydra/`` or opens the log: the
+        folder is claimed (:func:`crowdsim.folders.claim`), or the command ends with one line."""
+        run_dir = _claim(config, "run", "hydra.run.dir")
+        # the folder claimed is the one Hydra writes into (a ${now:...} is not resolved again)
+        with read_write(config.hydra.run):
+            config.hydra.run.dir = str(run_dir)
+
+    def on_run_end(self, config: DictConfig, **kwargs: Any) -> None:
+        from crowdsim.folders import release
+
+        release(str(config.hydra.run.dir))
+
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         from crowdsim.experiments.sweep import (
             SweepFolderTaken,
@@ -60,7 +73,10 @@ class SweepResults(Callback):
             write_manifest,
         )
 
-        sweep_dir = Path(str(config.hydra.sweep.dir))
+        # the folder is this sweep's alone while it runs (a lock), before anything is written
+        sweep_dir = _claim(config, "sweep", "hydra.sweep.dir")
+        with read_write(config.hydra.sweep):
+            config.hydra.sweep.dir = str(sweep_dir)
         try:
             jobs = expand_sweep(config)
         except Exception as exc:  # the sweeper reports bad sweep syntax itself, with context
@@ -111,8 +127,16 @@ class SweepResults(Callback):
             thread.start()
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        global LAST_SWEEP
+        from crowdsim.folders import release
+
         sweep_dir = Path(str(config.hydra.sweep.dir))
+        try:
+            self._end(config, sweep_dir)
+        finally:
+            release(sweep_dir)
+
+    def _end(self, config: DictConfig, sweep_dir: Path) -> None:
+        global LAST_SWEEP
         entry = _PROGRESS.pop(str(sweep_dir), None)
         if entry is not None:
             thread, stop = entry
@@ -137,6 +161,25 @@ class SweepResults(Callback):
             return
         LAST_SWEEP = {"sweep_dir": str(sweep_dir)} | out.counts
         _say(out.describe())
+
+
+def _claim(config: DictConfig, kind: str, option: str) -> Path:
+    """Claim the folder ``option`` names for this run or sweep (:mod:`crowdsim.folders`); a
+    folder crowdsim may not write into ends the command with one line and exit status 2, before
+    anything is written (SystemExit passes through Hydra's error report)."""
+    from crowdsim.folders import FolderRefused, claim
+
+    folder = str(OmegaConf.select(config, option))
+    try:
+        return claim(folder, kind)
+    except FolderRefused as exc:
+        print(f"crowdsim: error: invalid value for option '{option}': {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except OSError as exc:
+        from crowdsim.arguments import exit_on_io_error
+
+        exit_on_io_error("crowdsim", exc, "nothing was written")
+        raise
 
 
 def _watch(sweep_dir: Path, n_jobs: int | None, every: float, stop: threading.Event) -> None:

@@ -458,6 +458,10 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:  # a full disk, a folder gone read-only while running
         print(f"{PROG}: {io_failure(exc)}", file=sys.stderr)
         return 1
+    finally:
+        from crowdsim.folders import release_kind
+
+        release_kind("compare")  # the --out folder's lock, taken in _main
 
 
 def _main(argv: list[str] | None) -> int:
@@ -467,7 +471,7 @@ def _main(argv: list[str] | None) -> int:
     from crowdsim.cli import config_groups, validate_hydra_overrides, validate_overrides
     from crowdsim.experiments.report import write_outputs
     from crowdsim.overrides import check_keys, check_launcher
-    from crowdsim.resources import check_writable
+    from crowdsim.resources import check_sweep_size, check_writable
     from crowdsim.run import git_revision
 
     try:
@@ -487,6 +491,9 @@ def _main(argv: list[str] | None) -> int:
         if args.horizon == "both" and warmup >= 1 and args.baseline == BASELINE:
             short = short_run_scenarios(scenarios, args.baseline)
         check_writable("--out", args.out)
+        check_sweep_size("--seeds", args.seeds, len(scenarios) * args.seeds)
+        if args.seed_start + args.seeds - 1 > 2**63 - 1:
+            raise ConfigError("--seeds", args.seeds, "seeds up to 2**63 - 1 (a 64-bit integer)")
         # Hydra's own options (launcher settings): no code, a launcher that exists
         check_keys(hydra_sets, multirun=True, groups=config_groups())
         validate_hydra_overrides(hydra_sets)
@@ -512,7 +519,13 @@ def _main(argv: list[str] | None) -> int:
         raise SystemExit(2) from None
 
     out = Path(args.out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    try:  # the folder is this comparison's alone while it runs (crowdsim.folders: a lock)
+        from crowdsim.folders import FolderRefused, claim
+
+        claim(out, "compare")
+    except FolderRefused as exc:
+        print(f"{PROG}: error: invalid value for option '--out': {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     seeds = list(range(args.seed_start, args.seed_start + args.seeds))
     t0 = time.perf_counter()
     print(f"{PROG}: {len(scenarios)} scenarios x {len(seeds)} seeds -> {out}", file=sys.stderr)

@@ -174,10 +174,20 @@ RESULT_FILES = (
 
 
 def _remove_partial_results(out_dir: str | Path) -> None:
-    """Delete the result files a failed attempt wrote (the job's DONE.json was never written)."""
+    """Delete the result files a failed attempt wrote (the job's DONE.json was never written):
+    only those this process wrote (:data:`crowdsim.run.WRITTEN`), never a file of the same name
+    it did not."""
+    import os
+
+    from crowdsim.run import WRITTEN
+
     for name in RESULT_FILES:
+        path = os.path.abspath(Path(out_dir) / name)
+        if path not in WRITTEN:
+            continue
+        WRITTEN.discard(path)
         try:
-            (Path(out_dir) / name).unlink()
+            os.unlink(path)
         except OSError:
             pass
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import shutil
 import socket
 import sys
 import time
@@ -142,15 +141,15 @@ def remove_stale_tmp(folder: str | Path, recursive: bool = False) -> int:
 
 def clear_markers(job_dir: str | Path) -> None:
     """Remove DONE.json and FAILED.json left by an earlier run of a different configuration, and
-    temporary files a killed run left behind."""
+    temporary files a killed run left behind. A folder in a marker's place is not crowdsim's
+    (it writes files there): it is not deleted, and the job fails when it writes its marker."""
     for name in (DONE_FILE, FAILED_FILE):
         path = Path(job_dir) / name
         try:
-            os.unlink(path)
+            if not os.path.isdir(path) or os.path.islink(path):
+                os.unlink(path)
         except FileNotFoundError:
             pass
-        except IsADirectoryError:  # a folder in a marker's place: no marker, the job runs again
-            shutil.rmtree(path)
     if Path(job_dir).is_dir():
         remove_stale_tmp(job_dir)
 
@@ -174,19 +173,12 @@ def job_provenance(hydra_cfg: Any) -> dict:
 
 def git_dirty() -> bool | None:
     """Whether tracked files of crowdsim's git checkout differ from its revision (None: not a checkout)."""
-    import subprocess
+    from crowdsim.run import run_git
 
-    try:
-        out = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.SubprocessError):
+    out = run_git("status", "--porcelain", "--untracked-files=no")  # a fixed environment
+    if out is None or out.returncode != 0:
         return None
-    return bool(out.stdout.strip()) if out.returncode == 0 else None
+    return bool(out.stdout.strip())
 
 
 def write_failure(

@@ -163,6 +163,20 @@ def guarded_run_job(hydra_context: Any, task_function: Any, config: DictConfig) 
     recorded by the task (:func:`crowdsim.experiments.jobs.run_job`)."""
     from hydra.core.utils import run_job
 
+    from crowdsim.folders import FolderRefused, check_job_folder
+
+    try:
+        # no symbolic link on the way to the job's folder nor in it: Hydra's .hydra/ files and
+        # log, and the job's results, are written through none (crowdsim.folders)
+        check_job_folder(
+            Path(str(config.hydra.sweep.dir)) / str(config.hydra.sweep.subdir),
+            str(config.hydra.sweep.dir),
+        )
+    except FolderRefused as exc:  # nothing is written there, FAILED.json neither
+        log.error("job %s: FAILED, not run: %s (the sweep goes on)", config.hydra.job.num, exc)
+        ret = JobReturn(overrides=list(config.hydra.overrides.task), status=JobStatus.COMPLETED)
+        ret.return_value = None
+        return ret
     try:
         return run_job(
             hydra_context=hydra_context,
