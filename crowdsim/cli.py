@@ -131,10 +131,14 @@ def check_command_line(argv: list[str]) -> tuple[list[str], bool, bool, list[str
             "(drop -m to see the configuration of the first job)"
         )
     if info:
-        # nothing runs, but Hydra still instantiates callbacks: no code in the config
-        from crowdsim.overrides import check_keys
+        # nothing runs, but Hydra still instantiates callbacks: no code in the config, nor in
+        # the group files it chooses
+        from crowdsim.overrides import _chosen_files, check_group_file, check_keys
 
-        check_keys(overrides, True, config_groups(dirs))
+        groups = config_groups(dirs)
+        check_keys(overrides, True, groups)
+        for group, name in _chosen_files(overrides, groups):
+            check_group_file(group, name, dirs)
     else:
         validate_overrides(overrides, multirun=multirun, extra_dirs=dirs)
         _check_output_dir(overrides, multirun)

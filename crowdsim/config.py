@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import difflib
 import math
+import re
 import typing
 from collections.abc import Callable, Iterator
 from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
@@ -1041,6 +1042,19 @@ def _reform_rules_valid(cfg: CrowdSimConfig) -> None:
         reformed_config(cfg)
 
 
+def _scenario_name_is_a_folder_name(cfg: CrowdSimConfig) -> None:
+    # it names the run's folder (outputs/<scenario_name>/...) and a comparison's job folders: a
+    # file could otherwise choose a folder outside them ("../..")
+    name = cfg.scenario_name
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}", name) or ".." in name:
+        raise ConfigError(
+            "scenario_name",
+            name,
+            "a name of letters, digits, '_', '-', '.' and '+' (at most 100, no '..'), used as a "
+            "folder name",
+        )
+
+
 RULES: tuple[Rule, ...] = (
     Rule("warm-up and reform day: inside the run", _windows_inside_run),
     Rule("a reform and its day: both or neither", _reform_has_a_day),
@@ -1054,6 +1068,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "task-type tables: a value for every type in market.type_shares", _every_task_type_described
     ),
+    Rule("scenario name: one folder name", _scenario_name_is_a_folder_name),
 )
 
 

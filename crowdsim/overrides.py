@@ -213,6 +213,10 @@ def check_hydra_override(o: Any, text: str, launchers: list[str]) -> None:
             ok = ok and all(isinstance(e, str) and e.startswith("file://") for e in entries)
             if not ok:
                 raise ConfigError(key, text.partition("=")[2], "a list of file://DIR folders")
+        if key == "hydra.sweep.subdir" and (
+            str(value).startswith(("/", "~")) or ".." in Path(str(value)).parts
+        ):
+            raise ConfigError(key, text.partition("=")[2], "a folder inside hydra.sweep.dir")
         if key == "hydra.job.chdir" and not isinstance(value, bool):
             raise ConfigError(key, text.partition("=")[2], "true or false")
     else:
@@ -292,6 +296,7 @@ def _leaves(node: Any, prefix: str = "") -> list[tuple[str, Any]]:
 MAX_FILE_BYTES = 1_000_000
 MAX_ALIASES = 100
 MAX_DEPTH = 32
+MAX_NODES = 100_000  # values once every alias is expanded (what Hydra's merge walks)
 
 
 class _TooBig(Exception):
@@ -325,6 +330,38 @@ def _limited_loader(text: str):
     return Loader(text)
 
 
+def _check_expanded_size(root: Any) -> None:
+    """_TooBig when the YAML node graph ``root``, each alias expanded, has more than
+    :data:`MAX_NODES` values (an alias bomb: 9 aliases of 9 aliases of ... is 9**levels), counted
+    once per distinct node (linear in the file)."""
+    import yaml
+
+    sizes: dict[int, int] = {}
+
+    def size(node: Any) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        sizes[key] = 1  # a node that contains itself (a recursive alias) counts once
+        if isinstance(node, yaml.MappingNode):
+            total = 1 + sum(size(k) + size(v) for k, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            total = 1 + sum(size(v) for v in node.value)
+        else:
+            total = 1
+        sizes[key] = total
+        return total
+
+    if size(root) > MAX_NODES:
+        line = None
+        if isinstance(root, yaml.MappingNode) and root.value:
+            _k, big = max(root.value, key=lambda kv: size(kv[1]))
+            line = _k.start_mark.line + 1
+        raise _TooBig(
+            f"{size(root):,} values once its aliases are expanded (more than {MAX_NODES:,})", line
+        )
+
+
 def load_yaml_limited(text: str, path: Path | str, option: str, name: str | None = None) -> Any:
     """A YAML text parsed within :data:`MAX_FILE_BYTES`, :data:`MAX_ALIASES` and
     :data:`MAX_DEPTH`; ConfigError naming the file (and line) otherwise. YAML syntax errors
@@ -339,15 +376,19 @@ def load_yaml_limited(text: str, path: Path | str, option: str, name: str | None
         )
     loader = _limited_loader(text)
     try:
-        return loader.get_single_data()
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_expanded_size(node)
+        return loader.construct_document(node)
     except _TooBig as exc:
         where = f"{path}, line {exc.line}" if exc.line else str(path)
         raise ConfigError(
             option,
             name,
             "",
-            message=f"{where}: {exc} (allowed: at most {MAX_ALIASES} aliases and "
-            f"{MAX_DEPTH} levels of nesting)",
+            message=f"{where}: {exc} (allowed: at most {MAX_ALIASES} aliases, {MAX_NODES:,} "
+            f"values with aliases expanded and {MAX_DEPTH} levels of nesting)",
         ) from None
     finally:
         loader.dispose()
@@ -965,10 +1006,9 @@ def _experiment_grid(
 def launcher_options() -> dict[str, str | None]:
     """Launcher choices for ``hydra/launcher=``: name -> the plugin config it builds on.
 
-    The files in crowdsim/conf/hydra/launcher/ (documented settings) plus the configs installed plugins
-    register whose launcher crowdsim allows (``basic``, ``joblib``, ``submitit_local``,
-    ``submitit_slurm``, ``ray``; not Ray's cloud launcher, which would start machines). A file
-    whose plugin is not installed maps to the missing plugin's name.
+    The files in crowdsim/conf/hydra/launcher/ (documented settings; :data:`LAUNCHER_OPTIONS`),
+    each mapped to None when the plugin it builds on is installed (its config registered with a
+    launcher crowdsim allows), else to the missing plugin's name.
     """
     import yaml
     from hydra.core.config_store import ConfigStore
@@ -981,7 +1021,9 @@ def launcher_options() -> dict[str, str | None]:
         node = cs.load(f"hydra/launcher/{n}").node
         if node.get("_target_") in allowed:
             stored.add(n.removesuffix(".yaml"))
-    options: dict[str, str | None] = dict.fromkeys(sorted(stored))
+    # only crowdsim's own launcher files (the allow-list LAUNCHER_OPTIONS): the plugins' configs
+    # they build on are not choices of their own
+    options: dict[str, str | None] = {}
     for path in sorted((Path(CONFIG_DIR) / "hydra" / "launcher").glob("*.yaml")):
         base = None
         try:

@@ -178,3 +178,155 @@ def test_a_few_real_commands_on_tiny_markets(tmp_path, override, accepted):
         key = override.lstrip("+").split("=")[0]
         assert key in lines[0]
         assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------------------------ adversarial generators
+# Configs an adversary writes: resolvers that create objects or read the environment, a
+# _target_ hidden in an interpolation, Hydra keys outside crowdsim's allow-list (the job's
+# environment, logging, callbacks, a launcher's commands), the same in scenario files, and
+# planted symlinks, foreign files and concurrent starts in the output folder (tests/adversarial.py
+# runs those with the real command: the payload never runs, no file outside the run changes).
+RESOLVERS = ["oc.create", "oc.decode", "oc.env", "oc.select", "oc.dict.values", "python", "eval"]
+PAYLOADS = [
+    "{{_target_: os.makedirs, name: {p}}}",
+    "'{{_target_: builtins.open, file: {p}, mode: w}}'",
+    "SECRET",
+    "SECRET,${{oc.env:HOME}}",
+]
+STR_OPTIONS = [
+    "description",
+    "scenario_name",
+    "hydra.run.dir",
+    "hydra.sweep.subdir",
+    "+hydra.callbacks.x",
+]
+
+
+@st.composite
+def resolver_value(draw):
+    name = draw(st.sampled_from(RESOLVERS))
+    payload = draw(st.sampled_from(PAYLOADS)).format(p="/tmp/crowdsim-never-created")
+    space = draw(st.sampled_from(["", " "]))
+    key = draw(st.sampled_from(STR_OPTIONS))
+    inner = f"${{{space}{name}{space}:{payload}}}"
+    if draw(st.booleans()):  # nested inside an allowed interpolation or text
+        inner = f"x_{inner}_${{now:%Y}}"
+    quote = draw(st.sampled_from(["'", '"', ""]))
+    return key.lstrip("+"), f"{key}={quote}{inner}{quote}", "bad"
+
+
+HYDRA_REFUSED = [
+    "hydra.job.env_set.PATH", "hydra.job.env_set.HOME", "hydra.job.env_set.LD_PRELOAD",
+    "hydra.job.env_copy", "hydra.job_logging.handlers.file.filename",
+    "hydra.job_logging.handlers.file.mode", "hydra.hydra_logging.root.level",
+    "hydra.callbacks.x._target_", "hydra.callbacks.sweep_results._target_",
+    "hydra.launcher._target_", "hydra.launcher.setup", "hydra.launcher.submitit_folder",
+    "hydra.launcher.temp_folder", "hydra.output_subdir", "hydra.job.name", "hydra.mode",
+    "hydra.runtime.output_dir", "hydra.sweeper._target_", "hydra/job_logging", "hydra/hydra_logging",
+    "hydra/sweeper", "hydra.job.config.override_dirname.exclude_keys",
+]  # fmt: skip
+
+
+@st.composite
+def hydra_key(draw):
+    key = draw(st.sampled_from(HYDRA_REFUSED))
+    prefix = draw(st.sampled_from(["", "+", "++"]))
+    value = draw(st.sampled_from(["/tmp/crowdsim-x", "os.system", "[touch,/tmp/crowdsim-x]", "w"]))
+    return key, f"{prefix}{key}={value}", "bad"
+
+
+@st.composite
+def hydra_allowed(draw):
+    line = draw(
+        st.sampled_from(
+            [
+                "hydra.verbose=true",
+                "hydra.job.chdir=false",
+                "hydra.run.dir=/tmp/crowdsim-prop/${now:%H-%M-%S}",
+                "hydra/launcher=cores",
+                "hydra.sweeper.max_batch_size=2",
+            ]
+        )
+    )
+    return line.split("=")[0], line, "valid"
+
+
+ADVERSARIAL = st.one_of(resolver_value(), hydra_key(), hydra_allowed())
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+@given(ADVERSARIAL)
+def test_adversarial_command_lines_run_or_are_refused_in_one_line(line):
+    option, override, kind = line
+    try:
+        check_command_line([*TINY, override])
+    except ConfigError as exc:
+        message = str(exc)
+        assert "\n" not in message and "Traceback" not in message
+        assert kind == "bad", (override, message)
+        # names the key, or the whole override when Hydra's parser cannot read it
+        assert option in message or "'command line'" in message, (override, message)
+        return
+    assert kind == "valid", f"{override} was accepted"
+
+
+SCENARIO_KEYS = [
+    "hydra:\n  run:\n    dir: /tmp/crowdsim-x\n",
+    "hydra:\n  job:\n    env_set:\n      HOME: /tmp/crowdsim-x\n",
+    "hydra:\n  job_logging:\n    handlers:\n      file:\n        filename: /tmp/crowdsim-x\n",
+    "hydra:\n  callbacks:\n    x:\n      _target_: os.system\n",
+    "hydra:\n  sweeper:\n    params:\n      seed: 0,1\n",
+    "description: ${oc.env:SECRET}\n",
+    "description: '${oc.create:{_target_: os.makedirs, name: /tmp/crowdsim-x}}'\n",
+    "defaults:\n  - override /hydra/job_logging: disabled\n",
+    "defaults:\n  - /scenario: evil\n",
+    "a: &a [1, 1]\nb: &b [*a, *a]\n",  # an unknown key, with aliases: refused either way
+]
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(SCENARIO_KEYS), st.sampled_from(["scenario", "reform", "population"]))
+def test_group_files_with_hydra_keys_or_resolvers_are_refused_naming_the_file(body, group):
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        d = os.path.join(tmp, group)
+        os.makedirs(d)
+        header = "# @package _global_\n" if group == "scenario" else ""
+        with open(os.path.join(d, "evil.yaml"), "w") as fh:
+            fh.write(header + body)
+        extra = ["sim.reform_day=0"] if group == "reform" else []
+        with pytest.raises(ConfigError) as err:
+            check_command_line(["--config-dir", tmp, f"{group}=evil", *TINY, *extra])
+        message = str(err.value)
+        assert "\n" not in message and "evil.yaml" in message, message
+        assert not os.path.exists("/tmp/crowdsim-x")
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(
+        ["crowdsim.log", ".hydra", ".hydra/config.yaml", "summary.json", "config.yaml",
+         "DONE.json", ".crowdsim-owner", "0", "notes.txt"]
+    ),
+    st.sampled_from(["link", "file", "dir"]),
+    st.booleans(),
+)  # fmt: skip
+def test_planted_files_and_links_in_the_output_folder_change_nothing_outside(name, kind, sweep):
+    import tempfile
+    from pathlib import Path
+
+    from adversarial import Case, planted, run_case
+
+    what = {"link": "{victim}", "file": "planted", "dir": "inside"}[kind]
+    argv = ["-m", "seed=0", "hydra.sweep.dir={run}"] if sweep else ["hydra.run.dir={run}"]
+    case = Case(
+        "property", f"{kind} {name}", argv, planted((kind, f"RUN/{name}", what)), multirun=sweep
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        out = run_case(case, Path(tmp) / "case")
+    assert out.handled, (name, kind, sweep, out)
