@@ -301,6 +301,16 @@ CASES: list[Case] = [
          lambda r: (r / "conf" / "population").mkdir(parents=True) or (
              r / "conf" / "population" / "evil.yaml").write_text(
              f"n_workers: 40\nhydra:\n  run:\n    dir: {r / 'outside'}\n")),
+    Case("7 output folder", "scenario_name ../.. in a scenario file (names outputs/<scenario>/)",
+         ["--config-dir", "{conf}", "scenario=evil"],
+         scenario("evil", GLOBAL + "scenario_name: ../../outside/x\n")),
+    Case("7 output folder", "hydra.sweep.subdir climbing out of the sweep",
+         ["-m", "seed=0,1", SWEEP_DIR, "hydra.sweep.subdir=../outside/${{hydra.job.num}}"],
+         multirun=True),
+    Case("7 output folder", "--cfg job of a scenario file with a callback",
+         ["--cfg", "job", "--config-dir", "{conf}", "scenario=evil"],
+         scenario("evil", GLOBAL + "hydra:\n  callbacks:\n    x:\n      _target_: os.makedirs\n"
+                  "      name: {payload}\n")),
     # 8. sizes ------------------------------------------------------------------------------
     Case("8 sizes", "market.max_task_minutes=1e-9", ["market.max_task_minutes=1e-9", RUN_DIR]),
     Case("8 sizes", "seed=range(0,1e9)", ["-m", "seed=range(0,1000000000)", SWEEP_DIR],
