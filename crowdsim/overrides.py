@@ -127,7 +127,6 @@ LAUNCHER_OPTIONS = {
         "ray.remote.num_gpus", "ray.remote.memory", "ray.remote.max_retries",
     ),
 }  # fmt: skip
-DEFAULT_LAUNCHER = "sequential"  # crowdsim/conf/config.yaml
 # Resolvers a config may use in ``${...}``: the time (``${now:%Y-%m-%d}``) and Hydra's runtime
 # (``${hydra:runtime.choices.scenario}``), besides plain references to other keys
 # (``${scenario_name}``). Every other resolver is refused, in files and on the command line:
@@ -188,7 +187,9 @@ def _launchers_chosen(overrides: list[str]) -> list[str]:
         for o in overrides
         if o.lstrip("+~").partition("=")[0].split("@")[0] == "hydra/launcher"
     ]
-    return [n for c in chosen[-1:] for n in c.split(",")] or [DEFAULT_LAUNCHER]
+    # none chosen here (a tool adds its --launcher later): any shipped launcher's options; the
+    # composed config then refuses an option the launcher actually used does not have
+    return [n for c in chosen[-1:] for n in c.split(",")] or list(LAUNCHER_OPTIONS)
 
 
 def check_hydra_override(o: Any, text: str, launchers: list[str]) -> None:

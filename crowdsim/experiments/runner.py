@@ -103,9 +103,12 @@ def write_parameter_sets(sweep_dir: str | Path, sets: dict[str, dict[str, Any]])
     """
     import yaml
 
+    from crowdsim.folders import claim
     from crowdsim.run import atomic_write_text
 
-    conf = Path(sweep_dir).resolve() / CONF_DIR
+    # the grid's folder is claimed as its sweep's before the config dir is written into it (the
+    # sweep's own claim, in this process, then finds it held: crowdsim.folders)
+    conf = claim(Path(sweep_dir).resolve(), "sweep") / CONF_DIR
     group = conf / PARAMETER_GROUP
     group.mkdir(parents=True, exist_ok=True)
     for name, params in sets.items():
@@ -176,7 +179,12 @@ def measure_grid(
     from crowdsim.experiments.sweep import FAILED_FILE, job_state, read_json
 
     sweep_dir = Path(sweep_dir).resolve()
-    conf = write_parameter_sets(sweep_dir, sets)
+    from crowdsim.folders import FolderRefused
+
+    try:
+        conf = write_parameter_sets(sweep_dir, sets)
+    except FolderRefused as exc:  # not a folder crowdsim may write into: one line, no runs
+        raise RunsFailed(f"no runs: {exc}") from None
     grid = [f"+{PARAMETER_GROUP}={','.join(sets)}", f"seed={','.join(map(str, seeds))}"]
     subdir = MEASURED_SUBDIR
     if scenarios:
