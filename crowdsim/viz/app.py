@@ -23,10 +23,8 @@ wage-by-country box plot.
 
 from __future__ import annotations
 
-import functools
 import os
 import threading
-from pathlib import Path
 from typing import Any
 
 import mesa
@@ -34,6 +32,7 @@ import solara
 from mesa.visualization.solara_viz import ModelController
 from mesa.visualization.utils import update_counter
 
+from crowdsim import scenarios
 from crowdsim.config import ConfigError, CrowdSimConfig, to_config
 from crowdsim.ledger import MICRO
 from crowdsim.metrics.summary import workers_frame
@@ -152,31 +151,12 @@ PLOT_FORMAT = "svg"  # vector images: cheaper to make than PNG and sharp at any 
 
 def available_scenarios() -> list[str]:
     """Names of the scenario files in ``crowdsim/conf/scenario/`` (status_quo first)."""
-    from crowdsim.cli import CONFIG_DIR
-
-    names = sorted(p.stem for p in (Path(CONFIG_DIR) / "scenario").glob("*.yaml"))
-    return sorted(names, key=lambda n: n != "status_quo")
+    return scenarios.names()
 
 
-_HYDRA_LOCK = threading.Lock()  # Hydra's global state: one composition at a time across sessions
-
-
-@functools.lru_cache(maxsize=32)
 def _scenario_container(scenario: str) -> dict:
     """The composed Hydra config of a scenario as a plain dict (composed once per scenario)."""
-    from hydra import compose, initialize_config_dir
-    from omegaconf import OmegaConf
-
-    from crowdsim.cli import CONFIG_DIR
-
-    if scenario not in available_scenarios():
-        raise ConfigError("scenario", scenario, ", ".join(available_scenarios()))
-    with (
-        _HYDRA_LOCK,
-        initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3", job_name="crowdsim-app"),
-    ):
-        cfg = compose(config_name="config", overrides=[f"scenario={scenario}"])
-    return OmegaConf.to_container(cfg, resolve=True)
+    return scenarios.composed(scenario)
 
 
 def lever_overrides(**levers: str) -> dict[str, Any]:
