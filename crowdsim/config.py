@@ -647,6 +647,7 @@ class MarketConfig:
 @dataclass
 class CrowdSimConfig:
     scenario_name: str = opt("status_quo")
+    title: str = opt("", doc="the scenario's title, as the app and the report show it")
     description: str = opt("")
     seed: int = opt(0, ge=0)
     population: PopulationConfig = field(default_factory=PopulationConfig)

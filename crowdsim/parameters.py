@@ -30,6 +30,7 @@ CALIBRATED_FILE = Path(__file__).resolve().parent / "calibration" / "calibrated.
 SETTINGS = {
     "scenario_name": "run setting: the scenario's name",
     "description": "run setting: the scenario's description",
+    "title": "run setting: the scenario's title",
     "seed": "run setting: the random seed",
     "sim.record_weekly_earnings": "run setting: keep weekly earnings (for their volatility)",
     "reform.description": "run setting: the reform's description",

@@ -68,3 +68,13 @@ def composed(name: str) -> dict:
     ):
         cfg = compose(config_name="config", overrides=[f"scenario={name}"])
     return OmegaConf.to_container(cfg, resolve=True)
+
+
+def name_of(title_or_name: str) -> str:
+    """The file name of a scenario given its name or its title (menus show titles)."""
+    if title_or_name in names():
+        return title_or_name
+    by_title = {title(n): n for n in names()}
+    if title_or_name in by_title:
+        return by_title[title_or_name]
+    raise ConfigError("scenario", title_or_name, ", ".join(names()))
