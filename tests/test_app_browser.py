@@ -37,10 +37,12 @@ def _start_app(tmp_path: Path, *extra: str, env: dict | None = None):
 
     missing = assets.missing_packages()
     if missing:
-        pytest.fail(
-            "the app's front-end files are not installed ("
-            + ", ".join(f"{n}@{v}" for n, v in missing)
-            + "): run `.venv/bin/python -m crowdsim.viz.assets` (make venv and .ci/run do)"
+        from conftest import HOW_TO_RUN_ALL, unavailable
+
+        unavailable(
+            "the app's front-end files",
+            "not installed: " + ", ".join(f"{n}@{v}" for n, v in missing),
+            f"`.venv/bin/python -m crowdsim.viz.assets` (needs npm), or {HOW_TO_RUN_ALL}",
         )
     port = launch.free_port()
     log = open(tmp_path / "server.log", "w")  # noqa: SIM115 - closed by the caller
