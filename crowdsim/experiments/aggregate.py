@@ -16,6 +16,9 @@ Reads every job folder of a Hydra sweep folder (``multirun/...``) and writes, at
   than ``seed``) and metric, the mean over seeds of the completed jobs with its Student-t 95%
   interval (:func:`crowdsim.experiments.stats.summarize_groups`), plus the configuration's
   counts of ok, failed and missing jobs. Long ("tidy") format: one row per configuration x metric.
+- ``r_stata/sweep.csv`` and ``r_stata/sweep_summary.csv`` (and ``.dta`` with ``--format dta``):
+  both tables with column names valid in R and Stata, mapped to the originals in
+  ``r_stata/names.csv`` (:mod:`crowdsim.export`).
 
 Jobs come from ``sweep_jobs.json`` when the sweep wrote one (so jobs that never started are rows
 with status ``missing``), otherwise from the job folders found. A job is counted once: rows are
