@@ -228,6 +228,12 @@ def test_end_of_run_says_press_reset_and_disables_every_run_control(browser, tmp
         expect(finished).to_have_count(0)
         for name in controls:
             expect(app.page.get_by_role("button", name=name)).to_be_enabled()
+        # ▶ plays the new market to its end: it stops there, with the same message and state
+        app.page.get_by_role("button", name="▶").click()
+        expect(app.headline).to_contain_text("(hour 24 of 24)", timeout=240_000)
+        expect(finished).to_have_count(2, timeout=60_000)
+        for name in controls:
+            expect(app.page.get_by_role("button", name=name)).to_be_disabled()
         app.assert_stayed_local()
     finally:
         _stop(proc, log)
