@@ -87,6 +87,10 @@ def test_run_writes_summary_frames_config_and_provenance(tmp_path):
     assert libs["numpy"] == numpy.__version__ and libs["python"].count(".") == 2
     assert all(libs[k] for k in ("numba", "mesa", "hydra-core", "omegaconf", "pandas", "scipy"))
     assert (out / "config.yaml").exists() and (out / "DONE.json").exists()
+    # the tables again for R and Stata
+    csv = pd.read_csv(out / "r_stata" / "workers.csv")
+    assert len(csv) == len(wf) and "hours_paid" in csv.columns
+    assert len(pd.read_csv(out / "r_stata" / "timeseries.csv")) == 48
 
 
 @pytest.mark.parametrize(

@@ -121,6 +121,7 @@ def test_aggregate_format_dta_writes_the_sweep_for_stata(tmp_path):
     for old in ("platform.commission", "wage_median_all_in", "by_country/IN/wage_median_all_in"):
         np.testing.assert_allclose(dta[names[old]], table[old].astype(float))
     assert (sweep / "r_stata" / "sweep_summary.dta").is_file()
+    assert not list(sweep.glob("*/r_stata"))  # a sweep's jobs: no copies (crowdsim-export)
     bad = subprocess.run(
         [*common, "crowdsim.experiments.aggregate", str(sweep), "--format", "xlsx"],
         cwd=tmp_path, capture_output=True, text=True, timeout=600,
