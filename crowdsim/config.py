@@ -103,19 +103,32 @@ class PopulationConfig:
         ge=1,
         doc="initial pool; MTurk 100k-200k (Difallah et al. 2018); small default for speed",
     )
-    countries: list[str] = opt(list(COUNTRY_CODES), choices=COUNTRY_CODES, allowed=COUNTRY_TABLE)
+    countries: list[str] = opt(
+        list(COUNTRY_CODES), choices=COUNTRY_CODES, allowed=COUNTRY_TABLE,
+        doc="every country of the country table (crowdsim/data/countries.csv, sources there)",
+    )  # fmt: skip
     # Pool shares: 'mturk' (Ipeirotis 2015: ~80% US / 20% India), 'global' (Online Labour Index),
     # or 'custom' (use `shares`). Shares are renormalised over `countries`.
-    country_mix: str = opt("mturk", choices=("mturk", "global", "uniform", "custom"))
-    shares: dict[str, float] = opt({}, ge=0, keys=COUNTRY_CODES, allowed="a share >= 0")
+    country_mix: str = opt(
+        "mturk", choices=("mturk", "global", "uniform", "custom"),
+        doc="MTurk's pool: ~80% US / 20% India (Ipeirotis 2015)",
+    )  # fmt: skip
+    shares: dict[str, float] = opt(
+        {}, ge=0, keys=COUNTRY_CODES, allowed="a share >= 0",
+        doc="pool shares by country with country_mix 'custom' (none: the mix's own)",
+    )  # fmt: skip
     # Share of workers for whom crowd work is the main income. Ipeirotis 2010 survey: ~15% of US
     # and ~27% of Indian workers call MTurk their primary income; 0.2 assumed for the mix.
-    main_income_share: float = share(0.2)
+    main_income_share: float = share(
+        0.2, "Ipeirotis 2010: ~15% of US and ~27% of Indian workers (assumption: 0.2 for the mix)"
+    )
     workers_per_requester: float = opt(
         25.0, gt=0, le=1_000_000, doc="assumption: thousands of requesters for 100k+ workers"
     )
     currency: str = opt("USD", doc="display currency of reports (EUR for a French platform)")
-    usd_per_currency: float = opt(1.0, gt=0, le=1_000_000)
+    usd_per_currency: float = opt(
+        1.0, gt=0, le=1_000_000, doc="exchange rate of the display currency (1: USD)"
+    )
 
 
 @dataclass
@@ -175,7 +188,9 @@ class PlatformConfig:
     batch_surcharge: float = share(
         0.20, "MTurk: +20% for HITs with 10 or more assignments (Amazon fee notice 2015)"
     )
-    batch_surcharge_min_assignments: int = opt(10, ge=2)
+    batch_surcharge_min_assignments: int = opt(
+        10, ge=2, doc="MTurk: 10 or more assignments (Amazon fee notice 2015)"
+    )
     batch_surcharge_counts: str = opt(
         "hit",
         choices=("batch", "hit"),
@@ -215,7 +230,7 @@ class PlatformConfig:
     public_requester_stats: bool = opt(
         False, doc="MTurk publishes none (workers use Turkopticon); assumption"
     )
-    appeals: bool = opt(False)
+    appeals: bool = opt(False, doc="MTurk: no appeal of a rejection to the platform")
     appeal_overturn_prob: float = share(
         0.6, "assumption: share of unjustified rejections overturned on appeal"
     )
@@ -224,7 +239,10 @@ class PlatformConfig:
         0.5, "assumption: chance an overturned requester stops rejecting opportunistically"
     )
     # --- payment guarantee ---
-    payment_guarantee: str = opt("auto_approval", choices=("none", "auto_approval", "escrow"))
+    payment_guarantee: str = opt(
+        "auto_approval", choices=("none", "auto_approval", "escrow"),
+        doc="MTurk: unreviewed work is approved after auto_approval_days (MTurk API docs)",
+    )  # fmt: skip
     auto_approval_days: float = opt(
         30.0, gt=0, le=3650, doc="MTurk maximum and common default (MTurk API docs)"
     )
@@ -310,7 +328,10 @@ class PlatformConfig:
     qualification_min_approval_rate: float = share(0.95, "common gate (Peer et al. 2014)")
     qualification_min_approved: int = opt(100, ge=0, doc="common gate (Peer et al. 2014)")
     restricted_share: float = share(0.0, "share of batches open only to `restricted_countries`")
-    restricted_countries: list[str] = opt(["US"], choices=COUNTRY_CODES, allowed=COUNTRY_TABLE)
+    restricted_countries: list[str] = opt(
+        ["US"], choices=COUNTRY_CODES, allowed=COUNTRY_TABLE,
+        doc="assumption: US-only tasks, the common restriction on MTurk",
+    )  # fmt: skip
     listing: str = opt(
         "newest",
         choices=("newest", "pay"),
@@ -411,9 +432,9 @@ class WorkerBehaviourConfig:
     # `discouragement_threshold` x reservation wage logs on less, by `discouragement_per_day` a day
     # down to `min_engagement` of its usual hours, and recovers at the same pace once work pays.
     # Assumption (direction as in Horton & Chilton 2010 and reference-dependent labour supply, Farber 2015).
-    discouragement_threshold: float = opt(0.5, ge=0)
-    discouragement_per_day: float = share(0.15)
-    min_engagement: float = share(0.1)
+    discouragement_threshold: float = opt(0.5, ge=0, doc="assumption")
+    discouragement_per_day: float = share(0.15, "assumption")
+    min_engagement: float = share(0.1, "assumption")
     belief_slots: int = opt(8, ge=1, le=1000, doc="requesters a worker remembers (assumption)")
     initial_belief_approval: float = share(
         0.97, "assumption: a newcomer's belief that work is approved and paid (~ platform approval rates)"
@@ -494,7 +515,7 @@ class RequesterBehaviourConfig:
         doc="CloudResearch (Litman & Robinson 2020): 4% of requesters ever reject > 5% of work",
     )
     honest_reject_bad_prob: float = share(0.0325, CALIBRATED)
-    strict_reject_bad_prob: float = share(1.0)
+    strict_reject_bad_prob: float = share(1.0, "assumption: strict requesters reject all bad work")
     strict_reject_good_prob: float = share(0.01, "assumption")
     opportunistic_reject_good_prob: float = share(
         0.08,
@@ -571,6 +592,7 @@ class MarketConfig:
         ge=0,
         keys=TASK_TYPES,
         allowed="a share >= 0",
+        doc="assumption: a mix typical of MTurk",
     )
     type_duration_minutes: dict[str, float] = opt(
         {
@@ -585,6 +607,7 @@ class MarketConfig:
         le=24 * 60,
         keys=TASK_TYPES,
         allowed=EVERY_TYPE,
+        doc="assumption: median task time of about 1-2 minutes (Hara et al. 2018), surveys longer",
     )
     type_batch_median: dict[str, float] = opt(
         {
@@ -599,6 +622,7 @@ class MarketConfig:
         le=1_000_000,
         keys=TASK_TYPES,
         allowed=EVERY_TYPE,
+        doc="assumption: assignments per batch, typical of MTurk",
     )
     type_max_per_worker: dict[str, int] = opt(
         {
@@ -612,12 +636,13 @@ class MarketConfig:
         gt=0,
         keys=TASK_TYPES,
         allowed=EVERY_TYPE,
+        doc="assumption: surveys and clicks allow one response per worker",
     )
     duration_sigma: float = opt(
         0.6, ge=0, le=5, doc="assumption: dispersion of task durations within a type"
     )
     batch_size_sigma: float = opt(1.2, ge=0, le=5, doc="assumption: heavy-tailed batch sizes")
-    max_batch_size: int = opt(5000, ge=1, le=1_000_000)
+    max_batch_size: int = opt(5000, ge=1, le=1_000_000, doc="assumption: cap on drawn batch sizes")
     max_task_minutes: float = opt(
         60.0, gt=0, le=24 * 60, doc="micro-tasks; longer ones are capped (assumption)"
     )
@@ -626,6 +651,7 @@ class MarketConfig:
 @dataclass
 class CrowdSimConfig:
     scenario_name: str = opt("status_quo")
+    title: str = opt("", doc="the scenario's title, as the app and the report show it")
     description: str = opt("")
     # numpy takes any integer >= 0, but results store the seed as a 64-bit integer (parquet)
     seed: int = opt(0, ge=0, le=2**63 - 1)

@@ -28,7 +28,14 @@ import numpy as np
 
 from crowdsim import threads
 from crowdsim.agents import REJECTION_KINDS, REVIEW_KINDS, Requester, Worker
-from crowdsim.config import TASK_TYPES, CrowdSimConfig, reformed_config, to_config, validate
+from crowdsim.config import (
+    TASK_TYPES,
+    ConfigError,
+    CrowdSimConfig,
+    reformed_config,
+    to_config,
+    validate,
+)
 from crowdsim.data.countries import CountryTable
 from crowdsim.ledger import Ledger
 from crowdsim.market import adapt, post, search, settle, submit
@@ -41,19 +48,88 @@ from crowdsim.stores import ColumnStore, DueCalendar, RecyclingStore
 
 PHASES = ("post", "expire", "search", "submit", "settle", "adapt", "record")
 
+# The model's DataCollector: headline metrics of the run so far, as its summary computes them
+# (crowdsim/metrics/summary.py, named in crowdsim/metrics/catalogue.py); model-level only, since
+# per-agent reporters cost ~70 ms a collection at 100k workers
+HEADLINE_KEYS = (
+    "wage_median_all_in",
+    "wage_median_paid_only",
+    "share_above_7_25",
+    "unpaid_time_share",
+    "rejection_rate",
+    "unjustified_rejection_rate",
+    "payment_delay_days_mean",
+    "tasks_submitted",
+    "active_workers_mean",
+    "worker_exit_rate",
+    "worker_earnings_usd",
+    "platform_revenue_usd",
+)
+
+
+def _reporter(key: str):
+    return lambda m: m.headline()[key]
+
+
+MODEL_REPORTERS = {key: _reporter(key) for key in HEADLINE_KEYS} | {
+    "seed": lambda m: m.config.seed  # the seed drawn for rng=None, to repeat the run
+}
+
+_NOT_GIVEN = object()
+
+
+def _seed_from_rng(rng: Any, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The overrides with ``seed`` set from Mesa's ``rng`` argument (an integer, or None for a
+    fresh seed from the operating system's entropy)."""
+    if rng is None:
+        seed = int(np.random.SeedSequence().entropy % 2**32)
+    elif isinstance(rng, int | np.integer) and not isinstance(rng, bool) and rng >= 0:
+        seed = int(rng)
+    else:
+        raise ConfigError(
+            "rng", rng, "an integer >= 0 (the seed) or None (a fresh seed from the system)"
+        )
+    if "seed" in overrides and overrides["seed"] != seed:
+        raise ConfigError(
+            "rng", rng, f"the same value as seed ({overrides['seed']}), or one of them"
+        )
+    return overrides | {"seed": seed}
+
 
 class CrowdWorkModel(mesa.Model):
     """A crowd-work market: workers, requesters and a platform, stepped one hour at a time.
+
+    Mesa's own tools work on it: ``mesa.batch_run(CrowdWorkModel, parameters={
+    "platform__commission": [0.1, 0.2], "population__n_workers": 500}, rng=[1, 2],
+    max_steps=7 * 24)`` gives one row per run with the headline metrics of
+    :data:`MODEL_REPORTERS` (``self.datacollector``, model-level only: no per-agent reporters).
 
     Args:
         config: a :class:`~crowdsim.config.CrowdSimConfig`, a Hydra/OmegaConf config or a dict
             (validated; bad values raise :class:`~crowdsim.config.ConfigError`).
         create_agents: create Mesa ``Worker``/``Requester`` views (needed for AgentSet access;
             the simulation itself never iterates over them).
+        rng: the seed, as Mesa passes it (``mesa.batch_run``): an integer replaces the config's
+            ``seed``; ``None`` draws a fresh seed from the operating system, kept in
+            ``self.config.seed`` so that the run can be repeated. Not given: the config's seed.
+        collect_every_hours: collect the headline metrics into ``self.datacollector`` every this
+            many hours (24: once a day). ``None`` (the default, which costs nothing while the
+            model runs): they are collected when the run ends and whenever ``datacollector`` is
+            read at an hour not yet collected.
         **overrides: dotted options with ``__`` for dots, e.g. ``population__n_workers=500``.
     """
 
-    def __init__(self, config: Any = None, *, create_agents: bool = True, **overrides: Any):
+    def __init__(
+        self,
+        config: Any = None,
+        *,
+        create_agents: bool = True,
+        rng: Any = _NOT_GIVEN,
+        collect_every_hours: int | None = None,
+        **overrides: Any,
+    ):
+        if rng is not _NOT_GIVEN:
+            overrides = _seed_from_rng(rng, overrides)
         cfg = (
             to_config(config, **overrides)
             if not (isinstance(config, CrowdSimConfig) and not overrides)
@@ -61,6 +137,12 @@ class CrowdWorkModel(mesa.Model):
         )
         if isinstance(config, CrowdSimConfig) and not overrides:
             validate(cfg)
+        if collect_every_hours is not None and (
+            isinstance(collect_every_hours, bool)
+            or not isinstance(collect_every_hours, int)
+            or collect_every_hours < 1
+        ):
+            raise ConfigError("collect_every_hours", collect_every_hours, "an integer >= 1 or None")
         super().__init__(rng=cfg.seed)
         self.threads = threads.configure(cfg.population.n_workers)  # results do not depend on it
         # One seed, separate streams per concern (spawned from the model's rng): what requesters
@@ -100,6 +182,41 @@ class CrowdWorkModel(mesa.Model):
         self.windows = Windows(self)
         self.windows.at_hour(self)
         self.running = True
+        self._collect_every = collect_every_hours
+        self._datacollector = mesa.DataCollector(model_reporters=MODEL_REPORTERS)
+        self._collected_hour = -1
+        self._auto_collect = True  # False once a subclass sets a collector of its own
+        self._headline_cache: tuple[int, dict] | None = None
+        if collect_every_hours is not None:
+            self._collect()
+
+    # ------------------------------------------------------------------ Mesa's DataCollector
+    @property
+    def datacollector(self) -> mesa.DataCollector:
+        """Mesa ``DataCollector`` of the headline metrics (:data:`MODEL_REPORTERS`), one row per
+        collected hour; reading it collects the current hour if it was not yet collected."""
+        if self._auto_collect and self._collected_hour != self.hour:
+            self._collect()
+        return self._datacollector
+
+    @datacollector.setter
+    def datacollector(self, value: mesa.DataCollector) -> None:
+        # a subclass may collect reporters of its own (the browser app's), when it chooses
+        self._datacollector = value
+        self._auto_collect = False
+
+    def _collect(self) -> None:
+        self._collected_hour = self.hour
+        self._datacollector.collect(self)
+
+    def headline(self) -> dict[str, float | None]:
+        """The headline metrics of the run so far, as in its summary (cached per hour)."""
+        if self._headline_cache is None or self._headline_cache[0] != self.hour:
+            from crowdsim.metrics.summary import summarize
+
+            s = summarize(self)
+            self._headline_cache = (self.hour, {k: s.get(k) for k in HEADLINE_KEYS})
+        return self._headline_cache[1]
 
     def _prepare_rules(self) -> None:
         """The phases' parameters as the compiled loops take them (from ``self.config``)."""
@@ -467,6 +584,13 @@ class CrowdWorkModel(mesa.Model):
         self.windows.at_hour(self)
         if self.hour >= self.n_hours:
             self.running = False
+        every = self._collect_every
+        if (
+            self._auto_collect
+            and every is not None
+            and (self.hour % every == 0 or not self.running)
+        ):
+            self._collect()
 
     def run(self, hours: int | None = None) -> CrowdWorkModel:
         """Step until the configured horizon (or ``hours`` more hours)."""

@@ -148,6 +148,25 @@ def git_revision() -> str | None:
 WRITTEN: set[str] = set()
 
 
+LIBRARIES = ("numpy", "numba", "mesa", "hydra-core", "omegaconf", "pandas", "pyarrow", "scipy")
+
+
+def library_versions() -> dict[str, str | None]:
+    """Installed versions of the libraries a run's results depend on (None: not installed), and
+    Python's, as written in provenance.json: the same config, seed and crowdsim version give the
+    same results only with the same numpy, numba and scipy (random draws, compiled code)."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
+
+
 def atomic_write(path: str | Path, write) -> Path:
     """Write a file atomically: ``write(tmp_path)`` fills a temporary file in the same folder,
     which is then renamed over ``path`` (readers see the old file or the new one, never half).
@@ -212,7 +231,8 @@ def write_results(
     provenance: dict | None = None,
 ) -> Path:
     """Write summary.json, timeseries.parquet, workers.parquet, requesters.parquet, config.yaml and
-    provenance.json into ``out_dir``, each atomically; ``DONE.json`` last marks the job complete.
+    provenance.json (seed, scenario, versions of crowdsim and of its libraries, git revision)
+    into ``out_dir``, each atomically; ``DONE.json`` last marks the job complete.
 
     ``provenance`` adds entries (e.g. a sweep job's overrides) to provenance.json and DONE.json;
     both also carry ``config_sha256``, the :func:`config_digest` of the resolved config."""
@@ -233,6 +253,7 @@ def write_results(
         "crowdsim_version": crowdsim.__version__,
         "git_revision": git_revision(),
         "config_sha256": config_digest(cfg),
+        "libraries": library_versions(),
     } | dict(provenance or {})
     atomic_write_text(out / "provenance.json", json.dumps(prov, indent=2))
     summary = dict(res.summary) | {"crowdsim_version": crowdsim.__version__}

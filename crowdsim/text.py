@@ -45,3 +45,11 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def plain_text(rst: str) -> str:
+    """reStructuredText markup of a docstring removed for a terminal (``x``, :func:`x`, `x` -> x)."""
+    import re
+
+    text = re.sub(r":[a-z]+:`~?([^`]*)`", r"\1", rst)
+    return re.sub(r"`{1,2}([^`]*)`{1,2}", r"\1", text)

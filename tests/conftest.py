@@ -6,6 +6,22 @@ import pytest
 logging.getLogger("MESA").setLevel(logging.WARNING)
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+# CI (.ci/run sets CROWDSIM_CI=1; CI=true is the usual runner's flag) runs every test: there a
+# missing service fails the tests that need it. Elsewhere (a fresh clone's `make test`) they are
+# skipped with one line saying what is missing and how to run them.
+IN_CI = os.environ.get("CROWDSIM_CI") == "1" or os.environ.get("CI") == "true"
+HOW_TO_RUN_ALL = (
+    "`sudo bash .ci/run` sets up Chromium, npm's front-end files and Slurm, then runs every test"
+)
+
+
+def unavailable(what: str, problem: str, how: str) -> None:
+    """Skip the calling test (fail it in CI) because ``what`` is missing here."""
+    message = f"{what} not available here ({problem}); to run these tests: {how}"
+    if IN_CI:
+        pytest.fail(f"{message} [CROWDSIM_CI=1: CI never skips them]", pytrace=False)
+    pytest.skip(message, allow_module_level=True)
+
 
 def calibration_on_launcher(tmp_path, name: str, options: list[str], timeout: int):
     """A tiny crowdsim-calibrate run on launcher ``name`` (a subprocess, into tmp_path/name) and
@@ -77,8 +93,10 @@ def browser():
     import shutil
 
     if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
-        pytest.fail(
-            f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium), as .ci/run does"
+        unavailable(
+            "headless Chromium",
+            f"no {CHROMIUM}",
+            f"apt-get install chromium (or CROWDSIM_CHROMIUM=PATH), or {HOW_TO_RUN_ALL}",
         )
     from playwright.sync_api import sync_playwright
 

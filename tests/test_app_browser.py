@@ -37,10 +37,12 @@ def _start_app(tmp_path: Path, *extra: str, env: dict | None = None):
 
     missing = assets.missing_packages()
     if missing:
-        pytest.fail(
-            "the app's front-end files are not installed ("
-            + ", ".join(f"{n}@{v}" for n, v in missing)
-            + "): run `.venv/bin/python -m crowdsim.viz.assets` (make venv and .ci/run do)"
+        from conftest import HOW_TO_RUN_ALL, unavailable
+
+        unavailable(
+            "the app's front-end files",
+            "not installed: " + ", ".join(f"{n}@{v}" for n, v in missing),
+            f"`.venv/bin/python -m crowdsim.viz.assets` (needs npm), or {HOW_TO_RUN_ALL}",
         )
     port = launch.free_port()
     log = open(tmp_path / "server.log", "w")  # noqa: SIM115 - closed by the caller
@@ -159,7 +161,9 @@ def test_step_change_a_lever_reset_and_the_plots_change(browser, app_url, tmp_pa
 
     app = Page(browser, app_url)
     expect(app.headline).to_contain_text("(hour 0 of 672)")
-    expect(app.headline).to_contain_text("scenario status_quo")
+    expect(app.headline).to_contain_text("scenario Status quo (MTurk-like)")
+    expect(app.headline).to_contain_text("What this scenario does:")
+    expect(app.headline).to_contain_text("All-in wage: a worker's pay divided by all the time")
     workers_at_start = app.plot("workers")
 
     # step three hours, then run a day, through the page's buttons
@@ -195,6 +199,44 @@ def test_step_change_a_lever_reset_and_the_plots_change(browser, app_url, tmp_pa
         app.page.screenshot(path=target)
     assert (tmp_path / "app.png").stat().st_size > 10_000
     app.assert_stayed_local()
+
+
+def test_end_of_run_says_press_reset_and_disables_every_run_control(browser, tmp_path):
+    """A one-day market run to its end by "Run 1 day": ▶, Step, Run 1 day and Run 1 week are
+    disabled, the page says the run is finished and to press Reset; Reset starts a new market
+    with every control enabled again."""
+    from playwright.sync_api import expect
+
+    proc, url, log = _start_app(tmp_path, "--workers", BROWSER_WORKERS, "--days", "1")
+    try:
+        app = Page(browser, url)
+        expect(app.headline).to_contain_text("(hour 0 of 24)")
+        controls = ["▶", "Step", "Run 1 day", "Run 1 week"]
+        for name in controls:
+            expect(app.page.get_by_role("button", name=name)).to_be_enabled()
+        finished = app.page.locator(".crowdsim-finished")
+        expect(finished).to_have_count(0)
+        app.click_and_wait("Run 1 day", 24)
+        expect(finished.first).to_contain_text("press Reset", timeout=30_000)
+        expect(finished).to_have_count(2)  # in the headline and beside the run buttons
+        for name in controls:
+            expect(app.page.get_by_role("button", name=name)).to_be_disabled()
+        expect(app.page.get_by_role("button", name="Reset")).to_be_enabled()
+        app.page.screenshot(path=str(tmp_path / "finished.png"))
+        app.page.get_by_role("button", name="Reset").click()
+        expect(app.headline).to_contain_text("(hour 0 of 24)", timeout=60_000)
+        expect(finished).to_have_count(0)
+        for name in controls:
+            expect(app.page.get_by_role("button", name=name)).to_be_enabled()
+        # ▶ plays the new market to its end: it stops there, with the same message and state
+        app.page.get_by_role("button", name="▶").click()
+        expect(app.headline).to_contain_text("(hour 24 of 24)", timeout=240_000)
+        expect(finished).to_have_count(2, timeout=60_000)
+        for name in controls:
+            expect(app.page.get_by_role("button", name=name)).to_be_disabled()
+        app.assert_stayed_local()
+    finally:
+        _stop(proc, log)
 
 
 @pytest.mark.slow

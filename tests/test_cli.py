@@ -80,7 +80,17 @@ def test_run_writes_summary_frames_config_and_provenance(tmp_path):
     } <= set(wf.columns)
     prov = json.loads((out / "provenance.json").read_text())
     assert prov["seed"] == 7 and prov["crowdsim_version"]
+    # the libraries results depend on, with their installed versions
+    import numpy
+
+    libs = prov["libraries"]
+    assert libs["numpy"] == numpy.__version__ and libs["python"].count(".") == 2
+    assert all(libs[k] for k in ("numba", "mesa", "hydra-core", "omegaconf", "pandas", "scipy"))
     assert (out / "config.yaml").exists() and (out / "DONE.json").exists()
+    # the tables again for R and Stata
+    csv = pd.read_csv(out / "r_stata" / "workers.csv")
+    assert len(csv) == len(wf) and "hours_paid" in csv.columns
+    assert len(pd.read_csv(out / "r_stata" / "timeseries.csv")) == 48
 
 
 @pytest.mark.parametrize(

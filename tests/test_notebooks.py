@@ -22,7 +22,7 @@ KERNEL = "crowdsim-test"
 
 def test_the_notebooks_exist():
     names = {p.stem for p in NOTEBOOKS}
-    for topic in ("quickstart", "policy_comparison", "sweep", "country_lens"):
+    for topic in ("quickstart", "policy_comparison", "sweep", "country_lens", "scenario_discovery"):
         assert any(topic in n for n in names), f"no notebook about {topic} in {NOTEBOOK_DIR}"
 
 

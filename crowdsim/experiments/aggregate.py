@@ -16,6 +16,9 @@ Reads every job folder of a Hydra sweep folder (``multirun/...``) and writes, at
   than ``seed``) and metric, the mean over seeds of the completed jobs with its Student-t 95%
   interval (:func:`crowdsim.experiments.stats.summarize_groups`), plus the configuration's
   counts of ok, failed and missing jobs. Long ("tidy") format: one row per configuration x metric.
+- ``r_stata/sweep.csv`` and ``r_stata/sweep_summary.csv`` (and ``.dta`` with ``--format dta``):
+  both tables with column names valid in R and Stata, mapped to the originals in
+  ``r_stata/names.csv`` (:mod:`crowdsim.export`).
 
 Jobs come from ``sweep_jobs.json`` when the sweep wrote one (so jobs that never started are rows
 with status ``missing``), otherwise from the job folders found. A job is counted once: rows are
@@ -323,9 +326,14 @@ def summarize(df: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     return _tidy_types(out.reset_index(drop=True), config_cols)
 
 
-def aggregate(sweep_dir: str | Path, out_dir: str | Path | None = None) -> Aggregated:
-    """Collect a sweep folder into sweep.parquet and sweep_summary.parquet/.csv (atomic writes)."""
+def aggregate(
+    sweep_dir: str | Path, out_dir: str | Path | None = None, formats: tuple[str, ...] = ("csv",)
+) -> Aggregated:
+    """Collect a sweep folder into sweep.parquet and sweep_summary.parquet/.csv (atomic writes),
+    and both tables for R and Stata in ``formats`` (``csv``, ``dta``) under ``r_stata/``
+    (:mod:`crowdsim.export`: column names valid in both, mapped in ``r_stata/names.csv``)."""
     from crowdsim.experiments.sweep import remove_stale_tmp
+    from crowdsim.export import export_folder
 
     sweep_dir = Path(sweep_dir)
     out_dir = Path(out_dir) if out_dir is not None else sweep_dir
@@ -340,6 +348,8 @@ def aggregate(sweep_dir: str | Path, out_dir: str | Path | None = None) -> Aggre
     atomic_write_parquet(paths["sweep"], df)
     atomic_write_parquet(paths["summary"], summary)
     atomic_write_text(paths["summary_csv"], summary.to_csv(index=False))
+    if formats:
+        export_folder(out_dir, formats, tables=[paths["sweep"], paths["summary"]])
     counts = {s: int((df["status"] == s).sum()) for s in ("ok", "failed", "missing")}
     counts["n_jobs"] = len(df)
     counts["stale"] = int(df["error"].astype(str).str.startswith("stale:").sum())
@@ -361,7 +371,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", metavar="OUT", default=None, help="folder for the tables (default: DIR)"
     )
+    parser.add_argument(
+        "--format",
+        default="csv",
+        metavar="FORMATS",
+        help="also write both tables for R and Stata into DIR/r_stata/: csv, dta (Stata), or "
+        "csv,dta (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
+    from crowdsim.export import parse_formats
+
+    formats = tuple(parse_formats(args.format, PROG))
     sweep_dir = Path(args.sweep_dir)
     if not sweep_dir.is_dir():
         print(
@@ -377,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     try:
-        out = aggregate(sweep_dir, args.out)
+        out = aggregate(sweep_dir, args.out, formats)
     except OSError as exc:
         target = args.out if args.out is not None else str(sweep_dir)
         print(

@@ -63,6 +63,7 @@ from crowdsim.arguments import (  # noqa: F401 - Parser... used by validate, sen
 )
 from crowdsim.config import ConfigError
 from crowdsim.run import atomic_write_bytes
+from crowdsim.text import plain_text
 
 CALIBRATION_DIR = Path(__file__).resolve().parents[1] / "calibration"  # targets, spaces, fit
 DEFAULT_TARGETS = CALIBRATION_DIR / "targets.yaml"
@@ -812,7 +813,9 @@ OneLineParser = Parser  # one-line errors and --version (crowdsim.arguments)
 def run_cli(prog: str, build, act, argv: list[str] | None) -> int:
     """Parse, run ``act(args)`` and turn a :class:`ConfigError` into one line and exit status 2."""
     parser = build(
-        OneLineParser(prog=prog, description=sys.modules[act.__module__].__doc__.split("\n")[0])
+        OneLineParser(
+            prog=prog, description=plain_text(sys.modules[act.__module__].__doc__.split("\n")[0])
+        )
     )
     args = parser.parse_args(argv)
     from crowdsim.arguments import io_failure
@@ -893,7 +896,7 @@ def _build(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--sampler-seed",
         type=int_at_least(0),
         default=d.sampler_seed,
-        help="seed of the TPE sampler",
+        help="seed of the TPE sampler (default %(default)s)",
     )
     p.add_argument(
         "--seed-base",

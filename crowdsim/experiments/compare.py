@@ -29,6 +29,8 @@ Output folder::
     comparison_short_run.parquet, comparison_short_run_summary.parquet, .csv   the same for the
                                  short run (the baseline's rows are its long-run runs: same config)
     report.html                  self-contained (plots embedded); report.md beside the *.png plots
+    r_stata/                     every table above as CSV with names valid in R and Stata, and
+                                 names.csv mapping them (crowdsim-export FOLDER --format dta: .dta)
 
 Runs that finished are kept on disk as they finish: a failed or interrupted comparison loses
 nothing, and running the same command again reuses every run whose configuration is unchanged.
@@ -568,6 +570,9 @@ def _main(argv: list[str] | None) -> int:
     paths = write_outputs(
         out, tidy, failures, info, meta, plots=not args.no_plots, short_tidy=short_tidy
     )
+    from crowdsim.export import export_folder  # the tables again, for R and Stata
+
+    export_folder(out, ("csv",), tables=sorted(Path(out).glob("*.parquet")))
     elapsed = time.perf_counter() - t0
     n_runs = (len(scenarios) + len(short)) * len(seeds)
     print(

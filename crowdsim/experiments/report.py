@@ -75,22 +75,6 @@ PLOTS = {
     "rejection_and_delay.png": "How often is work rejected, and how long does payment take?",
     "revenue_vs_pay.png": "Who gets the money: workers or the platform?",
 }
-SCENARIO_TITLES = {
-    "status_quo": "Status quo (MTurk-like)",
-    "mturk_2014": "MTurk before July 2015",
-    "prolific_like": "Prolific-like rules",
-    "transparency": "Rejection reasons and public requester statistics",
-    "appeals": "Rejection reasons and appeals",
-    "payment_guarantee": "Escrow and 3-day auto-approval",
-    "min_pay": "$8/h minimum pay on measured time",
-    "commission_cap": "Requester fee capped at 15%",
-    "fairwork": "Fairwork principles together",
-    "eu_platform_work_directive": "EU Platform Work Directive (stylised)",
-    "foule_factory": "Foule Factory-like French platform",
-    "survey_panel": "Survey panel paid in points",
-    "ai_rating_programme": "AI-rating programme",
-    "click_farm": "Click farm",
-}
 
 
 def country_names() -> dict[str, str]:
@@ -102,8 +86,10 @@ def country_names() -> dict[str, str]:
 
 
 def scenario_title(scenario: str) -> str:
-    """A readable name for a scenario (its file name, humanised, if it has no title here)."""
-    return SCENARIO_TITLES.get(scenario, scenario.replace("_", " ").capitalize())
+    """A scenario's title (the ``title:`` of its file, :func:`crowdsim.scenarios.title`)."""
+    from crowdsim.scenarios import title
+
+    return title(scenario)
 
 
 # ------------------------------------------------------------------------------------ numbers

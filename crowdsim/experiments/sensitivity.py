@@ -629,13 +629,13 @@ def _build(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--n",
         type=int_at_least(2),
         default=d.n,
-        help="Sobol base sample, a power of 2 (runs: n x (D+2) x seeds)",
+        help="Sobol base sample, a power of 2 (runs: n x (D+2) x seeds; default %(default)s)",
     )
     p.add_argument(
         "--trajectories",
         type=int_at_least(2),
         default=d.trajectories,
-        help="Morris trajectories (runs: r x (D+1) x seeds)",
+        help="Morris trajectories (runs: r x (D+1) x seeds; default %(default)s)",
     )
     p.add_argument(
         "--levels",
@@ -689,7 +689,7 @@ def _build(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--sampler-seed",
         type=int_at_least(0),
         default=d.sampler_seed,
-        help="seed of the samplers and bootstrap",
+        help="seed of the samplers and bootstrap (default %(default)s)",
     )
     p.add_argument(
         "--scenario",
@@ -723,7 +723,8 @@ def _build(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument(
         "--base-params",
         default=d.base_params,
-        help="calibrated parameters applied first ('none' to skip)",
+        help="calibrated parameters applied first ('none' to skip; default "
+        "crowdsim/calibration/calibrated.yaml)",
     )
     p.add_argument(
         "--outputs",

@@ -433,7 +433,11 @@ def _build(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         help="Hydra launcher of the runs: sequential, cores, local_submitit, slurm, ray_cluster "
         "(default: cores with --jobs processes); its options with --set hydra.launcher.KEY=VALUE",
     )
-    p.add_argument("--targets", default=str(DEFAULT_TARGETS), help="targets YAML")
+    p.add_argument(
+        "--targets",
+        default=str(DEFAULT_TARGETS),
+        help="targets YAML (default crowdsim/calibration/targets.yaml)",
+    )
     p.add_argument(
         "--out", default="results/validation", help="output folder (default %(default)s)"
     )

@@ -8,8 +8,8 @@ platform's levers: commission, rejection transparency, payment guarantee, minimu
 qualification gate; then the number of workers and the seed. "as in scenario" keeps the scenario
 file's value. Press **Reset** to start a new market with them; **Step** simulates one hour
 (or "Hours per Step" hours), ▶ runs until paused, and the buttons in the first card run a day
-or a week at once. Mesa's ``ModelController`` drives the model; the page's other controls are
-named for this model.
+or a week at once. :func:`RunControls` drives the model as Mesa's ``ModelController`` does, and
+disables every run button with a message ("press Reset") once the run reaches its last hour.
 
 Beside the market the page runs the same rules with the next seed (``AppModel.twin``): the
 headline gives its numbers and the plots draw it dashed, to show how much is chance. Below the
@@ -23,21 +23,22 @@ wage-by-country box plot.
 
 from __future__ import annotations
 
-import functools
+import inspect
 import os
 import threading
-from pathlib import Path
+import time
 from typing import Any
 
 import mesa
 import solara
-from mesa.visualization.solara_viz import ModelController
-from mesa.visualization.utils import update_counter
+from mesa.visualization.utils import force_update, update_counter
 
+from crowdsim import scenarios
 from crowdsim.config import ConfigError, CrowdSimConfig, to_config
 from crowdsim.ledger import MICRO
 from crowdsim.metrics.summary import workers_frame
 from crowdsim.model import CrowdWorkModel
+from crowdsim.viz import launch
 from crowdsim.viz.components import (
     Headline,
     comparison_figure,
@@ -139,44 +140,23 @@ LEVERS: dict[str, dict[str, Any]] = {
     },
 }
 
-# the sidebar's starting population; `crowdsim-app --workers N` sets it through this variable.
-# 5,000 workers: after a week of the status quo the median all-in wage over seeds 0-4 ranged
-# $1.18-2.40/h (at 1,000 workers $0.21-2.26/h; 20,000 workers narrow it only to $1.13-1.95/h,
-# as a few large requesters carry most of the work); a week takes about a second to simulate.
-DEFAULT_N_WORKERS = int(os.environ.get("CROWDSIM_APP_N_WORKERS", "5000"))
-MAX_N_WORKERS = 20_000
+# the sidebar's starting population and the run's length (defaults and why: crowdsim.viz.launch);
+# `crowdsim-app --workers N --days D` sets them through these variables
+DEFAULT_N_WORKERS = int(os.environ.get("CROWDSIM_APP_N_WORKERS", str(launch.DEFAULT_WORKERS)))
+MAX_N_WORKERS = launch.MAX_WORKERS
 UNPAID_KINDS = ("search", "returned", "rejected", "never_paid")
-DEFAULT_DAYS = 28
+DEFAULT_DAYS = int(os.environ.get("CROWDSIM_APP_DAYS", str(launch.DEFAULT_DAYS)))
 PLOT_FORMAT = "svg"  # vector images: cheaper to make than PNG and sharp at any size
 
 
 def available_scenarios() -> list[str]:
     """Names of the scenario files in ``crowdsim/conf/scenario/`` (status_quo first)."""
-    from crowdsim.cli import CONFIG_DIR
-
-    names = sorted(p.stem for p in (Path(CONFIG_DIR) / "scenario").glob("*.yaml"))
-    return sorted(names, key=lambda n: n != "status_quo")
+    return scenarios.names()
 
 
-_HYDRA_LOCK = threading.Lock()  # Hydra's global state: one composition at a time across sessions
-
-
-@functools.lru_cache(maxsize=32)
 def _scenario_container(scenario: str) -> dict:
     """The composed Hydra config of a scenario as a plain dict (composed once per scenario)."""
-    from hydra import compose, initialize_config_dir
-    from omegaconf import OmegaConf
-
-    from crowdsim.cli import CONFIG_DIR
-
-    if scenario not in available_scenarios():
-        raise ConfigError("scenario", scenario, ", ".join(available_scenarios()))
-    with (
-        _HYDRA_LOCK,
-        initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3", job_name="crowdsim-app"),
-    ):
-        cfg = compose(config_name="config", overrides=[f"scenario={scenario}"])
-    return OmegaConf.to_container(cfg, resolve=True)
+    return scenarios.composed(scenario)
 
 
 def lever_overrides(**levers: str) -> dict[str, Any]:
@@ -251,8 +231,9 @@ class AppModel(CrowdWorkModel):
     ``DataCollector`` of model-level aggregates for the plots.
 
     Args:
-        scenario_name: a file name in ``crowdsim/conf/scenario/`` without ``.yaml`` (the parameter is not
-            called ``scenario``: Mesa models take a ``scenario`` object of their own).
+        scenario_name: a file name in ``crowdsim/conf/scenario/`` without ``.yaml``, or its
+            title (the sidebar's menu shows titles); the parameter is not called ``scenario``:
+            Mesa models take a ``scenario`` object of their own.
         commission, transparency, payment_guarantee, min_pay, qualification_gate: a choice of
             :data:`LEVERS` (``"as in scenario"`` keeps the scenario's value).
         n_workers: initial worker pool.
@@ -279,6 +260,7 @@ class AppModel(CrowdWorkModel):
             seed = int(str(seed).strip())
         except ValueError:
             raise ConfigError("seed", seed, "an integer >= 0") from None
+        scenario_name = scenarios.name_of(scenario_name)
         levers = {
             "commission": commission,
             "transparency": transparency,
@@ -293,7 +275,9 @@ class AppModel(CrowdWorkModel):
             for k, v in levers.items()
             if v != AS_SCENARIO
         ]
-        self.label = f"scenario **{scenario_name}**" + (
+        self.title = scenarios.title(scenario_name)
+        self.description = scenarios.description(scenario_name)
+        self.label = f"scenario **{self.title}**" + (
             f" with {'; '.join(changed)}" if changed else ""
         )
         self.levers = levers
@@ -356,7 +340,11 @@ def _select(label: str, values: list[str], value: str) -> dict:
 def model_params() -> dict[str, Any]:
     """The sidebar controls (Mesa ``SolaraViz`` ``model_params``)."""
     params: dict[str, Any] = {
-        "scenario_name": _select("Scenario", available_scenarios(), "status_quo")
+        "scenario_name": _select(
+            "Scenario",
+            [scenarios.title(n) for n in available_scenarios()],
+            scenarios.title("status_quo"),
+        )
     }
     for name, lever in LEVERS.items():
         params[name] = _select(lever["label"], list(lever["choices"]), AS_SCENARIO)
@@ -537,7 +525,8 @@ def CompareRules(model: AppModel):
         solara.Text(
             "The status quo against another scenario, with this page's number of workers and seed "
             "(the same workers and requesters at the start), and beside it the status quo with the next "
-            "seed: a difference no larger than that is chance.",
+            "seed: a difference no larger than that is chance. Differences of percentages are in "
+            "pp, percentage points (25% to 30% is +5 pp).",
             style={"font-size": "0.9em", "color": "#555"},
         )
         with solara.Row():
@@ -551,6 +540,11 @@ def CompareRules(model: AppModel):
                 "Over", values=list(COMPARE_HORIZONS), value=horizon, on_value=set_horizon
             )
             solara.Button("Run the comparison", on_click=compare, disabled=busy, color="primary")
+        solara.Text(
+            f"{scenario_title(scenario)}: {scenarios.description(scenario)}",
+            classes=["crowdsim-compare-description"],
+            style={"font-size": "0.85em", "color": "#555"},
+        )
         if result is not None:
             name, models = result
             solara.HTML(tag="div", unsafe_innerHTML=comparison_html(models, name))
@@ -604,12 +598,85 @@ PAGE_CSS = """
 """
 
 
+def finished_message(model: AppModel) -> str | None:
+    """The message shown once the run has reached its horizon (None while it runs)."""
+    if model.running:
+        return None
+    return f"Run finished at day {model.n_hours // 24} — press Reset to start a new market."
+
+
+@solara.component
+def RunControls(
+    model: solara.Reactive[AppModel],
+    model_parameters: solara.Reactive[dict],
+    play_interval: solara.Reactive[int],
+    render_interval: solara.Reactive[int],
+):
+    """Reset, ▶/❚❚ and Step, as Mesa's ``ModelController``, but enabled from the model itself:
+    when the run reaches its horizon by any button (Step, ▶, "Run 1 day" or "Run 1 week"), ▶
+    and Step are disabled and the card says the run is finished and to press Reset."""
+    update_counter.get()  # drawn again whenever another button has stepped the model
+    playing = solara.use_reactive(False)
+    error = solara.use_reactive(None)
+    current = model.value
+
+    def play():
+        try:
+            while playing.value and model.value.running:
+                time.sleep(play_interval.value / 1000)
+                for _ in range(render_interval.value):
+                    model.value.step()
+                    if not playing.value or not model.value.running:
+                        break
+                force_update()
+        except Exception as exc:  # shown in the card, as Mesa's controller does
+            error.value = f"error in step: {exc}"
+        finally:
+            if not model.value.running:
+                playing.value = False
+                force_update()
+
+    solara.lab.use_task(play, dependencies=[playing.value], prefer_threaded=True)
+
+    def step():
+        for _ in range(render_interval.value):
+            if not model.value.running:
+                break
+            model.value.step()
+        force_update()
+
+    def reset():
+        error.value = None
+        playing.value = False
+        accepted = inspect.signature(AppModel).parameters
+        kwargs = {k: v for k, v in model_parameters.value.items() if k in accepted}
+        model.value = type(model.value)(**kwargs)
+        force_update()
+
+    finished = not current.running
+    with solara.Row(justify="space-between"):
+        solara.Button(label="Reset", color="primary", on_click=reset)
+        solara.Button(
+            label="❚❚" if playing.value else "▶",
+            color="primary",
+            on_click=lambda: playing.set(not playing.value),
+            disabled=finished,
+        )
+        solara.Button(
+            label="Step", color="primary", on_click=step, disabled=playing.value or finished
+        )
+    if finished:
+        solara.Warning(finished_message(current), classes=["crowdsim-finished"], dense=True)
+    if error.value:
+        solara.Error(label=error.value)
+
+
 @solara.component
 def CrowdsimViz(
     model: AppModel | solara.Reactive[AppModel], play_interval: int = 50, render_interval: int = 1
 ):
-    """The page: Mesa's model controller (Reset, ▶, Step) with controls named for this model,
-    the rules form, and the dashboard.
+    """The page: the run controls (Reset, ▶, Step: :func:`RunControls`), the rules form and
+    the dashboard.
 
     Args:
         model: the model to show, or a reactive holding it (Reset replaces its value).
@@ -619,7 +686,6 @@ def CrowdsimViz(
     if not isinstance(model, solara.Reactive):
         model = solara.use_reactive(model)  # noqa: SH102
     parameters = solara.use_reactive({})
-    no_threads = solara.use_reactive(False)
     pause = solara.use_reactive(play_interval)
     hours = solara.use_reactive(render_interval)
     solara.Style(PAGE_CSS)
@@ -627,13 +693,7 @@ def CrowdsimViz(
         solara.AppBarTitle("crowdsim: a crowd-work market")
     with solara.Sidebar(), solara.Column():
         with solara.Card("Run the market"):
-            ModelController(
-                model,
-                model_parameters=parameters,
-                play_interval=pause,
-                render_interval=hours,
-                use_threads=no_threads,
-            )
+            RunControls(model, parameters, pause, hours)
             solara.SliderInt(
                 _slider_label("Hours per Step", hours.value),
                 value=hours, min=1, max=24, thumb_label=True,

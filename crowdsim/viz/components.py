@@ -114,6 +114,24 @@ def chance_lines(model, numbers: dict) -> list[str]:
     ]
 
 
+# What the headline's terms mean, shown under its numbers (a student meets them there first)
+GLOSSARY = (
+    ("All-in wage", "a worker's pay divided by all the time it worked, paid and unpaid: "
+     "searching for tasks, tasks returned unfinished, work rejected or never paid "
+     "(Hara et al. 2018). The median is the middle worker's."),
+    ("Paid work only", "pay divided by the time spent on tasks that were paid: what the wage "
+     "looks like if unpaid time is forgotten."),
+    ("Unpaid share", "the share of all working time that earned nothing."),
+    ("How much is chance", "the same rules run with another seed (other random draws): a "
+     "difference smaller than the gap between the two is not evidence of anything."),
+)  # fmt: skip
+
+
+def glossary_html() -> str:
+    items = "".join(f"<li><b>{html.escape(t)}</b>: {html.escape(d)}</li>" for t, d in GLOSSARY)
+    return f'<ul class="crowdsim-glossary" style="font-size:0.85em;color:#555">{items}</ul>'
+
+
 def _html(line: str) -> str:
     parts = html.escape(line).split("**")
     return "".join(f"<b>{p}</b>" if i % 2 else p for i, p in enumerate(parts))
@@ -142,20 +160,34 @@ def Headline(model):
             set_busy(False)
         force_update()
 
+    finished = not model.running
     with solara.Card("The market so far", classes=["crowdsim-headline"]) as card:
+        if finished:  # also said beside the run buttons in the sidebar
+            solara.Warning(
+                f"Run finished at day {model.n_hours // 24} — press Reset to start a new market.",
+                classes=["crowdsim-finished"],
+                dense=True,
+            )
         solara.HTML(tag="div", unsafe_innerHTML=headline_html(model))
+        description = getattr(model, "description", "")
+        if description:
+            solara.Text(
+                f"What this scenario does: {description}",
+                classes=["crowdsim-scenario-description"],
+                style={"font-size": "0.9em"},
+            )
         with solara.Row():
             solara.Button(
                 "Run 1 day",
                 on_click=lambda: run_hours(24),
-                disabled=busy or not model.running,
+                disabled=busy or finished,
                 color="primary",
                 outlined=True,
             )
             solara.Button(
                 "Run 1 week",
                 on_click=lambda: run_hours(168),
-                disabled=busy or not model.running,
+                disabled=busy or finished,
                 color="primary",
                 outlined=True,
             )
@@ -163,6 +195,7 @@ def Headline(model):
             "Choose a scenario and levers in the sidebar, then press Reset: a new market starts with them.",
             style={"font-size": "0.85em", "color": "#666"},
         )
+        solara.HTML(tag="div", unsafe_innerHTML=glossary_html())
     return card
 
 

@@ -3,7 +3,8 @@
     crowdsim-app                   # http://localhost:8765 (or a free port if 8765 is taken)
     crowdsim-app --port 9000       # a given port; --port 0 picks a free one
     crowdsim-app --no-open         # do not open a browser tab
-    crowdsim-app --workers 5000    # start with 5,000 workers instead of 1,000
+    crowdsim-app --workers 2000    # start with 2,000 workers instead of 5,000
+    crowdsim-app --days 7          # markets of 7 days instead of 28
 
 The server runs ``solara run crowdsim.viz.app:Page`` in production mode, bound to localhost
 only, with Solara's usage telemetry and its version check against PyPI switched off: the app
@@ -18,6 +19,14 @@ import sys
 
 APP = "crowdsim.viz.app:Page"
 DEFAULT_PORT = 8765
+# The sidebar's starting population and the run's length (crowdsim.viz.app reads them from here,
+# so that --help states what the app does). 5,000 workers: after a week of the status quo the
+# median all-in wage over seeds 0-4 ranged $1.18-2.40/h (at 1,000 workers $0.21-2.26/h; 20,000
+# workers narrow it only to $1.13-1.95/h, as a few large requesters carry most of the work); a
+# week takes about a second to simulate.
+DEFAULT_WORKERS = 5000
+MAX_WORKERS = 20_000  # the slider's top
+DEFAULT_DAYS = 28
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -106,7 +115,15 @@ def main(argv: list[str] | None = None) -> None:
         "--workers",
         type=int_at_least(1),
         default=None,
-        help="starting number of workers in the sidebar (default 1000; the slider goes to 10,000)",
+        help=f"starting number of workers in the sidebar (default {DEFAULT_WORKERS:,}; the slider "
+        f"goes to {MAX_WORKERS:,})",
+    )
+    parser.add_argument(
+        "--days",
+        type=int_at_least(1),
+        default=None,
+        help=f"length of each market's run in days (default {DEFAULT_DAYS}); at its end the run "
+        "buttons stop and Reset starts a new market",
     )
     parser.add_argument(
         "--no-open", dest="open_browser", action="store_false", help="do not open a browser tab"
@@ -119,6 +136,10 @@ def main(argv: list[str] | None = None) -> None:
                 f"invalid value for option '--workers': {args.workers} (allowed: 1 to 100000)"
             )
         env["CROWDSIM_APP_N_WORKERS"] = str(args.workers)
+    if args.days is not None:
+        if not 1 <= args.days <= 3650:
+            parser.error(f"invalid value for option '--days': {args.days} (allowed: 1 to 3650)")
+        env["CROWDSIM_APP_DAYS"] = str(args.days)
 
     host_for_bind = "127.0.0.1" if args.host == "localhost" else args.host
     try:
