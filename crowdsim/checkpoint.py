@@ -264,13 +264,15 @@ def _mesa_attributes(mesa) -> set[str]:
 
 
 def _load_state(model, meta: dict, arrays: dict, branch: bool) -> None:
+    import mesa
+
     from crowdsim.stores import ColumnStore, DueCalendar
 
     saved = meta["attributes"]
-    for name, value in vars(model).items():  # every state the model holds must be in the file
+    for name in vars(model):  # every state the model holds must be in the file
         if name in DERIVED or name in SPECIAL or name.startswith("_"):
             continue
-        if name in _mesa_attributes(__import__("mesa")):
+        if name in _mesa_attributes(mesa):
             continue
         if name not in saved:
             raise CheckpointError(f"the checkpoint has no '{name}' (written by another crowdsim?)")

@@ -186,7 +186,7 @@ def test_a_corrupt_latest_checkpoint_falls_back_to_the_one_before(tmp_path):
     folder = tmp_path / "checkpoints"
     whole = run(cfg)  # no folder: no checkpoints
     model = CrowdWorkModel(cfg, create_agents=False)
-    for day in (1, 2):
+    for _ in (1, 2):
         model.run(24)
         checkpoint.save(model, folder / checkpoint.checkpoint_name(model.hour))
     newest = folder / checkpoint.checkpoint_name(48)
