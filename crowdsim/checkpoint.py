@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
 import json
 import zipfile
 from pathlib import Path
@@ -120,7 +119,7 @@ def _encode(value: Any, key: str, arrays: dict[str, np.ndarray]) -> Any:
     if isinstance(value, np.ndarray):
         if value.dtype.hasobject or value.dtype.names:
             raise CheckpointError(f"cannot save '{key}': array of dtype {value.dtype}")
-        arrays[key] = np.ascontiguousarray(value)
+        arrays[key] = value  # a view: written as it is, copied by nothing
         return {"__array__": key}
     if isinstance(value, np.generic):
         return {"__scalar__": value.dtype.str, "value": value.item()}
@@ -180,12 +179,13 @@ def _store_state(store, key: str, arrays: dict) -> dict:
     """A column store: its columns (every row up to the capacity), count and free list."""
     from crowdsim.stores import RecyclingStore
 
-    state = {"kind": "store", "capacity": store.capacity, "n": store.n, "columns": {}}
+    n = store.n  # rows from n on were never used: they hold the columns' fill values
+    state = {"kind": "store", "capacity": store.capacity, "n": n, "columns": {}}
     for name in store._spec:
-        state["columns"][name] = _encode(getattr(store, name), f"{key}.{name}", arrays)
+        state["columns"][name] = _encode(getattr(store, name)[:n], f"{key}.{name}", arrays)
     if isinstance(store, RecyclingStore):
-        state["in_use"] = _encode(store.in_use, f"{key}.__in_use", arrays)
-        state["free"] = _encode(store._free, f"{key}.__free", arrays)
+        state["in_use"] = _encode(store.in_use[:n], f"{key}.__in_use", arrays)
+        state["free"] = _encode(store._free[: store._n_free], f"{key}.__free", arrays)
         state["n_free"] = store._n_free
     return state
 
@@ -197,16 +197,20 @@ def _load_store(store, state: dict, arrays: dict, key: str) -> None:
     if names != set(store._spec):
         missing = sorted(set(store._spec) - names) or sorted(names - set(store._spec))
         raise CheckpointError(f"'{key}' has other columns than this crowdsim's ({missing[0]}...)")
-    capacity = int(state["capacity"])
+    capacity, n = int(state["capacity"]), int(state["n"])
     if capacity != store.capacity:
         store._build(capacity)
     for name, enc in state["columns"].items():
-        getattr(store, name)[...] = _decode(enc, arrays)
-    store.n = int(state["n"])
+        col = getattr(store, name)
+        col[:n] = _decode(enc, arrays)
+        col[n:] = store._spec[name][1]
+    store.n = n
     if isinstance(store, RecyclingStore):
-        store.in_use = _decode(state["in_use"], arrays).copy()
-        store._free = _decode(state["free"], arrays).copy()
+        store.in_use = np.zeros(capacity, dtype=bool)
+        store.in_use[:n] = _decode(state["in_use"], arrays)
         store._n_free = int(state["n_free"])
+        store._free = np.empty(capacity, dtype=np.int64)
+        store._free[: store._n_free] = _decode(state["free"], arrays)
 
 
 _CALENDAR = ("head", "count", "rows", "next", "fill", "free", "free_top")
@@ -239,6 +243,10 @@ def model_state(model) -> tuple[dict, dict[str, np.ndarray]]:
             attrs[name] = {"kind": "pool", "state": _encode(state, name, arrays)}
         elif isinstance(value, Recorder | Windows):
             attrs[name] = {"kind": "fields", "state": _encode(vars(value), name, arrays)}
+        elif name == "weekly_earnings" and value is not None:  # (weeks, worker capacity)
+            rows = model.workers.n
+            attrs[name] = {"kind": "columns", "capacity": value.shape[1],
+                           "state": _encode(value[:, :rows], name, arrays)}  # fmt: skip
         else:
             attrs[name] = {"kind": "value", "state": _encode(value, name, arrays)}
     rngs = {n: getattr(model, n).bit_generator.state for n in SPECIAL if n.startswith("rng")}
@@ -295,6 +303,11 @@ def _load_state(model, meta: dict, arrays: dict, branch: bool) -> None:
             if name == "windows" and branch:
                 _check_same_windows(current, state)
             vars(current).update(state)
+        elif kind == "columns":  # the first columns of a 2-D array, zeros after them
+            saved_cols = _decode(entry["state"], arrays)
+            full = np.zeros(saved_cols.shape[:1] + (int(entry["capacity"]),), saved_cols.dtype)
+            full[:, : saved_cols.shape[1]] = saved_cols
+            setattr(model, name, full)
         elif name == "series":
             # a series the branch's rules add (e.g. the waitlist's) is zero before the branch,
             # as it is in a run that never stopped
@@ -346,7 +359,7 @@ def _copy(value: Any) -> Any:
 def save(model, path: str | Path) -> Path:
     """Write the model's whole state to ``path`` (an ``.npz``), atomically. Returns the path."""
     import crowdsim
-    from crowdsim.run import atomic_write_bytes
+    from crowdsim.run import atomic_write
 
     meta, arrays = model_state(model)
     meta |= {
@@ -357,9 +370,16 @@ def save(model, path: str | Path) -> Path:
         "config_sha256": config_sha256(model.initial_config),
         "warmup_sha256": warmup_sha256(model.initial_config),
     }
-    buf = io.BytesIO()
-    np.savez(buf, __meta__=np.array(json.dumps(meta)), **arrays)
-    return atomic_write_bytes(path, buf.getvalue())
+    return atomic_write(path, lambda tmp: _write_npz(tmp, meta, arrays))
+
+
+def _write_npz(path: str, meta: dict, arrays: dict[str, np.ndarray]) -> None:
+    """An ``.npz`` as :func:`numpy.savez` writes it (stored, not compressed), one array at a
+    time straight from the model's columns: no copy of the whole state in memory."""
+    with zipfile.ZipFile(path, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for key, value in {"__meta__": np.array(json.dumps(meta)), **arrays}.items():
+            with zf.open(f"{key}.npy", "w", force_zip64=True) as fh:
+                np.lib.format.write_array(fh, np.asanyarray(value), allow_pickle=False)
 
 
 def read(path: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
