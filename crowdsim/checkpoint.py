@@ -64,7 +64,7 @@ class CheckpointError(ValueError):
 # --- what a config is, for a checkpoint --------------------------------------------------------
 
 # options that say where a run's checkpoints go or come from, not what the market is
-_NOT_MARKET = ("checkpoint_days", "checkpoint_keep", "start_from")
+_NOT_MARKET = ("checkpoint_days", "checkpoint_keep", "start_from", "share_warmup")
 
 
 def _market_config(cfg) -> dict:
@@ -481,6 +481,12 @@ def latest(folder: str | Path) -> list[Path]:
         (p for p in folder.glob(f"hour_*{SUFFIX}") if p.is_file() and not p.is_symlink()),
         reverse=True,
     )
+
+
+def warmup_name(cfg) -> str:
+    """The file a shared warm-up (``sim.share_warmup``) is kept in: its market's digest and the
+    hour it ends."""
+    return f"warmup_{warmup_sha256(cfg)[:20]}_hour_{cfg.sim.reform_day * 24}{SUFFIX}"
 
 
 def checkpoint_name(hour: int) -> str:

@@ -169,6 +169,13 @@ class SimConfig:
     checkpoint_keep: int = opt(
         2, ge=1, le=1000, doc="checkpoints kept in a run folder (the latest ones); disk use bound"
     )
+    share_warmup: bool = opt(
+        False,
+        doc="in a sweep, runs with a reform at sim.reform_day share the market's state at that "
+        "day: the first run of a warm-up (same config but the reform) simulates it and saves it "
+        "in the sweep folder's warmups/, the others start from it; results identical to "
+        "replaying it (crowdsim-compare's short runs use it)",
+    )
     start_from: str | None = opt(
         None,
         doc="a checkpoint (.npz) to start from instead of day 0: a market warmed up by another run "

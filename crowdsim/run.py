@@ -23,6 +23,7 @@ def run(
     cfg: Any = None,
     progress: bool = False,
     checkpoint_dir: str | Path | None = None,
+    warmup_dir: str | Path | None = None,
     **overrides: Any,
 ) -> Results:
     """Simulate one configuration and return its results as data.
@@ -34,6 +35,9 @@ def run(
         checkpoint_dir: where the run keeps its checkpoints (``sim.checkpoint_days``): it
             resumes from the latest valid one there, and writes one every
             ``sim.checkpoint_days`` days. None: no checkpoints.
+        warmup_dir: where runs of a sweep share their warm-up (``sim.share_warmup``): a run
+            with a reform starts from the market saved there at its reform day, or simulates
+            the warm-up and saves it there for the others.
         **overrides: dotted options with ``__`` for dots, e.g. ``sim__days=7``.
 
     Raises:
@@ -46,7 +50,12 @@ def run(
 
     config = to_config(cfg, **overrides)
     check_memory(config)
-    model = _start(config, checkpoint_dir)
+    model, share = _start(config, checkpoint_dir, warmup_dir)
+    if share is not None:  # the first run of this warm-up: simulate it and save it for the others
+        from crowdsim import checkpoint
+
+        model.run(hours=config.sim.reform_day * 24 - model.hour)
+        checkpoint.save(model, share)
     every = config.sim.checkpoint_days if checkpoint_dir is not None else None
     if progress:
         _run_with_progress(model, checkpoint_dir=checkpoint_dir, every_days=every)
@@ -61,10 +70,11 @@ def run(
     return res
 
 
-def _start(config, checkpoint_dir: str | Path | None):
-    """The model a run starts from: branched from ``sim.start_from``, else resumed from the
-    latest valid checkpoint in ``checkpoint_dir`` (a corrupt or truncated one is passed over for
-    the one before), else new at hour 0."""
+def _start(config, checkpoint_dir: str | Path | None, warmup_dir: str | Path | None = None):
+    """The model a run starts from, and where to save its warm-up for other runs (or None):
+    resumed from the latest valid checkpoint in ``checkpoint_dir`` (a corrupt or truncated one is
+    passed over for the one before), else branched from ``sim.start_from``, else from the shared
+    warm-up in ``warmup_dir`` (``sim.share_warmup``), else new at hour 0."""
     import logging
 
     from crowdsim import checkpoint
@@ -80,10 +90,18 @@ def _start(config, checkpoint_dir: str | Path | None):
             logging.getLogger(__name__).warning("%s; trying an earlier checkpoint", exc)
             continue
         logging.getLogger(__name__).info("resumed from %s (hour %d)", path, model.hour)
-        return model
+        return model, None
     if config.sim.start_from is not None:
-        return checkpoint.restore(config, config.sim.start_from, branch=True)
-    return CrowdWorkModel(config, create_agents=False)
+        return checkpoint.restore(config, config.sim.start_from, branch=True), None
+    if warmup_dir is not None and config.sim.share_warmup and config.sim.reform_day is not None:
+        shared = Path(warmup_dir) / checkpoint.warmup_name(config)
+        if shared.is_file() and not shared.is_symlink():
+            try:
+                return checkpoint.restore(config, shared, branch=True), None
+            except checkpoint.CheckpointError as exc:  # simulated again and saved anew
+                logging.getLogger(__name__).warning("%s; simulating the warm-up", exc)
+        return CrowdWorkModel(config, create_agents=False), shared
+    return CrowdWorkModel(config, create_agents=False), None
 
 
 def _maybe_checkpoint(model, checkpoint_dir, every_days: int | None) -> None:

@@ -281,3 +281,23 @@ def test_killed_sweep_resumes_to_the_same_results(tmp_path):
     assert len(jobs) == 2
     for job in jobs:
         assert _summary(killed / job) == _summary(whole / job), job
+
+
+def test_a_sweep_shares_each_warm_up_with_the_same_results(tmp_path):
+    """sim.share_warmup: the short runs of a seed start from one simulated warm-up, kept in the
+    sweep's folder, and give the summaries of runs that each replay it."""
+    grid = ["scenario=status_quo", "population.n_workers=300", "sim.days=6",
+            "sim.warmup_days=2", "reform=to_min_pay,to_transparency", "sim.reform_day=2",
+            "seed=1,2", "hydra/launcher=sequential"]  # fmt: skip
+    shared, replayed = tmp_path / "shared", tmp_path / "replayed"
+    for out, extra in ((shared, ["sim.share_warmup=true"]), (replayed, [])):
+        proc = subprocess.run(
+            [sys.executable, "-m", "crowdsim.cli", "-m", *grid, *extra, f"hydra.sweep.dir={out}"],
+            cwd=ROOT, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    warmups = sorted(p.name for p in (shared / "warmups").iterdir())
+    assert len(warmups) == 2 and all(w.endswith("_hour_48.npz") for w in warmups)
+    assert not (replayed / "warmups").exists()
+    for job in range(4):
+        assert _summary(shared / str(job)) == _summary(replayed / str(job)), job

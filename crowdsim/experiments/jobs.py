@@ -110,8 +110,10 @@ def run_job(cfg: Any, measure: dict | None = None) -> Any:
     log.info("simulating %s seed=%s", container.get("scenario_name"), container.get("seed"))
     try:
         summary = _simulate_and_write(
-            cfg, container, identity, out_dir, provenance, measure, progress=not multirun
-        )
+            cfg, container, identity, out_dir, provenance, measure, progress=not multirun,
+            # shared warm-ups (sim.share_warmup) live in the sweep's own folder
+            warmup_dir=Path(hc.sweep.dir) / WARMUP_DIR if multirun else None,
+        )  # fmt: skip
     except KeyboardInterrupt:
         _remove_partial_results(out_dir)
         raise
@@ -152,6 +154,7 @@ def _simulate_and_write(
     provenance: dict,
     measure: dict | None,
     progress: bool = False,
+    warmup_dir: Path | None = None,
 ) -> dict:
     from crowdsim.run import atomic_write_text, config_digest, run, write_results
 
@@ -165,7 +168,12 @@ def _simulate_and_write(
         atomic_write_text(Path(out_dir) / MOMENTS_FILE, text)
     else:
         # a bar on the terminal for a single long run; resumes from the job's own checkpoints
-        res = run(cfg, progress=progress, checkpoint_dir=Path(out_dir) / CHECKPOINT_DIR)
+        res = run(
+            cfg,
+            progress=progress,
+            checkpoint_dir=Path(out_dir) / CHECKPOINT_DIR,
+            warmup_dir=warmup_dir,
+        )
     provenance = provenance | {"config_sha256": config_digest(identity)}
     write_results(res, out_dir, resolved_config=container, provenance=provenance)
     _remove_checkpoints(out_dir)  # the job is complete (DONE.json): they are of no more use
@@ -173,6 +181,7 @@ def _simulate_and_write(
 
 
 CHECKPOINT_DIR = "checkpoints"  # a job's checkpoints (sim.checkpoint_days), in its folder
+WARMUP_DIR = "warmups"  # a sweep's shared warm-ups (sim.share_warmup), in the sweep's folder
 
 
 def _remove_checkpoints(out_dir: str | Path) -> None:
