@@ -310,9 +310,13 @@ def _load_state(model, meta: dict, arrays: dict, branch: bool) -> None:
             setattr(model, name, full)
         elif name == "series":
             # a series the branch's rules add (e.g. the waitlist's) is zero before the branch,
-            # as it is in a run that never stopped
+            # as it is in a run that never stopped; one that only the checkpoint's rules add is
+            # not the branch's
             for k, v in _decode(entry["state"], arrays).items():
-                current[k][...] = v
+                if k in current:
+                    current[k][...] = v
+                elif not branch:
+                    raise CheckpointError(f"the checkpoint has a series '{k}' this run has not")
         else:
             setattr(model, name, _copy(_decode(entry["state"], arrays)))
     for n, state in meta["rng"].items():
