@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_regression import BASELINE, CASES, _canonical, frame_digest
+from test_regression import BASELINE, CASES, _canonical, describe
 
 from crowdsim import checkpoint
 from crowdsim.checkpoint import CheckpointError
@@ -38,15 +38,7 @@ def _config(case: str):
 
 
 def _observed(model) -> dict:
-    res = model.results()
-    return {
-        "summary": _canonical(res.summary),
-        "frames": {
-            "timeseries": frame_digest(res.timeseries),
-            "workers": frame_digest(res.workers),
-            "requesters": frame_digest(res.requesters),
-        },
-    }
+    return describe(model.results())
 
 
 def _hours(case: str, cfg) -> list[int]:
