@@ -236,6 +236,46 @@ def run_startup(n_workers: int = 100_000) -> dict:
     }
 
 
+def run_checkpoint(n_workers: int, days: int = 14) -> dict:
+    """Write and read a checkpoint of a market after ``days`` days: seconds, file size, and the
+    peak memory the write adds over the model's own (measured as the peak RSS before and after)."""
+    import logging
+    import tempfile
+    from pathlib import Path
+
+    logging.getLogger("MESA").setLevel(logging.WARNING)
+    from crowdsim import CrowdWorkModel, checkpoint
+
+    model = CrowdWorkModel(
+        population__n_workers=n_workers, sim__days=days + 1, seed=1, create_agents=False
+    )
+    model.run(days * 24)
+    before = _peak_rss_mb()
+    with tempfile.TemporaryDirectory(dir=Path(__file__).resolve().parent) as tmp:
+        path = Path(tmp) / checkpoint.checkpoint_name(model.hour)
+        t0 = time.perf_counter()
+        checkpoint.save(model, path)
+        t1 = time.perf_counter()
+        after_write = _peak_rss_mb()
+        size = path.stat().st_size
+        cfg = model.config
+        del model
+        t2 = time.perf_counter()
+        restored = checkpoint.restore(cfg, path)
+        t3 = time.perf_counter()
+        assert restored.hour == days * 24
+    return {
+        "workload": "checkpoint",
+        "workers": n_workers,
+        "days": days,
+        "size_mb": round(size / 2**20, 1),
+        "write_s": round(t1 - t0, 3),
+        "read_s": round(t3 - t2, 3),  # includes building the model from its config
+        "peak_rss_before_write_mb": round(before, 1),
+        "peak_rss_after_write_mb": round(after_write, 1),
+    }
+
+
 def run_mesa_boltzmann(n_agents: int = 10_000, steps: int = 50) -> dict:
     from mesa.examples.basic.boltzmann_wealth_model.model import BoltzmannScenario, BoltzmannWealth
 
@@ -275,6 +315,11 @@ def main(argv: list[str]) -> None:
             r = _child("run_startup")
         elif name == "mesa":
             r = _child("run_mesa_boltzmann")
+        elif name == "checkpoint" or name.startswith("checkpoint:"):
+            size = name.partition(":")[2] or "100000"
+            if not (size.isdigit() and int(size) >= 100):
+                raise SystemExit(f"bench: error: invalid number of workers {size!r} (allowed: an integer >= 100, e.g. checkpoint:1000000)")
+            r = _child("run_checkpoint", int(size))
         elif name == "sweep" or name.startswith("sweep:"):
             jobs = name.partition(":")[2]
             if jobs and not (jobs.isdigit() and int(jobs) >= 2):
@@ -294,7 +339,7 @@ def main(argv: list[str]) -> None:
             }
         else:
             raise SystemExit(
-                f"bench: error: unknown workload {name!r} (allowed: {', '.join([*WORKLOADS, 'startup', 'mesa', 'scaling', 'cost', 'sweep', 'sweep:N'])})"
+                f"bench: error: unknown workload {name!r} (allowed: {', '.join([*WORKLOADS, 'startup', 'mesa', 'scaling', 'cost', 'sweep', 'sweep:N', 'checkpoint:N'])})"
             )
         results[name] = r
         print(json.dumps(r), flush=True)

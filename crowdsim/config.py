@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import difflib
 import math
+import os
 import re
 import typing
 from collections.abc import Callable, Iterator
@@ -170,6 +171,30 @@ class SimConfig:
         ge=1,
         le=3650,
         doc="day of the run at whose first hour the rules of `reform` apply (None: no reform)",
+    )
+    checkpoint_days: int | None = opt(
+        None,
+        ge=1,
+        le=3650,
+        doc="write a checkpoint of the whole market every this many simulated days into the run "
+        "folder's checkpoints/ (None: none); the same command again in that folder resumes from "
+        "the latest (crowdsim/checkpoint.py)",
+    )
+    checkpoint_keep: int = opt(
+        2, ge=1, le=1000, doc="checkpoints kept in a run folder (the latest ones); disk use bound"
+    )
+    share_warmup: bool = opt(
+        False,
+        doc="in a sweep, runs with a reform at sim.reform_day share the market's state at that "
+        "day: the first run of a warm-up (same config but the reform) simulates it and saves it "
+        "in the sweep folder's warmups/, the others start from it; results identical to "
+        "replaying it (crowdsim-compare's short runs use it)",
+    )
+    start_from: str | None = opt(
+        None,
+        doc="a checkpoint (.npz) to start from instead of day 0: a market warmed up by another run "
+        "whose config differs only by its reform (e.g. the status quo), branched here with this "
+        "run's reform at sim.reform_day (None: start at day 0)",
     )
 
 
@@ -1063,6 +1088,14 @@ def _apply_rules(base: DictConfig, rules: dict, label: str) -> None:
             raise ConfigError(f"reform.rules.{key}", value, err.allowed) from None
 
 
+def _start_from_exists(cfg: CrowdSimConfig) -> None:
+    path = cfg.sim.start_from
+    if path is not None and not (path.endswith(".npz") and os.path.isfile(path)):
+        raise ConfigError(
+            "sim.start_from", path, "the path of a checkpoint file (.npz) written by crowdsim"
+        )
+
+
 def _reform_rules_valid(cfg: CrowdSimConfig) -> None:
     if cfg.reform.rules:
         reformed_config(cfg)
@@ -1085,6 +1118,7 @@ RULES: tuple[Rule, ...] = (
     Rule("warm-up and reform day: inside the run", _windows_inside_run),
     Rule("a reform and its day: both or neither", _reform_has_a_day),
     Rule("reform rules: options of the schema, allowed values", _reform_rules_valid),
+    Rule("sim.start_from: an existing checkpoint file", _start_from_exists),
     Rule("countries: a non-empty list, each country once", _countries_listed_once),
     Rule("custom country shares: over the listed countries", _custom_shares_over_countries),
     Rule("commission tiers: one rate more than thresholds", _one_rate_per_tier),

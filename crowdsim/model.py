@@ -150,6 +150,7 @@ class CrowdWorkModel(mesa.Model):
         # configurations that share a seed (common random numbers), however behaviour diverges.
         self.rng_post, self.rng_match, self.rng_review, self.rng_adapt = self.rng.spawn(4)
         self.config = cfg
+        self.initial_config = cfg  # `config` becomes the reform's at sim.reform_day
         self.scenario_name = cfg.scenario_name
         self.hour = 0
         self.n_hours = cfg.sim.days * 24
@@ -398,6 +399,20 @@ class CrowdWorkModel(mesa.Model):
             for row in rows:
                 self.requester_agents[row].remove()
         self.pool.refresh_requesters()
+
+    def attach_agents(self) -> None:
+        """Create Mesa's agent views of every worker and requester row (a model built without
+        them, e.g. restored from a checkpoint); those no longer present are removed at once, as
+        they would have been."""
+        if self._create_agents:
+            return
+        self._create_agents = True
+        W, R = self.workers, self.requesters
+        self.worker_agents = [Worker(self, r) for r in range(W.n)]
+        self.requester_agents = [Requester(self, r) for r in range(R.n)]
+        for agents, present in ((self.worker_agents, W.present), (self.requester_agents, R.present)):
+            for row in np.flatnonzero(~present[: len(agents)]):
+                agents[row].remove()
 
     @property
     def present_workers(self) -> np.ndarray:

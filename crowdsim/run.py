@@ -19,27 +19,50 @@ if TYPE_CHECKING:
     from crowdsim.metrics.summary import Results
 
 
-def run(cfg: Any = None, progress: bool = False, **overrides: Any) -> Results:
+def run(
+    cfg: Any = None,
+    progress: bool = False,
+    checkpoint_dir: str | Path | None = None,
+    warmup_dir: str | Path | None = None,
+    **overrides: Any,
+) -> Results:
     """Simulate one configuration and return its results as data.
 
     Args:
         cfg: a Hydra/OmegaConf config, dict, :class:`~crowdsim.config.CrowdSimConfig` or None (defaults).
         progress: show a progress bar (days simulated, ETA) on the terminal when the run
             takes more than a few seconds; off when stderr is not a terminal.
+        checkpoint_dir: where the run keeps its checkpoints (``sim.checkpoint_days``): it
+            resumes from the latest valid one there, and writes one every
+            ``sim.checkpoint_days`` days. None: no checkpoints.
+        warmup_dir: where runs of a sweep share their warm-up (``sim.share_warmup``): a run
+            with a reform starts from the market saved there at its reform day, or simulates
+            the warm-up and saves it there for the others.
         **overrides: dotted options with ``__`` for dots, e.g. ``sim__days=7``.
 
     Raises:
         ConfigError: a bad value, or a size whose estimated memory exceeds what is available
             (checked before anything is allocated).
+        CheckpointError: ``sim.start_from`` or a checkpoint in ``checkpoint_dir`` belongs to
+            another config or crowdsim version.
     """
-    from crowdsim.model import CrowdWorkModel
     from crowdsim.resources import check_memory
 
     config = to_config(cfg, **overrides)
     check_memory(config)
-    model = CrowdWorkModel(config, create_agents=False)
+    model, share = _start(config, checkpoint_dir, warmup_dir)
+    if share is not None:  # the first run of this warm-up: simulate it and save it for the others
+        from crowdsim import checkpoint
+
+        model.run(hours=config.sim.reform_day * 24 - model.hour)
+        checkpoint.save(model, share)
+    every = config.sim.checkpoint_days if checkpoint_dir is not None else None
     if progress:
-        _run_with_progress(model)
+        _run_with_progress(model, checkpoint_dir=checkpoint_dir, every_days=every)
+    elif every:
+        while model.hour < model.n_hours:
+            model.run(hours=24)
+            _maybe_checkpoint(model, checkpoint_dir, every)
     else:
         model.run()
     res = model.results()
@@ -47,7 +70,57 @@ def run(cfg: Any = None, progress: bool = False, **overrides: Any) -> Results:
     return res
 
 
-def _run_with_progress(model, delay_seconds: float = 3.0) -> None:
+def _start(config, checkpoint_dir: str | Path | None, warmup_dir: str | Path | None = None):
+    """The model a run starts from, and where to save its warm-up for other runs (or None):
+    resumed from the latest valid checkpoint in ``checkpoint_dir`` (a corrupt or truncated one is
+    passed over for the one before), else branched from ``sim.start_from``, else from the shared
+    warm-up in ``warmup_dir`` (``sim.share_warmup``), else new at hour 0."""
+    import logging
+
+    from crowdsim import checkpoint
+    from crowdsim.model import CrowdWorkModel
+
+    found = checkpoint.latest(checkpoint_dir) if checkpoint_dir is not None else []
+    for path in found:
+        try:
+            model = checkpoint.restore(config, path)
+        except checkpoint.CheckpointError as exc:
+            if "another config" in str(exc) or "written by crowdsim" in str(exc):
+                raise
+            logging.getLogger(__name__).warning("%s; trying an earlier checkpoint", exc)
+            continue
+        logging.getLogger(__name__).info("resumed from %s (hour %d)", path, model.hour)
+        return model, None
+    if config.sim.start_from is not None:
+        return checkpoint.restore(config, config.sim.start_from, branch=True), None
+    if warmup_dir is not None and config.sim.share_warmup and config.sim.reform_day is not None:
+        shared = Path(warmup_dir) / checkpoint.warmup_name(config)
+        if shared.is_file() and not shared.is_symlink():
+            try:
+                return checkpoint.restore(config, shared, branch=True), None
+            except checkpoint.CheckpointError as exc:  # simulated again and saved anew
+                logging.getLogger(__name__).warning("%s; simulating the warm-up", exc)
+        return CrowdWorkModel(config, create_agents=False), shared
+    return CrowdWorkModel(config, create_agents=False), None
+
+
+def _maybe_checkpoint(model, checkpoint_dir, every_days: int | None) -> None:
+    """After a simulated day: a checkpoint every ``every_days`` days (not at the end, whose
+    results are written instead), keeping the ``sim.checkpoint_keep`` latest."""
+    from crowdsim import checkpoint
+
+    if not every_days or checkpoint_dir is None or model.hour >= model.n_hours:
+        return
+    if model.hour % (24 * every_days):
+        return
+    folder = Path(checkpoint_dir)
+    checkpoint.save(model, folder / checkpoint.checkpoint_name(model.hour))
+    checkpoint.prune(folder, model.config.sim.checkpoint_keep)
+
+
+def _run_with_progress(
+    model, delay_seconds: float = 3.0, checkpoint_dir=None, every_days: int | None = None
+) -> None:
     """Step ``model`` hour by hour with a tqdm bar in days (shown after ``delay_seconds``, and
     only when stderr is a terminal)."""
     import sys
@@ -58,6 +131,7 @@ def _run_with_progress(model, delay_seconds: float = 3.0) -> None:
     columns, lines = _terminal_size(sys.stderr)
     with tqdm(
         total=days,
+        initial=model.hour / 24,  # a run resumed from a checkpoint
         unit="day",
         desc="simulating",
         delay=delay_seconds,
@@ -74,6 +148,7 @@ def _run_with_progress(model, delay_seconds: float = 3.0) -> None:
             if INTERRUPTED.is_set():  # Ctrl-C, acted on between days (crowdsim.cli)
                 raise KeyboardInterrupt
             model.run(hours=24)  # a day at a time: the same steps as model.run()
+            _maybe_checkpoint(model, checkpoint_dir, every_days)
             bar.update(1)
 
 

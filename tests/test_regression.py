@@ -44,8 +44,12 @@ CASES = {
     # a warm-up, three weekly windows of the convergence diagnostic and a reform part-way:
     # the figures measured as differences of running totals (crowdsim/metrics/windows.py)
     "windows_reform": [
-        "population.n_workers=400", "sim.days=24", "seed=11", "sim.warmup_days=3",
-        "reform=to_min_pay", "sim.reform_day=13",
+        "population.n_workers=400",
+        "sim.days=24",
+        "seed=11",
+        "sim.warmup_days=3",
+        "reform=to_min_pay",
+        "sim.reform_day=13",
     ],
 }
 
@@ -93,6 +97,11 @@ def observe(case: str) -> dict:
 
         with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
             res = run(compose(config_name="config", overrides=spec))
+    return describe(res)
+
+
+def describe(res) -> dict:
+    """What is frozen of a run's results: the summary and a digest of each frame."""
     return {
         "summary": _canonical(res.summary),
         "frames": {

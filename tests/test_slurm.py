@@ -159,3 +159,43 @@ def test_calibration_on_slurm_equals_the_one_in_this_process(slurm, tmp_path):
             )
             assert prov["launcher"] == "SlurmLauncher" and prov["job_id"].split("_")[0].isdigit()
     assert (slurm_out / "study.journal").stat().st_size > 0
+
+
+def test_cancelled_task_resumes_from_its_checkpoint(slurm, tmp_path):
+    """A task cancelled part-way (as a time limit or a lost node would end it) is run again by
+    the same command and starts from its latest checkpoint, with the summary of a run never
+    interrupted."""
+    sweep_dir = tmp_path / "sweep"
+    name = f"crowdsim-test-{uuid.uuid4().hex[:8]}"
+    grid = ["population.n_workers=4000", "sim.days=60", "sim.checkpoint_days=1", "seed=3,4"]
+    args = ["-m", *grid, *SLURM, "hydra.launcher.array_parallelism=1", f"hydra.launcher.name={name}",
+            f"hydra.sweep.dir={sweep_dir}"]  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "crowdsim.cli", *args], cwd=tmp_path, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        task = _running_task(name, 0, time.monotonic() + 180)
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:  # a checkpoint of day 2 or later, then cancel
+            found = list((sweep_dir / "0" / "checkpoints").glob("hour_*.npz"))
+            if any(int(p.stem.split("_")[1]) >= 48 for p in found):
+                break
+            time.sleep(0.05)
+        subprocess.run(["scancel", task], check=True, timeout=20)
+        proc.communicate(timeout=400)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            subprocess.run(["scancel", "-n", name], timeout=20)
+    assert not (sweep_dir / "0" / "DONE.json").exists(), "the task finished before its cancel"
+    assert list((sweep_dir / "0" / "checkpoints").glob("hour_*.npz"))
+    crowdsim(*args, cwd=tmp_path)  # resume: the cancelled task again, on Slurm
+    log = "\n".join(p.read_text() for p in (sweep_dir / "0").glob("*.log"))
+    assert "resumed from" in log, log[-2000:]
+    here = tmp_path / "here"
+    crowdsim("-m", *grid[:-1], "seed=3", f"hydra.sweep.dir={here}", cwd=tmp_path)  # job 0
+    a, b = (json.loads((d / "0" / "summary.json").read_text()) for d in (sweep_dir, here))
+    for timing in ("phase_seconds", "wall_seconds"):
+        a.pop(timing, None), b.pop(timing, None)
+    assert a == b

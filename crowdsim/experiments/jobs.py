@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -109,8 +110,10 @@ def run_job(cfg: Any, measure: dict | None = None) -> Any:
     log.info("simulating %s seed=%s", container.get("scenario_name"), container.get("seed"))
     try:
         summary = _simulate_and_write(
-            cfg, container, identity, out_dir, provenance, measure, progress=not multirun
-        )
+            cfg, container, identity, out_dir, provenance, measure, progress=not multirun,
+            # shared warm-ups (sim.share_warmup) live in the sweep's own folder
+            warmup_dir=Path(hc.sweep.dir) / WARMUP_DIR if multirun else None,
+        )  # fmt: skip
     except KeyboardInterrupt:
         _remove_partial_results(out_dir)
         raise
@@ -121,6 +124,13 @@ def run_job(cfg: Any, measure: dict | None = None) -> Any:
         except OSError as write_exc:  # the folder itself cannot be written: say so in the log
             log.error("%scould not write FAILED.json: %s", tag, write_exc)
         if not multirun:
+            from crowdsim.checkpoint import CheckpointError
+
+            if isinstance(exc, CheckpointError):  # one line, exit 2: the input is refused
+                from crowdsim.overrides import PROG
+
+                print(f"{PROG}: error: {exc}", file=sys.stderr)
+                raise SystemExit(2) from None
             if isinstance(exc, OSError):  # one line, not Hydra's report of a failed job
                 from crowdsim.arguments import NOTHING_KEPT, exit_on_io_error
                 from crowdsim.overrides import PROG
@@ -159,6 +169,7 @@ def _simulate_and_write(
     provenance: dict,
     measure: dict | None,
     progress: bool = False,
+    warmup_dir: Path | None = None,
 ) -> dict:
     from crowdsim.run import atomic_write_text, config_digest, run, write_results
 
@@ -171,10 +182,37 @@ def _simulate_and_write(
         text = json.dumps({k: _finite_or_none(v) for k, v in moments.items()}, indent=1)
         atomic_write_text(Path(out_dir) / MOMENTS_FILE, text)
     else:
-        res = run(cfg, progress=progress)  # a bar on the terminal for a single long run
+        # a bar on the terminal for a single long run; resumes from the job's own checkpoints
+        res = run(
+            cfg,
+            progress=progress,
+            checkpoint_dir=Path(out_dir) / CHECKPOINT_DIR,
+            warmup_dir=warmup_dir,
+        )
     provenance = provenance | {"config_sha256": config_digest(identity)}
     write_results(res, out_dir, resolved_config=container, provenance=provenance)
+    _remove_checkpoints(out_dir)  # the job is complete (DONE.json): they are of no more use
     return res.summary
+
+
+CHECKPOINT_DIR = "checkpoints"  # a job's checkpoints (sim.checkpoint_days), in its folder
+WARMUP_DIR = "warmups"  # a sweep's shared warm-ups (sim.share_warmup), in the sweep's folder
+
+
+def _remove_checkpoints(out_dir: str | Path) -> None:
+    """Delete the checkpoints crowdsim wrote in a job's folder (only files named as it names
+    them, never through a symlink), then the folder if it is empty."""
+    from crowdsim.checkpoint import latest
+
+    folder = Path(out_dir) / CHECKPOINT_DIR
+    if folder.is_symlink() or not folder.is_dir():
+        return
+    for path in latest(folder):
+        path.unlink(missing_ok=True)
+    try:
+        folder.rmdir()
+    except OSError:
+        pass  # something else is in it: left alone
 
 
 RESULT_FILES = (
