@@ -8,8 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crowdsim.experiments import compare, report, scorecard
-from crowdsim.experiments.stats import bootstrap_ci, paired_bootstrap
+from crowdsim.experiments import compare, report, scorecard, stats
 from crowdsim.metrics import catalogue
 
 TINY = ["--workers", "150", "--days", "2", "--warmup-days", "1"]
@@ -86,7 +85,7 @@ def test_comparison_is_tidy(comparison):
     )
 
 
-def test_summary_table_holds_bootstrap_intervals_and_paired_differences(comparison):
+def test_summary_table_holds_the_intervals_and_paired_differences_of_stats(comparison):
     tidy = pd.read_parquet(comparison / "comparison.parquet")
     table = pd.read_parquet(comparison / "comparison_summary.parquet")
     for col in ("mean", "ci_low", "ci_high", "diff", "diff_ci_low", "diff_ci_high"):
@@ -99,16 +98,16 @@ def test_summary_table_holds_bootstrap_intervals_and_paired_differences(comparis
     checked = 0
     for _, row in table.iterrows():
         x = wide.loc[row["metric"]]
-        m, lo, hi, n = bootstrap_ci(x[row["scenario"]])
+        meta = catalogue.metric(row["metric"])
+        m, lo, hi, n = stats.interval(x[row["scenario"]], meta.bounds)
         assert row["n"] == n
         assert row["mean"] == pytest.approx(m, nan_ok=True)
         assert row["ci_low"] == pytest.approx(lo, nan_ok=True)
-        meta = catalogue.metric(row["metric"])
         low, high = meta.bounds
         if math.isfinite(row["ci_low"]):  # intervals respect what the quantity can be
             assert low <= row["ci_low"] <= row["mean"] <= row["ci_high"] <= high, row.to_dict()
         if row["scenario"] != "status_quo":
-            d = paired_bootstrap(x[row["scenario"]], x["status_quo"])
+            d = stats.paired(x[row["scenario"]], x["status_quo"])
             assert row["diff"] == pytest.approx(d["diff"], nan_ok=True)
             assert row["diff_ci_high"] == pytest.approx(d["diff_ci_high"], nan_ok=True)
             assert row["detectable"] == (d["diff_ci_low"] > 0 or d["diff_ci_high"] < 0)
@@ -194,9 +193,13 @@ def test_short_run_applies_the_rule_to_the_status_quo_market_after_its_warm_up(c
             assert summary["reform_day"] == summary["warmup_days"] == 1
             assert summary["measured_days"] == 2
             assert summary["before_reform"] is None  # the reform opens the measured window
-            base = pd.read_parquet(compare.run_dir(comparison, "status_quo", k) / "timeseries.parquet")
+            base = pd.read_parquet(
+                compare.run_dir(comparison, "status_quo", k) / "timeseries.parquet"
+            )
             mine = pd.read_parquet(d / "timeseries.parquet")
-            pd.testing.assert_frame_equal(mine.iloc[:24], base.iloc[:24])  # same market until the reform
+            pd.testing.assert_frame_equal(
+                mine.iloc[:24], base.iloc[:24]
+            )  # same market until the reform
     stats = pd.read_csv(comparison / "comparison_short_run_summary.csv")
     assert set(stats["scenario"]) == set(SCENARIOS)
     html = (comparison / "report.html").read_text()
@@ -329,22 +332,25 @@ def test_scorecard_rules():
     assert scorecard.score(fair, good | {"share_above_local_min_wage": 0.5})["1.2"] is False
 
 
-def test_bootstrap_intervals_stay_within_the_values():
+def test_intervals_of_bounded_quantities_stay_in_range():
     rng = np.random.default_rng(3)
     for n in (2, 3, 5, 10):
         x = rng.uniform(0, 1, n) ** 4  # skewed shares near zero: a t-interval would go negative
-        m, lo, hi, k = bootstrap_ci(x)
-        assert k == n and x.min() <= lo <= m <= hi <= x.max()
-    assert math.isnan(bootstrap_ci([0.3])[1])
+        m, lo, hi, k = stats.interval(x, (0.0, 1.0))
+        assert k == n and 0.0 <= lo <= m <= hi <= 1.0
+        assert lo <= stats.mean_ci(x)[1] or lo == 0.0  # never narrower than Student's t
+    assert math.isnan(stats.interval([0.3], (0.0, 1.0))[1])
 
 
 def test_paired_differences_keep_common_seeds_only():
     a = [1.0, 2.0, float("nan"), 4.0]
     b = [0.5, 1.0, 3.0, float("nan")]
-    d = paired_bootstrap(a, b)
+    d = stats.paired(a, b)
     assert d["n"] == 2 and d["diff"] == pytest.approx(0.75)
     assert d["rel_diff"] == pytest.approx(3.0 / 1.5 - 1)
-    assert 0.5 <= d["diff_ci_low"] <= d["diff_ci_high"] <= 1.0
+    # two pairs, differences 0.5 and 1.0: the t-interval with 1 degree of freedom
+    assert d["diff_ci_low"] == pytest.approx(0.75 - 12.7062 * 0.25, rel=1e-4)
+    assert d["diff_ci_low"] < 0 < 0.75 < d["diff_ci_high"]
 
 
 def test_rule_changes_in_words_and_stated_platform_size():
@@ -423,3 +429,28 @@ def test_report_plot_legends_sit_under_the_x_labels(comparison, monkeypatch, tmp
     titles = {s: report.scenario_title(s) for s in SCENARIOS}
     getattr(plots, plot)(stats, SCENARIOS, titles, tmp_path / "p.png", "title")
     legend_clear_of_the_plot(drawn[0])
+
+
+def test_compare_and_aggregate_give_the_same_interval_for_the_same_runs(comparison):
+    """The comparison's runs are a sweep folder (runs/): crowdsim-aggregate over it gives, for every
+    scenario and metric both tables hold, the comparison's mean and interval."""
+    from crowdsim.experiments import aggregate
+
+    assert aggregate.main([str(comparison / "runs")]) == 0
+    swept = pd.read_parquet(comparison / "runs" / "sweep_summary.parquet")
+    table = pd.read_parquet(comparison / "comparison_summary.parquet")
+    both = table.merge(swept, on=["scenario", "metric"], suffixes=("", "_sweep"))
+    both = both[both["n"] >= 2]
+    assert set(catalogue.HEADLINE[:3]) <= set(both["metric"]) and len(both) >= 60
+    assert (both["n"] == both["n_sweep"]).all()
+    for col in ("mean", "ci_low", "ci_high"):
+        assert np.allclose(
+            both[col], both[f"{col}_sweep"], rtol=1e-9, atol=1e-12, equal_nan=True
+        ), col
+    # and the same by country (sweep columns by_country/<code>/<metric>)
+    ctry = pd.read_parquet(comparison / "comparison_by_country.parquet")
+    ctry["metric"] = "by_country/" + ctry["country"] + "/" + ctry["metric"]
+    both = ctry.merge(swept, on=["scenario", "metric"], suffixes=("", "_sweep"))
+    assert len(both) >= 20
+    for col in ("mean", "ci_low", "ci_high"):
+        assert np.allclose(both[col], both[f"{col}_sweep"], rtol=1e-9, equal_nan=True), col

@@ -23,7 +23,7 @@ Output folder::
     comparison.parquet, .csv     tidy: scenario, seed, country ('all' or ISO code), metric, value
     scenarios.json               each scenario's description, rules and population
     failures.json                runs that failed (scenario, seed, error), if any
-    comparison_summary.parquet, .csv   scenario x metric: mean, ci_low, ci_high (95% bootstrap over
+    comparison_summary.parquet, .csv   scenario x metric: mean, ci_low, ci_high (95% interval over
                                  seeds), diff, diff_ci_low, diff_ci_high (paired, from the baseline)
     comparison_by_country.parquet      the same by country
     comparison_short_run.parquet, comparison_short_run_summary.parquet, .csv   the same for the

@@ -394,6 +394,12 @@ def metric(key: str) -> Metric:
     return Metric(key, key.replace("_", " "), "", "", "run summary", "number")
 
 
+def bounds_of(key: str) -> tuple[float, float]:
+    """The range of the metric ``key`` (:attr:`Metric.bounds`); a flattened sweep column such as
+    ``by_country/IN/wage_median_all_in`` has the range of its last part."""
+    return metric(key.rsplit("/", 1)[-1]).bounds
+
+
 def label(key: str) -> str:
     return metric(key).label
 
