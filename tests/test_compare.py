@@ -3,6 +3,8 @@ seeds, failures that lose nothing, and one-line errors for bad input."""
 
 import json
 import math
+import re
+from html import unescape
 
 import numpy as np
 import pandas as pd
@@ -99,7 +101,7 @@ def test_summary_table_holds_the_intervals_and_paired_differences_of_stats(compa
     for _, row in table.iterrows():
         x = wide.loc[row["metric"]]
         meta = catalogue.metric(row["metric"])
-        m, lo, hi, n = stats.interval(x[row["scenario"]], meta.bounds)
+        m, lo, hi, n = stats.interval(x[row["scenario"]], catalogue.bounds_of(row["metric"]))
         assert row["n"] == n
         assert row["mean"] == pytest.approx(m, nan_ok=True)
         assert row["ci_low"] == pytest.approx(lo, nan_ok=True)
@@ -115,14 +117,41 @@ def test_summary_table_holds_the_intervals_and_paired_differences_of_stats(compa
     assert checked >= 60
 
 
+def test_compare_and_aggregate_give_the_same_interval_for_the_same_runs(comparison):
+    """The comparison's runs are a sweep folder (runs/): crowdsim-aggregate over it gives, for every
+    scenario and metric both tables hold, the comparison's mean and interval."""
+    from crowdsim.experiments import aggregate
+
+    assert aggregate.main([str(comparison / "runs")]) == 0
+    swept = pd.read_parquet(comparison / "runs" / "sweep_summary.parquet")
+    table = pd.read_parquet(comparison / "comparison_summary.parquet")
+    both = table.merge(swept, on=["scenario", "metric"], suffixes=("", "_sweep"))
+    both = both[both["n"] >= 2]
+    assert set(catalogue.HEADLINE[:3]) <= set(both["metric"]) and len(both) >= 60
+    assert (both["n"] == both["n_sweep"]).all()
+    for col in ("mean", "ci_low", "ci_high"):
+        assert np.allclose(
+            both[col], both[f"{col}_sweep"], rtol=1e-9, atol=1e-12, equal_nan=True
+        ), col
+    # and the same by country (sweep columns by_country/<code>/<metric>)
+    ctry = pd.read_parquet(comparison / "comparison_by_country.parquet")
+    ctry["metric"] = "by_country/" + ctry["country"] + "/" + ctry["metric"]
+    both = ctry.merge(swept, on=["scenario", "metric"], suffixes=("", "_sweep"))
+    assert len(both) >= 20
+    for col in ("mean", "ci_low", "ci_high"):
+        assert np.allclose(both[col], both[f"{col}_sweep"], rtol=1e-9, equal_nan=True), col
+
+
 def test_report_shows_the_numbers_of_the_summary_table(comparison):
     table = pd.read_parquet(comparison / "comparison_summary.parquet")
     md = (comparison / "report.md").read_text()
     html = (comparison / "report.html").read_text()
+    # the page's text: a cell shows its value and interval on two lines (two elements)
+    text = re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html)))
     for scenario in SCENARIOS:
         for metric in (*catalogue.HEADLINE, *catalogue.DRIVERS):
             cell = report.value_cell(table, scenario, metric)
-            assert cell in md and cell in html, (scenario, metric, cell)
+            assert cell in md and cell in text, (scenario, metric, cell)
             if scenario != "status_quo" and metric in catalogue.HEADLINE:
                 assert report.diff_cell(table, scenario, metric) in md
     # readable names, not keys, in every heading
@@ -132,6 +161,10 @@ def test_report_shows_the_numbers_of_the_summary_table(comparison):
     assert "Fairwork-style scorecard" in md
     for pt in scorecard.POINTS:
         assert pt.rule in md
+    # Fairwork's scale: its five principles by name, 2 points each, a score out of 10
+    card = md.split("## Fairwork-style scorecard", 1)[1].split("\n## ", 1)[0]
+    assert all(f"| {p} (0-2) |" in card or f"| {p} (0-2)" in card for p in scorecard.PRINCIPLES)
+    assert scorecard.MAX_SCORE == 10 and card.count(" / 10 |") == len(SCENARIOS)
 
 
 def test_executive_summary_says_only_what_the_intervals_support(comparison):
@@ -204,7 +237,9 @@ def test_short_run_applies_the_rule_to_the_status_quo_market_after_its_warm_up(c
     assert set(stats["scenario"]) == set(SCENARIOS)
     html = (comparison / "report.html").read_text()
     assert "Short run and long run" in html
-    assert html.count('class="shortrun"') == len(SCENARIOS) - 1
+    md = (comparison / "report.md").read_text()
+    section = md.split("## Short run and long run", 1)[1].split("\n## ", 1)[0]
+    assert section.count("| short run |") == len(SCENARIOS) - 1
 
 
 def test_common_seeds_give_scenarios_the_same_initial_workers(comparison):
@@ -429,28 +464,3 @@ def test_report_plot_legends_sit_under_the_x_labels(comparison, monkeypatch, tmp
     titles = {s: report.scenario_title(s) for s in SCENARIOS}
     getattr(plots, plot)(stats, SCENARIOS, titles, tmp_path / "p.png", "title")
     legend_clear_of_the_plot(drawn[0])
-
-
-def test_compare_and_aggregate_give_the_same_interval_for_the_same_runs(comparison):
-    """The comparison's runs are a sweep folder (runs/): crowdsim-aggregate over it gives, for every
-    scenario and metric both tables hold, the comparison's mean and interval."""
-    from crowdsim.experiments import aggregate
-
-    assert aggregate.main([str(comparison / "runs")]) == 0
-    swept = pd.read_parquet(comparison / "runs" / "sweep_summary.parquet")
-    table = pd.read_parquet(comparison / "comparison_summary.parquet")
-    both = table.merge(swept, on=["scenario", "metric"], suffixes=("", "_sweep"))
-    both = both[both["n"] >= 2]
-    assert set(catalogue.HEADLINE[:3]) <= set(both["metric"]) and len(both) >= 60
-    assert (both["n"] == both["n_sweep"]).all()
-    for col in ("mean", "ci_low", "ci_high"):
-        assert np.allclose(
-            both[col], both[f"{col}_sweep"], rtol=1e-9, atol=1e-12, equal_nan=True
-        ), col
-    # and the same by country (sweep columns by_country/<code>/<metric>)
-    ctry = pd.read_parquet(comparison / "comparison_by_country.parquet")
-    ctry["metric"] = "by_country/" + ctry["country"] + "/" + ctry["metric"]
-    both = ctry.merge(swept, on=["scenario", "metric"], suffixes=("", "_sweep"))
-    assert len(both) >= 20
-    for col in ("mean", "ci_low", "ci_high"):
-        assert np.allclose(both[col], both[f"{col}_sweep"], rtol=1e-9, equal_nan=True), col

@@ -10,8 +10,9 @@ The method, for ``n`` seeds at ``level`` (95%):
 - **Unbounded quantities and paired differences**: Student's t-interval of the mean,
   ``mean ± t(n-1) s / sqrt(n)`` (:func:`scipy.stats.t`). Differences are taken seed by seed on
   the seeds both scenarios completed (common random numbers), then the t-interval of the
-  differences. A relative change (ratio of the means minus 1) gets the t-interval of its
-  linearisation ``(a_i - r b_i) / mean(b)`` (delta method).
+  differences. A relative change (ratio of the means minus 1, the mean difference over the
+  baseline's mean) has the interval of the difference over the baseline's mean, so it excludes
+  zero exactly when the difference's interval does.
 - **Bounded quantities** (shares and rates in [0, 1], money, hours and counts >= 0): the hull of
   the t-interval and the modified-Cox interval on the log scale (Olsson 2005, J. Stat. Educ.
   13(1): ``exp(ybar + s2/2 ± t(n-1) sqrt(s2/n + s2**2 / (2(n-1))))`` of ``y = log x``, the mean of
@@ -125,7 +126,8 @@ def paired(values, baseline, level: float = LEVEL) -> dict[str, float]:
     dropped. Returns ``diff`` (mean of the differences), ``diff_ci_low``/``diff_ci_high`` (their
     t-interval), ``diff_sd`` (standard deviation of the differences), ``rel_diff`` (mean over
     mean of the baseline, minus 1; for non-negative quantities with a positive baseline) with
-    ``rel_diff_ci_low``/``rel_diff_ci_high`` (delta method, at least -100%) and ``n``.
+    ``rel_diff_ci_low``/``rel_diff_ci_high`` (the difference's interval over the baseline's mean,
+    at least -100%) and ``n``.
     """
     a = np.asarray(values, dtype=np.float64)
     b = np.asarray(baseline, dtype=np.float64)
@@ -144,11 +146,9 @@ def paired(values, baseline, level: float = LEVEL) -> dict[str, float]:
     if bm > 0 and (a >= 0).all() and (b >= 0).all():
         ratio = float(a.mean()) / bm
         out["rel_diff"] = ratio - 1
-        if n > 1:
-            z = (a - ratio * b) / bm  # linearised: mean 0 at the true ratio
-            half = _t(n, level) * float(z.std(ddof=1)) / math.sqrt(n)
-            out["rel_diff_ci_low"] = max(ratio - 1 - half, -1.0)
-            out["rel_diff_ci_high"] = ratio - 1 + half
+        if n > 1:  # the interval of the difference over the baseline's mean: same detectability
+            out["rel_diff_ci_low"] = max(out["diff_ci_low"] / bm, -1.0)
+            out["rel_diff_ci_high"] = out["diff_ci_high"] / bm
     return out
 
 
