@@ -379,7 +379,10 @@ def scorecards(
 # ------------------------------------------------------------------------------ at a glance
 MIN_COUNTRY_WORKERS = 30  # assumption: a country cell needs 30 measured workers (mean over seeds)
 SUMMARY_WORDS = 300  # the executive summary's length limit, in words
-DETECT_SIZES = (0.05, 0.10)  # changes in the median all-in wage (share of the baseline's) to size seeds for
+DETECT_SIZES = (
+    0.05,
+    0.10,
+)  # changes in the median all-in wage (share of the baseline's) to size seeds for
 
 
 def heading(m: str, diff: bool = False) -> str:
@@ -516,8 +519,7 @@ def summary_lines(
             sc = headline_changes(short_stats, s)[0] if s in set(short_stats["scenario"]) else []
             sc.sort(key=_size_of_change, reverse=True)
             text += ". Short run: " + (
-                "; ".join(_short_change(r, with_ci=False) for r in sc[:2])
-                or "no detectable change"
+                "; ".join(_short_change(r, with_ci=False) for r in sc[:2]) or "no detectable change"
             )
         out.append({"scenario": s, "title": it["title"], "text": text[:1].upper() + text[1:] + "."})
     return out
@@ -547,7 +549,11 @@ def lead_sentence(stats: pd.DataFrame, order: list[str]) -> str:
 
 
 def executive_summary_text(
-    stats: pd.DataFrame, items: list[dict], order: list[str], short_stats, limit: int = SUMMARY_WORDS
+    stats: pd.DataFrame,
+    items: list[dict],
+    order: list[str],
+    short_stats,
+    limit: int = SUMMARY_WORDS,
 ) -> tuple[str, list[dict]]:
     """The lead sentence and the most detailed :func:`summary_lines` whose words, with the
     section's heading ("Executive summary"), fit in ``limit``; if even the shortest does not
@@ -641,9 +647,7 @@ def incidence_tables(
             | {f"{n} (USD)": cell(stats, s, f"{WELFARE}{g}/{n}/worker_surplus_usd") for n in names}
             for s in order[1:]
         ]
-        out.append(
-            (f"Change in workers' surplus {g.replace('_', ' ')}", pd.DataFrame(rows))
-        )
+        out.append((f"Change in workers' surplus {g.replace('_', ' ')}", pd.DataFrame(rows)))
     ws = countries[countries["metric"] == WELFARE + "worker_surplus_usd"]
     if not ws.empty:
         names = country_names()
@@ -651,7 +655,9 @@ def incidence_tables(
         for c in sorted(set(ws["country"])):
             row = {"country": names.get(c, c)}
             for s in order[1:]:
-                row[f"{scenario_title(s)} (USD)"] = cell(ws[ws["country"] == c], s, ws["metric"].iloc[0])
+                row[f"{scenario_title(s)} (USD)"] = cell(
+                    ws[ws["country"] == c], s, ws["metric"].iloc[0]
+                )
             rows.append(row)
         out.append(("Change in workers' surplus by country", pd.DataFrame(rows)))
     return out
@@ -697,10 +703,7 @@ def _cell_html(text: str) -> str:
     value, sep, rest = text.partition(" [")
     if not sep or "]" not in rest:
         return _inline(text)
-    return (
-        f'<span class="v">{_inline(value)}</span>'
-        f'<span class="ci">[{html.escape(rest)}</span>'
-    )
+    return f'<span class="v">{_inline(value)}</span><span class="ci">[{html.escape(rest)}</span>'
 
 
 def _numeric(text: str) -> bool:
@@ -713,7 +716,7 @@ def _html_table(df: pd.DataFrame, css: str = "") -> str:
     body = "".join(
         "<tr>"
         + "".join(
-            f'<td{" class=num" if _numeric(str(v)) else ""}>{_cell_html(str(v))}</td>'
+            f"<td{' class=num' if _numeric(str(v)) else ''}>{_cell_html(str(v))}</td>"
             for v in row.to_list()
         )
         + "</tr>"
@@ -742,7 +745,6 @@ def _glance_html(grid: pd.DataFrame) -> str:
         f'<div><table class="glance"><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
         "</table></div>"
     )
-
 
 
 STYLE = """
@@ -1294,7 +1296,10 @@ def build_report(out: str | Path, plots: bool = True) -> dict[str, Path]:
         "as more unpaid search, not as fewer workers."
     )
     used = [m for m in dict.fromkeys([*C.HEADLINE, *money, *C.DRIVERS, *SCALED, COUNTRY_METRIC])]
-    defs = [(C.metric(m).label, C.metric(m).unit, C.metric(m).definition, C.metric(m).source) for m in used]
+    defs = [
+        (C.metric(m).label, C.metric(m).unit, C.metric(m).definition, C.metric(m).source)
+        for m in used
+    ]
     doc.raw(
         "\n".join(f"- **{a}** ({b}): {c}. Source: {d}." for a, b, c, d in defs),
         '<dl class="defs">'

@@ -157,9 +157,7 @@ def detectable(low: float, high: float) -> bool:
     return bool(math.isfinite(low) and math.isfinite(high) and (low > 0 or high < 0))
 
 
-def min_detectable_change(
-    sd: float, n: int, level: float = LEVEL, power: float = POWER
-) -> float:
+def min_detectable_change(sd: float, n: int, level: float = LEVEL, power: float = POWER) -> float:
     """Smallest true paired difference detected with probability ``power`` by a two-sided
     ``level`` t-test on ``n`` seeds whose per-seed differences have standard deviation ``sd``:
     ``(t(1 - alpha/2, n-1) + t(power, n-1)) * sd / sqrt(n)``; nan below 2 seeds."""
@@ -178,7 +176,9 @@ def seeds_needed(
         return None
     if sd == 0:
         return 2
-    n = max(2, math.ceil(((stats.norm.ppf(0.5 + level / 2) + stats.norm.ppf(power)) * sd / change) ** 2))
+    n = max(
+        2, math.ceil(((stats.norm.ppf(0.5 + level / 2) + stats.norm.ppf(power)) * sd / change) ** 2)
+    )
     while n > 2 and min_detectable_change(sd, n - 1, level, power) <= change:
         n -= 1
     while min_detectable_change(sd, n, level, power) > change:
