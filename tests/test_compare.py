@@ -464,3 +464,50 @@ def test_report_plot_legends_sit_under_the_x_labels(comparison, monkeypatch, tmp
     titles = {s: report.scenario_title(s) for s in SCENARIOS}
     getattr(plots, plot)(stats, SCENARIOS, titles, tmp_path / "p.png", "title")
     legend_clear_of_the_plot(drawn[0])
+
+
+def test_incidence_section_appears_with_a_welfare_ledger_and_not_without(comparison, tmp_path):
+    """Summaries with a ``welfare`` object (sides of the market, by country, by productivity
+    quintile) give the report a "Who gains and who loses" section whose cells are the paired
+    differences of the summary table; without one the section is absent."""
+    import shutil
+
+    assert "Who gains and who loses" not in (comparison / "report.md").read_text()
+    out = tmp_path / "cmp"
+    shutil.copytree(comparison, out, ignore=shutil.ignore_patterns("runs*", "*.png"))
+    tidy = pd.read_parquet(out / "comparison.parquet")
+    rows = []
+    for (s, k), g in tidy[tidy["country"] == "all"].groupby(["scenario", "seed"]):
+        v = g.set_index("metric")["value"]
+        pay, rev = v["worker_earnings_usd"], v["platform_revenue_usd"]
+        side = {
+            "worker_surplus_usd": pay - 100.0,
+            "requester_surplus_usd": 3.0 * rev,
+            "platform_revenue_usd": rev,
+            "total_surplus_usd": pay - 100.0 + 4.0 * rev,
+            "workers": 150,
+        }
+        welfare = side | {
+            "demand_lost_value_usd": 10.0 + k,
+            "by_country": {"IN": side, "US": side},
+            "by_productivity_quintile": {f"q{q}": side for q in range(1, 6)},
+        }
+        rows += compare.tidy_summary(s, int(k), {"welfare": welfare})
+    assert {
+        "welfare/worker_surplus_usd",
+        "welfare/by_productivity_quintile/q3/worker_surplus_usd",
+    } <= {r["metric"] for r in rows}
+    assert {r["country"] for r in rows} == {"all", "IN", "US"}
+    pd.concat([tidy, pd.DataFrame(rows)], ignore_index=True).to_parquet(out / "comparison.parquet")
+    report.build_report(out, plots=False)
+    md = (out / "report.md").read_text()
+    section = md.split("## Who gains and who loses", 1)[1].split("\n## ", 1)[0]
+    table = pd.read_parquet(out / "comparison_summary.parquet")
+    for s in SCENARIOS[1:]:
+        for key in ("worker_surplus_usd", "requester_surplus_usd", "demand_lost_value_usd"):
+            r = table[(table["scenario"] == s) & (table["metric"] == f"welfare/{key}")].iloc[0]
+            cell = report.fmt_ci(r["diff"], r["diff_ci_low"], r["diff_ci_high"], "usd", True)
+            assert cell in section, (s, key, cell)
+    assert "Change in workers' surplus by productivity quintile" in section
+    assert "| q1 (USD) | q2 (USD)" in section
+    assert "Change in workers' surplus by country" in section and "India (IN)" in section

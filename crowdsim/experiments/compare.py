@@ -306,6 +306,10 @@ def tidy_summary(scenario: str, seed: int, summary: dict) -> list[dict]:
     for code, stats in (summary.get("by_country") or {}).items():
         for key, value in stats.items():
             add(code, key, value)
+    from crowdsim.experiments.report import welfare_rows
+
+    for code, key, value in welfare_rows(summary):  # the welfare ledger, when runs have one
+        add(code, key, value)
     return rows
 
 
