@@ -511,3 +511,22 @@ def test_incidence_section_appears_with_a_welfare_ledger_and_not_without(compari
     assert "Change in workers' surplus by productivity quintile" in section
     assert "| q1 (USD) | q2 (USD)" in section
     assert "Change in workers' surplus by country" in section and "India (IN)" in section
+
+
+def test_terminal_gets_progress_and_the_log_gets_each_run(comparison, capfd):
+    """A comparison prints its own lines and a progress count, not a line per job or Hydra's job
+    list; those go to compare.log in the output folder, short runs named by their reform."""
+    argv = ["--scenarios", ",".join(SCENARIOS), "--seeds", "3", "--jobs", "2", *TINY]
+    assert compare.main([*argv, "--out", str(comparison), "--no-plots"]) == 0
+    out, err = capfd.readouterr()
+    lines = [line for line in (out + err).splitlines() if line.strip()]
+    assert all(
+        line.startswith(("crowdsim-compare", "[crowdsim-compare]", "report:", "        "))
+        for line in lines
+    ), lines
+    assert len(lines) <= 12 and "[crowdsim-compare] 15/15 runs done" in err
+    log = (comparison / "compare.log").read_text()
+    assert "Launching jobs" in log and "complete already" in log
+    for s in SCENARIOS[1:]:
+        for k in range(3):
+            assert f"to_{s} seed={k} (status_quo until day 1)" in log

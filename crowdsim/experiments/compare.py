@@ -520,21 +520,28 @@ def _main(argv: list[str] | None) -> int:
     seeds = list(range(args.seed_start, args.seed_start + args.seeds))
     t0 = time.perf_counter()
     print(f"{PROG}: {len(scenarios)} scenarios x {len(seeds)} seeds -> {out}", file=sys.stderr)
-    tidy, failures, short_tidy = run_comparison(
-        scenarios,
-        seeds,
-        out,
-        workers=args.workers,
-        days=args.days,
-        extra=args.overrides,
-        jobs=args.jobs,
-        rerun=args.rerun,
-        launcher=args.launcher,
-        launcher_options=hydra_sets,
-        warmup=warmup,
-        short=short,
-        baseline=args.baseline,
-    )
+    from crowdsim.experiments.joblog import LOG_FILE, runs_logged
+
+    dirs = [run_dir(out, s, k) for s in scenarios for k in seeds]
+    dirs += [short_run_dir(out, s, k) for s in short for k in seeds]
+    print(f"{PROG}: each run's details -> {out / LOG_FILE}", file=sys.stderr)
+    with runs_logged(out / LOG_FILE, dirs, PROG):  # one progress line; details in the log
+        tidy, failures, short_tidy = run_comparison(
+            scenarios,
+            seeds,
+            out,
+            workers=args.workers,
+            days=args.days,
+            extra=args.overrides,
+            jobs=args.jobs,
+            rerun=args.rerun,
+            progress=False,
+            launcher=args.launcher,
+            launcher_options=hydra_sets,
+            warmup=warmup,
+            short=short,
+            baseline=args.baseline,
+        )
     info = scenario_info(
         scenarios,
         lambda s: scenario_overrides(
@@ -562,7 +569,9 @@ def _main(argv: list[str] | None) -> int:
     elapsed = time.perf_counter() - t0
     n_runs = (len(scenarios) + len(short)) * len(seeds)
     print(
-        f"{PROG}: {n_runs - len(failures)} of {n_runs} runs succeeded in {elapsed:.0f} s",
+        f"{PROG}: {n_runs - len(failures)} of {n_runs} runs succeeded, done in "
+        f"{meta['wall_seconds_runs']:.0f} s (as the report's footer says); report written in "
+        f"{elapsed - meta['wall_seconds_runs']:.0f} s",
         file=sys.stderr,
     )
     for f in failures:
