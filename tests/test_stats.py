@@ -110,6 +110,13 @@ def test_paired_difference_is_the_t_interval_of_the_per_seed_differences():
     assert stats.detectable(d["diff_ci_low"], d["diff_ci_high"])
 
 
+def test_paired_difference_of_shares_stays_within_100_points():
+    d = stats.paired([0.9, 0.1, 0.95], [0.05, 0.9, 0.0], bounds=(0.0, 1.0))
+    assert -1.0 <= d["diff_ci_low"] < d["diff"] < d["diff_ci_high"] <= 1.0
+    assert d["diff_ci_low"] == -1.0 and d["diff_ci_high"] == 1.0  # t alone goes beyond
+    assert stats.paired([0.9, 0.1, 0.95], [0.05, 0.9, 0.0])["diff_ci_high"] > 1.0
+
+
 def test_paired_difference_covers_at_three_seeds():
     """Common seeds: a baseline that varies a lot from seed to seed and a rule that adds 0.1 with
     a little noise; the paired interval covers 0.1 and is far narrower than unpaired spreads."""

@@ -26,6 +26,7 @@ import datetime as _dt
 import html
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -177,7 +178,9 @@ def _stats_rows(tidy: pd.DataFrame, baseline: str, keys: list[str]) -> list[dict
         d = dict.fromkeys(diff_cols, float("nan"))
         if s != baseline and baseline in wide.columns:
             per_seed = wide.loc[m]
-            p = S.paired(per_seed[s].to_numpy(), per_seed[baseline].to_numpy(), LEVEL)
+            p = S.paired(
+                per_seed[s].to_numpy(), per_seed[baseline].to_numpy(), LEVEL, C.bounds_of(m)
+            )
             d = {c: p[c] for c in diff_cols}
             n_pairs = p["n"]
         elif s == baseline:
@@ -429,9 +432,13 @@ def glance(stats: pd.DataFrame, order: list[str]) -> pd.DataFrame:
             row[heading(m, diff=True)] = glance_cell(r)
         w = _row(stats, s, "wage_median_all_in")
         mdc = math.nan if w is None else w["mdc"]
-        row["Smallest detectable wage change (USD/h)"] = (
-            ("n/a", "na") if not math.isfinite(mdc) else (f"±{C.fmt(mdc, 'usd_h')}", "mdc")
-        )
+        if not math.isfinite(mdc):
+            cell = ("n/a", "na")
+        elif mdc < 0.005:  # the seeds gave the same wage with and without the rule
+            cell = ("< $0.01/h", "mdc")
+        else:
+            cell = (f"±{C.fmt(mdc, 'usd_h')}", "mdc")
+        row["Smallest detectable wage change (USD/h)"] = cell
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -706,9 +713,14 @@ def _cell_html(text: str) -> str:
     return f'<span class="v">{_inline(value)}</span><span class="ci">[{html.escape(rest)}</span>'
 
 
+_NUMBER = re.compile(r"[+−-]?\$?[\d,]*\.?\d+(%|/h| pp| days)?( / 10| of 10)?")
+_NOTES = re.compile(r" \(n = [\d,]+\)$| †+$| \(n\.d\.\)$")
+
+
 def _numeric(text: str) -> bool:
-    t = text.strip().lstrip("+−-$").split(" ", 1)[0].rstrip("%/h")
-    return bool(t) and t.replace(",", "").replace(".", "", 1).isdigit()
+    """Whether a cell is a number (right-aligned): ``$1.23/h``, ``+4.5 pp [..]``, ``0 / 10``."""
+    value = _NOTES.sub("", text.split(" [", 1)[0].strip())
+    return bool(_NUMBER.fullmatch(value))
 
 
 def _html_table(df: pd.DataFrame, css: str = "") -> str:

@@ -119,12 +119,14 @@ def mean_ci(values, level: float = LEVEL) -> tuple[float, float, float, int]:
     return interval(values, UNBOUNDED, level)
 
 
-def paired(values, baseline, level: float = LEVEL) -> dict[str, float]:
+def paired(
+    values, baseline, level: float = LEVEL, bounds: tuple[float, float] = UNBOUNDED
+) -> dict[str, float]:
     """Paired difference from a baseline over common seeds, with t-intervals.
 
     ``values[i]`` and ``baseline[i]`` come from the same seed; pairs where either is missing are
     dropped. Returns ``diff`` (mean of the differences), ``diff_ci_low``/``diff_ci_high`` (their
-    t-interval), ``diff_sd`` (standard deviation of the differences), ``rel_diff`` (mean over
+    t-interval, kept within ± the width of ``bounds``: a share differs by at most 100 points), ``diff_sd`` (standard deviation of the differences), ``rel_diff`` (mean over
     mean of the baseline, minus 1; for non-negative quantities with a positive baseline) with
     ``rel_diff_ci_low``/``rel_diff_ci_high`` (the difference's interval over the baseline's mean,
     at least -100%) and ``n``.
@@ -140,7 +142,9 @@ def paired(values, baseline, level: float = LEVEL) -> dict[str, float]:
     if n == 0:
         return out
     d = a - b
-    out["diff"], out["diff_ci_low"], out["diff_ci_high"], _ = interval(d, UNBOUNDED, level)
+    span = bounds[1] - bounds[0]  # a difference of two values in range: within ± the range
+    out["diff"], low, high, _ = interval(d, UNBOUNDED, level)  # Student's t, then clipped
+    out["diff_ci_low"], out["diff_ci_high"] = max(low, -span), min(high, span)
     out["diff_sd"] = float(d.std(ddof=1)) if n > 1 else math.nan
     bm = float(b.mean())
     if bm > 0 and (a >= 0).all() and (b >= 0).all():

@@ -45,7 +45,7 @@ class Metric:
         """The values the metric can take (intervals are kept inside them)."""
         if self.kind in ("share", "share_small", "index"):
             return 0.0, 1.0
-        if self.kind in ("usd_h", "usd", "days", "count"):
+        if self.kind in ("usd_h", "usd", "days", "count", "ratio"):
             return 0.0, math.inf
         return -math.inf, math.inf
 
