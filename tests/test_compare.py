@@ -9,6 +9,7 @@ from html import unescape
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as sps
 
 from crowdsim.experiments import compare, report, scorecard, stats
 from crowdsim.metrics import catalogue
@@ -140,6 +141,38 @@ def test_compare_and_aggregate_give_the_same_interval_for_the_same_runs(comparis
     assert len(both) >= 20
     for col in ("mean", "ci_low", "ci_high"):
         assert np.allclose(both[col], both[f"{col}_sweep"], rtol=1e-9, equal_nan=True), col
+
+
+def test_report_says_what_the_seeds_can_detect(comparison):
+    """Per rule: the smallest detectable change in the median all-in wage at the seeds run (t
+    quantiles, 80% power, from the spread of the per-seed differences) and the seeds needed for
+    a change of 10% of the baseline's wage."""
+    table = pd.read_parquet(comparison / "comparison_summary.parquet")
+    wage = table[table["metric"] == "wage_median_all_in"].set_index("scenario")
+    md = (comparison / "report.md").read_text()
+    section = md.split("## What the seeds can detect", 1)[1].split("\n## ", 1)[0]
+    tidy = pd.read_parquet(comparison / "comparison.parquet")
+    per_seed = tidy[(tidy["metric"] == "wage_median_all_in") & (tidy["country"] == "all")]
+    per_seed = per_seed.pivot(index="seed", columns="scenario", values="value")
+    for s in SCENARIOS[1:]:
+        d = (per_seed[s] - per_seed["status_quo"]).dropna()
+        r = wage.loc[s]
+        assert r["diff_sd"] == pytest.approx(d.std(ddof=1))
+        mdc = stats.min_detectable_change(d.std(ddof=1), len(d))
+        assert r["mdc"] == pytest.approx(mdc)
+        # (t(0.975, n-1) + t(0.8, n-1)) sd / sqrt(n): 3 seeds detect only changes > 3 sd
+        assert mdc == pytest.approx(
+            (sps.t.ppf(0.975, len(d) - 1) + sps.t.ppf(0.8, len(d) - 1))
+            * d.std(ddof=1)
+            / len(d) ** 0.5
+        )
+        line = next(
+            x for x in section.splitlines() if x.startswith(f"| {report.scenario_title(s)} |")
+        )
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert cells[1] == str(len(d)) and cells[3] == catalogue.fmt(mdc, "usd_h")
+        need = stats.seeds_needed(0.1 * wage.loc["status_quo", "mean"], d.std(ddof=1))
+        assert cells[5] in (f"{need:,}" if need else "> 10,000", "n/a")
 
 
 def test_report_shows_the_numbers_of_the_summary_table(comparison):

@@ -382,6 +382,7 @@ def scorecards(
 # ------------------------------------------------------------------------------ at a glance
 MIN_COUNTRY_WORKERS = 30  # assumption: a country cell needs 30 measured workers (mean over seeds)
 SUMMARY_WORDS = 300  # the executive summary's length limit, in words
+SEEDS_SHOWN = 10_000  # more seeds than this are shown as "> 10,000"
 DETECT_SIZES = (
     0.05,
     0.10,
@@ -472,8 +473,10 @@ def detection_table(stats: pd.DataFrame, order: list[str], n_seeds: int) -> pd.D
         sd, mdc = r["diff_sd"], r["mdc"]
 
         def need(change: float, sd: float = sd) -> str:
-            k = S.seeds_needed(change, sd)
-            return "n/a" if k is None else f"{k:,}"
+            if not (math.isfinite(change) and math.isfinite(sd)) or change == 0:
+                return "n/a"
+            k = S.seeds_needed(change, sd, most=SEEDS_SHOWN)
+            return f"> {SEEDS_SHOWN:,}" if k is None else f"{k:,}"
 
         row = {
             "Rules": scenario_title(s),
