@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 LOG_FILE = "compare.log"
-TICK = 1.0  # seconds between counts on a terminal
+TICK = 1.0  # assumption: seconds between counts on a terminal (a count costs a stat per run)
 EVERY_PLAIN = 10.0  # assumption: a plain progress line at most every 10 s (a pipe, a CI log)
 
 

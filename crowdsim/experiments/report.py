@@ -381,12 +381,11 @@ def scorecards(
 
 # ------------------------------------------------------------------------------ at a glance
 MIN_COUNTRY_WORKERS = 30  # assumption: a country cell needs 30 measured workers (mean over seeds)
-SUMMARY_WORDS = 300  # the executive summary's length limit, in words
-SEEDS_SHOWN = 10_000  # more seeds than this are shown as "> 10,000"
-DETECT_SIZES = (
-    0.05,
-    0.10,
-)  # changes in the median all-in wage (share of the baseline's) to size seeds for
+SUMMARY_WORDS = 300  # assumption: what a policymaker reads in about a minute, with the grid
+SEEDS_SHOWN = 10_000  # display cap: more seeds than this are shown as "> 10,000"
+# assumption: changes in the median all-in wage (as a share of the baseline's) a policy is
+# worth detecting; the seeds needed are shown for each
+DETECT_SIZES = (0.05, 0.10)
 
 
 def heading(m: str, diff: bool = False) -> str:
