@@ -706,12 +706,17 @@ def _inline(text: str) -> str:
     return "".join(f"<strong>{p}</strong>" if i % 2 else p for i, p in enumerate(parts))
 
 
+SHORT_CELL = 32  # characters: a cell this short is kept on one line
+
+
 def _cell_html(text: str) -> str:
     """A table cell: a value with its interval ``1.23 [1.10, 1.40] (n.d.)`` on two lines (the
     value, then the interval in smaller type), each kept on its line; other text as it is."""
     value, sep, rest = text.partition(" [")
-    if not sep or "]" not in rest:
-        return _inline(text)
+    if not sep or "]" not in rest:  # a short text on one line ("too few workers (n = 9)")
+        return (
+            f'<span class="v">{_inline(text)}</span>' if len(text) <= SHORT_CELL else _inline(text)
+        )
     return f'<span class="v">{_inline(value)}</span><span class="ci">[{html.escape(rest)}</span>'
 
 
@@ -785,6 +790,8 @@ table{border-collapse:collapse;margin:.8em 0;font-size:.84em;font-variant-numeri
 th,td{border:1px solid #ccc;padding:3px 7px;text-align:left;vertical-align:top}th{background:#f1f3f5}
 td.num{text-align:right}
 td .v,td .ci{display:block;white-space:nowrap}td .ci{font-size:.86em;color:#555}
+td:first-child .v{white-space:normal}td:first-child{min-width:16em}
+table.glance tbody th{min-width:17em!important}
 figure{margin:1.2em 0}figure img{max-width:100%;height:auto}figcaption{color:#555;font-size:.9em}
 dl.defs dt{font-weight:600;margin-top:.4em}dl.defs dd{margin-left:1.2em;color:#333}
 footer{margin-top:2em;border-top:1px solid #ddd;padding-top:.5em;color:#555;font-size:.85em}
