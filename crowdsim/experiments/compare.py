@@ -29,6 +29,7 @@ Output folder::
     comparison_short_run.parquet, comparison_short_run_summary.parquet, .csv   the same for the
                                  short run (the baseline's rows are its long-run runs: same config)
     report.html                  self-contained (plots embedded); report.md beside the *.png plots
+    compare.log                  what the runs printed; the terminal shows one progress line
 
 Runs that finished are kept on disk as they finish: a failed or interrupted comparison loses
 nothing, and running the same command again reuses every run whose configuration is unchanged.

@@ -1357,6 +1357,7 @@ def build_report(out: str | Path, plots: bool = True) -> dict[str, Path]:
                 else []
             ),
             "runs/<scenario>/seed_<k>/: each run's summary, frames, resolved config and provenance",
+            "compare.log: what the runs printed (Hydra's job list, each run's result line, errors)",
         ]
     )
     import crowdsim
