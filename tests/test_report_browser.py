@@ -23,6 +23,13 @@ pytestmark = pytest.mark.browser
 SCENARIOS = ["status_quo", "mturk_2014", "min_pay"]
 FIRST_SCREEN = 1400  # px: what a reader sees first on a large screen
 WIDTH = 1400
+# each cell's text and its number of lines (distinct line boxes of its text)
+LINES_JS = """cells => cells.map(c => {
+    const r = document.createRange(); r.selectNodeContents(c);
+    const ends = [...r.getClientRects()].filter(x => x.width > 0).map(x => Math.round(x.bottom));
+    const rows = []; for (const t of ends.sort((a, b) => a - b)) {
+        if (!rows.length || t - rows[rows.length - 1] > 4) rows.push(t); }
+    return [c.innerText.slice(0, 60), rows.length]; })"""
 
 
 @pytest.fixture(scope="module")
@@ -155,15 +162,7 @@ def test_no_table_cell_wraps_past_two_lines(browser, comparison):
     its interval), and text is left-aligned."""
     page = browser.new_page(viewport={"width": WIDTH, "height": FIRST_SCREEN})
     page.goto((comparison / "report.html").as_uri(), wait_until="load")
-    lines = page.eval_on_selector_all(
-        "td, tbody th",
-        """cells => cells.map(c => {
-            const r = document.createRange(); r.selectNodeContents(c);
-            const tops = [...r.getClientRects()].filter(x => x.width > 0).map(x => Math.round(x.bottom));
-            const rows = []; for (const t of tops.sort((a, b) => a - b)) {
-                if (!rows.length || t - rows[rows.length - 1] > 4) rows.push(t); }
-            return [c.innerText.slice(0, 60), rows.length]; })""",
-    )
+    lines = page.eval_on_selector_all("td, tbody th", LINES_JS)
     assert len(lines) > 50
     over = [(text, n) for text, n in lines if n > 2]
     assert not over, over[:5]
@@ -201,3 +200,33 @@ def test_country_cells_show_their_workers_and_hide_small_ones(comparison):
     for (c, _), n in big.items():
         line = next(r for r in rows if r.startswith(f"| {names.get(c, c)} |"))
         assert f"(n = {n:,.0f}) [" in line
+
+
+@pytest.fixture(scope="module")
+def ten_rules(tmp_path_factory):
+    """The main set (10 sets of rules), small and long run only: the layout with many rules."""
+    out = tmp_path_factory.mktemp("report10")
+    argv = ["--scenarios", "main", "--seeds", "2", "--workers", "100", "--days", "2",
+            "--warmup-days", "1", "--horizon", "long", "--no-plots"]  # fmt: skip
+    assert compare.main([*argv, "--jobs", "2", "--out", str(out)]) == 0
+    return out
+
+
+def test_first_screen_and_cells_hold_with_ten_rules(browser, ten_rules):
+    """With the main set's 9 rules against the status quo the grid still ends within the first
+    1,400 px, the summary stays within 300 words and no cell wraps past two lines."""
+    page = browser.new_page(viewport={"width": WIDTH, "height": FIRST_SCREEN})
+    page.goto((ten_rules / "report.html").as_uri(), wait_until="load")
+    grid = page.locator("table.glance")
+    assert grid.locator("tbody tr").count() == len(compare.MAIN_SCENARIOS) - 1
+    box = grid.bounding_box()
+    assert box["y"] + box["height"] <= FIRST_SCREEN
+    assert len(page.locator("#summary").inner_text().split()) <= report.SUMMARY_WORDS
+    lines = page.eval_on_selector_all("td, tbody th", LINES_JS)
+    assert not [(t, n) for t, n in lines if n > 2]
+    footer = page.locator("footer").inner_text()
+    assert (
+        f"{2 * len(compare.MAIN_SCENARIOS)} runs ({2 * len(compare.MAIN_SCENARIOS)} long-run, 0 short-run)"
+        in footer
+    )
+    page.close()
