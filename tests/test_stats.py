@@ -110,6 +110,11 @@ def test_paired_difference_is_the_t_interval_of_the_per_seed_differences():
     assert stats.detectable(d["diff_ci_low"], d["diff_ci_high"])
 
 
+def test_a_value_out_of_the_stated_range_keeps_the_interval_around_the_mean():
+    m, lo, hi, _ = stats.interval([-0.06, -0.05, -0.07], (0.0, math.inf))
+    assert lo <= m <= hi and lo <= -0.07
+
+
 def test_paired_difference_of_shares_stays_within_100_points():
     d = stats.paired([0.9, 0.1, 0.95], [0.05, 0.9, 0.0], bounds=(0.0, 1.0))
     assert -1.0 <= d["diff_ci_low"] < d["diff"] < d["diff_ci_high"] <= 1.0

@@ -92,7 +92,13 @@ def intervals(
         c_high = np.where(top, hi_b - c_lo, lo_b + c_hi)
         low = np.where(ok, np.minimum(low, c_low), low)
         high = np.where(ok, np.maximum(high, c_high), high)
-    return m, np.maximum(low, lo_b), np.minimum(high, hi_b)
+    # clipped to the range, widened to the values seen (a value out of range means the stated
+    # range is wrong: the interval then keeps the mean inside it rather than turn inside out)
+    return (
+        m,
+        np.maximum(low, np.minimum(lo_b, x.min(axis=1))),
+        np.minimum(high, np.maximum(hi_b, x.max(axis=1))),
+    )
 
 
 def interval(
