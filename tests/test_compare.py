@@ -483,7 +483,9 @@ def test_names_keep_their_capitals_inside_a_sentence():
     assert report.lower_first("Inequality of earnings (Gini)") == "inequality of earnings (Gini)"
 
 
-@pytest.mark.parametrize("plot", ["unpaid_breakdown", "rejection_and_delay", "revenue_vs_pay"])
+@pytest.mark.parametrize(
+    "plot", ["unpaid_breakdown", "rejection_and_delay", "revenue_vs_pay", "differences"]
+)
 def test_report_plot_legends_sit_under_the_x_labels(comparison, monkeypatch, tmp_path, plot):
     """The rejection plot's legend, placed a fraction of the axes' height under them, ran into
     its x label."""
@@ -495,7 +497,10 @@ def test_report_plot_legends_sit_under_the_x_labels(comparison, monkeypatch, tmp
     monkeypatch.setattr(plots, "save_figure", lambda fig, path: drawn.append(fig) or path)
     stats = pd.read_parquet(comparison / "comparison_summary.parquet")
     titles = {s: report.scenario_title(s) for s in SCENARIOS}
-    getattr(plots, plot)(stats, SCENARIOS, titles, tmp_path / "p.png", "title")
+    if plot == "differences":  # the forest chart: its legend under the panels
+        plots.differences(stats, SCENARIOS, titles, catalogue.HEADLINE, tmp_path / "p.png", "t")
+    else:
+        getattr(plots, plot)(stats, SCENARIOS, titles, tmp_path / "p.png", "title")
     legend_clear_of_the_plot(drawn[0])
 
 
