@@ -93,9 +93,9 @@ def differences(
     labels of 10-11 pt: the report's first screen holds it."""
     others = order[1:]
     metrics = [m for m in metrics if m in set(stats["metric"])]
-    cols = min(3, max(1, len(metrics)))
+    cols = min(5, max(1, len(metrics)))  # the five headline measures side by side: one row
     rows = math.ceil(len(metrics) / cols) if metrics else 1
-    fig = _figure(11.0, 0.34 * max(len(others), 2) * rows + 1.1 * rows + 0.5, title)
+    fig = _figure(12.0, 0.36 * max(len(others), 2) * rows + 1.3 * rows + 0.5, title)
     axes = np.atleast_1d(fig.subplots(rows, cols, sharey=True, squeeze=False)).ravel()
     y = np.arange(len(others))[::-1]
     for ax, m in zip(axes, metrics, strict=False):
@@ -122,8 +122,8 @@ def differences(
             s=34,
             label="no detectable change",
         )
-        ax.set_title(textwrap.fill(C.metric(m).label, 26), fontsize=10.5)
-        ax.set_xlabel(f"difference, {_axis_unit(m, diff=True)}", fontsize=10)
+        ax.set_title(textwrap.fill(C.metric(m).label, 20), fontsize=10.5)
+        ax.set_xlabel(textwrap.fill(f"difference, {_axis_unit(m, diff=True)}", 20), fontsize=10)
         ax.tick_params(labelsize=10)
         ax.set_ylim(-0.6, len(others) - 0.4)
         ax.grid(axis="x", color="0.92")
