@@ -70,7 +70,8 @@ def test_report_renders_alone_and_its_summary_matches_the_summary_table(
     assert grid.bounding_box()["y"] + grid.bounding_box()["height"] <= FIRST_SCREEN
     assert page.locator("aside.notation").bounding_box()["y"] < FIRST_SCREEN
     forest = page.locator("figure.forest img")
-    assert forest.count() == 1 and forest.bounding_box()["y"] < FIRST_SCREEN
+    box = forest.bounding_box()
+    assert forest.count() == 1 and box["y"] + box["height"] <= FIRST_SCREEN  # all of it
     assert page.locator("h2").nth(1).inner_text() == "Executive summary"
 
     # each grid cell says what comparison_summary.parquet says: ▲/▼ exactly for detectable
@@ -207,19 +208,22 @@ def ten_rules(tmp_path_factory):
     """The main set (10 sets of rules), small and long run only: the layout with many rules."""
     out = tmp_path_factory.mktemp("report10")
     argv = ["--scenarios", "main", "--seeds", "2", "--workers", "100", "--days", "2",
-            "--warmup-days", "1", "--horizon", "long", "--no-plots"]  # fmt: skip
+            "--warmup-days", "1", "--horizon", "long"]  # fmt: skip
     assert compare.main([*argv, "--jobs", "2", "--out", str(out)]) == 0
     return out
 
 
 def test_first_screen_and_cells_hold_with_ten_rules(browser, ten_rules):
-    """With the main set's 9 rules against the status quo the grid still ends within the first
-    1,400 px, the summary stays within 300 words and no cell wraps past two lines."""
+    """With the main set's 9 rules against the status quo the grid and the whole forest chart
+    still fit in the first 1,400 px, the summary stays within 300 words and no cell wraps past
+    two lines."""
     page = browser.new_page(viewport={"width": WIDTH, "height": FIRST_SCREEN})
     page.goto((ten_rules / "report.html").as_uri(), wait_until="load")
     grid = page.locator("table.glance")
     assert grid.locator("tbody tr").count() == len(compare.MAIN_SCENARIOS) - 1
     box = grid.bounding_box()
+    assert box["y"] + box["height"] <= FIRST_SCREEN
+    box = page.locator("figure.forest img").bounding_box()  # the whole chart, under the grid
     assert box["y"] + box["height"] <= FIRST_SCREEN
     assert len(page.locator("#summary").inner_text().split()) <= report.SUMMARY_WORDS
     lines = page.eval_on_selector_all("td, tbody th", LINES_JS)
