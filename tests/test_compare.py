@@ -3,13 +3,15 @@ seeds, failures that lose nothing, and one-line errors for bad input."""
 
 import json
 import math
+import re
+from html import unescape
 
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as sps
 
-from crowdsim.experiments import compare, report, scorecard
-from crowdsim.experiments.stats import bootstrap_ci, paired_bootstrap
+from crowdsim.experiments import compare, report, scorecard, stats
 from crowdsim.metrics import catalogue
 
 TINY = ["--workers", "150", "--days", "2", "--warmup-days", "1"]
@@ -86,7 +88,7 @@ def test_comparison_is_tidy(comparison):
     )
 
 
-def test_summary_table_holds_bootstrap_intervals_and_paired_differences(comparison):
+def test_summary_table_holds_the_intervals_and_paired_differences_of_stats(comparison):
     tidy = pd.read_parquet(comparison / "comparison.parquet")
     table = pd.read_parquet(comparison / "comparison_summary.parquet")
     for col in ("mean", "ci_low", "ci_high", "diff", "diff_ci_low", "diff_ci_high"):
@@ -99,16 +101,16 @@ def test_summary_table_holds_bootstrap_intervals_and_paired_differences(comparis
     checked = 0
     for _, row in table.iterrows():
         x = wide.loc[row["metric"]]
-        m, lo, hi, n = bootstrap_ci(x[row["scenario"]])
+        meta = catalogue.metric(row["metric"])
+        m, lo, hi, n = stats.interval(x[row["scenario"]], catalogue.bounds_of(row["metric"]))
         assert row["n"] == n
         assert row["mean"] == pytest.approx(m, nan_ok=True)
         assert row["ci_low"] == pytest.approx(lo, nan_ok=True)
-        meta = catalogue.metric(row["metric"])
         low, high = meta.bounds
         if math.isfinite(row["ci_low"]):  # intervals respect what the quantity can be
             assert low <= row["ci_low"] <= row["mean"] <= row["ci_high"] <= high, row.to_dict()
         if row["scenario"] != "status_quo":
-            d = paired_bootstrap(x[row["scenario"]], x["status_quo"])
+            d = stats.paired(x[row["scenario"]], x["status_quo"], bounds=meta.bounds)
             assert row["diff"] == pytest.approx(d["diff"], nan_ok=True)
             assert row["diff_ci_high"] == pytest.approx(d["diff_ci_high"], nan_ok=True)
             assert row["detectable"] == (d["diff_ci_low"] > 0 or d["diff_ci_high"] < 0)
@@ -116,14 +118,73 @@ def test_summary_table_holds_bootstrap_intervals_and_paired_differences(comparis
     assert checked >= 60
 
 
+def test_compare_and_aggregate_give_the_same_interval_for_the_same_runs(comparison):
+    """The comparison's runs are a sweep folder (runs/): crowdsim-aggregate over it gives, for every
+    scenario and metric both tables hold, the comparison's mean and interval."""
+    from crowdsim.experiments import aggregate
+
+    assert aggregate.main([str(comparison / "runs")]) == 0
+    swept = pd.read_parquet(comparison / "runs" / "sweep_summary.parquet")
+    table = pd.read_parquet(comparison / "comparison_summary.parquet")
+    both = table.merge(swept, on=["scenario", "metric"], suffixes=("", "_sweep"))
+    both = both[both["n"] >= 2]
+    assert set(catalogue.HEADLINE[:3]) <= set(both["metric"]) and len(both) >= 60
+    assert (both["n"] == both["n_sweep"]).all()
+    for col in ("mean", "ci_low", "ci_high"):
+        assert np.allclose(
+            both[col], both[f"{col}_sweep"], rtol=1e-9, atol=1e-12, equal_nan=True
+        ), col
+    # and the same by country (sweep columns by_country/<code>/<metric>)
+    ctry = pd.read_parquet(comparison / "comparison_by_country.parquet")
+    ctry["metric"] = "by_country/" + ctry["country"] + "/" + ctry["metric"]
+    both = ctry.merge(swept, on=["scenario", "metric"], suffixes=("", "_sweep"))
+    assert len(both) >= 20
+    for col in ("mean", "ci_low", "ci_high"):
+        assert np.allclose(both[col], both[f"{col}_sweep"], rtol=1e-9, equal_nan=True), col
+
+
+def test_report_says_what_the_seeds_can_detect(comparison):
+    """Per rule: the smallest detectable change in the median all-in wage at the seeds run (t
+    quantiles, 80% power, from the spread of the per-seed differences) and the seeds needed for
+    a change of 10% of the baseline's wage."""
+    table = pd.read_parquet(comparison / "comparison_summary.parquet")
+    wage = table[table["metric"] == "wage_median_all_in"].set_index("scenario")
+    md = (comparison / "report.md").read_text()
+    section = md.split("## What the seeds can detect", 1)[1].split("\n## ", 1)[0]
+    tidy = pd.read_parquet(comparison / "comparison.parquet")
+    per_seed = tidy[(tidy["metric"] == "wage_median_all_in") & (tidy["country"] == "all")]
+    per_seed = per_seed.pivot(index="seed", columns="scenario", values="value")
+    for s in SCENARIOS[1:]:
+        d = (per_seed[s] - per_seed["status_quo"]).dropna()
+        r = wage.loc[s]
+        assert r["diff_sd"] == pytest.approx(d.std(ddof=1))
+        mdc = stats.min_detectable_change(d.std(ddof=1), len(d))
+        assert r["mdc"] == pytest.approx(mdc)
+        # (t(0.975, n-1) + t(0.8, n-1)) sd / sqrt(n): 3 seeds detect only changes > 3 sd
+        assert mdc == pytest.approx(
+            (sps.t.ppf(0.975, len(d) - 1) + sps.t.ppf(0.8, len(d) - 1))
+            * d.std(ddof=1)
+            / len(d) ** 0.5
+        )
+        line = next(
+            x for x in section.splitlines() if x.startswith(f"| {report.scenario_title(s)} |")
+        )
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert cells[1] == str(len(d)) and cells[3] == catalogue.fmt(mdc, "usd_h")
+        need = stats.seeds_needed(0.1 * wage.loc["status_quo", "mean"], d.std(ddof=1))
+        assert cells[5] in (f"{need:,}" if need else "> 10,000", "n/a")
+
+
 def test_report_shows_the_numbers_of_the_summary_table(comparison):
     table = pd.read_parquet(comparison / "comparison_summary.parquet")
     md = (comparison / "report.md").read_text()
     html = (comparison / "report.html").read_text()
+    # the page's text: a cell shows its value and interval on two lines (two elements)
+    text = re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html)))
     for scenario in SCENARIOS:
         for metric in (*catalogue.HEADLINE, *catalogue.DRIVERS):
             cell = report.value_cell(table, scenario, metric)
-            assert cell in md and cell in html, (scenario, metric, cell)
+            assert cell in md and cell in text, (scenario, metric, cell)
             if scenario != "status_quo" and metric in catalogue.HEADLINE:
                 assert report.diff_cell(table, scenario, metric) in md
     # readable names, not keys, in every heading
@@ -133,6 +194,10 @@ def test_report_shows_the_numbers_of_the_summary_table(comparison):
     assert "Fairwork-style scorecard" in md
     for pt in scorecard.POINTS:
         assert pt.rule in md
+    # Fairwork's scale: its five principles by name, 2 points each, a score out of 10
+    card = md.split("## Fairwork-style scorecard", 1)[1].split("\n## ", 1)[0]
+    assert all(f"| {p} (0-2) |" in card or f"| {p} (0-2)" in card for p in scorecard.PRINCIPLES)
+    assert scorecard.MAX_SCORE == 10 and card.count(" / 10 |") == len(SCENARIOS)
 
 
 def test_executive_summary_says_only_what_the_intervals_support(comparison):
@@ -194,14 +259,20 @@ def test_short_run_applies_the_rule_to_the_status_quo_market_after_its_warm_up(c
             assert summary["reform_day"] == summary["warmup_days"] == 1
             assert summary["measured_days"] == 2
             assert summary["before_reform"] is None  # the reform opens the measured window
-            base = pd.read_parquet(compare.run_dir(comparison, "status_quo", k) / "timeseries.parquet")
+            base = pd.read_parquet(
+                compare.run_dir(comparison, "status_quo", k) / "timeseries.parquet"
+            )
             mine = pd.read_parquet(d / "timeseries.parquet")
-            pd.testing.assert_frame_equal(mine.iloc[:24], base.iloc[:24])  # same market until the reform
+            pd.testing.assert_frame_equal(
+                mine.iloc[:24], base.iloc[:24]
+            )  # same market until the reform
     stats = pd.read_csv(comparison / "comparison_short_run_summary.csv")
     assert set(stats["scenario"]) == set(SCENARIOS)
     html = (comparison / "report.html").read_text()
     assert "Short run and long run" in html
-    assert html.count('class="shortrun"') == len(SCENARIOS) - 1
+    md = (comparison / "report.md").read_text()
+    section = md.split("## Short run and long run", 1)[1].split("\n## ", 1)[0]
+    assert section.count("| short run |") == len(SCENARIOS) - 1
 
 
 def test_common_seeds_give_scenarios_the_same_initial_workers(comparison):
@@ -329,22 +400,25 @@ def test_scorecard_rules():
     assert scorecard.score(fair, good | {"share_above_local_min_wage": 0.5})["1.2"] is False
 
 
-def test_bootstrap_intervals_stay_within_the_values():
+def test_intervals_of_bounded_quantities_stay_in_range():
     rng = np.random.default_rng(3)
     for n in (2, 3, 5, 10):
         x = rng.uniform(0, 1, n) ** 4  # skewed shares near zero: a t-interval would go negative
-        m, lo, hi, k = bootstrap_ci(x)
-        assert k == n and x.min() <= lo <= m <= hi <= x.max()
-    assert math.isnan(bootstrap_ci([0.3])[1])
+        m, lo, hi, k = stats.interval(x, (0.0, 1.0))
+        assert k == n and 0.0 <= lo <= m <= hi <= 1.0
+        assert lo <= stats.mean_ci(x)[1] or lo == 0.0  # never narrower than Student's t
+    assert math.isnan(stats.interval([0.3], (0.0, 1.0))[1])
 
 
 def test_paired_differences_keep_common_seeds_only():
     a = [1.0, 2.0, float("nan"), 4.0]
     b = [0.5, 1.0, 3.0, float("nan")]
-    d = paired_bootstrap(a, b)
+    d = stats.paired(a, b)
     assert d["n"] == 2 and d["diff"] == pytest.approx(0.75)
     assert d["rel_diff"] == pytest.approx(3.0 / 1.5 - 1)
-    assert 0.5 <= d["diff_ci_low"] <= d["diff_ci_high"] <= 1.0
+    # two pairs, differences 0.5 and 1.0: the t-interval with 1 degree of freedom
+    assert d["diff_ci_low"] == pytest.approx(0.75 - 12.7062 * 0.25, rel=1e-4)
+    assert d["diff_ci_low"] < 0 < 0.75 < d["diff_ci_high"]
 
 
 def test_rule_changes_in_words_and_stated_platform_size():
@@ -409,7 +483,9 @@ def test_names_keep_their_capitals_inside_a_sentence():
     assert report.lower_first("Inequality of earnings (Gini)") == "inequality of earnings (Gini)"
 
 
-@pytest.mark.parametrize("plot", ["unpaid_breakdown", "rejection_and_delay", "revenue_vs_pay"])
+@pytest.mark.parametrize(
+    "plot", ["unpaid_breakdown", "rejection_and_delay", "revenue_vs_pay", "differences"]
+)
 def test_report_plot_legends_sit_under_the_x_labels(comparison, monkeypatch, tmp_path, plot):
     """The rejection plot's legend, placed a fraction of the axes' height under them, ran into
     its x label."""
@@ -421,5 +497,78 @@ def test_report_plot_legends_sit_under_the_x_labels(comparison, monkeypatch, tmp
     monkeypatch.setattr(plots, "save_figure", lambda fig, path: drawn.append(fig) or path)
     stats = pd.read_parquet(comparison / "comparison_summary.parquet")
     titles = {s: report.scenario_title(s) for s in SCENARIOS}
-    getattr(plots, plot)(stats, SCENARIOS, titles, tmp_path / "p.png", "title")
+    if plot == "differences":  # the forest chart: its legend under the panels
+        plots.differences(stats, SCENARIOS, titles, catalogue.HEADLINE, tmp_path / "p.png", "t")
+    else:
+        getattr(plots, plot)(stats, SCENARIOS, titles, tmp_path / "p.png", "title")
     legend_clear_of_the_plot(drawn[0])
+
+
+def test_incidence_section_appears_with_a_welfare_ledger_and_not_without(comparison, tmp_path):
+    """Summaries with a ``welfare`` object (sides of the market, by country, by productivity
+    quintile) give the report a "Who gains and who loses" section whose cells are the paired
+    differences of the summary table; without one the section is absent."""
+    import shutil
+
+    assert "Who gains and who loses" not in (comparison / "report.md").read_text()
+    out = tmp_path / "cmp"
+    shutil.copytree(comparison, out, ignore=shutil.ignore_patterns("runs*", "*.png"))
+    # the module's runs as they are on disk (other tests rewrite the folder's tables)
+    tidy = compare.read_runs(comparison, compare.run_dir, SCENARIOS, [0, 1, 2], [])
+    meta = json.loads((out / "meta.json").read_text()) | {"scenarios": SCENARIOS}
+    (out / "meta.json").write_text(json.dumps(meta))
+    (out / report.SHORT_FILE).unlink(missing_ok=True)
+    rows = []
+    for (s, k), g in tidy[tidy["country"] == "all"].groupby(["scenario", "seed"]):
+        v = g.set_index("metric")["value"]
+        pay, rev = v["worker_earnings_usd"], v["platform_revenue_usd"]
+        side = {
+            "worker_surplus_usd": pay - 100.0,
+            "requester_surplus_usd": 3.0 * rev,
+            "platform_revenue_usd": rev,
+            "total_surplus_usd": pay - 100.0 + 4.0 * rev,
+            "workers": 150,
+        }
+        welfare = side | {
+            "demand_lost_value_usd": 10.0 + k,
+            "by_country": {"IN": side, "US": side},
+            "by_productivity_quintile": {f"q{q}": side for q in range(1, 6)},
+        }
+        rows += compare.tidy_summary(s, int(k), {"welfare": welfare})
+    assert {
+        "welfare/worker_surplus_usd",
+        "welfare/by_productivity_quintile/q3/worker_surplus_usd",
+    } <= {r["metric"] for r in rows}
+    assert {r["country"] for r in rows} == {"all", "IN", "US"}
+    pd.concat([tidy, pd.DataFrame(rows)], ignore_index=True).to_parquet(out / "comparison.parquet")
+    report.build_report(out, plots=False)
+    md = (out / "report.md").read_text()
+    section = md.split("## Who gains and who loses", 1)[1].split("\n## ", 1)[0]
+    table = pd.read_parquet(out / "comparison_summary.parquet")
+    for s in SCENARIOS[1:]:
+        for key in ("worker_surplus_usd", "requester_surplus_usd", "demand_lost_value_usd"):
+            r = table[(table["scenario"] == s) & (table["metric"] == f"welfare/{key}")].iloc[0]
+            cell = report.fmt_ci(r["diff"], r["diff_ci_low"], r["diff_ci_high"], "usd", True)
+            assert cell in section, (s, key, cell)
+    assert "Change in workers' surplus by productivity quintile" in section
+    assert "| q1 (USD) | q2 (USD)" in section
+    assert "Change in workers' surplus by country" in section and "India (IN)" in section
+
+
+def test_terminal_gets_progress_and_the_log_gets_each_run(comparison, capfd):
+    """A comparison prints its own lines and a progress count, not a line per job or Hydra's job
+    list; those go to compare.log in the output folder, short runs named by their reform."""
+    argv = ["--scenarios", ",".join(SCENARIOS), "--seeds", "3", "--jobs", "2", *TINY]
+    assert compare.main([*argv, "--out", str(comparison), "--no-plots"]) == 0
+    out, err = capfd.readouterr()
+    lines = [line for line in (out + err).splitlines() if line.strip()]
+    assert all(
+        line.startswith(("crowdsim-compare", "[crowdsim-compare]", "report:", "        "))
+        for line in lines
+    ), lines
+    assert len(lines) <= 12 and "[crowdsim-compare] 15/15 runs done" in err
+    log = (comparison / "compare.log").read_text()
+    assert "Launching jobs" in log and "complete already" in log
+    for s in SCENARIOS[1:]:
+        for k in range(3):
+            assert f"to_{s} seed={k} (status_quo until day 1)" in log

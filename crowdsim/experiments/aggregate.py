@@ -13,8 +13,9 @@ Reads every job folder of a Hydra sweep folder (``multirun/...``) and writes, at
   the list of override columns is also stored with the table
   (``pd.read_parquet(path).attrs["override_columns"]``).
 - ``sweep_summary.parquet`` and ``sweep_summary.csv``: per configuration (the overrides other
-  than ``seed``) and metric, the mean over seeds of the completed jobs with its Student-t 95%
-  interval (:func:`crowdsim.experiments.stats.summarize_groups`), plus the configuration's
+  than ``seed``) and metric, the mean over seeds of the completed jobs with its 95% interval
+  (:func:`crowdsim.experiments.stats.summarize_groups`: the interval method of every crowdsim
+  table, so ``crowdsim-compare`` gives the same interval for the same runs), plus the configuration's
   counts of ok, failed and missing jobs. Long ("tidy") format: one row per configuration x metric.
 - ``r_stata/sweep.csv`` and ``r_stata/sweep_summary.csv`` (and ``.dta`` with ``--format dta``):
   both tables with column names valid in R and Stata, mapped to the originals in
@@ -277,7 +278,7 @@ def metric_columns(df: pd.DataFrame) -> list[str]:
 
 
 def summarize(df: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
-    """Per configuration and metric: mean over the seeds of ok jobs, its t-interval, job counts.
+    """Per configuration and metric: mean over the seeds of ok jobs, its interval, job counts.
 
     A configuration is a distinct combination of the override columns other than ``seed``. A
     configuration none of whose jobs completed keeps one row (no metric) with its counts.

@@ -23,7 +23,7 @@ Output folder::
     comparison.parquet, .csv     tidy: scenario, seed, country ('all' or ISO code), metric, value
     scenarios.json               each scenario's description, rules and population
     failures.json                runs that failed (scenario, seed, error), if any
-    comparison_summary.parquet, .csv   scenario x metric: mean, ci_low, ci_high (95% bootstrap over
+    comparison_summary.parquet, .csv   scenario x metric: mean, ci_low, ci_high (95% interval over
                                  seeds), diff, diff_ci_low, diff_ci_high (paired, from the baseline)
     comparison_by_country.parquet      the same by country
     comparison_short_run.parquet, comparison_short_run_summary.parquet, .csv   the same for the
@@ -31,6 +31,7 @@ Output folder::
     report.html                  self-contained (plots embedded); report.md beside the *.png plots
     r_stata/                     every table above as CSV with names valid in R and Stata, and
                                  names.csv mapping them (crowdsim-export FOLDER --format dta: .dta)
+    compare.log                  what the runs printed; the terminal shows one progress line
 
 Runs that finished are kept on disk as they finish: a failed or interrupted comparison loses
 nothing, and running the same command again reuses every run whose configuration is unchanged.
@@ -308,6 +309,10 @@ def tidy_summary(scenario: str, seed: int, summary: dict) -> list[dict]:
     for code, stats in (summary.get("by_country") or {}).items():
         for key, value in stats.items():
             add(code, key, value)
+    from crowdsim.experiments.report import welfare_rows
+
+    for code, key, value in welfare_rows(summary):  # the welfare ledger, when runs have one
+        add(code, key, value)
     return rows
 
 
@@ -534,21 +539,28 @@ def _main(argv: list[str] | None) -> int:
     seeds = list(range(args.seed_start, args.seed_start + args.seeds))
     t0 = time.perf_counter()
     print(f"{PROG}: {len(scenarios)} scenarios x {len(seeds)} seeds -> {out}", file=sys.stderr)
-    tidy, failures, short_tidy = run_comparison(
-        scenarios,
-        seeds,
-        out,
-        workers=args.workers,
-        days=args.days,
-        extra=args.overrides,
-        jobs=args.jobs,
-        rerun=args.rerun,
-        launcher=args.launcher,
-        launcher_options=hydra_sets,
-        warmup=warmup,
-        short=short,
-        baseline=args.baseline,
-    )
+    from crowdsim.experiments.joblog import LOG_FILE, runs_logged
+
+    dirs = [run_dir(out, s, k) for s in scenarios for k in seeds]
+    dirs += [short_run_dir(out, s, k) for s in short for k in seeds]
+    print(f"{PROG}: each run's details -> {out / LOG_FILE}", file=sys.stderr)
+    with runs_logged(out / LOG_FILE, dirs, PROG):  # one progress line; details in the log
+        tidy, failures, short_tidy = run_comparison(
+            scenarios,
+            seeds,
+            out,
+            workers=args.workers,
+            days=args.days,
+            extra=args.overrides,
+            jobs=args.jobs,
+            rerun=args.rerun,
+            progress=False,
+            launcher=args.launcher,
+            launcher_options=hydra_sets,
+            warmup=warmup,
+            short=short,
+            baseline=args.baseline,
+        )
     info = scenario_info(
         scenarios,
         lambda s: scenario_overrides(
@@ -579,7 +591,9 @@ def _main(argv: list[str] | None) -> int:
     elapsed = time.perf_counter() - t0
     n_runs = (len(scenarios) + len(short)) * len(seeds)
     print(
-        f"{PROG}: {n_runs - len(failures)} of {n_runs} runs succeeded in {elapsed:.0f} s",
+        f"{PROG}: {n_runs - len(failures)} of {n_runs} runs succeeded, done in "
+        f"{meta['wall_seconds_runs']:.0f} s (as the report's footer says); report written in "
+        f"{elapsed - meta['wall_seconds_runs']:.0f} s",
         file=sys.stderr,
     )
     for f in failures:

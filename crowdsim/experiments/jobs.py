@@ -98,16 +98,28 @@ def run_job(cfg: Any, measure: dict | None = None) -> Any:
         measure = job_measure(hc)
     identity = job_identity(container, measure)
     tag = f"job {hc.job.num}: " if multirun else ""
+    reform = hc.runtime.choices.get("reform")
+    sim = container.get("sim") or {}
+
+    def label(summary: dict) -> str:
+        """The run's name in the log: a run with a reform is named by it (a short run of
+        crowdsim-compare: ``to_min_pay seed=1 (status_quo until day 42)``)."""
+        if reform and reform != "null":
+            since = f" until day {sim.get('reform_day'):g}" if sim.get("reform_day") else ""
+            return f"{reform} seed={summary.get('seed')} ({summary.get('scenario')}{since})"
+        return f"{summary.get('scenario')} seed={summary.get('seed')}"
+
     stored = completed_summary(out_dir, identity)
     if stored is not None and (not measure or (Path(out_dir) / MOMENTS_FILE).is_file()):
         log.info("complete already (DONE.json for the same config): not simulated again")
-        print(
-            f"[{tag}{stored.get('scenario')} seed={stored.get('seed')}] complete already, skipped -> {out_dir}"
-        )
+        print(f"[{tag}{label(stored)}] complete already, skipped -> {out_dir}")
         return stored.get("wage_median_all_in")
     clear_markers(out_dir)
     provenance = job_provenance(hc)
-    log.info("simulating %s seed=%s", container.get("scenario_name"), container.get("seed"))
+    log.info(
+        "simulating %s",
+        label({"scenario": container.get("scenario_name"), "seed": container.get("seed")}),
+    )
     try:
         summary = _simulate_and_write(
             cfg, container, identity, out_dir, provenance, measure, progress=not multirun,
@@ -144,7 +156,7 @@ def run_job(cfg: Any, measure: dict | None = None) -> Any:
         return None
     if not multirun:  # a single run's tables also for R and Stata (a sweep's: crowdsim-export)
         _export_for_r_and_stata(out_dir)
-    print(f"[{tag}{summary['scenario']} seed={summary['seed']}] {describe(summary)} -> {out_dir}")
+    print(f"[{tag}{label(summary)}] {describe(summary)} -> {out_dir}")
     return summary.get("wage_median_all_in")
 
 

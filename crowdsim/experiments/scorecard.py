@@ -137,6 +137,12 @@ POINTS: tuple[Point, ...] = (
 )
 
 
+# Fairwork's five cloudwork principles, in its order; each is worth 2 points (its two thresholds),
+# so a platform scores out of 10 (Fairwork Cloudwork Ratings 2023)
+PRINCIPLES: tuple[str, ...] = tuple(dict.fromkeys(pt.principle for pt in POINTS))
+MAX_SCORE = 2 * len(PRINCIPLES)
+
+
 def score(platform: dict, outcomes: dict) -> dict[str, bool | None]:
     """Points awarded (True/False) or not assessed (None), by code. A second threshold is only
     awarded when the first of the same principle is (when the first is assessed)."""

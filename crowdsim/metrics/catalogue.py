@@ -45,7 +45,7 @@ class Metric:
         """The values the metric can take (intervals are kept inside them)."""
         if self.kind in ("share", "share_small", "index"):
             return 0.0, 1.0
-        if self.kind in ("usd_h", "usd", "days", "count"):
+        if self.kind in ("usd_h", "usd", "days", "count", "ratio"):
             return 0.0, math.inf
         return -math.inf, math.inf
 
@@ -392,6 +392,12 @@ def metric(key: str) -> Metric:
     if found is not None:
         return found
     return Metric(key, key.replace("_", " "), "", "", "run summary", "number")
+
+
+def bounds_of(key: str) -> tuple[float, float]:
+    """The range of the metric ``key`` (:attr:`Metric.bounds`); a flattened sweep column such as
+    ``by_country/IN/wage_median_all_in`` has the range of its last part."""
+    return metric(key.rsplit("/", 1)[-1]).bounds
 
 
 def label(key: str) -> str:

@@ -13,6 +13,7 @@ country x scenario x metric) with ``mean``, ``ci_low``, ``ci_high`` and the pair
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -86,12 +87,15 @@ def differences(
     stats: pd.DataFrame, order: list[str], titles: dict, metrics, path: str | Path, title: str
 ) -> Path:
     """Paired differences from the baseline (the first of ``order``) with 95% intervals, one
-    panel per metric; filled: the interval excludes zero, hollow: no detectable change."""
+    panel per metric; filled: the interval excludes zero, hollow: no detectable change.
+
+    Drawn at the width the report shows it (about 1,100 px at 110 dpi, so not scaled down) with
+    labels of 10-11 pt: the report's first screen holds it."""
     others = order[1:]
     metrics = [m for m in metrics if m in set(stats["metric"])]
-    cols = min(3, max(1, len(metrics)))
+    cols = min(5, max(1, len(metrics)))  # the five headline measures side by side: one row
     rows = math.ceil(len(metrics) / cols) if metrics else 1
-    fig = _figure(4.2 * cols + 1.5, 0.32 * max(len(others), 3) * rows + 1.4 * rows + 0.6, title)
+    fig = _figure(12.0, 0.36 * max(len(others), 2) * rows + 1.3 * rows + 0.5, title)
     axes = np.atleast_1d(fig.subplots(rows, cols, sharey=True, squeeze=False)).ravel()
     y = np.arange(len(others))[::-1]
     for ax, m in zip(axes, metrics, strict=False):
@@ -100,13 +104,13 @@ def differences(
         det = d["detectable"].fillna(False).astype(bool).to_numpy()
         err = _errors(d["diff"] * k, d["diff_ci_low"] * k, d["diff_ci_high"] * k)
         ax.axvline(0, color="0.5", lw=0.8)
-        ax.errorbar(d["diff"] * k, y, xerr=err, fmt="none", ecolor="0.35", capsize=2, lw=1)
+        ax.errorbar(d["diff"] * k, y, xerr=err, fmt="none", ecolor="0.35", capsize=3, lw=1.2)
         ax.scatter(
             (d["diff"] * k)[det],
             y[det],
             color="tab:blue",
             zorder=3,
-            s=22,
+            s=34,
             label="interval excludes 0",
         )
         ax.scatter(
@@ -115,18 +119,19 @@ def differences(
             facecolor="white",
             edgecolor="tab:blue",
             zorder=3,
-            s=22,
+            s=34,
             label="no detectable change",
         )
-        ax.set_title(C.metric(m).label, fontsize=9)
-        ax.set_xlabel(f"difference, {_axis_unit(m, diff=True)}", fontsize=8)
-        ax.tick_params(labelsize=8)
+        ax.set_title(textwrap.fill(C.metric(m).label, 20), fontsize=10.5)
+        ax.set_xlabel(textwrap.fill(f"difference, {_axis_unit(m, diff=True)}", 20), fontsize=10)
+        ax.tick_params(labelsize=10)
+        ax.set_ylim(-0.6, len(others) - 0.4)
         ax.grid(axis="x", color="0.92")
     for ax in axes[len(metrics) :]:
         ax.set_visible(False)
-    axes[0].set_yticks(y, [titles.get(s, s) for s in others])
+    axes[0].set_yticks(y, [textwrap.fill(titles.get(s, s), 28) for s in others])
     if metrics:
-        axes[0].legend(loc="lower left", fontsize=7, framealpha=0.9)
+        _legend_below(axes[0], ncols=2)
     return save_figure(fig, path)
 
 
@@ -321,7 +326,7 @@ def revenue_vs_pay(
     stats: pd.DataFrame, order: list[str], titles: dict, path: str | Path, title: str
 ) -> Path:
     """Per worker-month: worker pay earned and platform revenue side by side (stacked bars, each
-    with its 95% interval), and the platform's share of the two written at the end of each bar."""
+    with its 95% interval, drawn in its own style at the end of its own bar), and the platform's share of the two written at the end of each bar."""
     pay = _metric(stats, "worker_pay_per_worker_month_usd", order)
     rev = _metric(stats, "platform_revenue_per_worker_month_usd", order)
     fig = _figure(9.5, 0.42 * max(len(order), 3) + 1.8, title)
@@ -335,10 +340,10 @@ def revenue_vs_pay(
         y + 0.12,
         xerr=_errors(p, pay["ci_low"], pay["ci_high"]),
         fmt="none",
-        ecolor="black",
-        capsize=2,
-        lw=0.9,
-        label="95% interval",
+        ecolor="darkgreen",
+        capsize=3,
+        lw=1.4,
+        label="95% interval of worker pay (at the end of the green bar)",
     )
     ax.errorbar(
         p + r,
@@ -346,8 +351,9 @@ def revenue_vs_pay(
         xerr=_errors(r, rev["ci_low"], rev["ci_high"]),
         fmt="none",
         ecolor="black",
-        capsize=2,
-        lw=0.9,
+        capsize=3,
+        lw=1.4,
+        label="95% interval of platform revenue (at the end of the brown bar)",
     )
     top = np.nanmax(
         np.concatenate(
@@ -360,5 +366,5 @@ def revenue_vs_pay(
     ax.set_yticks(y, [titles.get(s, s) for s in order])
     ax.set_xlim(0, top * 1.25 if np.isfinite(top) and top > 0 else 1)
     ax.set_xlabel("USD per worker-month (one worker in the pool for a month), mean over seeds")
-    _legend_below(ax, 3)
+    _legend_below(ax, 2)
     return save_figure(fig, path)
