@@ -83,10 +83,19 @@ def find_symlink(folder: str | Path) -> Path | None:
             continue
         for entry in entries:
             if entry.is_symlink():
+                if _submitit_link(entry):
+                    continue
                 return Path(entry.path)
             if entry.is_dir(follow_symlinks=False):
                 stack.append(entry.path)
     return None
+
+
+def _submitit_link(entry: os.DirEntry) -> bool:
+    """submitit's own link to a Slurm job's submission script (``.submitit/.submission_file_*``,
+    made when the sweep submits to Slurm): crowdsim neither writes through nor follows it."""
+    parent = os.path.basename(os.path.dirname(entry.path))
+    return parent == ".submitit" and entry.name.startswith(".submission_file_")
 
 
 _NEW = "(allowed: a new or empty folder, or one crowdsim wrote)"
