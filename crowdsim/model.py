@@ -184,6 +184,14 @@ class CrowdWorkModel(mesa.Model):
             # where the platform sets them (market/search.py); infinite without a cap
             "week_allowance": (f8, np.inf),
             "month_allowance": (f8, np.inf),
+            # the welfare ledger (metrics/welfare.py), on the accrual basis of the summary: for
+            # the worker's approved work (counted at submission, when its fate is drawn), its
+            # value to the requesters and what they pay for it (reward + requester fee); the
+            # worker's inclusive value of the choices it met (search.py), USD
+            "work_value_micro": (i8, 0),
+            "work_reward_micro": (i8, 0),
+            "work_cost_micro": (i8, 0),
+            "inclusive_value_usd": (f8, 0.0),
         }
         # what settling a submission changes for its worker, kept together (see ColumnStore):
         # 192 bytes a worker, three cache lines
@@ -217,7 +225,14 @@ class CrowdWorkModel(mesa.Model):
             else None
         )
         self.worker_agents: list[Worker] = []
-        self.add_workers(n0)
+        first = self.add_workers(n0)
+        # productivity quintiles cut at the starting pool's (metrics/welfare.py): the same cuts
+        # in every scenario of a seed
+        from crowdsim.metrics.welfare import productivity, relative_speed
+
+        W = self.workers
+        prod = productivity(relative_speed(W.speed[first], cfg.workers.speed_sigma), W.skill[first])
+        self.productivity_cuts = np.quantile(prod, [0.2, 0.4, 0.6, 0.8])
 
     def add_workers(self, k: int, joined_hour: int | None = None) -> np.ndarray:
         """Draw ``k`` new workers (country by pool share) and add them to the pool."""
@@ -306,6 +321,10 @@ class CrowdWorkModel(mesa.Model):
             "review_kind": (np.int8, 0),
             "rejection_kind": (np.int8, 0),
             "value_per_hour": (np.float64, 0.0),
+            # the welfare ledger: value of its approved work and what it pays for it (reward +
+            # fee, top-ups included), accrued at submission, micro-USD
+            "value_micro": (np.int64, 0),
+            "cost_micro": (np.int64, 0),
             "splits": (np.bool_, False),
             "spent_micro": (np.int64, 0),
             "n_approved": (np.int64, 0),
@@ -391,6 +410,7 @@ class CrowdWorkModel(mesa.Model):
                 "expires_hour": (np.int32, 0),
                 "max_per_worker": (i8, 1),
                 "covered_floor": (np.bool_, False),
+                "value_micro": (i8, 0),  # value of an approved assignment to its requester
                 "hits": (i8, 1),
                 "assignments_per_hit": (i8, 1),
             },

@@ -146,6 +146,11 @@ def post(model) -> None:
     model.counters.batches_not_posted += int(
         unprofitable.sum() + ((size == 0) & ~unprofitable).sum()
     )
+    # the welfare ledger: the value of the assignments not posted because of what the rules
+    # made them cost (the batch as planned at the reference terms, less what is posted)
+    unit_value = R.value_per_hour[req] * true_minutes / 60.0
+    not_posted = np.where(unprofitable, size0, np.maximum(size0 - size, 0))
+    model.counters.value_not_posted_micro += int(to_micro(unit_value * not_posted).sum())
     if unprofitable.any():
         model.remove_requesters(np.unique(req[unprofitable]), hour=model.hour)
     keep = (~unprofitable) & (size > 0)
@@ -200,6 +205,7 @@ def list_batches(
     B.posted_hour[idx] = model.hour
     B.max_per_worker[idx] = model.type_max_per_worker[task_type]
     B.covered_floor[idx] = covered
+    B.value_micro[idx] = to_micro(R.value_per_hour[requester] * true_minutes / 60.0)
     deposit = size * (reward_micro + fee_micro)
     model.ledger.transfer("requester_funds", "escrow", int(deposit.sum()))
     np.add.at(R.spent_micro, requester, deposit)

@@ -28,7 +28,8 @@ ADDITIVE = (
     "hours_paid", "hours_search", "hours_returned", "hours_rejected", "hours_never_paid",
     "hours_idle_online", "hours_logged_off", "hours_online", "earnings_usd",
     "earnings_accrued_usd", "fees_paid_usd", "tasks_submitted", "tasks_approved",
-    "tasks_rejected", "tasks_returned",
+    "tasks_rejected", "tasks_returned", "work_value_usd", "work_reward_usd", "work_cost_usd",
+    "inclusive_value_usd",
 )  # fmt: skip
 RESOLVED = ("hours_paid", "hours_search", "hours_returned", "hours_rejected", "hours_never_paid")
 # the metrics of the convergence diagnostic
@@ -51,6 +52,8 @@ class Snapshot:
     hour: int
     workers: dict[str, np.ndarray]  # ADDITIVE columns, one value per worker row
     requester_spent_micro: np.ndarray
+    requester_value_micro: np.ndarray  # the welfare ledger's value of approved work
+    requester_cost_micro: np.ndarray  # ... and what was paid for it
     counters: dict[str, float]
     ledger: dict[str, float]
     pending: dict[str, int]  # approvals, rejections, unjustified ones still to come
@@ -64,6 +67,8 @@ class Snapshot:
             hour=model.hour,
             workers={k: np.array(totals[k], copy=True) for k in ADDITIVE},
             requester_spent_micro=R.spent_micro[: R.n].copy(),
+            requester_value_micro=R.value_micro[: R.n].copy(),
+            requester_cost_micro=R.cost_micro[: R.n].copy(),
             counters=asdict(model.counters),
             ledger=model.ledger.totals_usd(),
             pending=dict(acc.pending),
