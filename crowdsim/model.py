@@ -96,6 +96,9 @@ class CrowdWorkModel(mesa.Model):
         self.top_ups = TopUps() if cfg.platform.min_pay_mode == "median_top_up" else None
         # rules from the reform day on (validated with the config), and the measured windows
         self.reform_config = reformed_config(cfg) if cfg.sim.reform_day is not None else None
+        from crowdsim.metrics.summary import fee_rules
+
+        self.base_fees = fee_rules(cfg)  # the fee rules before a reform
         self.recorder = Recorder(self)
         self.windows = Windows(self)
         self.windows.at_hour(self)
@@ -325,6 +328,7 @@ class CrowdWorkModel(mesa.Model):
             # fee, top-ups included), accrued at submission, micro-USD
             "value_micro": (np.int64, 0),
             "cost_micro": (np.int64, 0),
+            "fill_belief": (np.float64, 1.0),  # share of its batches it expects filled (post.expire)
             "splits": (np.bool_, False),
             "spent_micro": (np.int64, 0),
             "n_approved": (np.int64, 0),
@@ -380,7 +384,8 @@ class CrowdWorkModel(mesa.Model):
         js = np.array([rc.rejection_shares.get(x, 0.0) for x in REJECTION_KINDS], dtype=float)
         R.rejection_kind[idx] = rng.choice(3, size=k, p=js / js.sum())
         markup = rc.value_markup_median * np.exp(rc.value_markup_sigma * rng.standard_normal(k))
-        R.value_per_hour[idx] = pay * (1.0 + rc.reference_fee) * np.maximum(markup, 1.0)
+        # the value of the median task of its plan, per hour of (estimated) work (market/post.py)
+        R.value_per_hour[idx] = pay * (1.0 + rc.reference_fee) * markup
         R.splits[idx] = rng.random(k) < rc.split_batches_prob
         R.present[idx] = True
         R.joined_hour[idx] = self.hour

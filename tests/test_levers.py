@@ -216,7 +216,7 @@ HARSH = dict(
     market__demand_ratio=3.0,
     requesters__rejection_shares={"honest": 0.6, "strict": 0.1, "opportunistic": 0.3},
     requesters__opportunistic_reject_good_prob=0.8,
-    requesters__reprice_step=0.0,
+    requesters__fill_learning_rate=0.0,
     # requesters of equal size, so that who posts the most work does not swamp who gets the work done
     requesters__activity_pareto_alpha=20.0,
     requesters__pay_volume_correlation=0.0,

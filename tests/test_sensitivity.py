@@ -110,7 +110,8 @@ def test_tiny_crowdsim_run_gives_indices_with_intervals(tmp_path):
 
 POLICY_DECIDING = {
     "requesters.value_markup_median",
-    "requesters.demand_elasticity",
+    "requesters.task_value_sigma",
+    "requesters.exit_plan_share",
     "workers.search_minutes",
     "workers.search_learning_rate",
     "workers.initial_belief_find",

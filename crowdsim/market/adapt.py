@@ -14,8 +14,9 @@ gates entry (``platform.waitlist``, Prolific), they join a waitlist and are admi
 demand supports (:func:`admissions`).
 
 Requesters leave and arrive at ``requesters.monthly_churn`` (arrivals fewer when the platform's
-commission is above the reference fee, by the demand elasticity); requesters also leave when
-posting becomes unprofitable (see :mod:`crowdsim.market.post`).
+commission is above the reference fee: as many as find their plan worth posting,
+:func:`entry_factor`); requesters also leave when posting becomes unprofitable (see
+:mod:`crowdsim.market.post`).
 """
 
 from __future__ import annotations
@@ -178,6 +179,25 @@ def admissions(model) -> int:
     return admitted
 
 
+def entry_factor(cfg) -> float:
+    """Arriving requesters relative to the churn rate: the share of a would-be requester's plan
+    worth posting at the platform's commission over that at the reference fee
+    (:func:`~crowdsim.market.post.plan_share`), zero for one who would leave at once (less than
+    ``requesters.exit_plan_share``), averaged over the lognormal value markups (Gauss-Hermite
+    nodes); 1 at the reference fee."""
+    from crowdsim.market.post import plan_share
+
+    rc = cfg.requesters
+    z, w = np.polynomial.hermite_e.hermegauss(21)
+    w = w / w.sum()
+    markup = rc.value_markup_median * np.exp(rc.value_markup_sigma * z)
+    ratio = (1.0 + cfg.platform.commission) / (1.0 + rc.reference_fee)
+    ref = plan_share(1.0 / markup, rc.task_value_sigma)
+    now = plan_share(ratio / markup, rc.task_value_sigma)
+    stays = now >= rc.exit_plan_share * ref  # would not leave at its first batch
+    return float(np.sum(w * stays * now / ref))
+
+
 def daily(model) -> None:
     """Phase 6 at the end of each simulated day."""
     cfg, rng, W = model.config, model.rng_adapt, model.workers
@@ -223,10 +243,8 @@ def daily(model) -> None:
         if out.size:
             model.remove_requesters(out, hour=model.hour + 1)
     # arrivals replace leavers at the churn rate, fewer when the platform charges more than the
-    # fee at which requesters' pay was measured (demand elasticity on the cost per task)
-    pc = cfg.platform
-    cost_factor = ((1.0 + rc.reference_fee) / (1.0 + pc.commission)) ** rc.demand_elasticity
-    n_new_r = int(rng.poisson(model.n_requesters_initial * daily_churn * cost_factor))
+    # fee at which requesters' pay was measured: as many as would find their plan worth posting
+    n_new_r = int(rng.poisson(model.n_requesters_initial * daily_churn * entry_factor(cfg)))
     if n_new_r:
         model.add_requesters(n_new_r)
         model.counters.requester_entries += n_new_r

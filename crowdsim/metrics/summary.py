@@ -348,6 +348,9 @@ def summarize(
     s["tasks_submitted"] = int(c["assignments_submitted"])
     s["tasks_approved"] = int(c["assignments_approved"])
     s["batches_posted"] = int(c["batches_posted"])
+    from crowdsim.metrics.windows import posted_pay
+
+    s |= posted_pay(c)
     s["batches_split"] = int(c["batches_split"])
     s["requester_cost_per_approved_task_usd"] = (
         (led["ledger_requester_spent_usd"] - led["ledger_escrow_usd"]) / c["assignments_approved"]
@@ -404,7 +407,20 @@ def _windows_summary(model) -> dict:
         out["reform_day"] = sim.reform_day
         out["before_reform"] = win.measured.get("before_reform")
         out["after_reform"] = win.measured.get("after_reform")
+        from crowdsim.metrics.windows import fee_pass_through
+
+        before, after = out["before_reform"], out["after_reform"]
+        if before and after and model.base_fees != fee_rules(model.config):
+            # an outcome of requesters' choices, not an input (market/post.py)
+            out["fee_pass_through_measured"] = fee_pass_through(before, after)
     return out
+
+
+def fee_rules(cfg) -> tuple:
+    """The platform's requester fee rules (a reform that changes them measures the fee's
+    pass-through to rewards)."""
+    pc = cfg.platform
+    return (pc.commission, pc.commission_min_usd, pc.batch_surcharge, pc.batch_surcharge_min_assignments)
 
 
 def _weekly_cv(model, start_hour: int = 0) -> float | None:

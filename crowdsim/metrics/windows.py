@@ -40,6 +40,7 @@ HEADLINE = (
     "active_workers_mean", "present_workers_mean", "requesters_active_mean",
     "present_requesters_mean", "tasks_posted", "tasks_approved", "batches_posted",
     "batches_split", "hits_posted", "hits_10plus_share", "reward_mean_usd",
+    "reward_per_hour_posted_usd", "cost_per_hour_posted_usd",
     "worker_earnings_usd", "platform_revenue_usd", "requester_exits", "requester_entries",
     "worker_exits", "worker_entries",
 )  # fmt: skip
@@ -173,9 +174,37 @@ def window_metrics(model, start: Snapshot, end: Snapshot, totals: dict[str, np.n
     out["reward_mean_usd"] = (
         c["reward_posted_micro"] / MICRO / c["assignments_posted"] if c["assignments_posted"] else None
     )
+    out |= posted_pay(c)
     out["worker_earnings_usd"] = led["ledger_worker_paid_usd"]
     out["platform_revenue_usd"] = led["ledger_platform_fees_usd"]
     return out
+
+
+def posted_pay(c: dict) -> dict:
+    """Reward and requester cost (reward + fee) per hour of the work posted, at the requesters'
+    own estimates of its time, weighted by assignments (from the running counts ``c``)."""
+    hours = c["assignment_est_minutes_posted"] / 60.0
+    return {
+        "reward_per_hour_posted_usd": c["reward_posted_micro"] / MICRO / hours if hours else None,
+        "cost_per_hour_posted_usd": c["cost_posted_micro"] / MICRO / hours if hours else None,
+    }
+
+
+def fee_pass_through(before: dict, after: dict):
+    """The share of a change of the requester fee passed to workers through rewards, from the
+    reward and cost per hour posted before and after it (the fee is what the cost adds to the
+    reward, surcharges and minimums included): 0 when rewards do not move (requesters bear it),
+    1 when they move so far that the requester's cost per hour is unchanged (``reward x (1 +
+    fee)`` constant). None when the fee did not change."""
+    r0, r1 = before.get("reward_per_hour_posted_usd"), after.get("reward_per_hour_posted_usd")
+    c0, c1 = before.get("cost_per_hour_posted_usd"), after.get("cost_per_hour_posted_usd")
+    if None in (r0, r1, c0, c1):
+        return None
+    f0, f1 = c0 / r0 - 1.0, c1 / r1 - 1.0
+    if abs(f1 - f0) < 1e-6:
+        return None
+    full = r0 - r0 * (1.0 + f0) / (1.0 + f1)  # the change that passes it all
+    return (r0 - r1) / full
 
 
 def drift(windows: list[dict], tolerance: float) -> dict:
