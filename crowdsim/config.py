@@ -527,6 +527,12 @@ class RequesterBehaviourConfig:
         le=14,
         doc="requesters' time zone: they post in its business hours (MTurk: US Eastern, assumption)",
     )
+    screening_elasticity: float = opt(
+        3.0,
+        ge=0,
+        le=20,
+        doc="assumption: a requester whose pay per hour the rules raise by a factor r above its own (a floor) admits only the most productive share r ** -screening_elasticity of workers (by quintile of speed x skill, as a prescreen or quality tier would show): at a higher pay more workers want its tasks, so it can be choosy without losing fill, as firms facing random floors on oDesk hired more productive workers (Horton, AER 2025). 3 is chosen so that a binding $8 floor shifts work towards the top quintiles against the thinner market's levelling (at 1 it does not, 800 workers, seed 1); in the sensitivity space",
+    )
     fill_learning_rate: float = share(
         0.3,
         "assumption: weight of an expired batch's filled share in its requester's belief about the supply it faces (0: never reprices)",

@@ -195,6 +195,9 @@ class CrowdWorkModel(mesa.Model):
             "work_reward_micro": (i8, 0),
             "work_cost_micro": (i8, 0),
             "inclusive_value_usd": (f8, 0.0),
+            # productivity tier (quintile - 1 of speed x skill at the starting pool's cuts), as
+            # a requester's prescreen or quality tier shows it (market/post.py screening)
+            "tier": (np.int8, 0),
         }
         # what settling a submission changes for its worker, kept together (see ColumnStore):
         # 192 bytes a worker, three cache lines
@@ -228,6 +231,7 @@ class CrowdWorkModel(mesa.Model):
             else None
         )
         self.worker_agents: list[Worker] = []
+        self.productivity_cuts = None  # cut at the starting pool, below
         first = self.add_workers(n0)
         # productivity quintiles cut at the starting pool's (metrics/welfare.py): the same cuts
         # in every scenario of a seed
@@ -236,6 +240,15 @@ class CrowdWorkModel(mesa.Model):
         W = self.workers
         prod = productivity(relative_speed(W.speed[first], cfg.workers.speed_sigma), W.skill[first])
         self.productivity_cuts = np.quantile(prod, [0.2, 0.4, 0.6, 0.8])
+        self._set_tiers(first)
+
+    def _set_tiers(self, idx: np.ndarray) -> None:
+        """Productivity tiers (quintile - 1) of workers ``idx`` (metrics/welfare.py)."""
+        from crowdsim.metrics.welfare import productivity, quintile, relative_speed
+
+        W = self.workers
+        speed = relative_speed(W.speed[idx], self.config.workers.speed_sigma)
+        W.tier[idx] = quintile(productivity(speed, W.skill[idx]), self.productivity_cuts) - 1
 
     def add_workers(self, k: int, joined_hour: int | None = None) -> np.ndarray:
         """Draw ``k`` new workers (country by pool share) and add them to the pool."""
@@ -270,6 +283,8 @@ class CrowdWorkModel(mesa.Model):
         with np.errstate(divide="ignore"):
             W.log_skill[idx] = np.log(W.skill[idx])
         W.speed[idx] = np.exp(wc.speed_sigma * rng.standard_normal(k) - wc.speed_sigma**2 / 2)
+        if self.productivity_cuts is not None:
+            self._set_tiers(idx)
         W.present[idx] = True
         W.joined_hour[idx] = self.hour if joined_hour is None else joined_hour
         search.new_worker_allowances(self, idx)  # a newcomer has the whole of each cap
@@ -416,6 +431,7 @@ class CrowdWorkModel(mesa.Model):
                 "max_per_worker": (i8, 1),
                 "covered_floor": (np.bool_, False),
                 "value_micro": (i8, 0),  # value of an approved assignment to its requester
+                "min_tier": (np.int8, 0),  # productivity quintile - 1 a worker needs (screening)
                 "hits": (i8, 1),
                 "assignments_per_hit": (i8, 1),
             },

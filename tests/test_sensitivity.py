@@ -112,6 +112,8 @@ POLICY_DECIDING = {
     "requesters.value_markup_median",
     "requesters.task_value_sigma",
     "requesters.exit_plan_share",
+    "requesters.screening_elasticity",
+    "requesters.supply_elasticity_belief",
     "workers.search_minutes",
     "workers.search_learning_rate",
     "workers.initial_belief_find",

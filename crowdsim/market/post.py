@@ -24,6 +24,10 @@ How a requester prices a batch (all vectorised over the batches posted in an hou
   fee, no floor; the batch drawn); the value of an approved task is the mean over the tasks
   posted (:func:`plan_value`); one left with less than ``requesters.exit_plan_share`` of its plan
   leaves (counting at its initial pay: repricing does not make it leave);
+- screening: a requester whose pay per hour the rules raise by a factor r above its own admits
+  only the most productive share ``r ** -requesters.screening_elasticity`` of workers (by
+  quintile of speed x skill: a prescreen or quality tier), so a binding floor shifts work to
+  more productive workers (Horton, AER 2025); the search phase applies it with the other gates;
 - with a batch surcharge, requesters who split batches post HITs below the surcharge size
   (MTurk: fewer than 0.3% of HITs had 10+ assignments after the 2015 fee change).
 """
@@ -164,6 +168,11 @@ def post(model) -> None:
         if refit.any():
             fee_rate = np.where(refit, requester_fee_rate(pc, posted), fee_rate)
             cost = reward * (1.0 + fee_rate)
+    # screening: a requester paying more per hour than its own pay because of the rules
+    # admits only the most productive share of workers (by quintile), the harder the more
+    own_reward = R.target_pay[req] * est_minutes / 60.0
+    admitted = np.minimum(reward / own_reward, 1e6) ** -rc.screening_elasticity
+    min_tier = np.clip(np.floor(5.0 * (1.0 - admitted) + 1e-9), 0, 4).astype(np.int8)
     # whole increments (MTurk: cents), at least one increment
     per_usd = 1.0 / pc.reward_increment_usd  # exactly 100.0 for whole cents
     reward = np.maximum(np.ceil(reward * per_usd - 1e-9) / per_usd, pc.reward_increment_usd)
@@ -194,6 +203,7 @@ def post(model) -> None:
     req, ttype, size = req[keep], ttype[keep], size[keep]
     split = split[keep] & (size > chunk)
     reward, covered, unit_value = reward[keep], covered[keep], unit_value[keep]
+    min_tier = min_tier[keep]
     true_minutes, est_minutes = true_minutes[keep], est_minutes[keep]
     # the fee follows the size of each HIT actually posted (a split batch posts HITs of <= chunk)
     one_per_hit = one_per_hit[keep]
@@ -213,12 +223,13 @@ def post(model) -> None:
         true_minutes=true_minutes, covered=covered, value_micro=to_micro(unit_value),
         gated=rng.random(k) < pc.qualification_share,
         restricted=rng.random(k) < pc.restricted_share, expires=np.full(k, expires),
+        min_tier=min_tier,
     )  # fmt: skip
 
 
 def list_batches(
     model, *, requester, task_type, size, hits, per_hit, reward_micro, fee_micro, est_minutes,
-    true_minutes, covered, gated, restricted, expires, value_micro=None,
+    true_minutes, covered, gated, restricted, expires, value_micro=None, min_tier=None,
 ) -> np.ndarray:  # fmt: skip
     """Put batches on the listing (one row per batch, arrays of equal length): their cost goes
     from requester funds into escrow and each is filed under the hour it expires. Returns the
@@ -245,6 +256,7 @@ def list_batches(
     if value_micro is None:
         value_micro = to_micro(R.value_per_hour[requester] * est_minutes / 60.0)
     B.value_micro[idx] = value_micro
+    B.min_tier[idx] = 0 if min_tier is None else min_tier
     deposit = size * (reward_micro + fee_micro)
     model.ledger.transfer("requester_funds", "escrow", int(deposit.sum()))
     np.add.at(R.spent_micro, requester, deposit)

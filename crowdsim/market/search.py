@@ -110,7 +110,7 @@ class ListingColumns(NamedTuple):
     start: np.ndarray
     count: np.ndarray
     remaining: np.ndarray  # open assignments (updated by the rounds)
-    needs: np.ndarray  # bit 1 = gated, bit 2 = country-restricted
+    needs: np.ndarray  # bit 1 = gated, bit 2 = country-restricted, 2 << t = tier >= t
     rate: np.ndarray  # USD per hour at the posted time estimate
     est_minutes: np.ndarray
     true_minutes: np.ndarray
@@ -164,7 +164,7 @@ class Listing:
             start=self.start,
             count=self.count,
             remaining=B.remaining[rows],
-            needs=(B.gated[rows] + 2 * B.restricted[rows]).astype(np.int8),
+            needs=needs_flags(B.gated[rows], B.restricted[rows], B.min_tier[rows]),
             rate=B.reward_micro[rows] / MICRO * 60.0 / np.maximum(B.est_minutes[rows], 1e-3),
             est_minutes=B.est_minutes[rows],
             true_minutes=B.true_minutes[rows],
@@ -188,6 +188,22 @@ def listing_draw(u, listing):
     return listing.start[k] + min(int(v * listing.count[k]), listing.count[k] - 1)
 
 
+def needs_flags(gated, restricted, min_tier) -> np.ndarray:
+    """A listed group's gates as bit flags: 1 the approval-rate qualification, 2 the country
+    restriction, ``2 << t`` a productivity tier of at least ``t`` (1-4, screening)."""
+    tier_bit = np.where(min_tier > 0, np.left_shift(2, np.maximum(min_tier, 1)), 0)
+    return (gated + 2 * restricted + tier_bit).astype(np.int8)
+
+
+def access_flags(qualified, allowed, tier) -> np.ndarray:
+    """An online worker's access as bit flags matching :func:`needs_flags`: it passes the tier
+    gate ``t`` when its tier is at least ``t``."""
+    bits = qualified + 2 * allowed.astype(np.int64)
+    for t in range(1, 5):
+        bits = bits + (tier >= t) * (2 << t)
+    return bits.astype(np.int8)
+
+
 # ---------------------------------------------------------------------------- the rules
 class OnlineWorkers(NamedTuple):
     """Per online worker this hour (index i): row, minutes left, fee rate and access flags."""
@@ -195,7 +211,7 @@ class OnlineWorkers(NamedTuple):
     rows: np.ndarray
     minutes_left: np.ndarray  # updated by the rounds
     worker_fee: np.ndarray
-    access: np.ndarray  # bit 1 = passes the qualification gate, bit 2 = country allowed
+    access: np.ndarray  # bit 1 = qualification, bit 2 = country allowed, 2 << t = tier >= t
 
 
 class WorkerColumns(NamedTuple):
@@ -774,7 +790,7 @@ def search_and_work(model) -> HourStats:
         a_n >= pc.qualification_min_approved
     )
     allowed = model.restricted_allowed[W.country[on]] if pc.restricted_share > 0 else True
-    access = (qualified + 2 * np.broadcast_to(allowed, on.shape)).astype(np.int8)  # bit flags
+    access = access_flags(qualified, np.broadcast_to(allowed, on.shape), W.tier[on])
     active = np.empty(n_on, dtype=np.bool_)
     cap = n_on * wc.max_searches_per_hour
     out = Submissions(
