@@ -375,6 +375,10 @@ class WorkerBehaviourConfig:
     belief_find_recovery_per_day: float = share(
         0.1, "assumption: daily share by which the belief about finding tasks returns to the newcomer's (a worker who logged off tries again)"
     )
+    market_look_prob_per_day: float = share(
+        0.1,
+        "assumption: daily probability that a worker with no recent work looks at what the market pays (public statistics, forums, an occasional look) and sets its beliefs from it, so no one is locked out by a newcomer's belief (market/adapt.py)",
+    )
     choice_pay_sensitivity: float = opt(
         0.15, ge=0, le=100,
         doc="pay coefficient of the logit task choice (log expected pay per hour): fitted so that the labour-supply elasticity facing one requester measured by crowdsim-validate's honeypot is about 0.1, as on MTurk (Dube, Jacobs, Naidu & Suri 2020): 0.131 [0.086, 0.173] with the defaults at 20,000 workers x 21 days (docs/calibration.md)",

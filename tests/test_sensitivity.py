@@ -114,6 +114,7 @@ POLICY_DECIDING = {
     "requesters.exit_plan_share",
     "requesters.screening_elasticity",
     "requesters.supply_elasticity_belief",
+    "workers.market_look_prob_per_day",
     "workers.search_minutes",
     "workers.search_learning_rate",
     "workers.initial_belief_find",

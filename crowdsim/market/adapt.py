@@ -8,7 +8,8 @@ recent work, what it expects a session to pay). A worker leaves when that wage s
 baseline hazard matching the pool's half-life (Difallah et al. 2018: 12-18 months). Hours
 respond too: a worker whose recent wage is far below its reservation wage logs on less
 (``workers.discouragement_*``) and recovers as work pays again; its belief about how often a look
-finds work fades back towards a newcomer's. New workers arrive by country pool share at a rate
+finds work fades back towards a newcomer's; a worker with no recent work occasionally looks at what the market pays and sets
+its beliefs from it (:func:`market_look`). New workers arrive by country pool share at a rate
 that responds to the platform's recent wage (:func:`arrivals_per_day`); where the platform
 gates entry (``platform.waitlist``, Prolific), they join a waitlist and are admitted at the rate
 demand supports (:func:`admissions`).
@@ -179,6 +180,39 @@ def admissions(model) -> int:
     return admitted
 
 
+def market_look(model) -> None:
+    """Workers with no recent work (nothing in their wage window: newcomers who have not yet
+    worked, workers who logged off) look, with daily probability
+    ``workers.market_look_prob_per_day``, at what the market pays (public statistics, forums,
+    an occasional look) and set their beliefs from it: the chance that a look finds a task
+    paying at least their reservation wage among ``candidates_seen`` groups of the open
+    assignments, and the mean pay per hour (posted, at the estimated time) of those tasks.
+    So a worker whose reservation wage is above a newcomer's belief works when some tasks pay
+    enough, instead of never looking."""
+    cfg, W, B = model.config, model.workers, model.batches
+    wc = cfg.workers
+    rows = model.pool.workers
+    if wc.market_look_prob_per_day <= 0 or rows.size == 0:
+        return
+    idle = W.win_minutes[rows] <= wc.min_window_minutes
+    looks = rows[idle & (model.rng_adapt.random(rows.size) < wc.market_look_prob_per_day)]
+    open_ = np.flatnonzero(B.in_use[: B.n] & (B.remaining[: B.n] > 0))
+    if looks.size == 0 or open_.size == 0:
+        return
+    rate = B.reward_micro[open_] / MICRO * 60.0 / np.maximum(B.est_minutes[open_], 1e-3)
+    order = np.argsort(rate)
+    rate, weight = rate[order], B.remaining[open_][order].astype(np.float64)
+    above_w = np.cumsum(weight[::-1])[::-1]  # assignments paying at least rate[k]
+    above_rw = np.cumsum((rate * weight)[::-1])[::-1]
+    k = np.searchsorted(rate, W.reservation_wage[looks], side="left")
+    has = k < rate.size
+    kk = np.minimum(k, rate.size - 1)
+    share = np.where(has, above_w[kk] / above_w[0], 0.0)
+    mean = np.where(has, above_rw[kk] / np.maximum(above_w[kk], 1e-12), 0.0)
+    W.belief_find[looks] = 1.0 - (1.0 - share) ** wc.candidates_seen
+    W.belief_found_wage[looks] = np.where(has, mean, W.belief_found_wage[looks])
+
+
 def entry_factor(cfg) -> float:
     """Arriving requesters relative to the churn rate: the share of a would-be requester's plan
     worth posting at the platform's commission over that at the reference fee
@@ -225,6 +259,7 @@ def daily(model) -> None:
         if leave.any():
             model.counters.worker_exits_wage += int(wage_exit.sum())
             model.remove_workers(present[leave], hour=model.hour + 1)
+    market_look(model)
     model.pool.refresh_workers()  # availability uses today's engagement
     n_new = int(rng.poisson(arrivals_per_day(model)))
     if cfg.platform.waitlist:  # would-be workers wait; the platform admits as demand supports
