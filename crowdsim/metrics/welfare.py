@@ -83,9 +83,9 @@ def welfare(model, wf, counters: dict) -> dict:
     """The ``welfare`` object of the summary, from the window's workers frame ``wf`` and the
     window's running counts ``counters``."""
     out = group_ledger(wf)
-    looks = (
-        float(np.sum(np.asarray(wf["hours_search"]))) * 60.0 / model.config.workers.search_minutes
-    )
+    minutes = model.config.workers.search_minutes  # per look; 0: looks cost no time
+    hours = float(np.sum(np.asarray(wf["hours_search"])))
+    looks = hours * 60.0 / minutes if minutes > 0 else 0.0
     out["worker_inclusive_value_per_look_usd"] = (
         out["worker_inclusive_value_usd"] / looks if looks else None
     )
