@@ -300,12 +300,23 @@ def tidy_summary(scenario: str, seed: int, summary: dict) -> list[dict]:
             )
 
     for key, value in summary.items():
-        if key in ("scenario", "seed", "by_country", "phase_seconds"):
+        if key in ("scenario", "seed", "by_country", "phase_seconds", "welfare"):
             continue
         add("all", key, value)
     for code, stats in (summary.get("by_country") or {}).items():
         for key, value in stats.items():
             add(code, key, value)
+    # the welfare ledger (metrics/welfare.py): welfare_<part>, by country and by quintile
+    welfare = summary.get("welfare") or {}
+    for key, value in welfare.items():
+        if not isinstance(value, dict):
+            add("all", f"welfare_{key}", value)
+    for code, parts in (welfare.get("by_country") or {}).items():
+        for key, value in parts.items():
+            add(code, f"welfare_{key}", value)
+    for q, parts in (welfare.get("by_productivity_quintile") or {}).items():
+        for key, value in parts.items():
+            add("all", f"welfare_{q}_{key}", value)
     return rows
 
 

@@ -813,6 +813,19 @@ def build_report(out: str | Path, plots: bool = True) -> dict[str, Path]:
             "population.n_workers does, e.g. foule_factory), so no total is scaled up."
         )
 
+    incidence = [m for m in C.INCIDENCE if m in set(stats["metric"])]
+    if incidence:
+        doc.h(2, "Who gains and who loses: the welfare ledger")
+        doc.p(
+            "Over the measured window, in USD for the simulated market: worker surplus (earnings "
+            "less the reservation wage of every working hour, unpaid ones included), requester "
+            "surplus (value of approved work less what was paid for it), platform revenue, their "
+            "total, the value of work requesters did not post because of the rules, and the "
+            "workers' inclusive value (docs/welfare.md). Difference from "
+            f"{scenario_title(baseline)}, seed by seed, with its 95% interval: the incidence."
+        )
+        doc.table(_metric_table(stats, order, incidence, diff=True))
+
     doc.h(2, "What moved underneath")
     doc.p("Volume of work, pay per paid hour, kinds of unpaid time, who left and payment timing.")
     doc.table(_metric_table(stats, order, C.DRIVERS[:6]))

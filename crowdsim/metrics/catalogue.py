@@ -361,7 +361,76 @@ _ENTRIES = [
     ),
 ]
 
+_WELFARE = "the welfare ledger over the measured window (docs/welfare.md)"
+_ENTRIES += [
+    Metric(
+        "welfare_worker_surplus_usd",
+        "Worker surplus",
+        "USD",
+        "earnings - reservation wage x all working hours, unpaid ones included",
+        _WELFARE,
+        "usd_cents",
+        "higher",
+    ),
+    Metric(
+        "welfare_requester_surplus_usd",
+        "Requester surplus",
+        "USD",
+        "value of approved work - rewards, fees and top-ups paid for it",
+        _WELFARE,
+        "usd_cents",
+        None,
+    ),
+    Metric(
+        "welfare_platform_revenue_usd",
+        "Platform revenue (accrued)",
+        "USD",
+        "requester and worker fees on the work done in the window",
+        _WELFARE,
+        "usd_cents",
+        None,
+    ),
+    Metric(
+        "welfare_total_surplus_usd",
+        "Total surplus",
+        "USD",
+        "worker + requester surplus + platform revenue",
+        _WELFARE,
+        "usd_cents",
+        None,
+    ),
+    Metric(
+        "welfare_demand_lost_value_usd",
+        "Value of work not posted",
+        "USD",
+        "value of the tasks requesters did not post because of what the rules made them cost",
+        _WELFARE,
+        "usd_cents",
+        None,
+    ),
+    Metric(
+        "welfare_worker_inclusive_value_usd",
+        "Workers' inclusive value",
+        "USD",
+        "logit log-sum of each look against taking no task, USD per hour at the reservation "
+        "wage, summed over looks",
+        _WELFARE,
+        "usd_cents",
+        "higher",
+    ),
+]
+
 CATALOGUE: dict[str, Metric] = {m.key: m for m in _ENTRIES}
+
+# Who gains and who loses (the report's incidence table)
+INCIDENCE = (
+    "welfare_worker_surplus_usd",
+    "welfare_requester_surplus_usd",
+    "welfare_platform_revenue_usd",
+    "welfare_total_surplus_usd",
+    "welfare_demand_lost_value_usd",
+    "welfare_worker_inclusive_value_usd",
+)
 
 # What a reader sees first, and what moved underneath (the report's executive summary)
 HEADLINE = (
