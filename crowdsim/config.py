@@ -425,6 +425,10 @@ class WorkerBehaviourConfig:
     belief_find_recovery_per_day: float = share(
         0.1, "assumption: daily share by which the belief about finding tasks returns to the newcomer's (a worker who logged off tries again)"
     )
+    market_look_prob_per_day: float = share(
+        0.1,
+        "assumption: daily probability that a worker with no recent work looks at what the market pays (public statistics, forums, an occasional look) and sets its beliefs from it, so no one is locked out by a newcomer's belief (market/adapt.py)",
+    )
     choice_pay_sensitivity: float = opt(
         0.15, ge=0, le=100,
         doc="pay coefficient of the logit task choice (log expected pay per hour): fitted so that the labour-supply elasticity facing one requester measured by crowdsim-validate's honeypot is about 0.1, as on MTurk (Dube, Jacobs, Naidu & Suri 2020): 0.131 [0.086, 0.173] with the defaults at 20,000 workers x 21 days (docs/calibration.md)",
@@ -547,22 +551,26 @@ class RequesterBehaviourConfig:
         "assumption: above 5%, as the 4% of requesters who ever reject more than 5% (Litman & Robinson 2020); with the other kinds it gives about 0.7% of tasks rejected (Hara et al. 2018)",
     )
     quality_strictness_sigma: float = opt(0.3, ge=0, le=5, doc="assumption")
-    fee_pass_through: float = share(
-        0.5, "assumption: half of a fee change is passed to workers through rewards"
-    )
-    demand_elasticity: float = opt(
-        1.0, ge=0, le=100, doc="assumption: posted volume falls 1% per 1% rise in cost per task"
-    )
     reference_fee: float = share(
         0.20, "fee level at which Hara et al. measured pay (2014-2017 mixes 10% and 20%)"
     )
     value_markup_median: float = opt(
-        11.0,
+        0.85,
         gt=0,
         le=1000,
-        doc="value of an hour of work over what the requester pays for it (reward + fee): (1 + e) / e for the labour-supply elasticity e ~ 0.1 facing one requester, as a static monopsonist sets pay ~ e / (1 + e) x value (Dube, Jacobs, Naidu & Suri 2020)",
+        doc="value of the median task of a requester's plan over what it costs at the reference terms (reward + fee at its pay): calibrated so that workers capture about 40-46% of the surplus of the work done at the status quo, as Stanton & Thomas (NBER w29477) measure on an online labour market (0.44, 0.45 on seeds 1-2 at 2,000 workers x 21 days); not the static monopsony markup (1 + e) / e ~ 11 for Dube et al.'s e ~ 0.1, which gives requesters ~94% of the surplus (see docs/welfare.md)",
     )
     value_markup_sigma: float = opt(0.4, ge=0, le=5, doc="assumption")
+    task_value_sigma: float = opt(
+        0.75,
+        ge=0,
+        le=5,
+        doc="assumption: lognormal dispersion of the value of the tasks in a requester's plan around its median task; sets how much volume falls as the cost per accepted task rises (in the sensitivity space)",
+    )
+    exit_plan_share: float = share(
+        0.2,
+        "assumption: a requester leaves when less than this share of its plan (relative to the reference terms) is worth its cost (in the sensitivity space)",
+    )
     split_batches_prob: float = share(
         0.8, "assumption: share of requesters who split batches to dodge a surcharge"
     )
@@ -573,20 +581,25 @@ class RequesterBehaviourConfig:
         le=14,
         doc="requesters' time zone: they post in its business hours (MTurk: US Eastern, assumption)",
     )
-    reprice_step: float = opt(
-        0.05,
+    screening_elasticity: float = opt(
+        3.0,
         ge=0,
-        le=1,
-        doc="assumption: +5% target pay after a batch expires mostly unfilled, -2.5% after one fills",
+        le=20,
+        doc="assumption: a requester whose pay per hour the rules raise by a factor r above its own (a floor) admits only the most productive share r ** -screening_elasticity of workers (by quintile of speed x skill, as a prescreen or quality tier would show): at a higher pay more workers want its tasks, so it can be choosy without losing fill, as firms facing random floors on oDesk hired more productive workers (Horton, AER 2025). 3 is chosen so that a binding $8 floor shifts work towards the top quintiles against the thinner market's levelling (at 1 it does not, 800 workers, seed 1); in the sensitivity space",
     )
-    reprice_max_factor: float = opt(
-        1.5, gt=0, le=100, doc="assumption: bounds of repricing around the initial target"
+    fill_learning_rate: float = share(
+        0.3,
+        "assumption: weight of an expired batch's filled share in its requester's belief about the supply it faces (0: never reprices)",
     )
-    reprice_unfilled_share: float = share(
-        0.5, "assumption: a batch expiring with more than this share unfilled raises target pay"
+    fill_target: float = share(
+        0.5,
+        "assumption: share of a batch a requester wants filled within its lifetime; it pays its norm while its batches fill at least that much",
     )
-    reprice_down_share: float = share(
-        0.5, "assumption: after a batch fills, target pay falls by this share of reprice_step"
+    supply_elasticity_belief: float = opt(
+        0.13,
+        gt=0,
+        le=100,
+        doc="elasticity of the labour supply a requester believes it faces, by which it raises pay to fill its batches: Dube, Jacobs, Naidu & Suri 2020 measure ~0.1 on MTurk; crowdsim's honeypot test measures 0.13-0.15 (docs/calibration.md)",
     )
     max_activity: float = opt(
         1e6, gt=0, doc="numerical cap on a starting requester's Pareto activity draw (the tail is"

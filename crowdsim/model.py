@@ -179,6 +179,9 @@ class CrowdWorkModel(mesa.Model):
         self.top_ups = TopUps() if cfg.platform.min_pay_mode == "median_top_up" else None
         # rules from the reform day on (validated with the config), and the measured windows
         self.reform_config = reformed_config(cfg) if cfg.sim.reform_day is not None else None
+        from crowdsim.metrics.summary import fee_rules
+
+        self.base_fees = fee_rules(cfg)  # the fee rules before a reform
         self.recorder = Recorder(self)
         self.windows = Windows(self)
         self.windows.at_hour(self)
@@ -302,6 +305,17 @@ class CrowdWorkModel(mesa.Model):
             # where the platform sets them (market/search.py); infinite without a cap
             "week_allowance": (f8, np.inf),
             "month_allowance": (f8, np.inf),
+            # the welfare ledger (metrics/welfare.py), on the accrual basis of the summary: for
+            # the worker's approved work (counted at submission, when its fate is drawn), its
+            # value to the requesters and what they pay for it (reward + requester fee); the
+            # worker's inclusive value of the choices it met (search.py), USD
+            "work_value_micro": (i8, 0),
+            "work_reward_micro": (i8, 0),
+            "work_cost_micro": (i8, 0),
+            "inclusive_value_usd": (f8, 0.0),
+            # productivity tier (quintile - 1 of speed x skill at the starting pool's cuts), as
+            # a requester's prescreen or quality tier shows it (market/post.py screening)
+            "tier": (np.int8, 0),
         }
         # what settling a submission changes for its worker, kept together (see ColumnStore):
         # 192 bytes a worker, three cache lines
@@ -335,7 +349,24 @@ class CrowdWorkModel(mesa.Model):
             else None
         )
         self.worker_agents: list[Worker] = []
-        self.add_workers(n0)
+        self.productivity_cuts = None  # cut at the starting pool, below
+        first = self.add_workers(n0)
+        # productivity quintiles cut at the starting pool's (metrics/welfare.py): the same cuts
+        # in every scenario of a seed
+        from crowdsim.metrics.welfare import productivity, relative_speed
+
+        W = self.workers
+        prod = productivity(relative_speed(W.speed[first], cfg.workers.speed_sigma), W.skill[first])
+        self.productivity_cuts = np.quantile(prod, [0.2, 0.4, 0.6, 0.8])
+        self._set_tiers(first)
+
+    def _set_tiers(self, idx: np.ndarray) -> None:
+        """Productivity tiers (quintile - 1) of workers ``idx`` (metrics/welfare.py)."""
+        from crowdsim.metrics.welfare import productivity, quintile, relative_speed
+
+        W = self.workers
+        speed = relative_speed(W.speed[idx], self.config.workers.speed_sigma)
+        W.tier[idx] = quintile(productivity(speed, W.skill[idx]), self.productivity_cuts) - 1
 
     def add_workers(self, k: int, joined_hour: int | None = None) -> np.ndarray:
         """Draw ``k`` new workers (country by pool share) and add them to the pool."""
@@ -370,6 +401,8 @@ class CrowdWorkModel(mesa.Model):
         with np.errstate(divide="ignore"):
             W.log_skill[idx] = np.log(W.skill[idx])
         W.speed[idx] = np.exp(wc.speed_sigma * rng.standard_normal(k) - wc.speed_sigma**2 / 2)
+        if self.productivity_cuts is not None:
+            self._set_tiers(idx)
         W.present[idx] = True
         W.joined_hour[idx] = self.hour if joined_hour is None else joined_hour
         search.new_worker_allowances(self, idx)  # a newcomer has the whole of each cap
@@ -438,6 +471,11 @@ class CrowdWorkModel(mesa.Model):
             "review_kind": (np.int8, 0),
             "rejection_kind": (np.int8, 0),
             "value_per_hour": (np.float64, 0.0),
+            # the welfare ledger: value of its approved work and what it pays for it (reward +
+            # fee, top-ups included), accrued at submission, micro-USD
+            "value_micro": (np.int64, 0),
+            "cost_micro": (np.int64, 0),
+            "fill_belief": (np.float64, 1.0),  # share of its batches it expects filled (post.expire)
             "splits": (np.bool_, False),
             "spent_micro": (np.int64, 0),
             "n_approved": (np.int64, 0),
@@ -493,7 +531,8 @@ class CrowdWorkModel(mesa.Model):
         js = np.array([rc.rejection_shares.get(x, 0.0) for x in REJECTION_KINDS], dtype=float)
         R.rejection_kind[idx] = rng.choice(3, size=k, p=js / js.sum())
         markup = rc.value_markup_median * np.exp(rc.value_markup_sigma * rng.standard_normal(k))
-        R.value_per_hour[idx] = pay * (1.0 + rc.reference_fee) * np.maximum(markup, 1.0)
+        # the value of the median task of its plan, per hour of (estimated) work (market/post.py)
+        R.value_per_hour[idx] = pay * (1.0 + rc.reference_fee) * markup
         R.splits[idx] = rng.random(k) < rc.split_batches_prob
         R.present[idx] = True
         R.joined_hour[idx] = self.hour
@@ -523,6 +562,8 @@ class CrowdWorkModel(mesa.Model):
                 "expires_hour": (np.int32, 0),
                 "max_per_worker": (i8, 1),
                 "covered_floor": (np.bool_, False),
+                "value_micro": (i8, 0),  # value of an approved assignment to its requester
+                "min_tier": (np.int8, 0),  # productivity quintile - 1 a worker needs (screening)
                 "hits": (i8, 1),
                 "assignments_per_hit": (i8, 1),
             },

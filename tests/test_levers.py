@@ -216,7 +216,7 @@ HARSH = dict(
     market__demand_ratio=3.0,
     requesters__rejection_shares={"honest": 0.6, "strict": 0.1, "opportunistic": 0.3},
     requesters__opportunistic_reject_good_prob=0.8,
-    requesters__reprice_step=0.0,
+    requesters__fill_learning_rate=0.0,
     # requesters of equal size, so that who posts the most work does not swamp who gets the work done
     requesters__activity_pareto_alpha=20.0,
     requesters__pay_volume_correlation=0.0,
@@ -383,8 +383,10 @@ def test_floor_on_estimated_duration_leaks_because_estimates_understate():
     assert covered.sum() > 20
     reward = b["reward_micro"] / MICRO
     assert (reward / (b["est_minutes"] / 60.0) >= 8.0 - 1e-9).all()
-    # requesters understate durations (requesters.duration_bias_median = 0.8): measured pay falls short
-    assert (reward[covered] / (b["true_minutes"][covered] / 60.0) < 8.0).mean() > 0.3
+    # requesters understate durations (requesters.duration_bias_median = 0.8): measured pay falls
+    # short (for a fifth or more of the covered batches: the requesters whose estimates fall
+    # shortest pay least per measured hour and post least of their plans under the floor)
+    assert (reward[covered] / (b["true_minutes"][covered] / 60.0) < 8.0).mean() > 0.2
 
 
 # ------------------------------------------------------------------------------------ access

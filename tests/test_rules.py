@@ -138,7 +138,7 @@ def _choices(listing, reservation, beta, n=4000, worker=1, lacks=ALL_ACCESS):
     # plain logit that looks every group up
     for j in range(min(n, 1500)):
         assert picks[j] == _plain_logit(s0, j, worker, reservation, lacks, listing, own, slots, stats, p)
-    return np.array([q for q, _ in picks]), np.array([v for _, v in picks])
+    return np.array([q for q, _, _ in picks]), np.array([v for _, v, _ in picks])
 
 
 def _plain_logit(s0, j, i, reservation, lacks, listing, own, slots, stats, params):
@@ -146,7 +146,7 @@ def _plain_logit(s0, j, i, reservation, lacks, listing, own, slots, stats, param
     beta, n_seen = params.choice_pay_sensitivity, params.candidates_seen
     base = j * choice_draws(n_seen)
     best_u = beta * math.log(max(reservation, 1e-9)) + gumbel(uniform_at(s0, base + 2 * n_seen + 1))
-    best = (-1, 0.0)
+    best = (-1, 0.0, best_u)
     for c in range(n_seen):
         q = listing_draw(uniform_at(s0, base + 2 * c + 1), listing)
         taste = gumbel(uniform_at(s0, base + 2 * c + 2))
@@ -156,8 +156,39 @@ def _plain_logit(s0, j, i, reservation, lacks, listing, own, slots, stats, param
         num, den = expected_pay(listing.rate[q], ok, delay, params.impatience_per_day)
         u = beta * math.log(max(num / den, 1e-9)) + taste
         if u > best_u:
-            best_u, best = u, (q, num / den)
+            best_u, best = u, (q, num / den, u)
     return best
+
+
+def test_inclusive_value_is_the_logit_log_sum():
+    """The realised best utility of a look, less the outside option and Euler's constant, has
+    the logit's log-sum as its mean: the worker's inclusive value, in USD at the reservation
+    wage (beta / reservation utils per dollar an hour)."""
+    from crowdsim.market.search import inclusive_value_usd
+
+    listing = _listing([8.0, 4.0], [0, 0])
+    beta, res, n = 2.0, 2.0, 20_000
+    own_ok, own_delay, slot_req, slot_ok, slot_delay, stats = _beliefs()
+    p = search_params(candidates_seen=2, choice_pay_sensitivity=beta)
+    s0 = seed_state(np.random.default_rng(5))[0]
+    outside = outside_utility(res, beta)
+    args = (outside, beta * np.log(8.0), 1.0)
+    own, slots = (own_ok, own_delay), (slot_req, slot_ok, slot_delay)
+    ivs = [
+        inclusive_value_usd(choose_task(s0, j, 1, *args, ALL_ACCESS, listing, own, slots, stats, p)[2], outside, res, beta)
+        for j in range(n)
+    ]  # fmt: skip
+    w0, w1, w_none = (8.0 / 2.4) ** beta, (4.0 / 2.4) ** beta, res**beta
+    log_sum = np.mean(
+        [
+            np.log((n0 * w0 + n1 * w1 + w_none) / w_none)
+            for n0, n1 in ((2, 0), (1, 1), (1, 1), (0, 2))
+        ]
+    )
+    assert np.mean(ivs) == pytest.approx(log_sum * res / beta, abs=4 * np.std(ivs) / np.sqrt(n))
+    assert inclusive_value_usd(outside + 0.5772156649015329, outside, res, beta) == pytest.approx(
+        0.0, abs=1e-12
+    )
 
 
 def test_choose_task_is_a_logit_over_expected_pay():

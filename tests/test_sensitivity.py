@@ -94,7 +94,10 @@ def test_tiny_crowdsim_run_gives_indices_with_intervals(tmp_path):
     assert morris["mu_star"].notna().all() and morris["mu_star_conf"].notna().all()
     samples = pd.read_parquet(tmp_path / "samples_sobol.parquet")
     assert len(samples) == 4 * (2 + 2)
-    assert (samples["platform_revenue_usd"] > 0).all()
+    # (the space fixes the floor on the estimate at its default $8: in a market of 4 requesters
+    # those whose work is worth less than the floor post little or nothing, and the work left
+    # may all be for one that has not reviewed it in the 2 measured days)
+    assert (samples["platform_revenue_usd"] >= 0).all() and (samples["platform_revenue_usd"] > 0).any()
     for name in (
         "sobol.csv",
         "sobol.parquet",
@@ -110,7 +113,11 @@ def test_tiny_crowdsim_run_gives_indices_with_intervals(tmp_path):
 
 POLICY_DECIDING = {
     "requesters.value_markup_median",
-    "requesters.demand_elasticity",
+    "requesters.task_value_sigma",
+    "requesters.exit_plan_share",
+    "requesters.screening_elasticity",
+    "requesters.supply_elasticity_belief",
+    "workers.market_look_prob_per_day",
     "workers.search_minutes",
     "workers.search_learning_rate",
     "workers.initial_belief_find",

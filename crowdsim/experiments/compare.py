@@ -303,7 +303,7 @@ def tidy_summary(scenario: str, seed: int, summary: dict) -> list[dict]:
             )
 
     for key, value in summary.items():
-        if key in ("scenario", "seed", "by_country", "phase_seconds"):
+        if key in ("scenario", "seed", "by_country", "phase_seconds", "welfare"):
             continue
         add("all", key, value)
     for code, stats in (summary.get("by_country") or {}).items():

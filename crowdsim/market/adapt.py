@@ -8,14 +8,16 @@ recent work, what it expects a session to pay). A worker leaves when that wage s
 baseline hazard matching the pool's half-life (Difallah et al. 2018: 12-18 months). Hours
 respond too: a worker whose recent wage is far below its reservation wage logs on less
 (``workers.discouragement_*``) and recovers as work pays again; its belief about how often a look
-finds work fades back towards a newcomer's. New workers arrive by country pool share at a rate
+finds work fades back towards a newcomer's; a worker with no recent work occasionally looks at what the market pays and sets
+its beliefs from it (:func:`market_look`). New workers arrive by country pool share at a rate
 that responds to the platform's recent wage (:func:`arrivals_per_day`); where the platform
 gates entry (``platform.waitlist``, Prolific), they join a waitlist and are admitted at the rate
 demand supports (:func:`admissions`).
 
 Requesters leave and arrive at ``requesters.monthly_churn`` (arrivals fewer when the platform's
-commission is above the reference fee, by the demand elasticity); requesters also leave when
-posting becomes unprofitable (see :mod:`crowdsim.market.post`).
+commission is above the reference fee: as many as find their plan worth posting,
+:func:`entry_factor`); requesters also leave when posting becomes unprofitable (see
+:mod:`crowdsim.market.post`).
 """
 
 from __future__ import annotations
@@ -178,6 +180,58 @@ def admissions(model) -> int:
     return admitted
 
 
+def market_look(model) -> None:
+    """Workers with no recent work (nothing in their wage window: newcomers who have not yet
+    worked, workers who logged off) look, with daily probability
+    ``workers.market_look_prob_per_day``, at what the market pays (public statistics, forums,
+    an occasional look) and set their beliefs from it: the chance that a look finds a task
+    paying at least their reservation wage among ``candidates_seen`` groups of the open
+    assignments, and the mean pay per hour (posted, at the estimated time) of those tasks.
+    So a worker whose reservation wage is above a newcomer's belief works when some tasks pay
+    enough, instead of never looking."""
+    cfg, W, B = model.config, model.workers, model.batches
+    wc = cfg.workers
+    rows = model.pool.workers
+    if wc.market_look_prob_per_day <= 0 or rows.size == 0:
+        return
+    idle = W.win_minutes[rows] <= wc.min_window_minutes
+    looks = rows[idle & (model.rng_adapt.random(rows.size) < wc.market_look_prob_per_day)]
+    open_ = np.flatnonzero(B.in_use[: B.n] & (B.remaining[: B.n] > 0))
+    if looks.size == 0 or open_.size == 0:
+        return
+    rate = B.reward_micro[open_] / MICRO * 60.0 / np.maximum(B.est_minutes[open_], 1e-3)
+    order = np.argsort(rate)
+    rate, weight = rate[order], B.remaining[open_][order].astype(np.float64)
+    above_w = np.cumsum(weight[::-1])[::-1]  # assignments paying at least rate[k]
+    above_rw = np.cumsum((rate * weight)[::-1])[::-1]
+    k = np.searchsorted(rate, W.reservation_wage[looks], side="left")
+    has = k < rate.size
+    kk = np.minimum(k, rate.size - 1)
+    share = np.where(has, above_w[kk] / above_w[0], 0.0)
+    mean = np.where(has, above_rw[kk] / np.maximum(above_w[kk], 1e-12), 0.0)
+    W.belief_find[looks] = 1.0 - (1.0 - share) ** wc.candidates_seen
+    W.belief_found_wage[looks] = np.where(has, mean, W.belief_found_wage[looks])
+
+
+def entry_factor(cfg) -> float:
+    """Arriving requesters relative to the churn rate: the share of a would-be requester's plan
+    worth posting at the platform's commission over that at the reference fee
+    (:func:`~crowdsim.market.post.plan_share`), zero for one who would leave at once (less than
+    ``requesters.exit_plan_share``), averaged over the lognormal value markups (Gauss-Hermite
+    nodes); 1 at the reference fee."""
+    from crowdsim.market.post import plan_share
+
+    rc = cfg.requesters
+    z, w = np.polynomial.hermite_e.hermegauss(21)
+    w = w / w.sum()
+    markup = rc.value_markup_median * np.exp(rc.value_markup_sigma * z)
+    ratio = (1.0 + cfg.platform.commission) / (1.0 + rc.reference_fee)
+    ref = plan_share(1.0 / markup, rc.task_value_sigma)
+    now = plan_share(ratio / markup, rc.task_value_sigma)
+    stays = now >= rc.exit_plan_share * ref  # would not leave at its first batch
+    return float(np.sum(w * stays * now / ref))
+
+
 def daily(model) -> None:
     """Phase 6 at the end of each simulated day."""
     cfg, rng, W = model.config, model.rng_adapt, model.workers
@@ -205,6 +259,7 @@ def daily(model) -> None:
         if leave.any():
             model.counters.worker_exits_wage += int(wage_exit.sum())
             model.remove_workers(present[leave], hour=model.hour + 1)
+    market_look(model)
     model.pool.refresh_workers()  # availability uses today's engagement
     n_new = int(rng.poisson(arrivals_per_day(model)))
     if cfg.platform.waitlist:  # would-be workers wait; the platform admits as demand supports
@@ -223,10 +278,8 @@ def daily(model) -> None:
         if out.size:
             model.remove_requesters(out, hour=model.hour + 1)
     # arrivals replace leavers at the churn rate, fewer when the platform charges more than the
-    # fee at which requesters' pay was measured (demand elasticity on the cost per task)
-    pc = cfg.platform
-    cost_factor = ((1.0 + rc.reference_fee) / (1.0 + pc.commission)) ** rc.demand_elasticity
-    n_new_r = int(rng.poisson(model.n_requesters_initial * daily_churn * cost_factor))
+    # fee at which requesters' pay was measured: as many as would find their plan worth posting
+    n_new_r = int(rng.poisson(model.n_requesters_initial * daily_churn * entry_factor(cfg)))
     if n_new_r:
         model.add_requesters(n_new_r)
         model.counters.requester_entries += n_new_r

@@ -4,9 +4,11 @@ How a requester prices a batch (all vectorised over the batches posted in an hou
 
 - duration: the task type's median duration x a lognormal draw (the *true* median time); the
   requester's *estimate* is that times its duration bias (requesters understate durations);
-- reward per assignment = target pay per hour x estimated minutes / 60, adjusted for the fee:
-  ``((1 + reference_fee) / (1 + fee)) ** fee_pass_through`` (part of a fee rise is passed to
-  workers as a lower reward, part is borne by the requester);
+- reward per assignment = the requester's pay per hour x estimated minutes / 60: its pay norm
+  (Hara et al.'s requester-level distribution), raised when its batches expire unfilled and
+  lowered when they fill (:func:`expire`: the supply it has learnt it faces); the fee is a cost
+  on top, so how much of a fee change reaches rewards is an outcome (through repricing and who
+  keeps posting), measured as ``fee_pass_through_measured`` by a reform of the fee rules;
 - a minimum-pay floor raises the reward to floor x duration, on the estimated or the measured
   (true median) duration, as the platform's rule says; under Prolific's rule
   (``median_top_up``) the estimate at posting, and a top-up when the batch closes if the
@@ -14,8 +16,18 @@ How a requester prices a batch (all vectorised over the batches posted in an hou
   (:mod:`crowdsim.policy.min_pay`);
 - paid by the hour (``platform.pay_basis``), the reward posted is the platform's hourly rate x
   the estimated time, a deposit settled to the time worked at submission;
-- volume responds to the cost per assignment relative to the reference cost with elasticity
-  ``demand_elasticity``; a requester whose cost per hour of work exceeds its value leaves;
+- volume from profit: each requester has a plan of tasks whose values are lognormal around its
+  median task's (``value_per_hour`` x estimated hours; ``requesters.value_markup_median`` x the
+  cost at the reference terms, dispersion ``requesters.task_value_sigma``); it posts the tasks
+  worth their cost per accepted task (reward + fee: rejected work is refunded), so volume is
+  :func:`plan_share` at the cost now over that at the reference terms (its pay at the reference
+  fee, no floor; the batch drawn); the value of an approved task is the mean over the tasks
+  posted (:func:`plan_value`); one left with less than ``requesters.exit_plan_share`` of its plan
+  leaves (counting at its initial pay: repricing does not make it leave);
+- screening: a requester whose pay per hour the rules raise by a factor r above its own admits
+  only the most productive share ``r ** -requesters.screening_elasticity`` of workers (by
+  quintile of speed x skill: a prescreen or quality tier), so a binding floor shifts work to
+  more productive workers (Horton, AER 2025); the search phase applies it with the other gates;
 - with a batch surcharge, requesters who split batches post HITs below the surcharge size
   (MTurk: fewer than 0.3% of HITs had 10+ assignments after the 2015 fee change).
 """
@@ -23,10 +35,32 @@ How a requester prices a batch (all vectorised over the batches posted in an hou
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import ndtr
 
 from crowdsim.config import TASK_TYPES
 from crowdsim.ledger import to_micro
 from crowdsim.policy.fees import requester_fee_per_assignment, requester_fee_rate
+
+
+def plan_share(cost_over_value, sigma: float) -> np.ndarray:
+    """Share of a requester's tasks worth their cost: the value of its tasks is lognormal
+    around the median task's (dispersion ``sigma``, ``requesters.task_value_sigma``), so the
+    share worth a cost ``cost_over_value`` x the median value is ``1 - Phi(ln(x) / sigma)``."""
+    x = np.asarray(cost_over_value, dtype=np.float64)
+    if sigma <= 0:
+        return (x <= 1.0).astype(np.float64)
+    with np.errstate(divide="ignore"):
+        return ndtr(-np.log(x) / sigma)
+
+
+def plan_value(cost_over_value, sigma: float) -> np.ndarray:
+    """The value of the tasks worth their cost, per task of the plan, over the median task's:
+    ``E[v / median; v >= cost] = exp(sigma^2 / 2) Phi((sigma^2 - ln x) / sigma)``."""
+    x = np.asarray(cost_over_value, dtype=np.float64)
+    if sigma <= 0:
+        return (x <= 1.0).astype(np.float64)
+    with np.errstate(divide="ignore"):
+        return np.exp(sigma**2 / 2) * ndtr((sigma**2 - np.log(x)) / sigma)
 
 
 def calibrate_batch_rate(model) -> float:
@@ -105,9 +139,9 @@ def post(model) -> None:
     split = (pc.batch_surcharge > 0) & R.splits[req] & (size0 > chunk) & ~one_per_hit
     eff_size = np.where(one_per_hit, 1, np.where(split, np.minimum(size0, chunk), size0))
     fee_rate = requester_fee_rate(pc, eff_size)
-    pass_through = ((1.0 + rc.reference_fee) / (1.0 + fee_rate)) ** rc.fee_pass_through
-    asked = R.target_pay[req] * est_minutes / 60.0  # before the fee's pass-through and any floor
-    reward = asked * pass_through
+    # the reward: the requester's pay per hour (its norm, learnt from its batches' fill, see
+    # expire) for the estimated time; the fee is the requester's cost on top
+    reward = R.target_pay[req] * est_minutes / 60.0
     if pc.pay_basis == "hourly":  # a deposit at the platform's rate for the estimated time,
         reward = pc.hourly_rate_usd * est_minutes / 60.0  # settled to the time worked (submit)
     covered = np.zeros(n, dtype=bool)
@@ -116,36 +150,51 @@ def post(model) -> None:
         floor = pc.min_pay_usd_per_hour * basis / 60.0
         covered = reward < floor
         reward = np.maximum(reward, floor)
-    # volume and exit respond to the cost the rules impose (before rounding to whole cents)
-    cost = reward * (1.0 + fee_rate)
+    # volume: the tasks of the requester's plan worth their cost per accepted task (rejected
+    # work is refunded, so an accepted task costs its reward and fee), against the plan drawn
+    # as size0 at the reference terms (its pay now, at the reference fee, with no floor)
+    value = R.value_per_hour[req] * est_minutes / 60.0  # the median task's value
     ref_cost = R.target_pay[req] * est_minutes / 60.0 * (1.0 + rc.reference_fee)
-    volume = (cost / ref_cost) ** (-rc.demand_elasticity)
+    cost = reward * (1.0 + fee_rate)
+    sigma = rc.task_value_sigma
+    ref_share = plan_share(ref_cost / value, sigma)
+    volume = plan_share(cost / value, sigma) / ref_share
     size = np.floor(size0 * volume + rng.random(n)).astype(np.int64)
     if pc.batch_surcharge_counts == "hit" and pc.pay_basis == "task":
-        # priced at the fee of the HIT really posted: a batch that volume brought below the
-        # surcharge size is not priced as if it paid it (its volume is kept)
+        # a batch that volume brought below the surcharge size pays the fee of the HIT really
+        # posted (its volume is kept)
         posted = np.where(one_per_hit, 1, np.where(split, np.minimum(size, chunk), size))
         refit = (requester_fee_rate(pc, posted) != fee_rate) & (size > 0)
         if refit.any():
-            new_rate = requester_fee_rate(pc, posted[refit])
-            reward[refit] = asked[refit] * ((1.0 + rc.reference_fee) / (1.0 + new_rate)) ** rc.fee_pass_through
-            if pc.min_pay_mode != "none" and pc.min_pay_usd_per_hour > 0:
-                covered[refit] = reward[refit] < floor[refit]
-                reward[refit] = np.maximum(reward[refit], floor[refit])
+            fee_rate = np.where(refit, requester_fee_rate(pc, posted), fee_rate)
+            cost = reward * (1.0 + fee_rate)
+    # screening: a requester paying more per hour than its own pay because of the rules
+    # admits only the most productive share of workers (by quintile), the harder the more
+    own_reward = R.target_pay[req] * est_minutes / 60.0
+    admitted = np.minimum(reward / own_reward, 1e6) ** -rc.screening_elasticity
+    min_tier = np.clip(np.floor(5.0 * (1.0 - admitted) + 1e-9), 0, 4).astype(np.int8)
     # whole increments (MTurk: cents), at least one increment
     per_usd = 1.0 / pc.reward_increment_usd  # exactly 100.0 for whole cents
     reward = np.maximum(np.ceil(reward * per_usd - 1e-9) / per_usd, pc.reward_increment_usd)
-    # a requester whose cost per (estimated) hour of work, at its initial target pay, exceeds its
-    # value leaves the platform (the platform's rules made it unprofitable; repricing does not)
+    # a requester left with less than requesters.exit_plan_share of its plan worth posting (at
+    # its initial pay, however it has repriced: the rules made it unprofitable) leaves
     cost_at_initial = (
         cost * np.maximum(R.initial_pay[req] / R.target_pay[req], 1.0)
         if pc.min_pay_mode == "none"
         else cost
     )
-    unprofitable = cost_at_initial / (est_minutes / 60.0) > R.value_per_hour[req]
+    unprofitable = plan_share(cost_at_initial / value, sigma) < rc.exit_plan_share * ref_share
     model.counters.batches_not_posted += int(
         unprofitable.sum() + ((size == 0) & ~unprofitable).sum()
     )
+    # the welfare ledger: the value of the tasks of the plan not posted because of what the
+    # rules made them cost (between the reference cost and the cost now; a leaver's whole plan)
+    plan = size0 / ref_share  # tasks in the requester's pipeline, worth or not at the reference
+    kept_value = plan_value(np.where(unprofitable, np.inf, cost / value), sigma)
+    lost = plan * value * np.maximum(plan_value(ref_cost / value, sigma) - kept_value, 0.0)
+    model.counters.value_not_posted_micro += int(to_micro(lost).sum())
+    # the value of an approved task of what is posted: the mean over the tasks worth their cost
+    unit_value = value * kept_value / np.maximum(plan_share(cost / value, sigma), 1e-300)
     if unprofitable.any():
         model.remove_requesters(np.unique(req[unprofitable]), hour=model.hour)
     keep = (~unprofitable) & (size > 0)
@@ -153,7 +202,8 @@ def post(model) -> None:
         return
     req, ttype, size = req[keep], ttype[keep], size[keep]
     split = split[keep] & (size > chunk)
-    reward, covered = reward[keep], covered[keep]
+    reward, covered, unit_value = reward[keep], covered[keep], unit_value[keep]
+    min_tier = min_tier[keep]
     true_minutes, est_minutes = true_minutes[keep], est_minutes[keep]
     # the fee follows the size of each HIT actually posted (a split batch posts HITs of <= chunk)
     one_per_hit = one_per_hit[keep]
@@ -170,18 +220,21 @@ def post(model) -> None:
     list_batches(
         model, requester=req, task_type=ttype, size=size, hits=hits, per_hit=per_hit,
         reward_micro=to_micro(reward), fee_micro=to_micro(fee), est_minutes=est_minutes,
-        true_minutes=true_minutes, covered=covered, gated=rng.random(k) < pc.qualification_share,
+        true_minutes=true_minutes, covered=covered, value_micro=to_micro(unit_value),
+        gated=rng.random(k) < pc.qualification_share,
         restricted=rng.random(k) < pc.restricted_share, expires=np.full(k, expires),
+        min_tier=min_tier,
     )  # fmt: skip
 
 
 def list_batches(
     model, *, requester, task_type, size, hits, per_hit, reward_micro, fee_micro, est_minutes,
-    true_minutes, covered, gated, restricted, expires,
+    true_minutes, covered, gated, restricted, expires, value_micro=None, min_tier=None,
 ) -> np.ndarray:  # fmt: skip
     """Put batches on the listing (one row per batch, arrays of equal length): their cost goes
     from requester funds into escrow and each is filed under the hour it expires. Returns the
-    batch rows."""
+    batch rows. ``value_micro``: the value of an approved assignment to its requester (by
+    default the median task's, its value per hour for the estimated time)."""
     B, R = model.batches, model.requesters
     k = size.size
     idx = B.allocate(k, reset=False)  # every column is set below (expires_hour by the calendar)
@@ -200,6 +253,10 @@ def list_batches(
     B.posted_hour[idx] = model.hour
     B.max_per_worker[idx] = model.type_max_per_worker[task_type]
     B.covered_floor[idx] = covered
+    if value_micro is None:
+        value_micro = to_micro(R.value_per_hour[requester] * est_minutes / 60.0)
+    B.value_micro[idx] = value_micro
+    B.min_tier[idx] = 0 if min_tier is None else min_tier
     deposit = size * (reward_micro + fee_micro)
     model.ledger.transfer("requester_funds", "escrow", int(deposit.sum()))
     np.add.at(R.spent_micro, requester, deposit)
@@ -207,6 +264,8 @@ def list_batches(
     model.counters.assignments_posted += int(size.sum())
     model.counters.assignment_minutes_posted += float((size * true_minutes).sum())
     model.counters.reward_posted_micro += int((size * reward_micro).sum())
+    model.counters.cost_posted_micro += int(deposit.sum())
+    model.counters.assignment_est_minutes_posted += float((size * est_minutes).sum())
     model.counters.batches_posted += int(k)
     model.due_batches.add(expires, idx)
     return idx
@@ -224,8 +283,41 @@ def withdraw(model, rows: np.ndarray) -> int:
     return int(rem.sum())
 
 
+def reprice(model, requester: np.ndarray, filled: np.ndarray) -> None:
+    """Requesters learn the supply they face from their expired batches (``filled``: the share
+    of each batch done) and set their pay per hour from it.
+
+    Each keeps a belief about the share of a batch that fills at its pay, updated at
+    ``requesters.fill_learning_rate`` towards each batch's (their mean, for several at once).
+    While that belief is at least ``requesters.fill_target`` it pays its norm (its initial pay:
+    requesters do not cut pay to the monopsony level when batches fill, the reading of Dube et
+    al. 2020 that fits Hara et al.'s pay distribution); below it, it pays what its belief about
+    the supply elasticity (``requesters.supply_elasticity_belief``) says fills the target,
+    ``norm x (target / belief) ** (1 / elasticity)``, but never more per hour than the mean
+    value of the tasks it posts, net of the fee (a batch's expected profit stays positive)."""
+    rc = model.config.requesters
+    if rc.fill_learning_rate <= 0 or requester.size == 0:
+        return
+    R = model.requesters
+    r, inv = np.unique(requester, return_inverse=True)
+    mean_fill = np.bincount(inv, weights=filled) / np.bincount(inv)
+    belief = R.fill_belief[r] + rc.fill_learning_rate * (mean_fill - R.fill_belief[r])
+    R.fill_belief[r] = belief
+    norm = R.initial_pay[r]
+    raise_factor = np.maximum(rc.fill_target / np.maximum(belief, 1e-3), 1.0) ** (
+        1.0 / rc.supply_elasticity_belief
+    )
+    x = norm * (1.0 + rc.reference_fee) / R.value_per_hour[r]  # its cost over value at its norm
+    mean_value = R.value_per_hour[r] * plan_value(x, rc.task_value_sigma) / np.maximum(
+        plan_share(x, rc.task_value_sigma), 1e-300
+    )
+    cap = np.maximum(mean_value / (1.0 + model.config.platform.commission), norm)
+    R.target_pay[r] = np.minimum(norm * raise_factor, cap)
+
+
 def expire(model) -> None:
-    """Refund the unfilled assignments of batches whose lifetime ends this hour; requesters reprice."""
+    """Refund the unfilled assignments of batches whose lifetime ends this hour; requesters
+    reprice (:func:`reprice`)."""
     B, R = model.batches, model.requesters
     due = model.due_batches.pop(model.hour)
     if due.size == 0:
@@ -235,27 +327,7 @@ def expire(model) -> None:
     model.ledger.transfer("escrow", "refunded", int(refund.sum()))
     np.subtract.at(R.spent_micro, B.requester[due], refund)
     model.counters.assignments_expired += int(rem.sum())
-    # repricing: a batch that expired mostly unfilled (more than `reprice_unfilled_share` left)
-    # raises the requester's target pay by a step, a batch that filled lowers it by
-    # `reprice_down_share` of a step, within [initial / max_factor, initial x max_factor]
-    rc = model.config.requesters
-    slow = rem > rc.reprice_unfilled_share * B.size[due]
-    filled = rem == 0
-    if slow.any():
-        r = np.unique(B.requester[due][slow])
-        cap = np.minimum(
-            R.initial_pay[r] * rc.reprice_max_factor,
-            R.value_per_hour[r] / (1.0 + model.config.platform.commission),
-        )
-        R.target_pay[r] = np.maximum(
-            np.minimum(R.target_pay[r] * (1.0 + rc.reprice_step), cap),
-            R.target_pay[r] * 0 + np.minimum(R.target_pay[r], cap),
-        )
-    if filled.any():
-        r = np.unique(B.requester[due][filled])
-        R.target_pay[r] = np.maximum(
-            R.target_pay[r] / (1.0 + rc.reprice_step * rc.reprice_down_share), R.initial_pay[r] / rc.reprice_max_factor
-        )
+    reprice(model, B.requester[due], 1.0 - rem / np.maximum(B.size[due], 1))
     if model.top_ups is not None:
         model.top_ups.close_batches(model, due)
     B.remaining[due] = 0

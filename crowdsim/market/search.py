@@ -110,7 +110,7 @@ class ListingColumns(NamedTuple):
     start: np.ndarray
     count: np.ndarray
     remaining: np.ndarray  # open assignments (updated by the rounds)
-    needs: np.ndarray  # bit 1 = gated, bit 2 = country-restricted
+    needs: np.ndarray  # bit 1 = gated, bit 2 = country-restricted, 2 << t = tier >= t
     rate: np.ndarray  # USD per hour at the posted time estimate
     est_minutes: np.ndarray
     true_minutes: np.ndarray
@@ -164,7 +164,7 @@ class Listing:
             start=self.start,
             count=self.count,
             remaining=B.remaining[rows],
-            needs=(B.gated[rows] + 2 * B.restricted[rows]).astype(np.int8),
+            needs=needs_flags(B.gated[rows], B.restricted[rows], B.min_tier[rows]),
             rate=B.reward_micro[rows] / MICRO * 60.0 / np.maximum(B.est_minutes[rows], 1e-3),
             est_minutes=B.est_minutes[rows],
             true_minutes=B.true_minutes[rows],
@@ -188,6 +188,22 @@ def listing_draw(u, listing):
     return listing.start[k] + min(int(v * listing.count[k]), listing.count[k] - 1)
 
 
+def needs_flags(gated, restricted, min_tier) -> np.ndarray:
+    """A listed group's gates as bit flags: 1 the approval-rate qualification, 2 the country
+    restriction, ``2 << t`` a productivity tier of at least ``t`` (1-4, screening)."""
+    tier_bit = np.where(min_tier > 0, np.left_shift(2, np.maximum(min_tier, 1)), 0)
+    return (gated + 2 * restricted + tier_bit).astype(np.int8)
+
+
+def access_flags(qualified, allowed, tier) -> np.ndarray:
+    """An online worker's access as bit flags matching :func:`needs_flags`: it passes the tier
+    gate ``t`` when its tier is at least ``t``."""
+    bits = qualified + 2 * allowed.astype(np.int64)
+    for t in range(1, 5):
+        bits = bits + (tier >= t) * (2 << t)
+    return bits.astype(np.int8)
+
+
 # ---------------------------------------------------------------------------- the rules
 class OnlineWorkers(NamedTuple):
     """Per online worker this hour (index i): row, minutes left, fee rate and access flags."""
@@ -195,7 +211,7 @@ class OnlineWorkers(NamedTuple):
     rows: np.ndarray
     minutes_left: np.ndarray  # updated by the rounds
     worker_fee: np.ndarray
-    access: np.ndarray  # bit 1 = passes the qualification gate, bit 2 = country allowed
+    access: np.ndarray  # bit 1 = qualification, bit 2 = country allowed, 2 << t = tier >= t
 
 
 class WorkerColumns(NamedTuple):
@@ -219,6 +235,7 @@ class WorkerColumns(NamedTuple):
     belief_found_wage: np.ndarray  # belief: expected pay per hour of a task found, USD
     week_allowance: np.ndarray  # minutes the worker may still work this week (inf: no cap)
     month_allowance: np.ndarray  # reward (micro-USD) it may still earn this month (inf: no cap)
+    inclusive_value: np.ndarray  # summed over its looks, USD (see inclusive_value_usd)
 
 
 class RequesterStats(NamedTuple):
@@ -324,7 +341,9 @@ def choose_task(
     s0, j, i, outside, beta_log_upper, pay_factor, lacks, listing, own, slots, stats, params
 ):  # fmt: skip
     """The listing position online worker ``i`` (``j``-th searcher of the round) takes, or -1,
-    and the expected pay per hour of that task (USD).
+    the expected pay per hour of that task (USD) and the utility of the best option (taste
+    included: its expectation is the logit's log-sum plus Euler's constant, the worker's
+    inclusive value of the look).
 
     A discrete choice with frictions (a logit): the worker sees ``candidates_seen`` draws of the
     listing and values each open group it may take by ``choice_pay_sensitivity x ln(expected pay
@@ -366,7 +385,21 @@ def choose_task(
             best_p = p
             best_value = value
             floor_u = beaten_below(best_u, beta_log_upper)
-    return best_p, best_value
+    return best_p, best_value, best_u
+
+
+EULER_GAMMA = 0.5772156649015329  # the mean of a standard Gumbel draw
+
+
+@njit(cache=True, inline="always")
+def inclusive_value_usd(best_u, outside, reservation, beta):
+    """A look's realised gain over taking no task, ``best_u - outside - Euler's constant`` (its
+    expectation is the logit's log-sum ``ln(1 + sum exp(v_j - outside))``, the inclusive value),
+    in USD per hour: linearised at the reservation wage, where a utility of ``beta x ln(pay)``
+    gains ``beta / reservation`` per dollar an hour."""
+    if beta <= 0.0:
+        return 0.0
+    return (best_u - outside - EULER_GAMMA) * reservation / beta
 
 
 @njit(cache=True, inline="always")
@@ -457,6 +490,7 @@ def search_rounds(st, online, workers, listing, stats, params, out, active_out):
     m_logged_off = workers.m_logged_off
     belief_find, found_wage = workers.belief_find, workers.belief_found_wage
     week_allowance, month_allowance = workers.week_allowance, workers.month_allowance
+    inclusive = workers.inclusive_value
     remaining = listing.remaining
     out_worker, out_batch, out_k, out_min = out.worker, out.batch, out.k_done, out.minutes
     n_on = on.size
@@ -464,6 +498,7 @@ def search_rounds(st, online, workers, listing, stats, params, out, active_out):
     searching = np.empty(n_on, np.int64)
     choice = np.empty(n_on, np.int64)
     choice_value = np.empty(n_on, np.float64)
+    choice_iv = np.empty(n_on, np.float64)
     active = np.zeros(n_on, np.bool_)
     acc_i = np.empty(n_on, np.int64)
     acc_p = np.empty(n_on, np.int64)
@@ -490,6 +525,7 @@ def search_rounds(st, online, workers, listing, stats, params, out, active_out):
     c_found = np.empty(n_on)
     c_week = np.empty(n_on)  # minutes left of the weekly cap
     c_month = np.empty(n_on)  # reward left of the monthly cap, micro-USD
+    c_iv = np.zeros(n_on)  # inclusive value of this hour's looks, USD (see inclusive_value_usd)
     c_slot_req = np.empty((n_on, k_slots), workers.slot_req.dtype)
     c_slot_ok = np.empty((n_on, k_slots), workers.slot_ok.dtype)
     c_slot_delay = np.empty((n_on, k_slots), workers.slot_delay.dtype)
@@ -549,12 +585,15 @@ def search_rounds(st, online, workers, listing, stats, params, out, active_out):
                 ratio = 1.0 if params.hourly_pay else c_ratio[i]  # paid by the hour: any length pays the rate
                 pay_factor = (1.0 - online.worker_fee[i]) / ratio
                 beta_log_upper = beta * math.log(max(max_rate * pay_factor, 1e-9))
-                choice[j], choice_value[j] = choose_task(
+                choice[j], choice_value[j], best_u = choose_task(
                     s0, j, i, c_outside[i], beta_log_upper, pay_factor, ~online.access[i],
                     listing, own, slots, stats, params,
                 )  # fmt: skip
+                choice_iv[j] = inclusive_value_usd(best_u, c_outside[i], c_res[i], beta)
             st[0] += np.uint64(n_s * choice_draws(params.candidates_seen)) * GOLDEN
-        else:
+            for j in range(n_s):
+                c_iv[searching[j]] += choice_iv[j]
+        else:  # nothing listed: no option beyond logging off, an inclusive value of 0
             for j in range(n_s):
                 choice[j] = -1
         n_acc = 0
@@ -657,6 +696,7 @@ def search_rounds(st, online, workers, listing, stats, params, out, active_out):
         found_wage[w] = c_found[i]
         week_allowance[w] = c_week[i]
         month_allowance[w] = c_month[i]
+        inclusive[w] += c_iv[i]
         active_out[i] = active[i]
         n_active += active[i]
     return SearchTotals(n_out, submitted, returned, n_active)
@@ -750,7 +790,7 @@ def search_and_work(model) -> HourStats:
         a_n >= pc.qualification_min_approved
     )
     allowed = model.restricted_allowed[W.country[on]] if pc.restricted_share > 0 else True
-    access = (qualified + 2 * np.broadcast_to(allowed, on.shape)).astype(np.int8)  # bit flags
+    access = access_flags(qualified, np.broadcast_to(allowed, on.shape), W.tier[on])
     active = np.empty(n_on, dtype=np.bool_)
     cap = n_on * wc.max_searches_per_hour
     out = Submissions(
@@ -773,6 +813,7 @@ def search_and_work(model) -> HourStats:
             m_idle=W.m_idle_online, m_logged_off=W.m_logged_off, spill=W.spill,
             belief_find=W.belief_find, belief_found_wage=W.belief_found_wage,
             week_allowance=W.week_allowance, month_allowance=W.month_allowance,
+            inclusive_value=W.inclusive_value_usd,
         ),
         listing=columns,
         stats=RequesterStats(

@@ -75,6 +75,13 @@ class Counters:
     batches_topped_up: int = 0
     workers_admitted: int = 0  # from the waitlist (platform.waitlist)
     assignment_minutes_posted: float = 0.0  # true median minutes x assignments posted
+    # the welfare ledger (metrics/welfare.py), accrued at submission for approved work
+    value_approved_micro: int = 0  # value of approved work to its requesters
+    reward_approved_micro: int = 0  # gross rewards for it (top-ups included)
+    cost_approved_micro: int = 0  # rewards + requester fees for it
+    value_not_posted_micro: int = 0  # value of assignments requesters chose not to post
+    assignment_est_minutes_posted: float = 0.0  # requesters' estimated minutes x assignments
+    cost_posted_micro: int = 0  # reward + requester fee of the assignments posted
 
     def __getitem__(self, name: str):
         """Read a count by name (``model.counters["batches_split"]``), for notebooks."""

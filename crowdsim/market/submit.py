@@ -60,6 +60,9 @@ class SubmitWorkers(NamedTuple):
     m_pending: np.ndarray
     pending_value: np.ndarray
     n_submitted: np.ndarray
+    work_value: np.ndarray  # welfare ledger: value of the worker's approved work, micro-USD
+    work_reward: np.ndarray  # ... gross rewards for it
+    work_cost: np.ndarray  # ... rewards + requester fees for it
 
 
 class SubmitRequesters(NamedTuple):
@@ -68,12 +71,15 @@ class SubmitRequesters(NamedTuple):
     review_kind: np.ndarray
     n_submitted: np.ndarray
     spent: np.ndarray
+    value: np.ndarray  # welfare ledger: value of approved work, micro-USD
+    cost: np.ndarray  # ... rewards + fees for it
 
 
 class BatchTerms(NamedTuple):
     requester: np.ndarray
     reward_micro: np.ndarray
     fee_micro: np.ndarray
+    value_micro: np.ndarray  # value of an approved assignment to the requester
 
 
 class SubmitTotals(NamedTuple):
@@ -82,6 +88,9 @@ class SubmitTotals(NamedTuple):
     never_paid_micro: int  # of which will never be paid (abandoned)
     escrow_in_micro: int  # paid by the hour: deposited beyond the posted terms (work ran long)
     escrow_out_micro: int  # ... and refunded (work ran short)
+    approved_value_micro: int  # value of the work that will be approved (and paid)
+    approved_reward_micro: int  # its rewards
+    approved_cost_micro: int  # its rewards + requester fees
 
 
 @njit(cache=True, inline="always")
@@ -183,6 +192,9 @@ def file_records(rows, work, due_hour, never, table, workers, requesters, batche
     value_never = 0
     escrow_in = 0
     escrow_out = 0
+    ok_value = 0
+    ok_reward = 0
+    ok_cost = 0
     for j in range(rows.size):
         calendar_file(calendar, rows[j], due_hour[j])
         w = work.worker[j]
@@ -204,7 +216,24 @@ def file_records(rows, work, due_hour, never, table, workers, requesters, batche
         value_total += value
         if never[j]:
             value_never += value
-    return SubmitTotals(n_assign, value_total, value_never, escrow_in, escrow_out)
+        # the welfare ledger: the work that will be approved and paid (overturned on appeal
+        # included), as the summary's accrual basis counts it
+        n_ok = table[rows[j]]["n_approve"] + table[rows[j]]["n_overturn"]
+        r = batches.requester[b]
+        v = n_ok * batches.value_micro[b]
+        pay = n_ok * reward
+        cost = pay + n_ok * table[rows[j]]["fee_micro"]
+        workers.work_value[w] += v
+        workers.work_reward[w] += pay
+        workers.work_cost[w] += cost
+        requesters.value[r] += v
+        requesters.cost[r] += cost
+        ok_value += v
+        ok_reward += pay
+        ok_cost += cost
+    return SubmitTotals(
+        n_assign, value_total, value_never, escrow_in, escrow_out, ok_value, ok_reward, ok_cost
+    )
 
 
 def review_params(cfg) -> ReviewParams:
@@ -240,12 +269,18 @@ def file_submissions(model, work: Submissions) -> SubmitTotals | None:
     workers = SubmitWorkers(
         log_skill=W.log_skill, m_pending=W.m_pending, pending_value=W.pending_value_micro,
         n_submitted=W.n_submitted,
+        work_value=W.work_value_micro,
+        work_reward=W.work_reward_micro,
+        work_cost=W.work_cost_micro,
     )
     requesters = SubmitRequesters(
         strictness=R.strictness, rejection_kind=R.rejection_kind, review_kind=R.review_kind,
-        n_submitted=R.n_submitted, spent=R.spent_micro,
-    )
-    batches = BatchTerms(requester=B.requester, reward_micro=B.reward_micro, fee_micro=B.fee_micro)
+        n_submitted=R.n_submitted, spent=R.spent_micro, value=R.value_micro, cost=R.cost_micro,
+    )  # fmt: skip
+    batches = BatchTerms(
+        requester=B.requester, reward_micro=B.reward_micro, fee_micro=B.fee_micro,
+        value_micro=B.value_micro,
+    )  # fmt: skip
     due_hour = np.empty(n, dtype=np.int64)
     never = np.empty(n, dtype=np.bool_)
     write_records(
@@ -266,4 +301,7 @@ def file_submissions(model, work: Submissions) -> SubmitTotals | None:
     c.assignments_submitted += int(totals.assignments)
     c.value_submitted_micro += int(totals.value_micro)
     c.value_never_paid_micro += int(totals.never_paid_micro)
+    c.value_approved_micro += int(totals.approved_value_micro)
+    c.reward_approved_micro += int(totals.approved_reward_micro)
+    c.cost_approved_micro += int(totals.approved_cost_micro)
     return totals

@@ -108,6 +108,10 @@ def worker_totals(model, acc: Accrued | None = None) -> dict[str, np.ndarray]:
         "tasks_approved": W.n_approved[:n],
         "tasks_rejected": W.n_rejected[:n],
         "tasks_returned": W.n_returned[:n],
+        "work_value_usd": W.work_value_micro[:n] / MICRO,
+        "work_reward_usd": W.work_reward_micro[:n] / MICRO,
+        "work_cost_usd": W.work_cost_micro[:n] / MICRO,
+        "inclusive_value_usd": W.inclusive_value_usd[:n].copy(),
         "local_min_wage_usd": model.countries.min_wage_usd[W.country[:n]],
         "left_hour": np.where(W.left_hour[:n] >= 0, W.left_hour[:n], -1),
     }
@@ -148,6 +152,10 @@ def workers_frame(model, totals: dict[str, np.ndarray] | None = None) -> pd.Data
     n = W.n
     t = worker_totals(model) if totals is None else totals
     codes = np.array(model.countries.codes)
+    from crowdsim.metrics.welfare import productivity, quintile, relative_speed
+
+    speed = relative_speed(W.speed[:n], model.config.workers.speed_sigma)
+    prod = productivity(speed, W.skill[:n])
     unpaid = t["hours_search"] + t["hours_returned"] + t["hours_rejected"] + t["hours_never_paid"]
     wages = worker_wages(t, resolved=t["hours_paid"] + unpaid)
     cols = {
@@ -157,11 +165,15 @@ def workers_frame(model, totals: dict[str, np.ndarray] | None = None) -> pd.Data
         "reservation_wage": W.reservation_wage[:n],
         "weekly_hours_target": W.weekly_hours[:n],
         "skill": W.skill[:n],
+        "speed": speed,
+        "productivity": prod,
+        "productivity_quintile": quintile(prod, model.productivity_cuts),
     }
     for k in (
         "hours_paid", "hours_search", "hours_returned", "hours_rejected", "hours_never_paid",
         "hours_pending", "hours_idle_online", "hours_logged_off", "hours_online", "earnings_usd",
-        "earnings_accrued_usd", "fees_paid_usd", "pending_value_usd",
+        "earnings_accrued_usd", "fees_paid_usd", "pending_value_usd", "work_value_usd",
+        "work_reward_usd", "work_cost_usd", "inclusive_value_usd",
     ):  # fmt: skip
         cols[k] = t[k]
     cols |= {
@@ -182,12 +194,16 @@ def workers_frame(model, totals: dict[str, np.ndarray] | None = None) -> pd.Data
 
 
 def requesters_frame(model) -> pd.DataFrame:
+    """One row per requester who was ever on the platform: who it is, what it posted and spent
+    over the run, the value of its approved work and what it paid for it (the welfare ledger,
+    accrued at submission), and the same over the measured window (``*_window_usd``) where the
+    run has a warm-up."""
     from crowdsim.agents import REJECTION_KINDS, REVIEW_KINDS
     from crowdsim.config import TASK_TYPES
 
     R = model.requesters
     n = R.n
-    return pd.DataFrame(
+    df = pd.DataFrame(
         {
             "requester": np.arange(n),
             "task_type": np.array(TASK_TYPES)[R.task_type[:n]],
@@ -203,8 +219,26 @@ def requesters_frame(model) -> pd.DataFrame:
             "assignments_rejected_unjustified": R.n_unjust[:n],
             "joined_hour": R.joined_hour[:n],
             "left_hour": R.left_hour[:n],
+            "value_per_hour_usd": R.value_per_hour[:n],
+            "value_of_approved_work_usd": R.value_micro[:n] / MICRO,
+            "cost_of_approved_work_usd": R.cost_micro[:n] / MICRO,
         }
     )
+    base = model.windows.base
+    if base is not None:
+
+        def since(col, start):
+            before = np.zeros(n, dtype=np.int64)
+            before[: start.size] = start
+            return (col[:n] - before) / MICRO
+
+        df["spent_window_usd"] = since(R.spent_micro, base.requester_spent_micro)
+        df["value_of_approved_work_window_usd"] = since(R.value_micro, base.requester_value_micro)
+        df["cost_of_approved_work_window_usd"] = since(R.cost_micro, base.requester_cost_micro)
+        df["surplus_window_usd"] = (
+            df["value_of_approved_work_window_usd"] - df["cost_of_approved_work_window_usd"]
+        )
+    return df
 
 
 def timeseries_frame(model) -> pd.DataFrame:
@@ -314,6 +348,9 @@ def summarize(
     s["tasks_submitted"] = int(c["assignments_submitted"])
     s["tasks_approved"] = int(c["assignments_approved"])
     s["batches_posted"] = int(c["batches_posted"])
+    from crowdsim.metrics.windows import posted_pay
+
+    s |= posted_pay(c)
     s["batches_split"] = int(c["batches_split"])
     s["requester_cost_per_approved_task_usd"] = (
         (led["ledger_requester_spent_usd"] - led["ledger_escrow_usd"]) / c["assignments_approved"]
@@ -339,6 +376,9 @@ def summarize(
     if pc.waitlist or c["workers_admitted"]:
         s["workers_admitted"] = int(c["workers_admitted"])
         s["workers_waiting_end"] = int(model.waitlist)
+    from crowdsim.metrics.welfare import welfare
+
+    s["welfare"] = welfare(model, wf, c)
     s |= _windows_summary(model)
     s["by_country"] = {
         code: _wage_stats(measured[measured["country"] == code])
@@ -367,7 +407,20 @@ def _windows_summary(model) -> dict:
         out["reform_day"] = sim.reform_day
         out["before_reform"] = win.measured.get("before_reform")
         out["after_reform"] = win.measured.get("after_reform")
+        from crowdsim.metrics.windows import fee_pass_through
+
+        before, after = out["before_reform"], out["after_reform"]
+        if before and after and model.base_fees != fee_rules(model.config):
+            # an outcome of requesters' choices, not an input (market/post.py)
+            out["fee_pass_through_measured"] = fee_pass_through(before, after)
     return out
+
+
+def fee_rules(cfg) -> tuple:
+    """The platform's requester fee rules (a reform that changes them measures the fee's
+    pass-through to rewards)."""
+    pc = cfg.platform
+    return (pc.commission, pc.commission_min_usd, pc.batch_surcharge, pc.batch_surcharge_min_assignments)
 
 
 def _weekly_cv(model, start_hour: int = 0) -> float | None:

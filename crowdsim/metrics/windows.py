@@ -28,7 +28,8 @@ ADDITIVE = (
     "hours_paid", "hours_search", "hours_returned", "hours_rejected", "hours_never_paid",
     "hours_idle_online", "hours_logged_off", "hours_online", "earnings_usd",
     "earnings_accrued_usd", "fees_paid_usd", "tasks_submitted", "tasks_approved",
-    "tasks_rejected", "tasks_returned",
+    "tasks_rejected", "tasks_returned", "work_value_usd", "work_reward_usd", "work_cost_usd",
+    "inclusive_value_usd",
 )  # fmt: skip
 RESOLVED = ("hours_paid", "hours_search", "hours_returned", "hours_rejected", "hours_never_paid")
 # the metrics of the convergence diagnostic
@@ -39,6 +40,7 @@ HEADLINE = (
     "active_workers_mean", "present_workers_mean", "requesters_active_mean",
     "present_requesters_mean", "tasks_posted", "tasks_approved", "batches_posted",
     "batches_split", "hits_posted", "hits_10plus_share", "reward_mean_usd",
+    "reward_per_hour_posted_usd", "cost_per_hour_posted_usd",
     "worker_earnings_usd", "platform_revenue_usd", "requester_exits", "requester_entries",
     "worker_exits", "worker_entries",
 )  # fmt: skip
@@ -51,6 +53,8 @@ class Snapshot:
     hour: int
     workers: dict[str, np.ndarray]  # ADDITIVE columns, one value per worker row
     requester_spent_micro: np.ndarray
+    requester_value_micro: np.ndarray  # the welfare ledger's value of approved work
+    requester_cost_micro: np.ndarray  # ... and what was paid for it
     counters: dict[str, float]
     ledger: dict[str, float]
     pending: dict[str, int]  # approvals, rejections, unjustified ones still to come
@@ -64,6 +68,8 @@ class Snapshot:
             hour=model.hour,
             workers={k: np.array(totals[k], copy=True) for k in ADDITIVE},
             requester_spent_micro=R.spent_micro[: R.n].copy(),
+            requester_value_micro=R.value_micro[: R.n].copy(),
+            requester_cost_micro=R.cost_micro[: R.n].copy(),
             counters=asdict(model.counters),
             ledger=model.ledger.totals_usd(),
             pending=dict(acc.pending),
@@ -168,9 +174,37 @@ def window_metrics(model, start: Snapshot, end: Snapshot, totals: dict[str, np.n
     out["reward_mean_usd"] = (
         c["reward_posted_micro"] / MICRO / c["assignments_posted"] if c["assignments_posted"] else None
     )
+    out |= posted_pay(c)
     out["worker_earnings_usd"] = led["ledger_worker_paid_usd"]
     out["platform_revenue_usd"] = led["ledger_platform_fees_usd"]
     return out
+
+
+def posted_pay(c: dict) -> dict:
+    """Reward and requester cost (reward + fee) per hour of the work posted, at the requesters'
+    own estimates of its time, weighted by assignments (from the running counts ``c``)."""
+    hours = c["assignment_est_minutes_posted"] / 60.0
+    return {
+        "reward_per_hour_posted_usd": c["reward_posted_micro"] / MICRO / hours if hours else None,
+        "cost_per_hour_posted_usd": c["cost_posted_micro"] / MICRO / hours if hours else None,
+    }
+
+
+def fee_pass_through(before: dict, after: dict):
+    """The share of a change of the requester fee passed to workers through rewards, from the
+    reward and cost per hour posted before and after it (the fee is what the cost adds to the
+    reward, surcharges and minimums included): 0 when rewards do not move (requesters bear it),
+    1 when they move so far that the requester's cost per hour is unchanged (``reward x (1 +
+    fee)`` constant). None when the fee did not change."""
+    r0, r1 = before.get("reward_per_hour_posted_usd"), after.get("reward_per_hour_posted_usd")
+    c0, c1 = before.get("cost_per_hour_posted_usd"), after.get("cost_per_hour_posted_usd")
+    if None in (r0, r1, c0, c1):
+        return None
+    f0, f1 = c0 / r0 - 1.0, c1 / r1 - 1.0
+    if abs(f1 - f0) < 1e-6:
+        return None
+    full = r0 - r0 * (1.0 + f0) / (1.0 + f1)  # the change that passes it all
+    return (r0 - r1) / full
 
 
 def drift(windows: list[dict], tolerance: float) -> dict:

@@ -98,9 +98,14 @@ class TopUps:
         np.add.at(W.earned_micro, worker, pay)
         np.add.at(W.fees_paid_micro, worker, worker_fee)
         np.add.at(W.gross_billed_micro, worker, gross)
+        np.add.at(W.work_reward_micro, worker, gross)  # the welfare ledger (metrics/welfare.py)
+        np.add.at(W.work_cost_micro, worker, gross + req_fee)
+        np.add.at(R.cost_micro, B.requester[batch], gross + req_fee)
         if model.weekly_earnings is not None:
             week = min(model.hour // 168, model.n_weeks - 1)
             np.add.at(model.weekly_earnings[week], worker, (pay / MICRO).astype(np.float32))
         c = model.counters
         c.top_ups_micro += int(gross.sum())
+        c.reward_approved_micro += int(gross.sum())
+        c.cost_approved_micro += int((gross + req_fee).sum())
         c.batches_topped_up += int(np.unique(batch).size)
