@@ -101,7 +101,7 @@ def differences(
     for ax, m in zip(axes, metrics, strict=False):
         d = _metric(stats, m, others)
         k = _scale(C.metric(m).kind)
-        det = d["detectable"].fillna(False).astype(bool).to_numpy()
+        det = d["detectable"].eq(True).to_numpy()  # missing (no interval): not detectable
         err = _errors(d["diff"] * k, d["diff_ci_low"] * k, d["diff_ci_high"] * k)
         ax.axvline(0, color="0.5", lw=0.8)
         ax.errorbar(d["diff"] * k, y, xerr=err, fmt="none", ecolor="0.35", capsize=3, lw=1.2)
