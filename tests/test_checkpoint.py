@@ -258,6 +258,7 @@ def test_killed_run_resumes_to_the_same_results(tmp_path):
     assert not (killed / "checkpoints").exists()  # removed once the job is complete
 
 
+@pytest.mark.slow  # in the default suite, tests/test_slurm.py kills and resumes a sweep's job
 def test_killed_sweep_resumes_to_the_same_results(tmp_path):
     """The same in a sweep (cores launcher): the sweep killed part-way and run again."""
     opts = ["population.n_workers=1200", "sim.days=30", "sim.checkpoint_days=1", "seed=1,2",
