@@ -53,6 +53,8 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 #: shapes kept in one process (a sweep over scenarios x reforms has one per combination)
 MAX_SHAPES = 64
+
+
 class _Shape(NamedTuple):
     """A composed shape as kept: Hydra's defaults list, the merged config (pickled, or as it
     is where it cannot be pickled exactly), its sources, and whether every group had a choice
@@ -141,7 +143,9 @@ class CachingConfigLoader(ConfigLoaderImpl):
             _REPOS[key] = repo
         return repo
 
-    def _compose_shape(self, config_name: str | None, shape: list[Override], run_mode: Any) -> _Shape:
+    def _compose_shape(
+        self, config_name: str | None, shape: list[Override], run_mode: Any
+    ) -> _Shape:
         """One shape composed. Hydra composes a run with ``skip_missing=False`` and a multirun
         with ``True``; the two give the same config unless a group has no choice (the run then
         fails), so a shape is first composed as a run, and a multirun whose shape fails that way
@@ -200,7 +204,7 @@ class CachingConfigLoader(ConfigLoaderImpl):
             )
         repo = self._classifying_repo(config_name, parsed)
         plain = [_is_plain_value(o, repo) for o in parsed]
-        shape_lines = [o.input_line for o, p in zip(parsed, plain) if not p]
+        shape_lines = [o.input_line for o, p in zip(parsed, plain, strict=True) if not p]
         key = (
             str(self.config_search_path),
             config_name,
@@ -211,7 +215,9 @@ class CachingConfigLoader(ConfigLoaderImpl):
         # a shape composed with every group chosen serves both run modes; one that a multirun
         # composed by leaving out a group with no choice (``???``) serves multiruns only
         if kept is None or not (kept.complete or run_mode == RunMode.MULTIRUN):
-            kept = self._compose_shape(config_name, [o for o, p in zip(parsed, plain) if not p], run_mode)
+            kept = self._compose_shape(
+                config_name, [o for o, p in zip(parsed, plain, strict=True) if not p], run_mode
+            )
             _SHAPES[key] = kept
             while len(_SHAPES) > MAX_SHAPES:
                 _SHAPES.popitem(last=False)
@@ -229,7 +235,7 @@ class CachingConfigLoader(ConfigLoaderImpl):
         shape_config = iter(defaults_list.config_overrides)
         next_shape = next(shape_config, None)
         config_overrides = []
-        for o, p in zip(parsed, plain):
+        for o, p in zip(parsed, plain, strict=True):
             if p:
                 config_overrides.append(o)
             elif next_shape is not None and o.input_line == next_shape.input_line:
