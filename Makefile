@@ -63,6 +63,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check crowdsim tests benchmarks
+	$(VENV)/bin/ruff format --check crowdsim tests benchmarks
 
 app: $(STAMP)
 	$(VENV)/bin/crowdsim-app
