@@ -71,7 +71,9 @@ def run_workload(n_workers: int, days: int, seed: int = 1) -> dict:
         "results_s": round(t3 - t2, 3),
         "worker_hours": worker_hours,
         "worker_hours_per_s": round(worker_hours / (t2 - t1)),
-        "cpu_s": round(cpu, 3),  # CPU seconds of the run (all threads): steadier than wall on a busy machine
+        "cpu_s": round(
+            cpu, 3
+        ),  # CPU seconds of the run (all threads): steadier than wall on a busy machine
         "requesters": int(model.requesters.n),
         "records_in_flight_max": int(model.records.n),
         "active_worker_hours_per_s": round(float(model.series["active_workers"].sum()) / (t2 - t1)),
@@ -117,14 +119,18 @@ def run_cost(out_dir: str) -> dict:
         )
         print(json.dumps(rows[-1]), flush=True)
     out = Path(out_dir)
-    (out / "cost_per_worker_hour.json").write_text(json.dumps({"days": COST_DAYS, "sizes": rows}, indent=1) + "\n")
+    (out / "cost_per_worker_hour.json").write_text(
+        json.dumps({"days": COST_DAYS, "sizes": rows}, indent=1) + "\n"
+    )
     _plot_cost(rows, out / "cost_per_worker_hour.png")
     first, last = rows[0], rows[-1]
     return {
         "workload": "cost",
         "days": COST_DAYS,
         "cpu_us_per_worker_hour": {r["workers"]: r["cpu_us_per_worker_hour"] for r in rows},
-        "ratio_largest_to_smallest": round(last["cpu_us_per_worker_hour"] / first["cpu_us_per_worker_hour"], 2),
+        "ratio_largest_to_smallest": round(
+            last["cpu_us_per_worker_hour"] / first["cpu_us_per_worker_hour"], 2
+        ),
     }
 
 
@@ -145,7 +151,9 @@ def _plot_cost(rows: list[dict], path) -> None:
     ax.set_ylim(bottom=0)
     ax.set_xlabel("workers in the pool")
     ax.set_ylabel("microseconds per simulated worker-hour")
-    ax.set_title(f"Does a worker-hour cost the same at every size? ({COST_DAYS} days, 1 thread)", fontsize=10)
+    ax.set_title(
+        f"Does a worker-hour cost the same at every size? ({COST_DAYS} days, 1 thread)", fontsize=10
+    )
     ax.legend(loc="lower left")
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -318,12 +326,16 @@ def main(argv: list[str]) -> None:
         elif name == "checkpoint" or name.startswith("checkpoint:"):
             size = name.partition(":")[2] or "100000"
             if not (size.isdigit() and int(size) >= 100):
-                raise SystemExit(f"bench: error: invalid number of workers {size!r} (allowed: an integer >= 100, e.g. checkpoint:1000000)")
+                raise SystemExit(
+                    f"bench: error: invalid number of workers {size!r} (allowed: an integer >= 100, e.g. checkpoint:1000000)"
+                )
             r = _child("run_checkpoint", int(size))
         elif name == "sweep" or name.startswith("sweep:"):
             jobs = name.partition(":")[2]
             if jobs and not (jobs.isdigit() and int(jobs) >= 2):
-                raise SystemExit(f"bench: error: invalid number of sweep jobs {jobs!r} (allowed: an integer >= 2, e.g. sweep:1000)")
+                raise SystemExit(
+                    f"bench: error: invalid number of sweep jobs {jobs!r} (allowed: an integer >= 2, e.g. sweep:1000)"
+                )
             r = run_sweep(int(jobs)) if jobs else run_sweep()
         elif name == "cost":
             r = run_cost(str(__file__.rsplit("/", 1)[0]))
@@ -353,7 +365,9 @@ def main(argv: list[str]) -> None:
                     "cpu_ratio": round(w["cpu_s"] / big["cpu_s"], 2),
                     "worker_hours_ratio": round(w["worker_hours"] / big["worker_hours"], 2),
                     "requesters_ratio": round(w["requesters"] / big["requesters"], 2),
-                    "records_in_flight_ratio": round(w["records_in_flight_max"] / big["records_in_flight_max"], 2),
+                    "records_in_flight_ratio": round(
+                        w["records_in_flight_max"] / big["records_in_flight_max"], 2
+                    ),
                     "peak_rss_mb": {"large": big["peak_rss_mb"], "world": w["peak_rss_mb"]},
                 }
             ),

@@ -367,7 +367,10 @@ class PlatformConfig:
         doc="assumption: a group's visibility in a 'newest' listing halves every this many hours",
     )  # fmt: skip
     listing_min_visibility: float = opt(
-        0.02, ge=0, le=1_000, doc="assumption: visibility floor of old groups (keyword search, bookmarks)"
+        0.02,
+        ge=0,
+        le=1_000,
+        doc="assumption: visibility floor of old groups (keyword search, bookmarks)",
     )
 
 
@@ -413,17 +416,20 @@ class WorkerBehaviourConfig:
     speed_sigma: float = opt(0.549, ge=0, le=5, doc=CALIBRATED)
     search_minutes: float = opt(1.87, ge=0, le=600, doc=CALIBRATED)
     search_learning_rate: float = share(
-        0.175, "calibrated (docs/calibration.md): how fast a worker's belief about how often a look finds a task, and what such tasks pay, follows its looks"
+        0.175,
+        "calibrated (docs/calibration.md): how fast a worker's belief about how often a look finds a task, and what such tasks pay, follows its looks",
     )
     initial_belief_find: float = share(
-        0.648, "calibrated (docs/calibration.md): a newcomer's belief that a look finds a task it takes"
+        0.648,
+        "calibrated (docs/calibration.md): a newcomer's belief that a look finds a task it takes",
     )
     initial_belief_found_wage_usd: float = opt(
         3.18, gt=0, le=MAX_USD,
         doc="a newcomer's belief about the pay per hour of tasks it finds: Hara et al. 2018 median paid-only wage",
     )  # fmt: skip
     belief_find_recovery_per_day: float = share(
-        0.1, "assumption: daily share by which the belief about finding tasks returns to the newcomer's (a worker who logged off tries again)"
+        0.1,
+        "assumption: daily share by which the belief about finding tasks returns to the newcomer's (a worker who logged off tries again)",
     )
     market_look_prob_per_day: float = share(
         0.1,
@@ -449,7 +455,9 @@ class WorkerBehaviourConfig:
         0.02, ge=0, doc="assumption: discount of expected pay per day of payment delay"
     )
     exit_wage_ratio: float = opt(
-        0.277, ge=0, doc="leave when recent all-in wage < this x reservation wage ... (calibrated, docs/calibration.md: with exit_prob_side, to Difallah et al. 2018's pool half-life)"
+        0.277,
+        ge=0,
+        doc="leave when recent all-in wage < this x reservation wage ... (calibrated, docs/calibration.md: with exit_prob_side, to Difallah et al. 2018's pool half-life)",
     )
     exit_days: int = opt(21, ge=1, doc="... for this many consecutive days (assumption)")
     exit_prob_side: float = share(0.154, CALIBRATED)
@@ -466,13 +474,15 @@ class WorkerBehaviourConfig:
     min_engagement: float = share(0.1, "assumption")
     belief_slots: int = opt(8, ge=1, le=1000, doc="requesters a worker remembers (assumption)")
     initial_belief_approval: float = share(
-        0.97, "assumption: a newcomer's belief that work is approved and paid (~ platform approval rates)"
+        0.97,
+        "assumption: a newcomer's belief that work is approved and paid (~ platform approval rates)",
     )
     initial_belief_delay_days: float = opt(
         3.0, ge=0, le=3650, doc="assumption: a newcomer's expected payment delay"
     )
     general_belief_learning_share: float = share(
-        0.5, "assumption: general beliefs learn at this share of learning_rate (one requester's at the full rate)"
+        0.5,
+        "assumption: general beliefs learn at this share of learning_rate (one requester's at the full rate)",
     )
     reputation_penalty: float = opt(
         2.0, ge=0, le=100,
@@ -483,7 +493,8 @@ class WorkerBehaviourConfig:
         doc="assumption: reviewed tasks at which public requester statistics weigh as much as own belief",
     )  # fmt: skip
     return_other_time_share: float = share(
-        0.5, "assumption: share of a task's time spent before returning it for other reasons than its length"
+        0.5,
+        "assumption: share of a task's time spent before returning it for other reasons than its length",
     )
     wage_window_days: float = opt(
         7.0, gt=0, le=3650,
@@ -602,8 +613,10 @@ class RequesterBehaviourConfig:
         doc="elasticity of the labour supply a requester believes it faces, by which it raises pay to fill its batches: Dube, Jacobs, Naidu & Suri 2020 measure ~0.1 on MTurk; crowdsim's honeypot test measures 0.13-0.15 (docs/calibration.md)",
     )
     max_activity: float = opt(
-        1e6, gt=0, doc="numerical cap on a starting requester's Pareto activity draw (the tail is"
-        " unbounded); an arriving requester is capped at the largest starting one"
+        1e6,
+        gt=0,
+        doc="numerical cap on a starting requester's Pareto activity draw (the tail is"
+        " unbounded); an arriving requester is capped at the largest starting one",
     )
     monthly_churn: float = share(0.05, "assumption: requesters leaving and arriving per month")
 
@@ -1041,7 +1054,9 @@ def _reform_has_a_day(cfg: CrowdSimConfig) -> None:
         )
     if cfg.sim.reform_day is not None and not cfg.reform.rules:
         raise ConfigError(
-            "reform", cfg.reform.name, "a reform with rules (reform=NAME) when sim.reform_day is set"
+            "reform",
+            cfg.reform.name,
+            "a reform with rules (reform=NAME) when sim.reform_day is set",
         )
 
 

@@ -237,7 +237,9 @@ class CrowdWorkModel(mesa.Model):
         cfg = self.reform_config
         validate(cfg)
         if cfg.platform.waitlist and not self.config.platform.waitlist:  # the gate opens a waitlist
-            self.waitlist = int(round(cfg.platform.waitlist_initial_share * cfg.population.n_workers))
+            self.waitlist = int(
+                round(cfg.platform.waitlist_initial_share * cfg.population.n_workers)
+            )
         self.config = cfg
         self._prepare_rules()
         self._access_rules()
@@ -443,7 +445,10 @@ class CrowdWorkModel(mesa.Model):
         W, R = self.workers, self.requesters
         self.worker_agents = [Worker(self, r) for r in range(W.n)]
         self.requester_agents = [Requester(self, r) for r in range(R.n)]
-        for agents, present in ((self.worker_agents, W.present), (self.requester_agents, R.present)):
+        for agents, present in (
+            (self.worker_agents, W.present),
+            (self.requester_agents, R.present),
+        ):
             for row in np.flatnonzero(~present[: len(agents)]):
                 agents[row].remove()
 
@@ -475,7 +480,10 @@ class CrowdWorkModel(mesa.Model):
             # fee, top-ups included), accrued at submission, micro-USD
             "value_micro": (np.int64, 0),
             "cost_micro": (np.int64, 0),
-            "fill_belief": (np.float64, 1.0),  # share of its batches it expects filled (post.expire)
+            "fill_belief": (
+                np.float64,
+                1.0,
+            ),  # share of its batches it expects filled (post.expire)
             "splits": (np.bool_, False),
             "spent_micro": (np.int64, 0),
             "n_approved": (np.int64, 0),
@@ -517,7 +525,9 @@ class CrowdWorkModel(mesa.Model):
         # could post many times the whole market's volume (seen at 100k workers: one arrival
         # with 14x the market's activity, 87 M tasks posted a day), which the volume data (top
         # 1% of requesters = 60% of volume) do not show
-        R.activity[idx] = np.minimum((1.0 - u) ** (-1.0 / rc.activity_pareto_alpha), self.activity_cap)
+        R.activity[idx] = np.minimum(
+            (1.0 - u) ** (-1.0 / rc.activity_pareto_alpha), self.activity_cap
+        )
         sigma_pay = np.sqrt(2.0 * np.log(rc.pay_mean_usd_per_hour / rc.pay_median_usd_per_hour))
         pay = rc.pay_median_usd_per_hour * np.exp(sigma_pay * z2)
         R.target_pay[idx] = pay

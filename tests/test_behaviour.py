@@ -51,7 +51,9 @@ def test_search_time_per_look_is_bounded_in_thin_and_thick_markets(demand_ratio)
     check_all(m)
     W, wc = m.workers, m.config.workers
     n = W.n
-    assert (W.m_search[:n] <= W.online_hours[:n] * wc.max_searches_per_hour * wc.search_minutes + 1e-6).all()
+    assert (
+        W.m_search[:n] <= W.online_hours[:n] * wc.max_searches_per_hour * wc.search_minutes + 1e-6
+    ).all()
     if demand_ratio >= 0.597:  # a market at least as thick as the calibrated MTurk-like one
         # invisible labour a minority of working time (Toxtli, Suri & Savage 2021)
         assert m.results().summary["unpaid_time_share"] < 0.5
@@ -119,4 +121,6 @@ def test_arriving_requesters_are_no_larger_than_the_largest_starting_one():
     arrived = m.requesters.activity[rows]
     assert arrived.max() == start.max()  # the cap binds, at the largest starting requester
     assert np.all(arrived >= 1.0)  # the rest of the distribution is the same Pareto
-    assert np.median(arrived) == pytest.approx(2 ** (1 / m.config.requesters.activity_pareto_alpha), rel=0.05)
+    assert np.median(arrived) == pytest.approx(
+        2 ** (1 / m.config.requesters.activity_pareto_alpha), rel=0.05
+    )

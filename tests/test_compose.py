@@ -118,7 +118,10 @@ def test_a_group_with_no_choice_composes_as_in_hydra(tmp_path: Path):
     compose.clear()
     with initialize_config_dir(config_dir=str(tmp_path), version_base="1.3", job_name="x"):
         search_path = GlobalHydra.instance().hydra.config_loader.config_search_path
-        hydra_loader, caching = ConfigLoaderImpl(search_path), compose.CachingConfigLoader(search_path)
+        hydra_loader, caching = (
+            ConfigLoaderImpl(search_path),
+            compose.CachingConfigLoader(search_path),
+        )
         for mode in (RunMode.MULTIRUN, RunMode.RUN, RunMode.MULTIRUN, RunMode.RUN):
             if mode == RunMode.MULTIRUN:
                 _same(
@@ -213,7 +216,9 @@ def test_a_config_whose_class_was_imported_again_is_copied(loaders, monkeypatch)
         return cls
 
     module.PluginConf = make_class()
-    ConfigStore.instance().store(group="hydra/launcher", name="plugin_test_mine", node=module.PluginConf)
+    ConfigStore.instance().store(
+        group="hydra/launcher", name="plugin_test_mine", node=module.PluginConf
+    )
     module.PluginConf = make_class()  # the module imported again: a new class of that name
     hydra_loader, caching = loaders
     for seed in (1, 2, 3):
@@ -221,6 +226,8 @@ def test_a_config_whose_class_was_imported_again_is_copied(loaders, monkeypatch)
         want = hydra_loader.load_configuration("config", list(overrides), RunMode.RUN)
         got = caching.load_configuration("config", list(overrides), RunMode.RUN)
         _same(want, got)
-        assert OmegaConf.get_type(got.hydra, "launcher") is OmegaConf.get_type(want.hydra, "launcher")
+        assert OmegaConf.get_type(got.hydra, "launcher") is OmegaConf.get_type(
+            want.hydra, "launcher"
+        )
         assert got.hydra.launcher.n_jobs == 3
     assert compose.STATS == {"composed": 1, "reused": 2}

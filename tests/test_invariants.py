@@ -26,7 +26,9 @@ configs = st.fixed_dictionaries(
         "platform__auto_approval_days": st.sampled_from([0.5, 1.0, 30.0]),
         "platform__escrow_auto_approval_days": st.sampled_from([0.25, 1.0]),
         "platform__abandon_days": st.sampled_from([0.5, 2.0]),
-        "platform__min_pay_mode": st.sampled_from(["none", "estimated", "measured", "median_top_up"]),
+        "platform__min_pay_mode": st.sampled_from(
+            ["none", "estimated", "measured", "median_top_up"]
+        ),
         "platform__batch_surcharge_counts": st.sampled_from(["batch", "hit"]),
         "platform__pay_basis": st.sampled_from(["task", "hourly"]),
         "platform__weekly_hours_cap": st.sampled_from([None, 2.0, 20.0]),

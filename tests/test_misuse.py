@@ -134,7 +134,10 @@ def test_check_no_code_walks_lists():
         (["platform.commission.x=0.1"], ["'platform.commission.x'", "no options under it"]),
         (["--config-dir", "/nonexistent/conf"], ["'--config-dir'", "/nonexistent/conf"]),
         (["hydra.run.dir=/proc/crowdsim"], ["'hydra.run.dir'", "a folder this user can write"]),
-        (["market.type_shares={}"], ["'market.type_shares'", "keys among survey", "changes nothing"]),
+        (
+            ["market.type_shares={}"],
+            ["'market.type_shares'", "keys among survey", "changes nothing"],
+        ),
         (
             ["reform.rules={platform:{comission:0.1}}", "sim.reform_day=2"],
             ["reform.rules", "'platform.comission'", "did you mean 'platform.commission'"],

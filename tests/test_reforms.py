@@ -55,13 +55,20 @@ def test_fee_change_applies_exactly_at_its_day():
     hours = _posted_each_hour(model)
     before = [h for h in hours if h["hour"] < 48]
     after = [h for h in hours if h["hour"] >= 48]
-    assert {h["commission"] for h in before} == {0.10} and {h["commission"] for h in after} == {0.20}
+    assert {h["commission"] for h in before} == {0.10} and {h["commission"] for h in after} == {
+        0.20
+    }
 
     def cat(rows, key):
         return np.concatenate([r[key] for r in rows])
 
     r0, f0, k0 = cat(before, "reward"), cat(before, "fee"), cat(before, "per_hit")
-    r1, f1, k1, hits1 = cat(after, "reward"), cat(after, "fee"), cat(after, "per_hit"), cat(after, "hits")
+    r1, f1, k1, hits1 = (
+        cat(after, "reward"),
+        cat(after, "fee"),
+        cat(after, "per_hit"),
+        cat(after, "hits"),
+    )
     assert r0.size and r1.size
     # 2014 rules on every batch before: 10%, at least half a cent, no surcharge for large HITs
     np.testing.assert_allclose(f0, np.maximum(0.10 * r0, 0.005), atol=1e-6)
@@ -129,4 +136,6 @@ def test_bad_reforms_are_refused_before_the_run():
 def _compose_model(rules, day):
     from crowdsim.config import to_config
 
-    return to_config({"reform": {"name": "test", "rules": rules}, "sim": {"days": 5, "reform_day": day}})
+    return to_config(
+        {"reform": {"name": "test", "rules": rules}, "sim": {"days": 5, "reform_day": day}}
+    )

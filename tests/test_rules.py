@@ -19,11 +19,11 @@ from crowdsim.market.search import (
     ListingColumns,
     RequesterStats,
     SearchParams,
+    beaten_below,
     choice_draws,
     choose_task,
     claim_size,
     expected_pay,
-    beaten_below,
     gumbel,
     keeps_looking,
     listing_draw,
@@ -99,12 +99,20 @@ def test_requester_belief_own_memory_then_public_statistics():
     own_ok, own_delay, slot_req, slot_ok, slot_delay, stats = _beliefs()
     p = search_params()
     # worker 0 remembers requester 7; worker 1 does not and uses its general belief
-    assert both(requester_belief, 0, 7, own_ok, own_delay, slot_req, slot_ok, slot_delay, stats, p) == pytest.approx((0.4, 1.0))
-    assert both(requester_belief, 1, 7, own_ok, own_delay, slot_req, slot_ok, slot_delay, stats, p) == pytest.approx((0.5, 10.0))
+    assert both(
+        requester_belief, 0, 7, own_ok, own_delay, slot_req, slot_ok, slot_delay, stats, p
+    ) == pytest.approx((0.4, 1.0))
+    assert both(
+        requester_belief, 1, 7, own_ok, own_delay, slot_req, slot_ok, slot_delay, stats, p
+    ) == pytest.approx((0.5, 10.0))
     # published statistics: 80 reviewed tasks weigh 80 / (80 + 20); 75% approved, 2 days' delay
     p = search_params(public_stats=True)
-    ok, delay = both(requester_belief, 1, 7, own_ok, own_delay, slot_req, slot_ok, slot_delay, stats, p)
-    assert ok == pytest.approx(0.8 * 0.75 + 0.2 * 0.5) and delay == pytest.approx(0.8 * 2 + 0.2 * 10)
+    ok, delay = both(
+        requester_belief, 1, 7, own_ok, own_delay, slot_req, slot_ok, slot_delay, stats, p
+    )
+    assert ok == pytest.approx(0.8 * 0.75 + 0.2 * 0.5) and delay == pytest.approx(
+        0.8 * 2 + 0.2 * 10
+    )
 
 
 def _listing(rate, requester, remaining=None, needs=None):
@@ -128,7 +136,9 @@ def _choices(listing, reservation, beta, n=4000, worker=1, lacks=ALL_ACCESS):
     p = search_params(candidates_seen=len(listing.rate), choice_pay_sensitivity=beta)
     s0 = seed_state(np.random.default_rng(3))[0]
     args = (outside_utility(reservation, beta), beta * np.log(max(listing.rate.max(), 1e-9)), 1.0)
-    picks = [choose_task(s0, j, worker, *args, lacks, listing, own, slots, stats, p) for j in range(n)]
+    picks = [
+        choose_task(s0, j, worker, *args, lacks, listing, own, slots, stats, p) for j in range(n)
+    ]
     some = [0, 1, n - 1]
     for j in some:  # the compiled rule and its pure-Python self agree draw for draw
         assert picks[j] == pytest.approx(
@@ -137,7 +147,9 @@ def _choices(listing, reservation, beta, n=4000, worker=1, lacks=ALL_ACCESS):
     # passing over groups whose taste cannot win never changes a choice: the same picks as the
     # plain logit that looks every group up
     for j in range(min(n, 1500)):
-        assert picks[j] == _plain_logit(s0, j, worker, reservation, lacks, listing, own, slots, stats, p)
+        assert picks[j] == _plain_logit(
+            s0, j, worker, reservation, lacks, listing, own, slots, stats, p
+        )
     return np.array([q for q, _, _ in picks]), np.array([v for _, v, _ in picks])
 
 
@@ -198,7 +210,10 @@ def test_choose_task_is_a_logit_over_expected_pay():
     for beta in (0.1, 2.0):
         picks, values = _choices(listing, reservation=2.0, beta=beta, n=20_000)
         taken = picks >= 0
-        assert set(np.unique(values[taken]).round(6)) <= {round(0.5 * 8.0 / 1.2, 6), round(0.5 * 4.0 / 1.2, 6)}  # 10 days' delay at 2%
+        assert set(np.unique(values[taken]).round(6)) <= {
+            round(0.5 * 8.0 / 1.2, 6),
+            round(0.5 * 4.0 / 1.2, 6),
+        }  # 10 days' delay at 2%
         w0, w1, w_none = (8.0 / 2.4) ** beta, (4.0 / 2.4) ** beta, 2.0**beta
         expected = np.zeros(3)
         for n0, n1 in ((2, 0), (1, 1), (1, 1), (0, 2)):
@@ -217,7 +232,9 @@ def test_beaten_below_is_a_conservative_threshold_on_the_taste_draw():
         assert 0.0 <= thr < 1.0
         if thr > 0:  # a draw just below the threshold gives a taste that cannot beat best_u
             assert upper + gumbel(thr * (1 - 1e-9)) < best_u
-            assert upper + gumbel(min(thr * 1.01 + 1e-9, 1 - 1e-12)) > best_u - 1e-6  # and it is not loose
+            assert (
+                upper + gumbel(min(thr * 1.01 + 1e-9, 1 - 1e-12)) > best_u - 1e-6
+            )  # and it is not loose
     assert both(beaten_below, -10.0, 0.0) == 0.0  # nothing worth skipping
 
 
@@ -302,9 +319,15 @@ def test_fate_of_each_kind_of_record():
 
 
 def test_settle_minutes_conserves_time():
-    assert both(settle_minutes, 10.0, 10, Fate(6, 2, 1, 0, 2), False) == pytest.approx((6.0, 2.0, 0.0, 2.0))
-    assert both(settle_minutes, 7.5, 5, Fate(5, 0, 0, 0, 0), False) == pytest.approx((7.5, 0.0, 0.0, 0.0))
-    assert both(settle_minutes, 8.0, 4, Fate(0, 0, 0, 4, 0), True) == pytest.approx((0.0, 0.0, 8.0, 0.0))
+    assert both(settle_minutes, 10.0, 10, Fate(6, 2, 1, 0, 2), False) == pytest.approx(
+        (6.0, 2.0, 0.0, 2.0)
+    )
+    assert both(settle_minutes, 7.5, 5, Fate(5, 0, 0, 0, 0), False) == pytest.approx(
+        (7.5, 0.0, 0.0, 0.0)
+    )
+    assert both(settle_minutes, 8.0, 4, Fate(0, 0, 0, 4, 0), True) == pytest.approx(
+        (0.0, 0.0, 8.0, 0.0)
+    )
 
 
 def _belief_state():
@@ -374,6 +397,7 @@ print(json.dumps(s, sort_keys=True, default=str))
 
 def test_pure_python_model_gives_the_same_summary():
     """With NUMBA_DISABLE_JIT=1 every compiled loop runs as Python (for a debugger): same run."""
+
     def summary(env):
         out = subprocess.run(
             [sys.executable, "-c", _SUMMARY], env=os.environ | env, capture_output=True,

@@ -97,7 +97,9 @@ def test_tiny_crowdsim_run_gives_indices_with_intervals(tmp_path):
     # (the space fixes the floor on the estimate at its default $8: in a market of 4 requesters
     # those whose work is worth less than the floor post little or nothing, and the work left
     # may all be for one that has not reviewed it in the 2 measured days)
-    assert (samples["platform_revenue_usd"] >= 0).all() and (samples["platform_revenue_usd"] > 0).any()
+    assert (samples["platform_revenue_usd"] >= 0).all() and (
+        samples["platform_revenue_usd"] > 0
+    ).any()
     for name in (
         "sobol.csv",
         "sobol.parquet",

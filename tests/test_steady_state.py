@@ -63,7 +63,10 @@ def test_drift_flags_a_trend_and_passes_noise():
     rng = np.random.default_rng(0)
     n = 8
     flat = _windows(
-        [(3 + 0.05 * rng.standard_normal(), 0.4, 100 + rng.standard_normal(), 5000) for _ in range(n)]
+        [
+            (3 + 0.05 * rng.standard_normal(), 0.4, 100 + rng.standard_normal(), 5000)
+            for _ in range(n)
+        ]
     )
     out = drift(flat, tolerance=0.05)
     assert out["steady_state"] is True and out["windows"] == n

@@ -74,7 +74,9 @@ def test_done_json_of_another_config_is_stale_for_aggregate_as_for_resume(done_s
     copy = tmp_path / "copy"
     shutil.copytree(sweep_dir, copy)
     done = copy / "0" / "DONE.json"
-    done.write_text(re.sub(r'"config_sha256": "[0-9a-f]+"', '"config_sha256": "00"', done.read_text()))
+    done.write_text(
+        re.sub(r'"config_sha256": "[0-9a-f]+"', '"config_sha256": "00"', done.read_text())
+    )
     resolved = __import__("yaml").safe_load((copy / "0" / "config.yaml").read_text())
     assert completed_summary(copy / "0", resolved) is None  # resume runs it again
     state, why = job_status(copy / "0")
@@ -265,7 +267,11 @@ def test_killing_the_joblib_launcher_leaves_no_worker(tmp_path, when):
         workers = _children(proc.pid)
         time.sleep(0.2)
     assert workers, "the joblib launcher started no worker process"
-    while when == "a job has started" and not list(sweep_dir.glob("*/.hydra")) and time.monotonic() < deadline:
+    while (
+        when == "a job has started"
+        and not list(sweep_dir.glob("*/.hydra"))
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.2)  # a job has started in a worker
     os.kill(proc.pid, signal.SIGKILL)  # only the launching process
     proc.wait()

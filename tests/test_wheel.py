@@ -38,8 +38,9 @@ def installed(tmp_path_factory):
     _run([sys.executable, "-m", "venv", "--without-pip", str(env_dir)])
     py = env_dir / "bin" / "python"
     site = Path(
-        _run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"])
-        .stdout.strip()
+        _run(
+            [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]
+        ).stdout.strip()
     )
     (site / "_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     _run(

@@ -113,7 +113,9 @@ def estimate(df: pd.DataFrame) -> float:
         return float("nan")
     wave = pd.factorize(d["seed"].to_numpy() * 1_000_000 + d["wave"].to_numpy())[0]
     lr, taken = np.log(d["reward_usd"].to_numpy()), d["taken"].to_numpy().astype(float)
-    res = minimize_scalar(_neg_loglik, bounds=(-5.0, 10.0), args=(lr, taken, wave), method="bounded")
+    res = minimize_scalar(
+        _neg_loglik, bounds=(-5.0, 10.0), args=(lr, taken, wave), method="bounded"
+    )
     return float(res.x)
 
 

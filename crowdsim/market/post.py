@@ -214,7 +214,9 @@ def post(model) -> None:
     hits = np.where(one_per_hit, size, np.where(split, -(-size // max(chunk, 1)), 1))
     model.counters.batches_split += int(split.sum())
     model.counters.hits_posted += int(hits.sum())
-    model.counters.hits_10plus += int((hits * (per_hit >= pc.batch_surcharge_min_assignments)).sum())
+    model.counters.hits_10plus += int(
+        (hits * (per_hit >= pc.batch_surcharge_min_assignments)).sum()
+    )
     k = size.size
     expires = model.hour + max(1, int(round(rc.batch_lifetime_days * 24)))
     list_batches(
@@ -308,8 +310,10 @@ def reprice(model, requester: np.ndarray, filled: np.ndarray) -> None:
         1.0 / rc.supply_elasticity_belief
     )
     x = norm * (1.0 + rc.reference_fee) / R.value_per_hour[r]  # its cost over value at its norm
-    mean_value = R.value_per_hour[r] * plan_value(x, rc.task_value_sigma) / np.maximum(
-        plan_share(x, rc.task_value_sigma), 1e-300
+    mean_value = (
+        R.value_per_hour[r]
+        * plan_value(x, rc.task_value_sigma)
+        / np.maximum(plan_share(x, rc.task_value_sigma), 1e-300)
     )
     cap = np.maximum(mean_value / (1.0 + model.config.platform.commission), norm)
     R.target_pay[r] = np.minimum(norm * raise_factor, cap)

@@ -26,6 +26,8 @@ from numba.core import cgutils, types
 from numba.extending import intrinsic, overload
 
 _SQRT2 = math.sqrt(2.0)
+
+
 @njit(cache=True, inline="always")
 def ndtr(x):
     """Standard normal CDF."""

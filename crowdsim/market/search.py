@@ -377,7 +377,9 @@ def choose_task(
         p_ok, delay = requester_belief(
             i, listing.requester[p], own_ok, own_delay, slot_req, slot_ok, slot_delay, stats, params
         )
-        num, den = expected_pay(listing.rate[p] * pay_factor, p_ok, delay, params.impatience_per_day)
+        num, den = expected_pay(
+            listing.rate[p] * pay_factor, p_ok, delay, params.impatience_per_day
+        )
         value = num / den
         u = beta * math.log(max(value, 1e-9)) + gumbel(u_taste)
         if u > best_u:
@@ -582,7 +584,9 @@ def search_rounds(st, online, workers, listing, stats, params, out, active_out):
         if n_open > 0:
             for j in prange(n_s):
                 i = searching[j]
-                ratio = 1.0 if params.hourly_pay else c_ratio[i]  # paid by the hour: any length pays the rate
+                ratio = (
+                    1.0 if params.hourly_pay else c_ratio[i]
+                )  # paid by the hour: any length pays the rate
                 pay_factor = (1.0 - online.worker_fee[i]) / ratio
                 beta_log_upper = beta * math.log(max(max_rate * pay_factor, 1e-9))
                 choice[j], choice_value[j], best_u = choose_task(
@@ -653,7 +657,9 @@ def search_rounds(st, online, workers, listing, stats, params, out, active_out):
                     k_done, k_ret, minutes_done, minutes_ret, c_week[i]
                 )
                 c_week[i] = 0.0 if stopped else c_week[i] - minutes_done - minutes_ret
-                if stopped and left[i] > minutes_done + minutes_ret:  # the rest of the hour is not worked
+                if (
+                    stopped and left[i] > minutes_done + minutes_ret
+                ):  # the rest of the hour is not worked
                     m_logged_off[w] += left[i] - minutes_done - minutes_ret
                     left[i] = minutes_done + minutes_ret
             if params.month_cap:
@@ -762,10 +768,20 @@ def refresh_allowances(model) -> None:
 
 def search_and_work(model) -> HourStats:
     """Phase 3 for this hour: who is online, and their search, choices and work."""
-    cfg, rng, W, B, R = model.config, model.rng_match, model.workers, model.batches, model.requesters
+    cfg, rng, W, B, R = (
+        model.config,
+        model.rng_match,
+        model.workers,
+        model.batches,
+        model.requesters,
+    )
     wc, pc = cfg.workers, cfg.platform
     pool = model.pool
-    if model.search_params.week_cap or model.search_params.month_cap or model.allowance_periods != (-1, -1):
+    if (
+        model.search_params.week_cap
+        or model.search_params.month_cap
+        or model.allowance_periods != (-1, -1)
+    ):
         refresh_allowances(model)
     on_buf = np.empty(pool.workers.size, dtype=np.int64)
     left_buf = np.empty(pool.workers.size, dtype=np.float64)
@@ -776,7 +792,9 @@ def search_and_work(model) -> HourStats:
     )  # fmt: skip
     on, left = on_buf[:n_on], left_buf[:n_on]
     if n_on == 0:
-        return HourStats(online=on, active=on, submitted=0, returned=0, submissions=Submissions.empty())
+        return HourStats(
+            online=on, active=on, submitted=0, returned=0, submissions=Submissions.empty()
+        )
     open_all = np.flatnonzero(B.in_use[: B.n] & (B.remaining[: B.n] > 0))
     if open_all.size:
         listing = Listing(model, open_all)

@@ -78,7 +78,14 @@ def pending_by_worker(table, in_use, n_rows, fee_rate, n_workers):
         if not in_use[i]:
             continue
         r = table[i]
-        f = fate(r["kind"], r["n_done"], r["n_approve"], r["n_rej_just"], r["n_rej_unjust"], r["n_overturn"])
+        f = fate(
+            r["kind"],
+            r["n_done"],
+            r["n_approve"],
+            r["n_rej_just"],
+            r["n_rej_unjust"],
+            r["n_overturn"],
+        )
         approved = f.approved + f.held
         w = r["worker"]
         minutes = r["minutes"]
@@ -179,7 +186,9 @@ class SettleRequesters(NamedTuple):
 
 
 class SettleParams(NamedTuple):
-    tier_usd: np.ndarray  # worker-side fee tiers: lifetime billings (USD) where each next rate starts
+    tier_usd: (
+        np.ndarray
+    )  # worker-side fee tiers: lifetime billings (USD) where each next rate starts
     tier_rates: np.ndarray  # worker-side fee rates, one more than tiers
     reason_required: bool
     reputation_penalty: float
@@ -233,7 +242,11 @@ def settle_records(n, hour, table, workers, requesters, params, out, n_threads):
     slot_req, slot_ok, slot_delay = workers.slot_req, workers.slot_ok, workers.slot_delay
     weekly = workers.weekly
     r_spent, r_approved, r_rejected = requesters.spent, requesters.n_approved, requesters.n_rejected
-    r_unjust, r_abandoned, r_delay = requesters.n_unjust, requesters.n_abandoned, requesters.delay_hours_sum
+    r_unjust, r_abandoned, r_delay = (
+        requesters.n_unjust,
+        requesters.n_abandoned,
+        requesters.delay_hours_sum,
+    )
     # 1. the records arranged by thread, in list order within each
     owner = np.empty(n, np.int64)
     first = np.zeros(n_threads + 1, np.int64)
@@ -273,7 +286,14 @@ def settle_records(n, hour, table, workers, requesters, params, out, n_threads):
             fee = rec["fee_micro"]
             minutes = rec["minutes"]
             is_abandon = kind == KIND_ABANDON
-            f = fate(kind, n_done, rec["n_approve"], rec["n_rej_just"], rec["n_rej_unjust"], rec["n_overturn"])
+            f = fate(
+                kind,
+                n_done,
+                rec["n_approve"],
+                rec["n_rej_just"],
+                rec["n_rej_unjust"],
+                rec["n_overturn"],
+            )
 
             # money
             gross = f.approved * reward

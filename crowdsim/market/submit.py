@@ -52,7 +52,9 @@ class ReviewParams(NamedTuple):
     abandon_hours: float
     appeals: bool
     p_overturn: float
-    hourly_micro_per_minute: float  # pay per minute worked (platform.pay_basis 'hourly'); 0: per task
+    hourly_micro_per_minute: (
+        float  # pay per minute worked (platform.pay_basis 'hourly'); 0: per task
+    )
 
 
 class SubmitWorkers(NamedTuple):
@@ -99,7 +101,9 @@ def hourly_terms(minutes, k, batch_reward, batch_fee, micro_per_minute):
     worked on its ``k`` assignments at ``micro_per_minute``, the fee at the batch's fee share of
     its posted reward."""
     reward = np.int64(np.rint(minutes / k * micro_per_minute))
-    fee = np.int64(np.rint(batch_fee * (reward / batch_reward))) if batch_reward > 0 else np.int64(0)
+    fee = (
+        np.int64(np.rint(batch_fee * (reward / batch_reward))) if batch_reward > 0 else np.int64(0)
+    )
     return reward, fee
 
 
@@ -135,7 +139,9 @@ def resolution(st, review_kind, params):
 
 
 @njit(cache=True, parallel=True)
-def write_records(st, rows, work, hour, workers, requesters, batches, params, table, due_hour, never):
+def write_records(
+    st, rows, work, hour, workers, requesters, batches, params, table, due_hour, never
+):
     """Write submission records at ``rows`` of the record ``table`` (a structured array) for the
     finished ``work`` (:class:`~crowdsim.market.state.Submissions` with batch rows), with their
     review outcomes; in parallel, record j drawing from its own sub-stream of the call's stream.
@@ -171,7 +177,9 @@ def write_records(st, rows, work, hour, workers, requesters, batches, params, ta
         rec["n_overturn"] = n_over
         reward, fee = batches.reward_micro[bj], batches.fee_micro[bj]
         if params.hourly_micro_per_minute > 0 and k > 0:
-            reward, fee = hourly_terms(work.minutes[j], k, reward, fee, params.hourly_micro_per_minute)
+            reward, fee = hourly_terms(
+                work.minutes[j], k, reward, fee, params.hourly_micro_per_minute
+            )
         rec["reward_micro"] = reward
         rec["fee_micro"] = fee
         rec["minutes"] = work.minutes[j]
@@ -202,7 +210,9 @@ def file_records(rows, work, due_hour, never, table, workers, requesters, batche
         b = work.batch[j]
         reward = table[rows[j]]["reward_micro"]
         value = k * reward
-        diff = k * (reward + table[rows[j]]["fee_micro"] - batches.reward_micro[b] - batches.fee_micro[b])
+        diff = k * (
+            reward + table[rows[j]]["fee_micro"] - batches.reward_micro[b] - batches.fee_micro[b]
+        )
         if diff > 0:
             escrow_in += diff
         else:
@@ -246,7 +256,9 @@ def review_params(cfg) -> ReviewParams:
         deadline = np.inf
     return ReviewParams(
         p_reject_bad=np.array([rc.honest_reject_bad_prob, rc.strict_reject_bad_prob, 1.0]),
-        p_reject_good=np.array([0.0, rc.strict_reject_good_prob, rc.opportunistic_reject_good_prob]),
+        p_reject_good=np.array(
+            [0.0, rc.strict_reject_good_prob, rc.opportunistic_reject_good_prob]
+        ),
         delay_prompt=float(rc.review_delay_hours_prompt),
         delay_slow=float(rc.review_delay_hours_slow),
         sigma_prompt=float(rc.review_delay_sigma_prompt),
@@ -255,7 +267,9 @@ def review_params(cfg) -> ReviewParams:
         abandon_hours=float(pc.abandon_days * 24.0),
         appeals=bool(pc.appeals),
         p_overturn=float(pc.appeal_overturn_prob),
-        hourly_micro_per_minute=float(pc.hourly_rate_usd * MICRO / 60.0) if pc.pay_basis == "hourly" else 0.0,
+        hourly_micro_per_minute=float(pc.hourly_rate_usd * MICRO / 60.0)
+        if pc.pay_basis == "hourly"
+        else 0.0,
     )
 
 
@@ -267,7 +281,9 @@ def file_submissions(model, work: Submissions) -> SubmitTotals | None:
     n = work.worker.size
     rows = S.allocate(n, reset=False)  # every column is set below
     workers = SubmitWorkers(
-        log_skill=W.log_skill, m_pending=W.m_pending, pending_value=W.pending_value_micro,
+        log_skill=W.log_skill,
+        m_pending=W.m_pending,
+        pending_value=W.pending_value_micro,
         n_submitted=W.n_submitted,
         work_value=W.work_value_micro,
         work_reward=W.work_reward_micro,

@@ -42,9 +42,7 @@ class Recorder:
     def __init__(self, model) -> None:
         n = model.n_hours
         model.series = {name: np.zeros(n, dtype=np.float64) for name in SERIES}
-        model.series_active_by_country = np.zeros(
-            (n, len(model.countries.codes)), dtype=np.int32
-        )
+        model.series_active_by_country = np.zeros((n, len(model.countries.codes)), dtype=np.int32)
         self.last = dict(posted=0.0, approved=0.0, rejected=0.0, paid=0, fees=0, refunded=0)
         self.last |= dict.fromkeys(COUNTED, 0)
         # series of rules that are off by default, where a run has them

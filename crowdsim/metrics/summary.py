@@ -270,7 +270,10 @@ def _wage_stats(df, prefix: str = "") -> dict:
 
 
 def summarize(
-    model, wf: pd.DataFrame | None = None, ts: pd.DataFrame | None = None, acc: Accrued | None = None
+    model,
+    wf: pd.DataFrame | None = None,
+    ts: pd.DataFrame | None = None,
+    acc: Accrued | None = None,
 ) -> dict:
     from crowdsim.metrics.windows import Snapshot, measured_workers, window_frame
 
@@ -290,7 +293,11 @@ def summarize(
         c = base.counters_since(end.counters)
         led = base.ledger_since(led)
         pend = {k: v - base.pending[k] for k, v in pend.items()}
-        spent = spent - np.pad(base.requester_spent_micro, (0, spent.size - base.requester_spent_micro.size)) / MICRO
+        spent = (
+            spent
+            - np.pad(base.requester_spent_micro, (0, spent.size - base.requester_spent_micro.size))
+            / MICRO
+        )
     measured = measured_workers(model, wf)
     s: dict = {
         "scenario": model.scenario_name,
@@ -420,7 +427,12 @@ def fee_rules(cfg) -> tuple:
     """The platform's requester fee rules (a reform that changes them measures the fee's
     pass-through to rewards)."""
     pc = cfg.platform
-    return (pc.commission, pc.commission_min_usd, pc.batch_surcharge, pc.batch_surcharge_min_assignments)
+    return (
+        pc.commission,
+        pc.commission_min_usd,
+        pc.batch_surcharge,
+        pc.batch_surcharge_min_assignments,
+    )
 
 
 def _weekly_cv(model, start_hour: int = 0) -> float | None:

@@ -172,7 +172,9 @@ def window_metrics(model, start: Snapshot, end: Snapshot, totals: dict[str, np.n
         out[k] = int(c[k])
     out["hits_10plus_share"] = c["hits_10plus"] / c["hits_posted"] if c["hits_posted"] else None
     out["reward_mean_usd"] = (
-        c["reward_posted_micro"] / MICRO / c["assignments_posted"] if c["assignments_posted"] else None
+        c["reward_posted_micro"] / MICRO / c["assignments_posted"]
+        if c["assignments_posted"]
+        else None
     )
     out |= posted_pay(c)
     out["worker_earnings_usd"] = led["ledger_worker_paid_usd"]
@@ -290,5 +292,7 @@ class Windows:
 
     def steady_state(self, tolerance: float) -> dict:
         """The convergence diagnostic over the consecutive windows measured so far."""
-        wins = [self.measured[k] for k in self.spans if k.startswith("window_") and k in self.measured]
+        wins = [
+            self.measured[k] for k in self.spans if k.startswith("window_") and k in self.measured
+        ]
         return drift(wins, tolerance)
