@@ -8,16 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_misuse import TOOLS as _ALL  # every command pyproject.toml installs
 
-TOOLS = {
-    "crowdsim-compare": "crowdsim.experiments.compare",
-    "crowdsim-aggregate": "crowdsim.experiments.aggregate",
-    "crowdsim-calibrate": "crowdsim.experiments.calibrate",
-    "crowdsim-validate": "crowdsim.experiments.validate",
-    "crowdsim-sensitivity": "crowdsim.experiments.sensitivity",
-    "crowdsim-app": "crowdsim.viz.launch",
-    "crowdsim-export": "crowdsim.export",
-}
+TOOLS = {k: v for k, v in _ALL.items() if k != "crowdsim"}  # crowdsim's --help is Hydra's
 
 
 class _Parsed(Exception):

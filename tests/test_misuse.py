@@ -503,15 +503,15 @@ def test_app_refuses_a_taken_port_before_saying_it_serves():
 
 
 # ------------------------------------------------------------------------ version, help, completion
-TOOLS = {
-    "crowdsim": "crowdsim.cli",
-    "crowdsim-compare": "crowdsim.experiments.compare",
-    "crowdsim-aggregate": "crowdsim.experiments.aggregate",
-    "crowdsim-calibrate": "crowdsim.experiments.calibrate",
-    "crowdsim-validate": "crowdsim.experiments.validate",
-    "crowdsim-sensitivity": "crowdsim.experiments.sensitivity",
-    "crowdsim-app": "crowdsim.viz.launch",
-}
+def _tools() -> dict[str, str]:
+    """Every command pyproject.toml installs, with the module whose ``main`` it runs."""
+    import tomllib
+
+    scripts = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    return {k: v.split(":")[0] for k, v in scripts["project"]["scripts"].items()}
+
+
+TOOLS = _tools()
 
 
 @pytest.mark.parametrize("tool", sorted(TOOLS))
