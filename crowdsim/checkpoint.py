@@ -61,6 +61,11 @@ class CheckpointError(ValueError):
     """A checkpoint cannot be written or used; the message is one line saying why."""
 
 
+class CheckpointMismatch(CheckpointError):
+    """A complete checkpoint, but of another crowdsim version, format or config: resuming must
+    stop rather than fall back to an earlier checkpoint (which would not match either)."""
+
+
 # --- what a config is, for a checkpoint --------------------------------------------------------
 
 # options that say where a run's checkpoints go or come from, not what the market is
@@ -406,12 +411,12 @@ def read(path: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
             f"{path} is not a crowdsim checkpoint (no readable __meta__)"
         ) from None
     if meta.get("format") != FORMAT or meta.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(
+        raise CheckpointMismatch(
             f"{path}: checkpoint format {meta.get('format')!r} version "
             f"{meta.get('format_version')!r}, this crowdsim reads {FORMAT!r} version {FORMAT_VERSION}"
         )
     if meta.get("crowdsim_version") != crowdsim.__version__:
-        raise CheckpointError(
+        raise CheckpointMismatch(
             f"{path}: written by crowdsim {meta.get('crowdsim_version')}, this is "
             f"{crowdsim.__version__} (a checkpoint is used only by the version that wrote it)"
         )
@@ -465,7 +470,7 @@ def restore(config, path: str | Path, *, branch: bool = False, create_agents: bo
                 "its market already ran under other rules"
             )
     elif meta["config_sha256"] != config_sha256(cfg):
-        raise CheckpointError(f"{path} was written for another config (config_sha256 differs)")
+        raise CheckpointMismatch(f"{path} was written for another config (config_sha256 differs)")
     model = CrowdWorkModel(cfg, create_agents=False)
     if model.reform_config is not None and hour > model.windows.reform_hour:
         model.apply_reform()  # the rules the saved market was already under
@@ -506,6 +511,7 @@ def prune(folder: str | Path, keep: int) -> None:
 
 __all__ = [
     "CheckpointError",
+    "CheckpointMismatch",
     "FORMAT_VERSION",
     "config_sha256",
     "warmup_sha256",

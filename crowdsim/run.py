@@ -84,9 +84,9 @@ def _start(config, checkpoint_dir: str | Path | None, warmup_dir: str | Path | N
     for path in found:
         try:
             model = checkpoint.restore(config, path)
-        except checkpoint.CheckpointError as exc:
-            if "another config" in str(exc) or "written by crowdsim" in str(exc):
-                raise
+        except checkpoint.CheckpointMismatch:
+            raise  # another version or config: an earlier checkpoint would not match either
+        except checkpoint.CheckpointError as exc:  # truncated or corrupt
             logging.getLogger(__name__).warning("%s; trying an earlier checkpoint", exc)
             continue
         logging.getLogger(__name__).info("resumed from %s (hour %d)", path, model.hour)
