@@ -491,6 +491,12 @@ class CrowdWorkModel(mesa.Model):
             "n_unjust": (np.int64, 0),
             "n_abandoned": (np.int64, 0),
             "n_posted": (np.int64, 0),
+            # what it posted: rewards and fees (micro-USD, per assignment x assignments) and
+            # assignment-hours at its own estimate (the same requesters' fee pass-through)
+            "reward_posted_micro": (np.int64, 0),
+            "pay_posted_usd": (np.float64, 0.0),  # the rewards it chose, before rounding
+            "fee_posted_micro": (np.int64, 0),
+            "est_hours_posted": (np.float64, 0.0),
             "n_submitted": (np.int64, 0),
             "delay_hours_sum": (np.float64, 0.0),
             "joined_hour": (np.int32, 0),

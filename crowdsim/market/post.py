@@ -38,7 +38,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from crowdsim.config import TASK_TYPES
-from crowdsim.ledger import to_micro
+from crowdsim.ledger import MICRO, to_micro
 from crowdsim.policy.fees import requester_fee_per_assignment, requester_fee_rate
 
 
@@ -173,6 +173,7 @@ def post(model) -> None:
     own_reward = R.target_pay[req] * est_minutes / 60.0
     admitted = np.minimum(reward / own_reward, 1e6) ** -rc.screening_elasticity
     min_tier = np.clip(np.floor(5.0 * (1.0 - admitted) + 1e-9), 0, 4).astype(np.int8)
+    decided = reward  # the requester's pay for the task, before rounding to an increment
     # whole increments (MTurk: cents), at least one increment
     per_usd = 1.0 / pc.reward_increment_usd  # exactly 100.0 for whole cents
     reward = np.maximum(np.ceil(reward * per_usd - 1e-9) / per_usd, pc.reward_increment_usd)
@@ -203,6 +204,7 @@ def post(model) -> None:
     req, ttype, size = req[keep], ttype[keep], size[keep]
     split = split[keep] & (size > chunk)
     reward, covered, unit_value = reward[keep], covered[keep], unit_value[keep]
+    decided = decided[keep]
     min_tier = min_tier[keep]
     true_minutes, est_minutes = true_minutes[keep], est_minutes[keep]
     # the fee follows the size of each HIT actually posted (a split batch posts HITs of <= chunk)
@@ -225,18 +227,21 @@ def post(model) -> None:
         true_minutes=true_minutes, covered=covered, value_micro=to_micro(unit_value),
         gated=rng.random(k) < pc.qualification_share,
         restricted=rng.random(k) < pc.restricted_share, expires=np.full(k, expires),
-        min_tier=min_tier,
+        min_tier=min_tier, decided_usd=decided,
     )  # fmt: skip
 
 
 def list_batches(
     model, *, requester, task_type, size, hits, per_hit, reward_micro, fee_micro, est_minutes,
     true_minutes, covered, gated, restricted, expires, value_micro=None, min_tier=None,
+    decided_usd=None,
 ) -> np.ndarray:  # fmt: skip
     """Put batches on the listing (one row per batch, arrays of equal length): their cost goes
     from requester funds into escrow and each is filed under the hour it expires. Returns the
     batch rows. ``value_micro``: the value of an approved assignment to its requester (by
-    default the median task's, its value per hour for the estimated time)."""
+    default the median task's, its value per hour for the estimated time); ``decided_usd``: the
+    reward its requester chose before rounding to the reward increment (by default the reward),
+    which the fee pass-through measures (rounding varies with the mix of task lengths)."""
     B, R = model.batches, model.requesters
     k = size.size
     idx = B.allocate(k, reset=False)  # every column is set below (expires_hour by the calendar)
@@ -263,6 +268,12 @@ def list_batches(
     model.ledger.transfer("requester_funds", "escrow", int(deposit.sum()))
     np.add.at(R.spent_micro, requester, deposit)
     np.add.at(R.n_posted, requester, size)
+    if decided_usd is None:
+        decided_usd = reward_micro / MICRO
+    np.add.at(R.pay_posted_usd, requester, size * decided_usd)
+    np.add.at(R.reward_posted_micro, requester, size * reward_micro)
+    np.add.at(R.fee_posted_micro, requester, size * fee_micro)
+    np.add.at(R.est_hours_posted, requester, size * est_minutes / 60.0)
     model.counters.assignments_posted += int(size.sum())
     model.counters.assignment_minutes_posted += float((size * true_minutes).sum())
     model.counters.reward_posted_micro += int((size * reward_micro).sum())
@@ -285,37 +296,59 @@ def withdraw(model, rows: np.ndarray) -> int:
     return int(rem.sum())
 
 
-def reprice(model, requester: np.ndarray, filled: np.ndarray) -> None:
+def reprice(
+    model,
+    requester: np.ndarray,
+    filled: np.ndarray,
+    pay_posted: np.ndarray | None = None,
+    fee_rate: np.ndarray | None = None,
+) -> None:
     """Requesters learn the supply they face from their expired batches (``filled``: the share
-    of each batch done) and set their pay per hour from it.
+    of each batch done, at ``pay_posted`` per hour of its estimated time, with the fee rate
+    ``fee_rate`` on the reward) and set their pay per hour from it.
 
-    Each keeps a belief about the share of a batch that fills at its pay, updated at
-    ``requesters.fill_learning_rate`` towards each batch's (their mean, for several at once).
-    While that belief is at least ``requesters.fill_target`` it pays its norm (its initial pay:
+    Each keeps a belief about the share of a batch that would fill at its norm (its initial pay:
     requesters do not cut pay to the monopsony level when batches fill, the reading of Dube et
-    al. 2020 that fits Hara et al.'s pay distribution); below it, it pays what its belief about
-    the supply elasticity (``requesters.supply_elasticity_belief``) says fills the target,
+    al. 2020 that fits Hara et al.'s pay distribution), updated at
+    ``requesters.fill_learning_rate`` towards what each batch says about it: its filled share at
+    the pay it was posted at, brought back to the norm along the supply curve the requester
+    believes it faces, ``filled x (norm / pay_posted) ** elasticity``
+    (``requesters.supply_elasticity_belief``), so a batch that filled because its pay was
+    raised does not make the requester believe that its norm fills. While that belief is at
+    least ``requesters.fill_target`` it pays its norm; below it, the pay that fills the target,
     ``norm x (target / belief) ** (1 / elasticity)``, but never more per hour than the mean
-    value of the tasks it posts, net of the fee (a batch's expected profit stays positive)."""
+    value of the tasks it posts net of the fee its batches pay (a batch's expected profit stays
+    positive). A fee therefore reaches rewards only through this rule: fully for a requester
+    whose pay the value of its work caps (the cap falls with the fee), partly through fill (a
+    fee rise makes requesters post less, so batches fill at less pay), not at all for one that
+    pays its norm: a share between 0 and 1 (``fee_pass_through_measured``)."""
     rc = model.config.requesters
     if rc.fill_learning_rate <= 0 or requester.size == 0:
         return
     R = model.requesters
     r, inv = np.unique(requester, return_inverse=True)
-    mean_fill = np.bincount(inv, weights=filled) / np.bincount(inv)
+    count = np.bincount(inv)
+    norm = R.initial_pay[r]
+    eps = rc.supply_elasticity_belief
+    seen = filled
+    if pay_posted is not None:  # the fill it would have had at its norm
+        seen = filled * np.minimum(norm[inv] / np.maximum(pay_posted, 1e-9), 1.0) ** eps
+    mean_fill = np.bincount(inv, weights=seen) / count
     belief = R.fill_belief[r] + rc.fill_learning_rate * (mean_fill - R.fill_belief[r])
     R.fill_belief[r] = belief
-    norm = R.initial_pay[r]
-    raise_factor = np.maximum(rc.fill_target / np.maximum(belief, 1e-3), 1.0) ** (
-        1.0 / rc.supply_elasticity_belief
-    )
+    raise_factor = np.maximum(rc.fill_target / np.maximum(belief, 1e-3), 1.0) ** (1.0 / eps)
     x = norm * (1.0 + rc.reference_fee) / R.value_per_hour[r]  # its cost over value at its norm
     mean_value = (
         R.value_per_hour[r]
         * plan_value(x, rc.task_value_sigma)
         / np.maximum(plan_share(x, rc.task_value_sigma), 1e-300)
     )
-    cap = np.maximum(mean_value / (1.0 + model.config.platform.commission), norm)
+    fee = (
+        np.full(r.size, model.config.platform.commission)
+        if fee_rate is None
+        else np.bincount(inv, weights=fee_rate) / count
+    )
+    cap = np.maximum(mean_value / (1.0 + fee), norm)
     R.target_pay[r] = np.minimum(norm * raise_factor, cap)
 
 
@@ -331,7 +364,14 @@ def expire(model) -> None:
     model.ledger.transfer("escrow", "refunded", int(refund.sum()))
     np.subtract.at(R.spent_micro, B.requester[due], refund)
     model.counters.assignments_expired += int(rem.sum())
-    reprice(model, B.requester[due], 1.0 - rem / np.maximum(B.size[due], 1))
+    reward = B.reward_micro[due].astype(np.float64)
+    reprice(
+        model,
+        B.requester[due],
+        1.0 - rem / np.maximum(B.size[due], 1),
+        pay_posted=reward / MICRO * 60.0 / np.maximum(B.est_minutes[due], 1e-9),
+        fee_rate=B.fee_micro[due] / np.maximum(reward, 1.0),
+    )
     if model.top_ups is not None:
         model.top_ups.close_batches(model, due)
     B.remaining[due] = 0

@@ -222,6 +222,13 @@ def requesters_frame(model) -> pd.DataFrame:
             "value_per_hour_usd": R.value_per_hour[:n],
             "value_of_approved_work_usd": R.value_micro[:n] / MICRO,
             "cost_of_approved_work_usd": R.cost_micro[:n] / MICRO,
+            # what it posted (rewards chosen before rounding to cents, rewards, fees,
+            # assignment-hours at its own estimate of the time):
+            # the same requesters' fee pass-through (metrics.windows.fee_pass_through)
+            "pay_posted_usd": R.pay_posted_usd[:n],
+            "reward_posted_usd": R.reward_posted_micro[:n] / MICRO,
+            "fee_posted_usd": R.fee_posted_micro[:n] / MICRO,
+            "hours_posted": R.est_hours_posted[:n],
         }
     )
     base = model.windows.base
@@ -238,6 +245,11 @@ def requesters_frame(model) -> pd.DataFrame:
         df["surplus_window_usd"] = (
             df["value_of_approved_work_window_usd"] - df["cost_of_approved_work_window_usd"]
         )
+        pay, reward, fee, hours = (np.pad(a, (0, n - a.size)) for a in base.requester_posted)
+        df["pay_posted_window_usd"] = R.pay_posted_usd[:n] - pay
+        df["reward_posted_window_usd"] = (R.reward_posted_micro[:n] - reward) / MICRO
+        df["fee_posted_window_usd"] = (R.fee_posted_micro[:n] - fee) / MICRO
+        df["hours_posted_window"] = R.est_hours_posted[:n] - hours
     return df
 
 
@@ -416,10 +428,17 @@ def _windows_summary(model) -> dict:
         out["after_reform"] = win.measured.get("after_reform")
         from crowdsim.metrics.windows import fee_pass_through
 
-        before, after = out["before_reform"], out["after_reform"]
-        if before and after and model.base_fees != fee_rules(model.config):
-            # an outcome of requesters' choices, not an input (market/post.py)
-            out["fee_pass_through_measured"] = fee_pass_through(before, after)
+        posted = win.posted
+        if (
+            "before_reform" in posted
+            and "after_reform" in posted
+            and model.base_fees != fee_rules(model.config)
+        ):
+            # an outcome of requesters' choices, not an input (market/post.py), on the same
+            # requesters either side of the reform
+            ptm = fee_pass_through(posted["before_reform"], posted["after_reform"])
+            out["fee_pass_through_measured"] = None if ptm is None else ptm.pop("share")
+            out["fee_pass_through_basis"] = ptm
     return out
 
 

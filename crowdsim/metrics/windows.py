@@ -55,6 +55,9 @@ class Snapshot:
     requester_spent_micro: np.ndarray
     requester_value_micro: np.ndarray  # the welfare ledger's value of approved work
     requester_cost_micro: np.ndarray  # ... and what was paid for it
+    # each requester's rewards chosen (USD, before rounding), rewards and fees (micro-USD) and
+    # assignment-hours (its estimate) posted
+    requester_posted: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
     counters: dict[str, float]
     ledger: dict[str, float]
     pending: dict[str, int]  # approvals, rejections, unjustified ones still to come
@@ -70,6 +73,12 @@ class Snapshot:
             requester_spent_micro=R.spent_micro[: R.n].copy(),
             requester_value_micro=R.value_micro[: R.n].copy(),
             requester_cost_micro=R.cost_micro[: R.n].copy(),
+            requester_posted=(
+                R.pay_posted_usd[: R.n].copy(),
+                R.reward_posted_micro[: R.n].copy(),
+                R.fee_posted_micro[: R.n].copy(),
+                R.est_hours_posted[: R.n].copy(),
+            ),
             counters=asdict(model.counters),
             ledger=model.ledger.totals_usd(),
             pending=dict(acc.pending),
@@ -192,21 +201,81 @@ def posted_pay(c: dict) -> dict:
     }
 
 
-def fee_pass_through(before: dict, after: dict):
-    """The share of a change of the requester fee passed to workers through rewards, from the
-    reward and cost per hour posted before and after it (the fee is what the cost adds to the
-    reward, surcharges and minimums included): 0 when rewards do not move (requesters bear it),
-    1 when they move so far that the requester's cost per hour is unchanged (``reward x (1 +
-    fee)`` constant). None when the fee did not change."""
-    r0, r1 = before.get("reward_per_hour_posted_usd"), after.get("reward_per_hour_posted_usd")
-    c0, c1 = before.get("cost_per_hour_posted_usd"), after.get("cost_per_hour_posted_usd")
-    if None in (r0, r1, c0, c1):
+def posted_since(start: Snapshot, end: Snapshot) -> tuple[np.ndarray, ...]:
+    """Each requester's rewards chosen (before rounding), rewards and fees posted (USD) and
+    assignment-hours (its estimate) from ``start`` to ``end`` (rows of ``end``; requesters who
+    arrived after ``start`` had zero)."""
+    out = []
+    for a, b in zip(start.requester_posted, end.requester_posted, strict=True):
+        d = b.astype(np.float64)
+        d[: a.size] -= a
+        out.append(d)
+    pay, reward, fee, hours = out
+    return pay, reward / MICRO, fee / MICRO, hours
+
+
+def fee_pass_through(before, after) -> dict | None:
+    """The share of a change of the requester fee passed to workers through rewards, measured on
+    the *same requesters* (those who posted both before and after it), so that who posts does
+    not enter: for each, the change in the reward per hour it chose (at its own estimate of the
+    time, before rounding to the reward increment, whose premium varies with the mix of task
+    lengths) over the change that would leave its cost per hour unchanged,
+    ``r0 - r0 (1 + f0) / (1 + f1)`` with ``f`` its fees over its rewards in each window; summed
+    over requesters weighted by the hours each posted before (0: rewards do not move and the
+    requesters bear the fee; 1: rewards fall so far that the requesters' cost per hour is
+    unchanged and the workers bear it). ``before``/``after``: :func:`posted_since` of the two
+    windows (or :func:`posted_columns`). Returns the share with the requesters and hours it
+    rests on, or None when the fee of the requesters measured did not change."""
+    (p0, rw0, fe0, h0), (p1, rw1, fe1, h1) = before, after
+    n = min(h0.size, h1.size)
+    p0, rw0, fe0, h0, p1, rw1, fe1, h1 = (x[:n] for x in (p0, rw0, fe0, h0, p1, rw1, fe1, h1))
+    both = (h0 > 0) & (h1 > 0) & (rw0 > 0) & (rw1 > 0)
+    if not both.any():
         return None
-    f0, f1 = c0 / r0 - 1.0, c1 / r1 - 1.0
-    if abs(f1 - f0) < 1e-6:
-        return None
+    r0, r1 = p0[both] / h0[both], p1[both] / h1[both]
+    f0, f1 = fe0[both] / rw0[both], fe1[both] / rw1[both]
+    w = h0[both]
     full = r0 - r0 * (1.0 + f0) / (1.0 + f1)  # the change that passes it all
-    return (r0 - r1) / full
+    denominator = float(np.sum(w * full))
+    if abs(denominator) < 1e-6 * float(np.sum(w * r0)):
+        return None
+    return {
+        "share": float(np.sum(w * (r0 - r1)) / denominator),
+        "requesters": int(both.sum()),
+        "hours_posted_before": float(w.sum()),
+        "fee_rate_before": float(np.sum(w * r0 * f0) / np.sum(w * r0)),
+        "fee_rate_after": float(np.sum(w * r0 * f1) / np.sum(w * r0)),
+        "reward_per_hour_before_usd": float(np.sum(w * r0) / w.sum()),
+        "reward_per_hour_after_usd": float(np.sum(w * r1) / w.sum()),
+    }
+
+
+def posted_columns(requesters: pd.DataFrame, window: bool = True):
+    """:func:`fee_pass_through`'s input from a requesters frame (``requesters.parquet``): each
+    requester's rewards chosen, rewards, fees and assignment-hours posted over the measured window (the whole
+    run with ``window=False``, or when the run had no warm-up)."""
+    suffix = "_window" if window and "hours_posted_window" in requesters else ""
+    return (
+        requesters[f"pay_posted{suffix}_usd"].to_numpy(np.float64),
+        requesters[f"reward_posted{suffix}_usd"].to_numpy(np.float64),
+        requesters[f"fee_posted{suffix}_usd"].to_numpy(np.float64),
+        requesters[f"hours_posted{suffix}"].to_numpy(np.float64),
+    )
+
+
+def fee_pass_through_between(control: pd.DataFrame, treated: pd.DataFrame) -> dict | None:
+    """:func:`fee_pass_through` on common seeds: two runs of the same seed under two fee rules
+    (their requesters frames; ``control`` the one taken as before), over the measured window,
+    on the requesters present in both (the same row with the same value and activity: a
+    seed's starting requesters, and arrivals drawn alike)."""
+    n = min(len(control), len(treated))
+    a, b = control.iloc[:n], treated.iloc[:n]
+    same = (a["value_per_hour_usd"].to_numpy() == b["value_per_hour_usd"].to_numpy()) & (
+        a["activity"].to_numpy() == b["activity"].to_numpy()
+    )
+    before = tuple(np.where(same, x, 0.0) for x in posted_columns(a))
+    after = tuple(np.where(same, x, 0.0) for x in posted_columns(b))
+    return fee_pass_through(before, after)
 
 
 def drift(windows: list[dict], tolerance: float) -> dict:
@@ -270,6 +339,8 @@ class Windows:
         self.base: Snapshot | None = None
         self.open: dict[str, Snapshot] = {}
         self.measured: dict[str, dict] = {}
+        # each requester's posting in the windows either side of a reform (fee pass-through)
+        self.posted: dict[str, tuple[np.ndarray, ...]] = {}
 
     def at_hour(self, model) -> None:
         """At the start of hour ``model.hour``: measure the windows that end and open those
@@ -284,7 +355,10 @@ class Windows:
         snap = Snapshot.take(model, totals, acc)
         for name, (a, b) in self.spans.items():
             if b == h and name in self.open:
-                self.measured[name] = window_metrics(model, self.open.pop(name), snap, totals)
+                start = self.open.pop(name)
+                self.measured[name] = window_metrics(model, start, snap, totals)
+                if name in ("before_reform", "after_reform"):
+                    self.posted[name] = posted_since(start, snap)
             if a == h:
                 self.open[name] = snap
         if h == self.warmup_hours and h > 0:
