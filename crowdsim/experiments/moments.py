@@ -172,6 +172,7 @@ def window_workers(run: MeasuredRun) -> pd.DataFrame:
     delta["resolved_hours"] = delta[list(RESOLVED_HOURS)].sum(axis=1)
     delta["country"] = end["country"]
     delta["local_min_wage_usd"] = end["local_min_wage_usd"]
+    delta["reservation_wage"] = end["reservation_wage"]
     return delta.reset_index()
 
 
@@ -346,6 +347,13 @@ def platform_revenue_usd(run: MeasuredRun) -> float:
     return float(run.results.summary.get("platform_revenue_usd", float("nan")))
 
 
+def worker_surplus_usd(run: MeasuredRun) -> float:
+    """The welfare ledger's worker surplus over the window: accrued earnings - reservation wage
+    x all working hours, unpaid included (crowdsim.metrics.welfare)."""
+    d = window_workers(run)
+    return float((d["earnings_accrued_usd"] - d["reservation_wage"] * d["resolved_hours"]).sum())
+
+
 MOMENTS: dict[str, Callable[[MeasuredRun], float]] = {
     "wage_median_all_in": wage_median_all_in,
     "wage_mean_all_in": wage_mean_all_in,
@@ -368,6 +376,7 @@ MOMENTS: dict[str, Callable[[MeasuredRun], float]] = {
     "requester_share_rejecting_below_1pct": requester_share_rejecting_below_1pct,
     "requester_share_rejecting_above_5pct": requester_share_rejecting_above_5pct,
     "platform_revenue_usd": platform_revenue_usd,
+    "worker_surplus_usd": worker_surplus_usd,
 }
 
 
