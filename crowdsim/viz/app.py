@@ -713,7 +713,6 @@ def SavedMarkets(model: solara.Reactive[AppModel]):
         message.value = (
             f"Reloaded {selected}: day {model.value.hour // 24}, hour {model.value.hour % 24}."
         )
-        force_update()
 
     with solara.Card("Save or reload a market", classes=["crowdsim-markets"]):
         solara.Button("Save this market", on_click=save, color="primary")
