@@ -563,10 +563,11 @@ def latest(folder: str | Path) -> list[Path]:
     )
 
 
-def warmup_name(cfg) -> str:
+def warmup_name(cfg, hour: int | None = None) -> str:
     """The file a shared warm-up (``sim.share_warmup``) is kept in: its market's digest and the
-    hour it ends."""
-    return f"warmup_{warmup_sha256(cfg)[:20]}_hour_{cfg.sim.reform_day * 24}{SUFFIX}"
+    hour it ends (by default the reform's)."""
+    hour = cfg.sim.reform_day * 24 if hour is None else hour
+    return f"warmup_{warmup_sha256(cfg)[:20]}_hour_{hour}{SUFFIX}"
 
 
 def checkpoint_name(hour: int) -> str:
