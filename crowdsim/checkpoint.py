@@ -221,8 +221,15 @@ def _load_store(store, state: dict, arrays: dict, key: str) -> None:
 _CALENDAR = ("head", "count", "rows", "next", "fill", "free", "free_top")
 
 
-def model_state(model) -> tuple[dict, dict[str, np.ndarray]]:
-    """The model's whole state as (JSON-able meta, named arrays)."""
+def _derived(model) -> frozenset:
+    """What :func:`model_state` leaves out: :data:`DERIVED`, and the attributes a subclass of
+    the model built from its own arguments (its ``checkpoint_derived``, e.g. the app's titles)."""
+    return DERIVED | frozenset(getattr(type(model), "checkpoint_derived", ()))
+
+
+def model_state(model, prefix: str = "") -> tuple[dict, dict[str, np.ndarray]]:
+    """The model's whole state as (JSON-able meta, named arrays); each array's name starts
+    with ``prefix`` (several models in one file)."""
     import mesa
 
     from crowdsim.market.state import Pool
@@ -231,29 +238,31 @@ def model_state(model) -> tuple[dict, dict[str, np.ndarray]]:
     from crowdsim.stores import ColumnStore, DueCalendar
 
     mesa_names = _mesa_attributes(mesa)
+    derived = _derived(model)
     arrays: dict[str, np.ndarray] = {}
     attrs: dict[str, Any] = {}
-    for name, value in vars(model).items():
-        if name in DERIVED or name in SPECIAL or name.startswith("_") or name in mesa_names:
+    for attr, value in vars(model).items():
+        if attr in derived or attr in SPECIAL or attr.startswith("_") or attr in mesa_names:
             continue
+        name = prefix + attr
         if isinstance(value, ColumnStore):
-            attrs[name] = _store_state(value, name, arrays)
+            attrs[attr] = _store_state(value, name, arrays)
         elif isinstance(value, DueCalendar):
-            attrs[name] = {
+            attrs[attr] = {
                 "kind": "calendar",
                 "arrays": {a: _encode(getattr(value, a), f"{name}.{a}", arrays) for a in _CALENDAR},
             }
         elif isinstance(value, Pool):
             state = {k: v for k, v in vars(value).items() if k != "_model"}
-            attrs[name] = {"kind": "pool", "state": _encode(state, name, arrays)}
+            attrs[attr] = {"kind": "pool", "state": _encode(state, name, arrays)}
         elif isinstance(value, Recorder | Windows):
-            attrs[name] = {"kind": "fields", "state": _encode(vars(value), name, arrays)}
-        elif name == "weekly_earnings" and value is not None:  # (weeks, worker capacity)
+            attrs[attr] = {"kind": "fields", "state": _encode(vars(value), name, arrays)}
+        elif attr == "weekly_earnings" and value is not None:  # (weeks, worker capacity)
             rows = model.workers.n
-            attrs[name] = {"kind": "columns", "capacity": value.shape[1],
+            attrs[attr] = {"kind": "columns", "capacity": value.shape[1],
                            "state": _encode(value[:, :rows], name, arrays)}  # fmt: skip
         else:
-            attrs[name] = {"kind": "value", "state": _encode(value, name, arrays)}
+            attrs[attr] = {"kind": "value", "state": _encode(value, name, arrays)}
     rngs = {n: getattr(model, n).bit_generator.state for n in SPECIAL if n.startswith("rng")}
     py_random = model.random.getstate()
     meta = {
@@ -282,8 +291,9 @@ def _load_state(model, meta: dict, arrays: dict, branch: bool) -> None:
     from crowdsim.stores import ColumnStore, DueCalendar
 
     saved = meta["attributes"]
+    derived = _derived(model)
     for name in vars(model):  # every state the model holds must be in the file
-        if name in DERIVED or name in SPECIAL or name.startswith("_"):
+        if name in derived or name in SPECIAL or name.startswith("_"):
             continue
         if name in _mesa_attributes(mesa):
             continue
@@ -365,12 +375,39 @@ def _copy(value: Any) -> Any:
 # --- files --------------------------------------------------------------------------------------
 
 
-def save(model, path: str | Path) -> Path:
-    """Write the model's whole state to ``path`` (an ``.npz``), atomically. Returns the path."""
-    import crowdsim
+def save(
+    model, path: str | Path, *, extra: Any = None, companions: dict[str, Any] | None = None
+) -> Path:
+    """Write the model's whole state to ``path`` (an ``.npz``), atomically. Returns the path.
+
+    Args:
+        model: the model.
+        path: the file to write.
+        extra: more data for whoever saves (e.g. the browser app's settings and plotted
+            history): numbers, text, lists, dicts with text keys and numpy arrays; read back
+            with :func:`extra`.
+        companions: more models saved whole in the same file, by name (e.g. the app's market
+            with the next seed); read back with :func:`load_into` and ``companion=name``.
+    """
     from crowdsim.run import atomic_write
 
-    meta, arrays = model_state(model)
+    meta, arrays = _file_state(model)
+    if extra is not None:
+        meta["extra"] = _encode(extra, "__extra__", arrays)
+    for name, other in (companions or {}).items():
+        if not name.isidentifier():
+            raise CheckpointError(f"cannot save companion {name!r}: not an identifier")
+        other_meta, other_arrays = _file_state(other, prefix=f"__{name}__.")
+        meta.setdefault("companions", {})[name] = other_meta
+        arrays |= other_arrays
+    return atomic_write(path, lambda tmp: _write_npz(tmp, meta, arrays))
+
+
+def _file_state(model, prefix: str = "") -> tuple[dict, dict[str, np.ndarray]]:
+    """:func:`model_state` with what identifies it: format, version, hour and config hashes."""
+    import crowdsim
+
+    meta, arrays = model_state(model, prefix)
     meta |= {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -379,7 +416,7 @@ def save(model, path: str | Path) -> Path:
         "config_sha256": config_sha256(model.initial_config),
         "warmup_sha256": warmup_sha256(model.initial_config),
     }
-    return atomic_write(path, lambda tmp: _write_npz(tmp, meta, arrays))
+    return meta, arrays
 
 
 def _write_npz(path: str, meta: dict, arrays: dict[str, np.ndarray]) -> None:
@@ -420,7 +457,7 @@ def read(path: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
             f"{path}: written by crowdsim {meta.get('crowdsim_version')}, this is "
             f"{crowdsim.__version__} (a checkpoint is used only by the version that wrote it)"
         )
-    missing = _referenced(meta["attributes"]) - set(arrays)
+    missing = _referenced(meta) - set(arrays)
     if missing:
         raise CheckpointError(f"{path} is incomplete: no array {sorted(missing)[0]!r}")
     return meta, arrays
@@ -472,13 +509,47 @@ def restore(config, path: str | Path, *, branch: bool = False, create_agents: bo
     elif meta["config_sha256"] != config_sha256(cfg):
         raise CheckpointMismatch(f"{path} was written for another config (config_sha256 differs)")
     model = CrowdWorkModel(cfg, create_agents=False)
-    if model.reform_config is not None and hour > model.windows.reform_hour:
-        model.apply_reform()  # the rules the saved market was already under
-    _load_state(model, meta, arrays, branch)
+    _apply(model, meta, arrays, branch)
     if create_agents:
         model.attach_agents()
-    model.running = model.hour < model.n_hours
     return model
+
+
+def _apply(model, meta: dict, arrays: dict, branch: bool) -> None:
+    """Write a checked state into a model freshly built from its config."""
+    if model.reform_config is not None and int(meta["hour"]) > model.windows.reform_hour:
+        model.apply_reform()  # the rules the saved market was already under
+    _load_state(model, meta, arrays, branch)
+    model.running = model.hour < model.n_hours
+
+
+def load_into(
+    model, meta: dict, arrays: dict, *, companion: str | None = None, source: str = "the file"
+) -> None:
+    """Write the state read by :func:`read` into ``model``, a model just built (hour 0) from the
+    saved model's own config, e.g. a subclass that builds its config from its own arguments (the
+    browser app's). ``companion`` names a model saved beside the main one (:func:`save`).
+
+    Raises:
+        CheckpointMismatch: the state was saved for another config.
+        CheckpointError: the model has already run, or the file has no such companion.
+    """
+    if companion is not None:
+        if companion not in meta.get("companions", {}):
+            raise CheckpointError(f"{source} holds no market {companion!r}")
+        meta = meta["companions"][companion]
+    if model.hour != 0:
+        raise CheckpointError(
+            f"a saved market is loaded into a new model, not one at hour {model.hour}"
+        )
+    if meta["config_sha256"] != config_sha256(model.initial_config):
+        raise CheckpointMismatch(f"{source} was written for another config (config_sha256 differs)")
+    _apply(model, meta, arrays, branch=False)
+
+
+def extra(meta: dict, arrays: dict) -> Any:
+    """The ``extra`` data saved with :func:`save` (None if there is none), arrays copied."""
+    return _copy(_decode(meta["extra"], arrays)) if "extra" in meta else None
 
 
 def latest(folder: str | Path) -> list[Path]:
@@ -492,10 +563,11 @@ def latest(folder: str | Path) -> list[Path]:
     )
 
 
-def warmup_name(cfg) -> str:
+def warmup_name(cfg, hour: int | None = None) -> str:
     """The file a shared warm-up (``sim.share_warmup``) is kept in: its market's digest and the
-    hour it ends."""
-    return f"warmup_{warmup_sha256(cfg)[:20]}_hour_{cfg.sim.reform_day * 24}{SUFFIX}"
+    hour it ends (by default the reform's)."""
+    hour = cfg.sim.reform_day * 24 if hour is None else hour
+    return f"warmup_{warmup_sha256(cfg)[:20]}_hour_{hour}{SUFFIX}"
 
 
 def checkpoint_name(hour: int) -> str:

@@ -187,8 +187,9 @@ class SimConfig:
         False,
         doc="in a sweep, runs with a reform at sim.reform_day share the market's state at that "
         "day: the first run of a warm-up (same config but the reform) simulates it and saves it "
-        "in the sweep folder's warmups/, the others start from it; results identical to "
-        "replaying it (crowdsim-compare's short runs use it)",
+        "in the sweep folder's warmups/, the others start from it; a run without a reform starts "
+        "from its market at sim.warmup_days if a warm-up of it is there; results identical to "
+        "replaying it (crowdsim-compare's short runs and long-run baseline use it)",
     )
     start_from: str | None = opt(
         None,

@@ -93,14 +93,26 @@ def _start(config, checkpoint_dir: str | Path | None, warmup_dir: str | Path | N
         return model, None
     if config.sim.start_from is not None:
         return checkpoint.restore(config, config.sim.start_from, branch=True), None
-    if warmup_dir is not None and config.sim.share_warmup and config.sim.reform_day is not None:
-        shared = Path(warmup_dir) / checkpoint.warmup_name(config)
-        if shared.is_file() and not shared.is_symlink():
-            try:
-                return checkpoint.restore(config, shared, branch=True), None
-            except checkpoint.CheckpointError as exc:  # simulated again and saved anew
-                logging.getLogger(__name__).warning("%s; simulating the warm-up", exc)
-        return CrowdWorkModel(config, create_agents=False), shared
+    if warmup_dir is not None and config.sim.share_warmup:
+        sim = config.sim
+        reform = sim.reform_day is not None
+        if reform or sim.warmup_days >= 1:
+            # a run with a reform branches from its market at the reform day; a run without one
+            # (crowdsim-compare's long-run baseline) from its market at the end of the warm-up,
+            # if runs with a reform saved it: the same market, so the same results
+            hour = None if reform else int(sim.warmup_days * 24)
+            shared = Path(warmup_dir) / checkpoint.warmup_name(config, hour)
+            if shared.is_file() and not shared.is_symlink():
+                try:
+                    model = checkpoint.restore(config, shared, branch=True)
+                except checkpoint.CheckpointError as exc:  # simulated again (and saved anew)
+                    logging.getLogger(__name__).warning("%s; simulating the warm-up", exc)
+                else:
+                    logging.getLogger(__name__).info(
+                        "started from the shared warm-up %s (hour %d)", shared.name, model.hour
+                    )
+                    return model, None
+            return CrowdWorkModel(config, create_agents=False), shared if reform else None
     return CrowdWorkModel(config, create_agents=False), None
 
 

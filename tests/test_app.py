@@ -16,6 +16,7 @@ from mesa.visualization.solara_viz import _check_model_params
 
 from crowdsim.cli import CONFIG_DIR
 from crowdsim.config import ConfigError
+from crowdsim.metrics.summary import workers_frame
 from crowdsim.viz import app, launch
 from crowdsim.viz.app import (
     AS_SCENARIO,
@@ -189,6 +190,8 @@ def test_page_renders_controls_and_plots():
     for text in ("Reset", "Step", "Run 1 day", "Run 1 week"):
         _button(rc, text)
     labels = [s.label for s in rc.find(v.Select).widgets]
+    assert labels.count("Saved markets") == 1  # the sidebar's card to save and reload a market
+    labels.remove("Saved markets")
     assert labels == ["Scenario"] + [lever["label"] for lever in LEVERS.values()] + [
         "Compare the status quo with",
         "Over",
@@ -409,6 +412,20 @@ def test_launcher_takes_a_free_port_when_the_default_is_busy(monkeypatch):
     assert port != taken
 
 
+def test_launcher_passes_the_markets_folder_and_refuses_a_file(monkeypatch, tmp_path, capsys):
+    calls = []
+    monkeypatch.setattr(launch.os, "execve", lambda exe, cmd, env: calls.append(env))
+    launch.main(["--port", "0", "--no-open", "--markets", str(tmp_path / "saved")])
+    assert calls[0]["CROWDSIM_APP_MARKETS"] == str(tmp_path / "saved")
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(SystemExit) as exc:
+        launch.main(["--port", "0", "--no-open", "--markets", str(tmp_path / "a-file")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "'--markets'" in err and "a-file" in err and "Traceback" not in err
+    assert len(calls) == 1
+
+
 def test_launcher_rejects_a_bad_port(capsys):
     with pytest.raises(SystemExit) as exc:
         launch.main(["--port", "70000"])
@@ -423,3 +440,93 @@ def test_front_end_files_are_the_versions_solara_asks_for(tmp_path):
     assert any(name.startswith("@widgetti/solara-vuetify") for name in packages)
     assert "requirejs" in packages
     assert assets.missing_packages(tmp_path) == assets.required_packages()
+
+
+# ---------------------------------------------------------------- save and reload a market
+def _frames(model):
+    return model.datacollector.get_model_vars_dataframe(), workers_frame(model)
+
+
+def test_a_saved_market_reloads_and_runs_on_as_if_it_had_never_stopped(tmp_path):
+    """The market, its chance twin and the plotted history come back at the saved hour, with
+    their levers; stepping on gives, hour by hour, what the market never saved gives."""
+    kept = AppModel(n_workers=300, days=3, seed=4, min_pay="$8/h on the measured median time")
+    kept.run(30)
+    path = kept.save(tmp_path / app.market_file_name(kept))
+    assert path.name == "status_quo-seed4-300w-day1h6.npz"
+    loaded = AppModel.load(path)
+    assert (loaded.hour, loaded.twin.hour, loaded.label) == (30, 30, kept.label)
+    assert loaded.twin.config.seed == 5 and loaded.levers == kept.levers
+    assert loaded.datacollector.get_model_vars_dataframe().equals(_frames(kept)[0])
+    kept.run(20)
+    loaded.run(20)
+    for a, b in ((kept, loaded), (kept.twin, loaded.twin)):
+        (plots_a, workers_a), (plots_b, workers_b) = _frames(a), _frames(b)
+        assert plots_a.equals(plots_b) and len(plots_a) == 51
+        assert workers_a.equals(workers_b)
+        assert a.ledger.balance == b.ledger.balance
+
+
+def test_a_market_without_its_twin_reloads_without_one(tmp_path):
+    kept = AppModel(chance_twin=False, **SMALL)
+    kept.run(5)
+    loaded = AppModel.load(kept.save(tmp_path / "m.npz"))
+    assert loaded.twin is None and loaded.hour == 5
+
+
+def test_reloading_refuses_what_is_not_a_market_saved_by_the_app(tmp_path):
+    from crowdsim import checkpoint
+    from crowdsim.checkpoint import CheckpointError
+    from crowdsim.model import CrowdWorkModel
+
+    plain = CrowdWorkModel(compose_config(n_workers=100, days=2), create_agents=False)
+    plain.run(3)
+    checkpoint.save(plain, tmp_path / "run.npz")  # a run's checkpoint: no app settings in it
+    with pytest.raises(CheckpointError, match="not a market saved by the app"):
+        AppModel.load(tmp_path / "run.npz")
+    good = AppModel(**SMALL).save(tmp_path / "good.npz")
+    data = good.read_bytes()
+    (tmp_path / "cut.npz").write_bytes(data[: len(data) // 2])
+    for bad in ("cut.npz", "missing.npz"):
+        with pytest.raises(CheckpointError) as err:
+            AppModel.load(tmp_path / bad)
+        assert "\n" not in str(err.value)
+    stepped = AppModel(**SMALL)
+    stepped.step()
+    meta, arrays = checkpoint.read(good)
+    with pytest.raises(CheckpointError, match="not one at hour 1"):
+        checkpoint.load_into(stepped, meta, arrays)
+    other = AppModel(**{**SMALL, "seed": 9}, chance_twin=False)
+    with pytest.raises(checkpoint.CheckpointMismatch):
+        checkpoint.load_into(other, meta, arrays)
+
+
+def test_save_and_reload_buttons_on_the_page(monkeypatch, tmp_path):
+    folder = tmp_path / "markets"
+    monkeypatch.setenv("CROWDSIM_APP_MARKETS", str(folder))
+    current = solara.reactive(AppModel(**SMALL))
+    rc = _render(current)
+    assert rc.find(v.Select, label="Saved markets").widget.items == []
+    _button(rc, "Run 1 day").click()
+    _button(rc, "Save this market").click()
+    saved = folder / "status_quo-seed0-200w-day1h0.npz"
+    assert saved.is_file()
+    assert rc.find(v.Select, label="Saved markets").widget.v_model == saved.name
+    _button(rc, "Reset").click()
+    assert current.value.hour == 0
+    _button(rc, "Reload").click()
+    assert current.value.hour == 24 and current.value.twin.hour == 24
+    assert "Reloaded status_quo-seed0-200w-day1h0.npz: day 1, hour 0" in str(
+        rc.find(v.Alert).widgets[0].children
+    )
+    _button(rc, "Step").click()  # the reloaded market runs on from the page
+    assert current.value.hour == 25
+    (folder / "zz-not-a-market.npz").write_bytes(b"not a checkpoint")
+    rc.find(v.Select, label="Saved markets").widget.v_model = "zz-not-a-market.npz"
+    before = current.value
+    _button(rc, "Reload").click()
+    assert current.value is before  # a bad file leaves the page's market as it was
+    errors = " ".join(str(w.children) for w in rc.find(v.Alert).widgets)
+    assert (
+        "could not reload zz-not-a-market.npz" in errors and "not a readable checkpoint" in errors
+    )

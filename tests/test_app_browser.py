@@ -86,7 +86,8 @@ BROWSER_WORKERS = "1000"  # smaller than the app's default, so each browser test
 
 @pytest.fixture
 def app_url(tmp_path):
-    proc, url, log = _start_app(tmp_path, "--workers", BROWSER_WORKERS)
+    markets = tmp_path / "markets"  # where the page saves markets: never the repository
+    proc, url, log = _start_app(tmp_path, "--workers", BROWSER_WORKERS, "--markets", str(markets))
     yield url
     _stop(proc, log)
 
@@ -189,8 +190,20 @@ def test_step_change_a_lever_reset_and_the_plots_change(browser, app_url, tmp_pa
     # the platform now keeps at least 40% on top of every dollar paid to workers (20% before)
     assert revenue >= 0.4 * paid - 0.01
     assert app.plot("revenue") != revenue_plot_status_quo
+    # save the market at hour 27, run a week, reload it: back at hour 27 with its numbers
+    app.page.get_by_role("button", name="Save this market").click()
+    saved = "status_quo-seed0-1000w-day1h3.npz"
+    expect(app.page.locator(".crowdsim-markets-message")).to_contain_text(f"{saved} (")
     week = app.click_and_wait("Run 1 week", 27 + 168)
     print(f"\nRun 1 week -> headline and plots redrawn: {week:.1f} s")
+    assert app.number("Paid to workers") > paid
+    app.click_and_wait("Reload", 27)
+    expect(app.page.locator(".crowdsim-markets-message")).to_contain_text(
+        f"Reloaded {saved}: day 1, hour 3"
+    )
+    expect(app.headline).to_contain_text("commission 40%")
+    assert (app.number("platform revenue"), app.number("Paid to workers")) == (revenue, paid)
+    app.click_and_wait("Run 1 week", 27 + 168)
 
     app.page.screenshot(path=str(tmp_path / "app.png"))
     target = os.environ.get("CROWDSIM_APP_SCREENSHOT")

@@ -295,3 +295,28 @@ def test_a_sweep_shares_each_warm_up_with_the_same_results(tmp_path):
     assert not (replayed / "warmups").exists()
     for job in range(4):
         assert _summary(shared / str(job)) == _summary(replayed / str(job)), job
+
+    # crowdsim-compare's long runs: the baseline's starts from its seed's warm-up (the same market
+    # at the end of the warm-up, saved by the short runs), another scenario's finds none of its own
+    from crowdsim.experiments.compare import _share_warmups
+    from crowdsim.folders import release
+
+    long = ["scenario=status_quo,prolific_like", "population.n_workers=300", "sim.days=6",
+            "sim.warmup_days=2", "seed=1", "hydra/launcher=sequential",
+            "hydra.sweep.subdir=${scenario_name}"]  # fmt: skip
+    started, alone = tmp_path / "long_shared", tmp_path / "long_alone"
+    _share_warmups(shared, started)
+    release(started)  # held by this process, as crowdsim-compare holds it for its own sweep
+    assert sorted(p.name for p in (started / "warmups").iterdir()) == warmups
+    assert (started / "warmups" / warmups[0]).stat().st_nlink == 2  # linked, not copied
+    for out, extra in ((started, ["sim.share_warmup=true"]), (alone, [])):
+        proc = subprocess.run(
+            [sys.executable, "-m", "crowdsim.cli", "-m", *long, *extra, f"hydra.sweep.dir={out}"],
+            cwd=ROOT, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    logs = {s: (started / s / "crowdsim.log").read_text() for s in ("status_quo", "prolific_like")}
+    assert "started from the shared warm-up" in logs["status_quo"]
+    assert "started from the shared warm-up" not in logs["prolific_like"]
+    for s in ("status_quo", "prolific_like"):
+        assert _summary(started / s) == _summary(alone / s), s

@@ -358,16 +358,16 @@ def run_comparison(
         options.append("hydra.callbacks.sweep_results.progress_seconds=0")
     launch = launcher_overrides(launcher, n_jobs, options)
     fixed = scenario_overrides(scenarios[0], seeds[0], workers, days, list(extra or []), warmup)
-    run_grid(
-        [f"scenario={','.join(scenarios)}", f"seed={seed_list}", *fixed[2:]],
-        Path(out) / RUNS_DIR,
-        launch,
-        subdir=RUN_SUBDIR,
-    )
+    # every long run may start from a warm-up of its own market (sim.share_warmup), whether or
+    # not this comparison has short runs: the same jobs, so a later comparison reuses them
+    long_grid = [f"scenario={','.join(scenarios)}", f"seed={seed_list}", *fixed[2:]]
+    long_grid.append("sim.share_warmup=true")
     if short:  # the baseline's runs with each reform at the end of the warm-up
         # Each seed's warm-up is simulated once and shared (sim.share_warmup): the short runs
         # of a seed start from the same market at the reform day, with the same results as
-        # replaying it. Seeds vary fastest, so the first jobs warm up different seeds.
+        # replaying it. Seeds vary fastest, so the first jobs warm up different seeds. They run
+        # first, so that the baseline's long run of each seed starts from that warm-up too (it
+        # is the same market: the other scenarios find no warm-up of theirs and start at day 0).
         run_grid(
             [f"scenario={baseline}", *fixed[2:], f"reform={','.join(map(reform_name, short))}",
              f"sim.reform_day={warmup}", "sim.share_warmup=true", f"seed={seed_list}"],
@@ -375,6 +375,8 @@ def run_comparison(
             launch,
             subdir=SHORT_RUN_SUBDIR,
         )  # fmt: skip
+        _share_warmups(Path(out) / SHORT_RUNS_DIR, Path(out) / RUNS_DIR)
+    run_grid(long_grid, Path(out) / RUNS_DIR, launch, subdir=RUN_SUBDIR)
     import pandas as pd
 
     failures: list[dict] = []
@@ -388,6 +390,35 @@ def run_comparison(
         failures,
         pd.concat([tidy[tidy["scenario"] == baseline], shorts], ignore_index=True),
     )
+
+
+def _share_warmups(source: Path, target: Path) -> None:
+    """Hard links (copies where links fail) in ``target``'s ``warmups/`` to the warm-ups the
+    sweep ``source`` saved, for a sweep of ``target`` with ``sim.share_warmup``."""
+    import shutil
+
+    from crowdsim.experiments.jobs import WARMUP_DIR
+    from crowdsim.folders import claim
+    from crowdsim.run import atomic_write
+
+    found = [
+        p
+        for p in sorted((source / WARMUP_DIR).glob("warmup_*.npz"))
+        if p.is_file() and not p.is_symlink()
+    ]
+    if not found:
+        return
+    # the sweep's folder is claimed as its own before anything is written into it (the sweep's
+    # claim, in this process, then finds it held: crowdsim.folders)
+    folder = claim(target, "sweep") / WARMUP_DIR
+    folder.mkdir(exist_ok=True)
+    for path in found:
+        if (folder / path.name).exists():
+            continue
+        try:
+            os.link(path, folder / path.name)
+        except OSError:  # another file system, or links not allowed
+            atomic_write(folder / path.name, lambda tmp, p=path: shutil.copyfile(p, tmp))
 
 
 def read_runs(

@@ -27,13 +27,16 @@ import inspect
 import os
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import mesa
+import numpy as np
 import solara
 from mesa.visualization.utils import force_update, update_counter
 
-from crowdsim import scenarios
+from crowdsim import checkpoint, scenarios
+from crowdsim.checkpoint import CheckpointError
 from crowdsim.config import ConfigError, CrowdSimConfig, to_config
 from crowdsim.ledger import MICRO
 from crowdsim.metrics.summary import workers_frame
@@ -301,6 +304,55 @@ class AppModel(CrowdWorkModel):
             else None
         )
 
+    # built from the constructor's arguments, not saved in a market's file (crowdsim.checkpoint)
+    checkpoint_derived = frozenset({"title", "description", "label", "levers", "twin"})
+
+    def settings(self) -> dict[str, Any]:
+        """The constructor's arguments that built this market (seed and size included)."""
+        return {
+            "scenario_name": self.scenario_name,
+            **self.levers,
+            "n_workers": int(self.initial_config.population.n_workers),
+            "seed": int(self.initial_config.seed),
+            "days": int(self.initial_config.sim.days),
+        }
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Save the market, its chance twin and the plotted history in one checkpoint file
+        (:mod:`crowdsim.checkpoint`, written atomically); :meth:`load` reopens it."""
+        with self._step_lock:
+            extra = {"app": self.settings(), "collected": _collected(self)}
+            companions = {}
+            if self.twin is not None:
+                extra["twin_collected"] = _collected(self.twin)
+                companions["twin"] = self.twin
+            return checkpoint.save(self, path, extra=extra, companions=companions)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> AppModel:
+        """A market saved by :meth:`save`, at the hour it was saved, with its chance twin and
+        its plots' history: stepping on gives what the saved market would have given.
+
+        Raises:
+            CheckpointError: the file is not a market saved by this crowdsim's app (one line).
+        """
+        meta, arrays = checkpoint.read(path)
+        extra = checkpoint.extra(meta, arrays)
+        if not isinstance(extra, dict) or not isinstance(extra.get("app"), dict):
+            raise CheckpointError(f"{path} is a checkpoint, but not a market saved by the app")
+        settings = extra["app"]
+        unknown = set(settings) - set(inspect.signature(cls).parameters)
+        if unknown:
+            raise CheckpointError(f"{path}: unknown app setting {sorted(unknown)[0]!r}")
+        model = cls(**settings, chance_twin=False)
+        checkpoint.load_into(model, meta, arrays, source=str(path))
+        _restore_collected(model, extra["collected"])
+        if "twin" in meta.get("companions", {}):
+            model.twin = cls(**{**settings, "seed": settings["seed"] + 1}, chance_twin=False)
+            checkpoint.load_into(model.twin, meta, arrays, companion="twin", source=str(path))
+            _restore_collected(model.twin, extra["twin_collected"])
+        return model
+
     def step(self) -> None:
         with self._step_lock:
             if not self.running:  # the horizon is reached: nothing more to simulate
@@ -331,6 +383,19 @@ class AppModel(CrowdWorkModel):
             shares["total"] = sum(hours.values()) / total if total > 0 else None
             self._unpaid_cache = (self.hour, shares)
         return self._unpaid_cache[1]
+
+
+def _collected(model: AppModel) -> dict[str, np.ndarray]:
+    """The plotted history (the DataCollector's model variables) as arrays."""
+    return {k: np.asarray(v) for k, v in model.datacollector.model_vars.items()}
+
+
+def _restore_collected(model: AppModel, collected: dict[str, np.ndarray]) -> None:
+    if set(collected) != set(model.datacollector.model_vars):
+        raise CheckpointError("the saved market's plotted measures are not this app's")
+    if any(len(v) != model.hour + 1 for v in collected.values()):
+        raise CheckpointError("the saved market's plotted history does not match its hour")
+    model.datacollector.model_vars = {k: v.tolist() for k, v in collected.items()}
 
 
 def _select(label: str, values: list[str], value: str) -> dict:
@@ -591,6 +656,80 @@ def RulesForm(params: dict, values: solara.Reactive[dict]):
             solara.InputText(p["label"], value=str(current[name]), on_value=setter(name))
 
 
+def markets_dir() -> Path:
+    """Where the page saves markets and lists them to reload: ``crowdsim-app --markets DIR``
+    (the variable ``CROWDSIM_APP_MARKETS``), by default ``crowdsim-markets`` in the folder the
+    app was started from."""
+    return Path(os.environ.get("CROWDSIM_APP_MARKETS", "crowdsim-markets"))
+
+
+def saved_markets(folder: Path) -> list[str]:
+    """The market files in ``folder``, newest first."""
+    files = [p for p in folder.glob(f"*{checkpoint.SUFFIX}") if p.is_file()]
+    return [p.name for p in sorted(files, key=lambda p: (-p.stat().st_mtime, p.name))]
+
+
+def market_file_name(model: AppModel) -> str:
+    """``<scenario>-seed<seed>-<workers>w-day<d>h<h>.npz``: what the market is and its hour."""
+    n = model.initial_config.population.n_workers
+    return (
+        f"{model.scenario_name}-seed{model.initial_config.seed}-{n}w-"
+        f"day{model.hour // 24}h{model.hour % 24}{checkpoint.SUFFIX}"
+    )
+
+
+@solara.component
+def SavedMarkets(model: solara.Reactive[AppModel]):
+    """Save the market as it stands (its chance twin and plots too) and reload a saved one, to
+    go on from it later or to try other steps from the same point. Files go to
+    :func:`markets_dir`; the last saved one can also be downloaded."""
+    update_counter.get()
+    folder = markets_dir()
+    message = solara.use_reactive(None)
+    error = solara.use_reactive(None)
+    last = solara.use_reactive(None)
+    choices = saved_markets(folder) if folder.is_dir() else []
+    chosen = solara.use_reactive(None)
+    selected = chosen.value if chosen.value in choices else (choices[0] if choices else None)
+
+    def save():
+        error.value = None
+        try:
+            path = model.value.save(folder / market_file_name(model.value))
+        except (OSError, CheckpointError) as exc:
+            error.value = f"could not save the market: {exc}"
+            return
+        last.value = str(path)
+        chosen.value = path.name
+        message.value = f"Saved to {path} ({path.stat().st_size / 1e6:.1f} MB)."
+
+    def reload():
+        error.value = None
+        try:
+            model.value = AppModel.load(folder / selected)
+        except (OSError, CheckpointError, ConfigError) as exc:
+            error.value = f"could not reload {selected}: {exc}"
+            return
+        message.value = (
+            f"Reloaded {selected}: day {model.value.hour // 24}, hour {model.value.hour % 24}."
+        )
+
+    with solara.Card("Save or reload a market", classes=["crowdsim-markets"]):
+        solara.Button("Save this market", on_click=save, color="primary")
+        if last.value:
+            solara.FileDownload(
+                lambda: Path(last.value).read_bytes(),
+                filename=Path(last.value).name,
+                label="Download the saved file",
+            )
+        solara.Select("Saved markets", values=choices, value=selected, on_value=chosen.set)
+        solara.Button("Reload", on_click=reload, disabled=selected is None, color="primary")
+        if message.value:
+            solara.Info(message.value, dense=True, classes=["crowdsim-markets-message"])
+        if error.value:
+            solara.Error(error.value, classes=["crowdsim-markets-error"])
+
+
 PAGE_CSS = """
 .crowdsim-compare-table{border-collapse:collapse;font-size:0.9em;margin:6px 0}
 .crowdsim-compare-table td,.crowdsim-compare-table th{border:1px solid #ccc;padding:2px 8px;text-align:right}
@@ -705,6 +844,7 @@ def CrowdsimViz(
         # a short title: the sidebar cut "Rules and market (press Reset to apply)" to its width
         with solara.Card("Rules and market", subtitle="Press Reset to apply them"):
             RulesForm(model_params(), parameters)
+        SavedMarkets(model)
     Dashboard(model.value)
 
 

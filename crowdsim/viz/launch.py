@@ -5,6 +5,7 @@
     crowdsim-app --no-open         # do not open a browser tab
     crowdsim-app --workers 2000    # start with 2,000 workers instead of 5,000
     crowdsim-app --days 7          # markets of 7 days instead of 28
+    crowdsim-app --markets DIR     # save markets to DIR (default ./crowdsim-markets) and reload them
 
 The server runs ``solara run crowdsim.viz.app:Page`` in production mode, bound to localhost
 only, with Solara's usage telemetry and its version check against PyPI switched off: the app
@@ -126,6 +127,13 @@ def main(argv: list[str] | None = None) -> None:
         "buttons stop and Reset starts a new market",
     )
     parser.add_argument(
+        "--markets",
+        default=None,
+        metavar="DIR",
+        help="folder where the page's 'Save this market' writes markets and from which 'Reload' "
+        "lists them (default: crowdsim-markets in the current folder; created on the first save)",
+    )
+    parser.add_argument(
         "--no-open", dest="open_browser", action="store_false", help="do not open a browser tab"
     )
     args = parser.parse_args(argv)
@@ -140,6 +148,14 @@ def main(argv: list[str] | None = None) -> None:
         if not 1 <= args.days <= 3650:
             parser.error(f"invalid value for option '--days': {args.days} (allowed: 1 to 3650)")
         env["CROWDSIM_APP_DAYS"] = str(args.days)
+    if args.markets is not None:
+        markets = os.path.abspath(args.markets)
+        if os.path.exists(markets) and not os.path.isdir(markets):
+            parser.error(
+                f"invalid value for option '--markets': {args.markets!r} (allowed: a folder, or a "
+                "path where one can be created; this is a file)"
+            )
+        env["CROWDSIM_APP_MARKETS"] = markets
 
     host_for_bind = "127.0.0.1" if args.host == "localhost" else args.host
     try:
