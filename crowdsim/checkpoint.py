@@ -368,7 +368,7 @@ def _copy(value: Any) -> Any:
 def save(model, path: str | Path) -> Path:
     """Write the model's whole state to ``path`` (an ``.npz``), atomically. Returns the path."""
     import crowdsim
-    from crowdsim.run import atomic_write
+    from crowdsim.files import atomic_write
 
     meta, arrays = model_state(model)
     meta |= {

@@ -303,9 +303,9 @@ def _hydra_main():
     @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
     def hydra_main(cfg: DictConfig):
         """Run one configuration into Hydra's output folder: the job is
-        :func:`crowdsim.experiments.jobs.run_job` (resume from DONE.json for the same config and
+        :func:`crowdsim.sweeps.job.run_job` (resume from DONE.json for the same config and
         version, FAILED.json for any failure; in a multirun the sweep goes on)."""
-        from crowdsim.experiments.jobs import run_job
+        from crowdsim.sweeps.job import run_job
 
         return run_job(cfg)
 
@@ -451,9 +451,9 @@ def main(argv: list[str] | None = None, compose_check: bool = True) -> None:
     except ConfigError as exc:
         _fail(str(exc))
     _warn_once()
-    from crowdsim.experiments import callbacks
+    from crowdsim.sweeps import callback
 
-    callbacks.LAST_SWEEP = None
+    callback.LAST_SWEEP = None
     # Hydra's parser takes its flags before the overrides (`KEY=V --config-dir D KEY=V` fails)
     flags = list(argv)
     for o in overrides:
@@ -463,7 +463,7 @@ def main(argv: list[str] | None = None, compose_check: bool = True) -> None:
         _run_app(multirun)
     else:
         _run_interruptible()
-    outcome = callbacks.LAST_SWEEP
+    outcome = callback.LAST_SWEEP
     if multirun and outcome and (outcome.get("failed") or outcome.get("missing")):
         parts = [f"{outcome[k]} {k}" for k in ("failed", "missing") if outcome.get(k)]
         print(

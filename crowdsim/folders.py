@@ -58,7 +58,8 @@ def held(folder: str | Path) -> str | None:
 def _legacy_owner(folder: Path, kind: str) -> bool:
     """A folder an earlier crowdsim wrote without the mark: a sweep's manifest, a run's markers
     beside Hydra's ``.hydra/``, or a comparison's runs."""
-    from crowdsim.experiments.sweep import MANIFEST_FILE, read_json
+    from crowdsim.files import read_json
+    from crowdsim.sweeps.folder import MANIFEST_FILE
 
     if kind == "sweep":
         data = read_json(folder / MANIFEST_FILE)

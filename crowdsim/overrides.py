@@ -35,14 +35,18 @@ register_configs()  # the schema `crowdsim_schema` that config.yaml builds on, f
 CONFIG_DIR = str(Path(__file__).resolve().parent / "conf")  # inside the package: a wheel works
 PROG = "crowdsim"
 # groups whose files set top-level options (`@package _global_`); `parameters`: the parameter
-# sets of a measured grid (crowdsim.experiments.runner.measure_grid)
+# sets of a measured grid (crowdsim.sweeps.grid.measure_grid)
 GLOBAL_GROUPS = ("scenario", "experiment", "parameters")
 
 # What may carry `_target_` (Hydra instantiates it): crowdsim's own callbacks, the launchers the
 # files in crowdsim/conf/hydra/launcher/ build on, and Hydra's basic sweeper; `allowed_targets()`
 # adds whatever the shipped configs themselves set.
 ALLOWED_TARGETS = {
-    "callbacks": ("crowdsim.experiments.callbacks.SweepResults",),
+    # the second: the path before 0.4 (a shim), which configs of earlier sweeps may name
+    "callbacks": (
+        "crowdsim.sweeps.callback.SweepResults",
+        "crowdsim.experiments.callbacks.SweepResults",
+    ),
     "launcher": (
         "hydra._internal.core_plugins.basic_launcher.BasicLauncher",
         "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher",

@@ -124,8 +124,8 @@ def test_files_crowdsim_did_not_write_are_neither_written_through_nor_deleted(tm
 
 
 def test_a_failed_run_deletes_only_the_files_it_wrote(tmp_path):
-    from crowdsim.experiments.jobs import _remove_partial_results
-    from crowdsim.run import atomic_write_text
+    from crowdsim.files import atomic_write_text
+    from crowdsim.sweeps.job import _remove_partial_results
 
     theirs = tmp_path / "summary.json"
     theirs.write_text("theirs")

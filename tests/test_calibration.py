@@ -12,8 +12,8 @@ import yaml
 import crowdsim
 from crowdsim.config import ConfigError
 from crowdsim.experiments import calibrate as cal
-from crowdsim.experiments.moments import MOMENTS, compute_moments, simulate, window_wages
-from crowdsim.experiments.stats import mean_ci
+from crowdsim.metrics.stats import mean_ci
+from crowdsim.moments import MOMENTS, compute_moments, simulate, window_wages
 
 TINY = dict(workers=120, days=5, warmup_days=1.0)
 SMALLEST = dict(workers=40, days=3, warmup_days=1.0)  # runs whose numbers are only compared
@@ -318,7 +318,7 @@ def test_a_calibration_run_again_resumes_its_study(tmp_path):
 def test_runs_are_the_same_on_every_launcher(tmp_path):
     """The job runner gives a calibration's runs the moments of the direct simulation, one after
     another in this process or on the cores launcher's worker processes."""
-    from crowdsim.experiments.runner import launcher_overrides, measure_grid
+    from crowdsim.sweeps.grid import launcher_overrides, measure_grid
 
     sets = {
         "trial_0000": {"workers.search_minutes": 1.5},

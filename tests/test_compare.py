@@ -121,7 +121,7 @@ def test_summary_table_holds_the_intervals_and_paired_differences_of_stats(compa
 def test_compare_and_aggregate_give_the_same_interval_for_the_same_runs(comparison):
     """The comparison's runs are a sweep folder (runs/): crowdsim-aggregate over it gives, for every
     scenario and metric both tables hold, the comparison's mean and interval."""
-    from crowdsim.experiments import aggregate
+    from crowdsim.sweeps import aggregate
 
     assert aggregate.main([str(comparison / "runs")]) == 0
     swept = pd.read_parquet(comparison / "runs" / "sweep_summary.parquet")

@@ -242,7 +242,7 @@ def test_an_unwritable_out_is_one_line_before_any_run(tmp_path, module, extra):
 @pytest.mark.parametrize(
     ("module", "argv", "fragments"),
     [
-        ("crowdsim.experiments.aggregate", [], ["'DIR': nothing", "allowed: a sweep folder"]),
+        ("crowdsim.sweeps.aggregate", [], ["'DIR': nothing", "allowed: a sweep folder"]),
         ("crowdsim.experiments.compare", ["--bogus"], ["'--bogus'", "allowed: ", "--seeds"]),
         ("crowdsim.experiments.calibrate", ["--space", "BAD"], ["'--space'", "not YAML at line"]),
         ("crowdsim.experiments.validate", ["--params", "BAD"], ["'--params'", "not YAML"]),
@@ -423,8 +423,8 @@ def _no_nan(name):
 
 @pytest.mark.parametrize("seed", range(4))
 def test_tiny_markets_write_standard_json(tmp_path, seed):
-    from crowdsim.experiments.jobs import describe
     from crowdsim.run import run, write_results
+    from crowdsim.sweeps.job import describe
 
     res = run(population__n_workers=20, sim__days=1, seed=seed)
     write_results(res, tmp_path)
@@ -573,7 +573,7 @@ def test_completion_suggests_options_groups_and_values():
 
 
 def test_aggregate_help_shows_a_single_percent_sign():
-    from crowdsim.experiments.aggregate import main
+    from crowdsim.sweeps.aggregate import main
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out), pytest.raises(SystemExit):

@@ -17,13 +17,13 @@ import pandas as pd
 import pytest
 from test_sweeps import SMALL, crowdsim
 
-from crowdsim.experiments.aggregate import aggregate
-from crowdsim.experiments.aggregate import main as aggregate_main
-from crowdsim.experiments.sweep import (
+from crowdsim.sweeps.aggregate import aggregate
+from crowdsim.sweeps.aggregate import main as aggregate_main
+from crowdsim.sweeps.folder import count_states
+from crowdsim.sweeps.job import (
     STALE_TMP_SECONDS,
     clear_markers,
     completed_summary,
-    count_states,
     job_state,
     job_status,
 )

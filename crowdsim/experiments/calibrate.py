@@ -1,7 +1,7 @@
 """``crowdsim-calibrate``: fit behavioural parameters to published moments (simulated method of moments).
 
 For a parameter set ``theta`` the model is run over several seeds; each run's moments are
-computed over the measurement window (:mod:`crowdsim.experiments.moments`) and averaged over
+computed over the measurement window (:mod:`crowdsim.moments`) and averaged over
 seeds. The distance to the targets is
 
     J(theta) = sum_k ((mean_s m_k(theta, s) - target_k) / se_k) ** 2
@@ -13,7 +13,7 @@ as ``NAN_PENALTY_Z`` standard errors off.
 The search is an **Optuna ask/tell loop** with a seeded TPE sampler, an equivalent of Hydra's
 Optuna sweeper (whose 1.3 release pins ``optuna<3``): each batch of trials is asked from the
 study and every (trial, seed) run is handed to crowdsim's job runner
-(:func:`crowdsim.experiments.runner.measure_grid`, the path of ``crowdsim -m``) on the launcher
+(:func:`crowdsim.sweeps.grid.measure_grid`, the path of ``crowdsim -m``) on the launcher
 chosen with ``--launcher`` (``cores`` by default; ``local_submitit``, ``slurm``, ``ray_cluster``),
 its job folder ``runs/trial_<n>/seed_<k>``; then the results are told back. The base
 configuration is composed with Hydra (``--scenario``, ``--set``) so scenario files apply. All
@@ -62,7 +62,7 @@ from crowdsim.arguments import (  # noqa: F401 - Parser... used by validate, sen
     read_yaml_option,
 )
 from crowdsim.config import ConfigError
-from crowdsim.run import atomic_write_bytes
+from crowdsim.files import atomic_write_bytes
 from crowdsim.text import plain_text
 
 CALIBRATION_DIR = Path(__file__).resolve().parents[1] / "calibration"  # targets, spaces, fit
@@ -128,7 +128,7 @@ class Target:
 
 def load_targets(path: str | Path = DEFAULT_TARGETS) -> dict[str, Target]:
     """Read ``targets.yaml``; every target needs value, se > 0, role and source."""
-    from crowdsim.experiments.moments import MOMENTS
+    from crowdsim.moments import MOMENTS
 
     raw = read_yaml_option("--targets", path, "targets YAML file") or {}
     entries = raw.get("targets") if isinstance(raw, dict) else None
@@ -140,7 +140,7 @@ def load_targets(path: str | Path = DEFAULT_TARGETS) -> dict[str, Target]:
             raise ConfigError(
                 f"targets.{name}",
                 name,
-                "moment names of crowdsim.experiments.moments: " + ", ".join(MOMENTS),
+                "moment names of crowdsim.moments: " + ", ".join(MOMENTS),
             )
         for key in ("value", "se", "role", "source"):
             if key not in t:
@@ -261,7 +261,7 @@ def run_moments(
     path; calibration, validation and sensitivity run theirs through the job runner)."""
     import logging
 
-    from crowdsim.experiments.moments import compute_moments, simulate
+    from crowdsim.moments import compute_moments, simulate
 
     logging.getLogger("MESA").setLevel(logging.WARNING)
     overrides = params_to_overrides(params) | {
@@ -298,7 +298,7 @@ def seed_means(rows: list[dict[str, float]]) -> dict[str, float]:
 
 def fit_table(moments_by_seed: pd.DataFrame, targets: dict[str, Target]) -> pd.DataFrame:
     """Target, simulated mean and 95% interval over seeds, z-score and source, one row per target."""
-    from crowdsim.experiments.stats import mean_ci
+    from crowdsim.metrics.stats import mean_ci
 
     rows = []
     for name, t in targets.items():
@@ -442,7 +442,7 @@ def _evaluate(
 ) -> dict[str, list[dict[str, float]]]:
     """Moments of every (parameter set, seed), run through the job runner on ``s.launcher``;
     per set (keyed by its folder under ``runs/``), one dict per seed in the order of ``seeds``."""
-    from crowdsim.experiments.runner import launcher_overrides, measure_grid
+    from crowdsim.sweeps.grid import launcher_overrides, measure_grid
 
     model_sets, hydra_sets = _split_sets(s.sets)
     moments = measure_grid(
@@ -819,8 +819,8 @@ def run_cli(prog: str, build, act, argv: list[str] | None) -> int:
     )
     args = parser.parse_args(argv)
     from crowdsim.arguments import io_failure
-    from crowdsim.experiments.runner import RunsFailed
     from crowdsim.resources import check_writable
+    from crowdsim.sweeps.grid import RunsFailed
 
     try:
         if getattr(args, "out", None):

@@ -265,7 +265,8 @@ def read_run(path: Path) -> dict:
     """``{summary}`` of a finished run folder, or ``{error}`` for one that failed or never finished."""
     import pandas as pd
 
-    from crowdsim.experiments.sweep import FAILED_FILE, job_state, read_json
+    from crowdsim.files import read_json
+    from crowdsim.sweeps.job import FAILED_FILE, job_state
 
     state = job_state(path)
     if state == "ok":
@@ -333,13 +334,13 @@ def run_comparison(
     baseline: str = BASELINE,
 ) -> tuple[pd.DataFrame, list[dict], pd.DataFrame]:
     """Run every scenario x seed as one ``crowdsim -m`` grid into ``out/runs`` (the shared job
-    runner, :mod:`crowdsim.experiments.runner`, on the chosen Hydra launcher; default: ``jobs``
+    runner, :mod:`crowdsim.sweeps.grid`, on the chosen Hydra launcher; default: ``jobs``
     local processes), reuse runs already complete for the same config, and return the tidy frame
     and the failures read from the job folders. With ``short`` (scenarios), also run their short
     runs (``baseline`` for ``warmup`` days, then the scenario's reform) into ``out/runs_short``
     and return their tidy frame third (empty without; the baseline's rows are its long-run
     runs, the same configuration)."""
-    from crowdsim.experiments.runner import launcher_overrides, run_grid
+    from crowdsim.sweeps.grid import launcher_overrides, run_grid
 
     short = list(short or [])
     if short and not warmup:
@@ -539,7 +540,7 @@ def _main(argv: list[str] | None) -> int:
     seeds = list(range(args.seed_start, args.seed_start + args.seeds))
     t0 = time.perf_counter()
     print(f"{PROG}: {len(scenarios)} scenarios x {len(seeds)} seeds -> {out}", file=sys.stderr)
-    from crowdsim.experiments.joblog import LOG_FILE, runs_logged
+    from crowdsim.sweeps.joblog import LOG_FILE, runs_logged
 
     dirs = [run_dir(out, s, k) for s in scenarios for k in seeds]
     dirs += [short_run_dir(out, s, k) for s in short for k in seeds]

@@ -8,12 +8,12 @@ Everything is computed from the files of a comparison folder (``comparison.parqu
 :func:`build_report` can rebuild the report of any finished comparison.
 
 Statistics (:func:`summary_table`): the mean over seeds with its 95% interval
-(:func:`crowdsim.experiments.stats.interval`, the one method of every crowdsim table: Student's t,
+(:func:`crowdsim.metrics.stats.interval`, the one method of every crowdsim table: Student's t,
 widened on the skewed side for bounded quantities and kept in their range); the difference from
 the baseline is taken seed by seed on the seeds both scenarios share, with the t-interval of the
-differences (:func:`crowdsim.experiments.stats.paired`). A change is *detectable* when the
+differences (:func:`crowdsim.metrics.stats.paired`). A change is *detectable* when the
 interval of the difference excludes zero; ``mdc`` is the smallest change the seeds run detect
-with 80% power (:func:`crowdsim.experiments.stats.min_detectable_change`). The executive summary
+with 80% power (:func:`crowdsim.metrics.stats.min_detectable_change`). The executive summary
 is written from these numbers alone.
 
 Labels, units and definitions come from :mod:`crowdsim.metrics.catalogue`.
@@ -33,9 +33,9 @@ import numpy as np
 import pandas as pd
 
 from crowdsim.experiments import scorecard
-from crowdsim.experiments import stats as S
+from crowdsim.files import atomic_write_parquet, atomic_write_text
 from crowdsim.metrics import catalogue as C
-from crowdsim.run import atomic_write_parquet, atomic_write_text
+from crowdsim.metrics import stats as S
 
 LEVEL = 0.95
 SUMMARY_COLUMNS = [
@@ -446,7 +446,7 @@ def detection_table(stats: pd.DataFrame, order: list[str], n_seeds: int) -> pd.D
     """What the seeds can detect in the median all-in wage, per rule: the seeds run, the spread
     of the per-seed differences, the smallest detectable change, and the seeds needed to detect
     changes of 5% and 10% of the baseline's wage and of the change observed (80% power, 95%
-    level; :func:`crowdsim.experiments.stats.seeds_needed`)."""
+    level; :func:`crowdsim.metrics.stats.seeds_needed`)."""
     m = "wage_median_all_in"
     base = _row(stats, order[0], m)
     level = base["mean"] if base is not None else math.nan

@@ -18,7 +18,7 @@ non-linearity) and a bootstrap interval of mu*. **Sobol** (Saltelli's scheme,
 ``SALib.sample.sobol`` / ``SALib.analyze.sobol``, first-order and total indices) needs N x (D + 2)
 sets for a base sample N (a power of 2); S1 and ST come with bootstrap intervals (``*_conf``:
 half-width of the 95% interval). Log-scaled parameters are sampled uniformly in their logarithm.
-Runs go through crowdsim's job runner (:func:`crowdsim.experiments.runner.measure_grid`) on the
+Runs go through crowdsim's job runner (:func:`crowdsim.sweeps.grid.measure_grid`) on the
 launcher chosen with ``--launcher`` (``cores`` with ``--jobs`` processes by default;
 ``local_submitit``, ``slurm``, ``ray_cluster``), in job folders
 ``runs/<scenario>/<method>_<row>/seed_<k>``; a sensitivity analysis run again reuses every
@@ -241,11 +241,11 @@ def measure_sets(
     launcher: str | None = None,
 ) -> pd.DataFrame:
     """Every parameter set x seed x scenario through the job runner
-    (:func:`crowdsim.experiments.runner.measure_grid`, job folders
+    (:func:`crowdsim.sweeps.grid.measure_grid`, job folders
     ``SWEEP_DIR/<scenario>/<prefix>_<row>/seed_<k>``, complete ones reused); one row per run:
     scenario, row (index in ``psets``), seed and the outputs."""
     from crowdsim.experiments.calibrate import _split_sets, grid_overrides
-    from crowdsim.experiments.runner import launcher_overrides, measure_grid
+    from crowdsim.sweeps.grid import launcher_overrides, measure_grid
 
     model_sets, hydra_sets = _split_sets(list(sets or []))
     named = {f"{prefix}_{i:04d}": dict(base_params or {}) | ps for i, ps in enumerate(psets)}
@@ -325,7 +325,7 @@ class SensitivitySettings:
 
 
 def _check(s: SensitivitySettings) -> None:
-    from crowdsim.experiments.moments import MOMENTS
+    from crowdsim.moments import MOMENTS
 
     if s.method not in METHODS:
         raise ConfigError("--method", s.method, ", ".join(METHODS))

@@ -14,7 +14,7 @@ The requester concentration (top 1% of requesters' share of dollar volume) is me
 separate, larger market (``--concentration-workers``), because with the few dozen requesters of a
 calibration-size market the top 1% is a single requester. With ``--baseline`` (default) the model
 before calibration (the scenario's own defaults) is run on the same seeds for comparison.
-The runs go through crowdsim's job runner (:func:`crowdsim.experiments.runner.measure_grid`) on
+The runs go through crowdsim's job runner (:func:`crowdsim.sweeps.grid.measure_grid`) on
 the launcher chosen with ``--launcher`` (``cores`` with ``--jobs`` processes by default), in job
 folders ``runs/{calibrated,baseline}/seed_<k>`` and ``runs/concentration/calibrated/seed_<k>``;
 a validation run again reuses every complete run. The labour-supply elasticity (a market with a
@@ -102,7 +102,7 @@ def evaluate(
     """Moments of each parameter set on each seed, through the job runner (job folders
     ``SWEEP_DIR/<set>/seed_<k>``, complete ones reused); per set, one row per seed."""
     from crowdsim.experiments.calibrate import _split_sets, grid_overrides
-    from crowdsim.experiments.runner import launcher_overrides, measure_grid
+    from crowdsim.sweeps.grid import launcher_overrides, measure_grid
 
     model_sets, hydra_sets = _split_sets(sets)
     moments = measure_grid(

@@ -354,14 +354,14 @@ class _LauncherEvaluator:
         """Every set x seed through crowdsim's job runner; the outcomes of each run."""
         import json
 
-        from crowdsim.experiments.runner import (
+        from crowdsim.sweeps.grid import (
             MEASURED_SUBDIR,
             PARAMETER_GROUP,
             launcher_overrides,
             run_grid,
             write_parameter_sets,
         )
-        from crowdsim.experiments.sweep import job_state
+        from crowdsim.sweeps.job import job_state
 
         sweep_dir = self.out.resolve()
         conf = write_parameter_sets(sweep_dir, sets)
@@ -388,7 +388,7 @@ class _LauncherEvaluator:
                 summary = json.loads((folder / "summary.json").read_text())
                 out[(name, seed)] = {k: _number(summary.get(k)) for k in fn.outcomes}
         if failed:
-            from crowdsim.experiments.runner import RunsFailed
+            from crowdsim.sweeps.grid import RunsFailed
 
             raise RunsFailed(
                 f"{len(failed)} runs did not finish, e.g. {failed[0]} (see its FAILED.json; "

@@ -22,8 +22,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 
+from crowdsim.files import atomic_write
 from crowdsim.metrics import catalogue as C
-from crowdsim.run import atomic_write
 
 US_FEDERAL_MIN = 7.25
 UNPAID_KINDS = (

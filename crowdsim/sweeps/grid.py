@@ -4,7 +4,7 @@
 on whichever Hydra launcher the caller names (``sequential``, ``cores``, ``local_submitit``,
 ``slurm``, ``ray_cluster`` with their ``hydra.launcher.*`` options), so an experiment's
 simulations take the path of any sweep: the same job body
-(:func:`crowdsim.experiments.jobs.run_job`), job-folder contents, resume rule (DONE.json for the
+(:func:`crowdsim.sweeps.job.run_job`), job-folder contents, resume rule (DONE.json for the
 same config and crowdsim version), failure records (FAILED.json, scheduler faults included) and
 ``sweep.parquet``. ``crowdsim-compare`` uses it with job folders named
 ``<scenario>/seed_<k>`` (``hydra.sweep.subdir``).
@@ -63,7 +63,7 @@ def run_grid(
             :func:`crowdsim.cli.main`); off for grids built from validated options.
     """
     from crowdsim import cli
-    from crowdsim.experiments import callbacks
+    from crowdsim.sweeps import callback
 
     argv = ["-m", *overrides, f"hydra.sweep.dir={sweep_dir}", *launcher]
     if subdir is not None:
@@ -78,7 +78,7 @@ def run_grid(
         status = exc.code if isinstance(exc.code, int) else 1
     finally:
         sys.argv = saved
-    counts = dict(callbacks.LAST_SWEEP or {})
+    counts = dict(callback.LAST_SWEEP or {})
     return GridOutcome(status=status, sweep_dir=Path(sweep_dir), counts=counts)
 
 
@@ -103,8 +103,8 @@ def write_parameter_sets(sweep_dir: str | Path, sets: dict[str, dict[str, Any]])
     """
     import yaml
 
+    from crowdsim.files import atomic_write_text
     from crowdsim.folders import claim
-    from crowdsim.run import atomic_write_text
 
     # the grid's folder is claimed as its sweep's before the config dir is written into it (the
     # sweep's own claim, in this process, then finds it held: crowdsim.folders)
@@ -137,7 +137,7 @@ def _nested(params: dict[str, Any]) -> dict:
 
 def measure_override(warmup_days: float, moments: list[str]) -> str:
     """The override that makes every job of a grid also write moments.json (see
-    :func:`crowdsim.experiments.jobs.job_measure`)."""
+    :func:`crowdsim.sweeps.job.job_measure`)."""
     return (
         f"hydra.callbacks.sweep_results.measure={{warmup_days:{float(warmup_days)!r},"
         f"moments:[{','.join(moments)}]}}"
@@ -167,7 +167,7 @@ def measure_grid(
         fixed: overrides of every job (``scenario=...`` unless ``scenarios``, population size,
             days, the user's ``--set`` options).
         warmup_days: days left out of the moments; moments: their names
-            (:data:`crowdsim.experiments.moments.MOMENTS`).
+            (:data:`crowdsim.moments.MOMENTS`).
         sweep_dir: the grid's ``hydra.sweep.dir``.
         launcher: from :func:`launcher_overrides`.
         scenarios: to also sweep over these scenarios.
@@ -175,8 +175,8 @@ def measure_grid(
     Raises:
         RunsFailed: when a run produced no moments (its FAILED.json says why).
     """
-    from crowdsim.experiments.jobs import MOMENTS_FILE, read_moments
-    from crowdsim.experiments.sweep import FAILED_FILE, job_state, read_json
+    from crowdsim.files import read_json
+    from crowdsim.sweeps.job import FAILED_FILE, MOMENTS_FILE, job_state, read_moments
 
     sweep_dir = Path(sweep_dir).resolve()
     from crowdsim.folders import FolderRefused
