@@ -170,7 +170,7 @@ def export_folder(
 
 def main(argv: list[str] | None = None) -> int:
     """``crowdsim-export FOLDER [--format csv,dta]``."""
-    from crowdsim.arguments import Parser
+    from crowdsim.cli.arguments import Parser
 
     prog = "crowdsim-export"
     parser = Parser(

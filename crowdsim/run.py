@@ -145,7 +145,7 @@ def _run_with_progress(
         dynamic_ncols=bool(columns),
     ) as bar:
         while model.hour < model.n_hours:
-            if INTERRUPTED.is_set():  # Ctrl-C, acted on between days (crowdsim.cli)
+            if INTERRUPTED.is_set():  # Ctrl-C, acted on between days (crowdsim.sweeps.app)
                 raise KeyboardInterrupt
             model.run(hours=24)  # a day at a time: the same steps as model.run()
             _maybe_checkpoint(model, checkpoint_dir, every_days)

@@ -11,9 +11,9 @@ import yaml
 
 import crowdsim
 from crowdsim.config import ConfigError
-from crowdsim.experiments import calibrate as cal
 from crowdsim.metrics.stats import mean_ci
 from crowdsim.moments import MOMENTS, compute_moments, simulate, window_wages
+from crowdsim.studies import calibrate as cal
 
 TINY = dict(workers=120, days=5, warmup_days=1.0)
 SMALLEST = dict(workers=40, days=3, warmup_days=1.0)  # runs whose numbers are only compared
@@ -186,7 +186,7 @@ def test_fit_table_holds_the_numbers_the_runs_produced(tiny_calibration):
 def test_calibrated_yaml_composes_and_validates():
     from hydra import compose, initialize_config_dir
 
-    from crowdsim.cli import CONFIG_DIR
+    from crowdsim.cli.overrides import CONFIG_DIR
     from crowdsim.config import to_config
 
     params = cal._flatten(yaml.safe_load((cal.CALIBRATION_DIR / "calibrated.yaml").read_text()))
@@ -206,7 +206,7 @@ def test_calibrated_yaml_composes_and_validates():
 
 
 def test_validate_writes_report(tmp_path):
-    from crowdsim.experiments.validate import validate
+    from crowdsim.studies.validate import validate
 
     params = tmp_path / "p.yaml"
     params.write_text(cal.params_yaml({"workers.search_minutes": 1.0}, "# test"))
@@ -255,7 +255,7 @@ def test_calibrate_cli_bad_input_is_one_line(argv, needle, capsys, tmp_path):
 
 
 def test_validate_cli_bad_params_file_is_one_line(capsys):
-    from crowdsim.experiments import validate
+    from crowdsim.studies import validate
 
     with pytest.raises(SystemExit) as exc:
         validate.main(["--params", "/nonexistent.yaml"])

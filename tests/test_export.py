@@ -102,7 +102,7 @@ def test_aggregate_format_dta_writes_the_sweep_for_stata(tmp_path):
     sweep = tmp_path / "sweep"
     common = [sys.executable, "-m"]
     run = subprocess.run(
-        [*common, "crowdsim.cli", "-m", "population.n_workers=40", "sim.days=1", "seed=1,2",
+        [*common, "crowdsim.sweeps.app", "-m", "population.n_workers=40", "sim.days=1", "seed=1,2",
          "platform.commission=0.1", f"hydra.sweep.dir={sweep}"],
         cwd=tmp_path, capture_output=True, text=True, timeout=600,
     )  # fmt: skip

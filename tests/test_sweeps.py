@@ -18,7 +18,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from crowdsim.cli import CONFIG_DIR, launcher_options, validate_hydra_overrides, validate_overrides
+from crowdsim.cli.overrides import (
+    CONFIG_DIR,
+    launcher_options,
+    validate_hydra_overrides,
+    validate_overrides,
+)
 from crowdsim.config import ConfigError
 from crowdsim.sweeps.aggregate import aggregate, collect
 from crowdsim.sweeps.aggregate import main as aggregate_main
@@ -35,9 +40,9 @@ NOT_REPRODUCIBLE = ("phase_seconds/",)
 def crowdsim(
     *args: str, cwd: Path, timeout: float = 240, check: bool = True
 ) -> subprocess.CompletedProcess:
-    """Run the ``crowdsim`` command (``python -m crowdsim.cli``) and return the finished process."""
+    """Run the ``crowdsim`` command (``python -m crowdsim.sweeps.app``) and return the finished process."""
     proc = subprocess.run(
-        [sys.executable, "-m", "crowdsim.cli", *args],
+        [sys.executable, "-m", "crowdsim.sweeps.app", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -154,7 +159,7 @@ def test_ray_launcher_needs_the_cluster_extra():
 
 
 def test_bad_launcher_or_experiment_is_one_line(tmp_path, monkeypatch, capsys):
-    from crowdsim.cli import main
+    from crowdsim.sweeps.app import main
 
     monkeypatch.chdir(tmp_path)
     for args, option in [
@@ -385,7 +390,7 @@ def test_killed_sweep_resumes_only_missing_jobs(tmp_path, launcher):
         f"hydra.sweep.dir={sweep_dir}",
     ]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "crowdsim.cli", *args],
+        [sys.executable, "-m", "crowdsim.sweeps.app", *args],
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -55,7 +55,7 @@ def test_wheel_carries_the_configs(installed):
     env_dir, tmp = installed
     out = _run(
         [str(env_dir / "bin" / "python"), "-c",
-         "import crowdsim, crowdsim.cli as c, pathlib; "
+         "import crowdsim, crowdsim.cli.overrides as c, pathlib; "
          "print(crowdsim.__file__); print(sorted(p.name for p in pathlib.Path(c.CONFIG_DIR).iterdir()))"],
         cwd=tmp,
     )  # fmt: skip

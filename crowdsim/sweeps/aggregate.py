@@ -37,7 +37,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from crowdsim.arguments import Parser
+from crowdsim.cli.arguments import Parser
 from crowdsim.files import atomic_write_parquet, atomic_write_text, read_json
 from crowdsim.run import DONE_FILE
 from crowdsim.sweeps.folder import (

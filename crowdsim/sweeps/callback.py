@@ -22,7 +22,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, read_write
 
-# Outcome of the last multirun in this process (read by `crowdsim.cli.main` for the exit status).
+# Outcome of the last multirun in this process (read by `crowdsim.sweeps.app.main` for the exit status).
 LAST_SWEEP: dict | None = None
 
 # Progress threads by sweep folder. Kept out of the callback object, which Hydra pickles and
@@ -103,7 +103,7 @@ class SweepResults(Callback):
             if jobs is not None:
                 write_manifest(sweep_dir, jobs)
         except OSError as exc:  # a full disk: no job could record its result either
-            from crowdsim.arguments import exit_on_io_error
+            from crowdsim.cli.arguments import exit_on_io_error
 
             exit_on_io_error("crowdsim", exc, "finished jobs are kept")
         if jobs is not None:
@@ -176,7 +176,7 @@ def _claim(config: DictConfig, kind: str, option: str) -> Path:
         print(f"crowdsim: error: invalid value for option '{option}': {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     except OSError as exc:
-        from crowdsim.arguments import exit_on_io_error
+        from crowdsim.cli.arguments import exit_on_io_error
 
         exit_on_io_error("crowdsim", exc, "nothing was written")
         raise

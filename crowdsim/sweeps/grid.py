@@ -60,10 +60,9 @@ def run_grid(
         subdir: ``hydra.sweep.subdir`` (default: the job number).
         config_dirs: extra config dirs (``--config-dir``), e.g. a grid's parameter sets.
         compose_check: compose every combination before the sweep starts (see
-            :func:`crowdsim.cli.main`); off for grids built from validated options.
+            :func:`crowdsim.sweeps.app.main`); off for grids built from validated options.
     """
-    from crowdsim import cli
-    from crowdsim.sweeps import callback
+    from crowdsim.sweeps import app, callback
 
     argv = ["-m", *overrides, f"hydra.sweep.dir={sweep_dir}", *launcher]
     if subdir is not None:
@@ -73,7 +72,7 @@ def run_grid(
     saved = list(sys.argv)
     status = 0
     try:
-        cli.main(argv, compose_check=compose_check)
+        app.main(argv, compose_check=compose_check)
     except SystemExit as exc:
         status = exc.code if isinstance(exc.code, int) else 1
     finally:

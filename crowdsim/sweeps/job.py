@@ -344,13 +344,13 @@ def run_job(cfg: Any, measure: dict | None = None) -> Any:
             from crowdsim.checkpoint import CheckpointError
 
             if isinstance(exc, CheckpointError):  # one line, exit 2: the input is refused
-                from crowdsim.overrides import PROG
+                from crowdsim.cli.overrides import PROG
 
                 print(f"{PROG}: error: {exc}", file=sys.stderr)
                 raise SystemExit(2) from None
             if isinstance(exc, OSError):  # one line, not Hydra's report of a failed job
-                from crowdsim.arguments import NOTHING_KEPT, exit_on_io_error
-                from crowdsim.overrides import PROG
+                from crowdsim.cli.arguments import NOTHING_KEPT, exit_on_io_error
+                from crowdsim.cli.overrides import PROG
 
                 exit_on_io_error(PROG, exc, NOTHING_KEPT)
             raise

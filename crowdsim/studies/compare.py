@@ -51,8 +51,17 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crowdsim.arguments import Parser, int_at_least
+from crowdsim.cli.arguments import Parser, int_at_least
 from crowdsim.config import ConfigError
+from crowdsim.report.layout import (
+    RUN_SUBDIR,
+    RUNS_DIR,
+    SHORT_RUN_SUBDIR,
+    SHORT_RUNS_DIR,
+    reform_name,
+    run_dir,
+    short_run_dir,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -76,8 +85,6 @@ MAIN_SCENARIOS = (
 SEED_PLATFORMS = ("foule_factory", "survey_panel", "ai_rating_programme", "click_farm")
 SCENARIO_SETS = {"main": MAIN_SCENARIOS, "seed_platforms": SEED_PLATFORMS}
 BASELINE = "status_quo"
-RUNS_DIR = "runs"
-SHORT_RUNS_DIR = "runs_short"
 # warm-up before the measured window: with the calibrated defaults the status quo's monthly exit
 # hazard settles on its target from about week 6 (the exit rule first bites after 21 bad days);
 # the calibration measured its moments after the same 42 days (docs/calibration.md)
@@ -173,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def resolve_scenarios(spec: str) -> list[str]:
     """Scenario names from a comma-separated list or a named set; raise ConfigError on unknown names."""
-    from crowdsim.cli import config_groups
+    from crowdsim.cli.overrides import config_groups
 
     available = config_groups().get("scenario", [])
     names: list[str] = []
@@ -211,14 +218,9 @@ def scenario_overrides(
     return out + list(extra)
 
 
-def reform_name(scenario: str) -> str:
-    """The reform file that turns the status quo into ``scenario`` (crowdsim/conf/reform/)."""
-    return f"to_{scenario}"
-
-
 def short_run_scenarios(scenarios: list[str], baseline: str) -> list[str]:
     """The scenarios with a short run: a reform file ``to_<scenario>`` exists."""
-    from crowdsim.cli import config_groups
+    from crowdsim.cli.overrides import config_groups
 
     reforms = set(config_groups().get("reform", []))
     return [s for s in scenarios if s != baseline and reform_name(s) in reforms]
@@ -240,27 +242,13 @@ def compose_config(overrides: list[str]):
     """Compose the primary config with ``overrides`` (Hydra's compose API, no output folder)."""
     from hydra import compose, initialize_config_dir
 
-    from crowdsim.cli import CONFIG_DIR
+    from crowdsim.cli.overrides import CONFIG_DIR
 
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3", job_name=PROG):
         return compose(config_name="config", overrides=overrides)
 
 
 # ---------------------------------------------------------------------------------------- runs
-def run_dir(out: Path, scenario: str, seed: int) -> Path:
-    return Path(out) / RUNS_DIR / scenario / f"seed_{seed}"
-
-
-def short_run_dir(out: Path, scenario: str, seed: int) -> Path:
-    return Path(out) / SHORT_RUNS_DIR / reform_name(scenario) / f"seed_{seed}"
-
-
-# job folders of a comparison: runs/<scenario>/seed_<k> (hydra.sweep.subdir of the grid), and
-# runs_short/<reform>/seed_<k> for the short runs
-RUN_SUBDIR = "${hydra:runtime.choices.scenario}/seed_${seed}"
-SHORT_RUN_SUBDIR = "${hydra:runtime.choices.reform}/seed_${seed}"
-
-
 def read_run(path: Path) -> dict:
     """``{summary}`` of a finished run folder, or ``{error}`` for one that failed or never finished."""
     import pandas as pd
@@ -310,7 +298,7 @@ def tidy_summary(scenario: str, seed: int, summary: dict) -> list[dict]:
     for code, stats in (summary.get("by_country") or {}).items():
         for key, value in stats.items():
             add(code, key, value)
-    from crowdsim.experiments.report import welfare_rows
+    from crowdsim.report.build import welfare_rows
 
     for code, key, value in welfare_rows(summary):  # the welfare ledger, when runs have one
         add(code, key, value)
@@ -447,7 +435,7 @@ def stated_workers(scenario: str) -> int | None:
     (``population.n_workers`` set in the file itself), else None."""
     from omegaconf import OmegaConf
 
-    from crowdsim.cli import CONFIG_DIR
+    from crowdsim.cli.overrides import CONFIG_DIR
 
     path = Path(CONFIG_DIR) / "scenario" / f"{scenario}.yaml"
     try:
@@ -462,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``crowdsim-compare``; returns 0 when every run succeeded, 1 otherwise
     (also when the outputs cannot be written: one line), and exits with 2 on bad input (one
     line naming the option, the value and what is allowed)."""
-    from crowdsim.arguments import io_failure
+    from crowdsim.cli.arguments import io_failure
 
     try:
         return _main(argv)
@@ -479,9 +467,14 @@ def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)  # --help and --version end here, before the imports
 
     import crowdsim
-    from crowdsim.cli import config_groups, validate_hydra_overrides, validate_overrides
-    from crowdsim.experiments.report import write_outputs
-    from crowdsim.overrides import check_keys, check_launcher
+    from crowdsim.cli.overrides import (
+        check_keys,
+        check_launcher,
+        config_groups,
+        validate_hydra_overrides,
+        validate_overrides,
+    )
+    from crowdsim.report.build import write_outputs
     from crowdsim.resources import check_sweep_size, check_writable
     from crowdsim.run import git_revision
 

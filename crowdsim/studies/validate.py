@@ -18,7 +18,7 @@ The runs go through crowdsim's job runner (:func:`crowdsim.sweeps.grid.measure_g
 the launcher chosen with ``--launcher`` (``cores`` with ``--jobs`` processes by default), in job
 folders ``runs/{calibrated,baseline}/seed_<k>`` and ``runs/concentration/calibrated/seed_<k>``;
 a validation run again reuses every complete run. The labour-supply elasticity (a market with a
-honeypot requester, :mod:`crowdsim.experiments.honeypot`) is measured in this process.
+honeypot requester, :mod:`crowdsim.studies.honeypot`) is measured in this process.
 
 Writes ``validation.csv`` and ``validation_report.md`` (atomically) in ``--out``.
 """
@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from crowdsim.config import ConfigError
-from crowdsim.experiments.calibrate import (
+from crowdsim.studies.calibrate import (
     CALIBRATION_DIR,
     DEFAULT_TARGETS,
     _flatten,
@@ -73,7 +73,7 @@ NOT_COMPARED = [
 
 def load_params(path: str | Path, option: str = "--params") -> dict[str, float]:
     """The parameters of a calibrated-parameters YAML file (named ``option`` in errors)."""
-    from crowdsim.arguments import read_yaml_option
+    from crowdsim.cli.arguments import read_yaml_option
 
     raw = read_yaml_option(option, path, "YAML file of calibrated parameters") or {}
     if not isinstance(raw, dict):
@@ -101,7 +101,7 @@ def evaluate(
 ) -> dict[str, pd.DataFrame]:
     """Moments of each parameter set on each seed, through the job runner (job folders
     ``SWEEP_DIR/<set>/seed_<k>``, complete ones reused); per set, one row per seed."""
-    from crowdsim.experiments.calibrate import _split_sets, grid_overrides
+    from crowdsim.studies.calibrate import _split_sets, grid_overrides
     from crowdsim.sweeps.grid import launcher_overrides, measure_grid
 
     model_sets, hydra_sets = _split_sets(sets)
@@ -160,7 +160,7 @@ def validate(
     check_run_size(cfg, workers, days)
     if concentration_workers > 0:
         check_run_size(cfg, concentration_workers, CONCENTRATION_DAYS)
-    from crowdsim.overrides import check_tool_launcher
+    from crowdsim.cli.overrides import check_tool_launcher
 
     check_tool_launcher(launcher, [o for o in sets or [] if o not in model_sets])
     names = list(dict.fromkeys([*targets, *EXTRA_MOMENTS]))
@@ -194,7 +194,7 @@ def validate(
     table["held_out_because"] = [targets[m].held_out_because for m in table["moment"]]
     # the response the calibration does not target directly: labour supply facing one requester
     # (a honeypot requester varying its reward at random, as Dube et al. 2020 did on MTurk)
-    from crowdsim.experiments import honeypot
+    from crowdsim.studies import honeypot
 
     lse, _ = honeypot.measure(
         cfg, seed_list[: min(2, len(seed_list))], days=max(days, 14),
@@ -323,7 +323,7 @@ def report(
             "Labour supply facing one requester, measured in the model as Dube, Jacobs, Naidu & Suri "
             "(2020) measured it on MTurk: a honeypot requester posts identical tasks at rewards varied "
             "at random; take-up regressed on the reward (Poisson, wave fixed effects; 95% bootstrap "
-            "interval over waves; `crowdsim/experiments/honeypot.py`).",
+            "interval over waves; `crowdsim/studies/honeypot.py`).",
             "",
             markdown_table(
                 pd.DataFrame(

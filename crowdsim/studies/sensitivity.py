@@ -55,7 +55,7 @@ import pandas as pd
 import yaml
 
 from crowdsim.config import ConfigError
-from crowdsim.experiments.calibrate import (
+from crowdsim.studies.calibrate import (
     CALIBRATION_DIR,
     Parameter,
     _flatten,
@@ -111,7 +111,7 @@ class Problem:
 
 def load_problem(path: str | Path = DEFAULT_SPACE, only: list[str] | None = None) -> Problem:
     from crowdsim.config import _check_key_exists
-    from crowdsim.experiments.calibrate import load_space
+    from crowdsim.studies.calibrate import load_space
 
     params = load_space(path, only)
     raw = yaml.safe_load(Path(path).read_text()) or {}
@@ -244,7 +244,7 @@ def measure_sets(
     (:func:`crowdsim.sweeps.grid.measure_grid`, job folders
     ``SWEEP_DIR/<scenario>/<prefix>_<row>/seed_<k>``, complete ones reused); one row per run:
     scenario, row (index in ``psets``), seed and the outputs."""
-    from crowdsim.experiments.calibrate import _split_sets, grid_overrides
+    from crowdsim.studies.calibrate import _split_sets, grid_overrides
     from crowdsim.sweeps.grid import launcher_overrides, measure_grid
 
     model_sets, hydra_sets = _split_sets(list(sets or []))
@@ -350,7 +350,7 @@ def _check(s: SensitivitySettings) -> None:
     if s.versus is None and len(names) > 1:
         raise ConfigError("--scenario", s.scenario, "one scenario unless --versus is given")
     if s.versus is not None:
-        from crowdsim.cli import config_groups
+        from crowdsim.cli.overrides import config_groups
 
         known = config_groups().get("scenario", [])
         if s.versus not in known:
@@ -449,13 +449,13 @@ def run_sensitivity(s: SensitivitySettings) -> dict[str, pd.DataFrame]:
     names = scenarios if s.versus is None else [s.versus, *scenarios]
     base_params = {}
     if s.base_params:
-        from crowdsim.experiments.validate import load_params
+        from crowdsim.studies.validate import load_params
 
         base_params = load_params(s.base_params, "--base-params")
     model_sets = [o for o in s.sets if not o.lstrip("+~").startswith("hydra")]
     for sc in names:  # each scenario composes and validates with the options given
         check_run_size(base_config(sc, model_sets), s.workers, s.days)
-    from crowdsim.overrides import check_tool_launcher
+    from crowdsim.cli.overrides import check_tool_launcher
 
     check_tool_launcher(s.launcher, [o for o in s.sets if o not in model_sets])
     seeds = [s.seed_base + i for i in range(s.seeds)]

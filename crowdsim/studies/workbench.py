@@ -29,7 +29,7 @@ repeated evaluation reuses the runs already on disk.
 Example::
 
     from ema_workbench import perform_experiments
-    from crowdsim.experiments.workbench import workbench_model
+    from crowdsim.studies.workbench import workbench_model
     model = workbench_model(workers=1500, days=28, warmup_days=14, seeds=[0, 1])
     experiments, outcomes = perform_experiments(model, scenarios=32, policies=4)
 """
@@ -63,7 +63,7 @@ def workbench_name(option: str) -> str:
 
 
 def _space(path: str | Path | None):
-    from crowdsim.experiments.sensitivity import DEFAULT_SPACE, load_problem
+    from crowdsim.studies.sensitivity import DEFAULT_SPACE, load_problem
 
     return load_problem(DEFAULT_SPACE if path is None else path)
 

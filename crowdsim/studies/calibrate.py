@@ -55,12 +55,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from crowdsim.arguments import (  # noqa: F401 - Parser... used by validate, sensitivity
-    Parser,
-    float_at_least,
-    int_at_least,
-    read_yaml_option,
-)
+from crowdsim.cli.arguments import Parser, float_at_least, int_at_least, read_yaml_option
 from crowdsim.config import ConfigError
 from crowdsim.files import atomic_write_bytes
 from crowdsim.text import plain_text
@@ -206,7 +201,7 @@ def base_config(scenario: str = "status_quo", sets: list[str] | None = None) -> 
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    from crowdsim.cli import CONFIG_DIR, config_groups, validate_overrides
+    from crowdsim.cli.overrides import CONFIG_DIR, config_groups, validate_overrides
     from crowdsim.config import config_to_dict, to_config
 
     scenarios = config_groups().get("scenario", [])
@@ -575,7 +570,7 @@ def calibrate(settings: Settings, progress: bool = True) -> CalibrationResult:
     model_sets, hydra_sets = _split_sets(s.sets)
     cfg = base_config(s.scenario, model_sets)
     check_run_size(cfg, s.workers, s.days)
-    from crowdsim.overrides import check_tool_launcher
+    from crowdsim.cli.overrides import check_tool_launcher
 
     check_tool_launcher(s.launcher, hydra_sets)
     names = list(targets)
@@ -807,7 +802,7 @@ def convergence_plot(trials: pd.DataFrame, path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- command line
-OneLineParser = Parser  # one-line errors and --version (crowdsim.arguments)
+OneLineParser = Parser  # one-line errors and --version (crowdsim.cli.arguments)
 
 
 def run_cli(prog: str, build, act, argv: list[str] | None) -> int:
@@ -818,7 +813,7 @@ def run_cli(prog: str, build, act, argv: list[str] | None) -> int:
         )
     )
     args = parser.parse_args(argv)
-    from crowdsim.arguments import io_failure
+    from crowdsim.cli.arguments import io_failure
     from crowdsim.resources import check_writable
     from crowdsim.sweeps.grid import RunsFailed
 

@@ -32,7 +32,7 @@ from crowdsim.config import ConfigError, _check_key_exists, register_configs, to
 
 register_configs()  # the schema `crowdsim_schema` that config.yaml builds on, for compose() anywhere
 
-CONFIG_DIR = str(Path(__file__).resolve().parent / "conf")  # inside the package: a wheel works
+CONFIG_DIR = str(Path(__file__).resolve().parents[1] / "conf")  # inside the package: a wheel works
 PROG = "crowdsim"
 # groups whose files set top-level options (`@package _global_`); `parameters`: the parameter
 # sets of a measured grid (crowdsim.sweeps.grid.measure_grid)

@@ -32,10 +32,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from crowdsim.experiments import scorecard
 from crowdsim.files import atomic_write_parquet, atomic_write_text
 from crowdsim.metrics import catalogue as C
 from crowdsim.metrics import stats as S
+from crowdsim.report import scorecard
+from crowdsim.report.layout import SHORT_FILE, run_dir
 
 LEVEL = 0.95
 SUMMARY_COLUMNS = [
@@ -859,7 +860,6 @@ class _Doc:
 
 
 # ------------------------------------------------------------------------------------ report
-SHORT_FILE = "comparison_short_run.parquet"
 
 
 def _load(out: Path) -> tuple[pd.DataFrame, list[dict], dict, dict]:
@@ -874,8 +874,6 @@ def _load(out: Path) -> tuple[pd.DataFrame, list[dict], dict, dict]:
 
 def _wages(out: Path, tidy: pd.DataFrame) -> pd.DataFrame:
     """Per-worker all-in wages of every successful run (workers with at least 1 resolved hour)."""
-    from crowdsim.experiments.compare import run_dir
-
     frames = []
     cols = [
         "wage_all_in",
@@ -913,8 +911,6 @@ def _population_note(info: dict, baseline: str, order: list[str]) -> list[str]:
 
 def _revisions(out: Path, tidy: pd.DataFrame) -> list[str]:
     """Git revisions recorded in the runs' provenance files."""
-    from crowdsim.experiments.compare import run_dir
-
     revs = []
     for (s, k), _ in tidy.groupby(["scenario", "seed"]):
         p = run_dir(out, s, int(k)) / "provenance.json"
