@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 import crowdsim
-from crowdsim.config import ConfigError
+from crowdsim.config import ConfigError, flatten
 from crowdsim.metrics.stats import mean_ci
 from crowdsim.moments import MOMENTS, compute_moments, simulate, window_wages
 from crowdsim.studies import calibrate as cal
@@ -103,7 +103,7 @@ def tiny_calibration(tmp_path_factory):
         seeds=1,
         jobs=1,
         sampler_seed=1,
-        seed_base=11,
+        seed_start=11,
         recheck_top=2,
         recheck_seeds=2,
         start=str(start),
@@ -154,7 +154,7 @@ def test_fit_table_holds_the_numbers_the_runs_produced(tiny_calibration):
             assert (row.ci_low, row.ci_high) == pytest.approx((lo, hi))
         assert row.n_seeds == n
     # and those runs are the best parameters simulated at those seeds
-    best = cal._flatten(yaml.safe_load((out / "best_params.yaml").read_text()))
+    best = flatten(yaml.safe_load((out / "best_params.yaml").read_text()))
     assert best == result.best_params
     cfg = cal.base_config()
     for seed, row in zip(by_seed["seed"], by_seed.itertuples(), strict=True):
@@ -189,7 +189,7 @@ def test_calibrated_yaml_composes_and_validates():
     from crowdsim.cli.overrides import CONFIG_DIR
     from crowdsim.config import to_config
 
-    params = cal._flatten(yaml.safe_load((cal.CALIBRATION_DIR / "calibrated.yaml").read_text()))
+    params = flatten(yaml.safe_load((cal.CALIBRATION_DIR / "calibrated.yaml").read_text()))
     # searched, or (the choice's pay coefficient) fitted to the honeypot elasticity
     space = {p.name for p in cal.load_space()} | {"workers.choice_pay_sensitivity"}
     assert set(params) <= space
@@ -206,21 +206,23 @@ def test_calibrated_yaml_composes_and_validates():
 
 
 def test_validate_writes_report(tmp_path):
-    from crowdsim.studies.validate import validate
+    from crowdsim.studies.validate import ValidationSettings, validate
 
     params = tmp_path / "p.yaml"
     params.write_text(cal.params_yaml({"workers.search_minutes": 1.0}, "# test"))
     table = validate(
-        params_path=params,
-        seeds=2,
-        workers=120,
-        days=4,
-        warmup_days=1,
-        concentration_workers=200,
-        concentration_seeds=1,
-        baseline=False,
-        jobs=2,  # two processes of the cores launcher: the runs are small, the overhead per run is not
-        out=tmp_path / "v",
+        ValidationSettings(
+            params=str(params),
+            seeds=2,
+            workers=120,
+            days=4,
+            warmup_days=1,
+            concentration_workers=200,
+            concentration_seeds=1,
+            baseline=False,
+            jobs=2,  # two processes of the cores launcher: the runs are small, the overhead per run is not
+            out=str(tmp_path / "v"),
+        )
     )
     assert set(table["role"]) == {"fit", "validate", "input"}
     report = (tmp_path / "v" / "validation_report.md").read_text()

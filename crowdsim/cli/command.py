@@ -122,11 +122,11 @@ def check_command_line(argv: list[str]) -> tuple[list[str], bool, bool, list[str
     if info:
         # nothing runs, but Hydra still instantiates callbacks: no code in the config, nor in
         # the group files it chooses
-        from crowdsim.cli.overrides import _chosen_files, check_group_file, check_keys
+        from crowdsim.cli.overrides import check_group_file, check_keys, chosen_files
 
         groups = config_groups(dirs)
         check_keys(overrides, True, groups)
-        for group, name in _chosen_files(overrides, groups):
+        for group, name in chosen_files(overrides, groups):
             check_group_file(group, name, dirs)
     else:
         validate_overrides(overrides, multirun=multirun, extra_dirs=dirs)

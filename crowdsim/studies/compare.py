@@ -51,7 +51,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crowdsim.cli.arguments import Parser, int_at_least
+from crowdsim.cli.arguments import Parser
 from crowdsim.config import ConfigError
 from crowdsim.report.layout import (
     RUN_SUBDIR,
@@ -62,6 +62,7 @@ from crowdsim.report.layout import (
     run_dir,
     short_run_dir,
 )
+from crowdsim.studies.options import StudyOptions, add_study_options
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -105,34 +106,30 @@ def build_parser() -> argparse.ArgumentParser:
         default="main",
         help="comma-separated scenario names (crowdsim/conf/scenario/), or a set: main, seed_platforms, all (default: main)",
     )
-    p.add_argument(
-        "--seeds", type=int_at_least(1), default=5, help="seeds per scenario (default 5)"
-    )
-    p.add_argument(
-        "--seed-start",
-        type=int_at_least(0),
-        default=0,
-        help="first seed (default 0)",
-    )
-    p.add_argument(
-        "--workers",
-        type=int_at_least(1),
-        default=None,
-        help="population.n_workers for every scenario (default: each scenario's own)",
-    )
-    p.add_argument(
-        "--days",
-        type=int_at_least(1),
-        default=MEASURED_DAYS,
-        help=f"days measured after the warm-up (default {MEASURED_DAYS}); sim.days = warm-up + days",
-    )
-    p.add_argument(
-        "--warmup-days",
-        type=int_at_least(0),
-        default=WARMUP_DAYS,
-        help=f"days simulated before the measured window, not counted (default {WARMUP_DAYS}: the "
-        "status quo settles)",
-    )
+    add_study_options(
+        p,
+        StudyOptions(
+            seeds=5, seed_start=0, workers=None, days=MEASURED_DAYS, warmup_days=WARMUP_DAYS,
+            jobs=None, out="results/compare",
+        ),
+        helps={
+            "seeds": "seeds per scenario (default 5)",
+            "seed_start": "first seed (default 0)",
+            "workers": "population.n_workers for every scenario (default: each scenario's own)",
+            "days": f"days measured after the warm-up (default {MEASURED_DAYS}); sim.days = "
+            "warm-up + days",
+            "warmup_days": f"days simulated before the measured window, not counted (default "
+            f"{WARMUP_DAYS}: the status quo settles)",
+            "jobs": "parallel processes (default: min(2, CPUs, runs))",
+            "launcher": "Hydra launcher for the runs: sequential, cores, local_submitit, slurm, "
+            "ray_cluster (default: cores with --jobs processes); options with --set "
+            "hydra.launcher.KEY=VALUE",
+            "sets": "a Hydra override applied to every scenario, e.g. --set "
+            "platform.listing=pay (repeatable)",
+            "out": "output folder (default results/compare)",
+        },
+        minimum={"workers": 1, "days": 1, "warmup_days": 0},
+    )  # fmt: skip
     p.add_argument(
         "--horizon",
         choices=HORIZONS,
@@ -142,32 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
         f"--warmup-days >= 1 and --baseline {BASELINE}; otherwise only the long run)",
     )
     p.add_argument(
-        "--jobs",
-        type=int_at_least(1),
-        default=None,
-        help="parallel processes (default: min(2, CPUs, runs))",
-    )
-    p.add_argument(
-        "--launcher",
-        default=None,
-        help="Hydra launcher for the runs: sequential, cores, local_submitit, slurm, ray_cluster "
-        "(default: cores with --jobs processes); options with --set hydra.launcher.KEY=VALUE",
-    )
-    p.add_argument(
         "--baseline",
         default=BASELINE,
         help=f"scenario the others are compared with (default {BASELINE})",
-    )
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a Hydra override applied to every scenario, e.g. --set platform.listing=pay (repeatable)",
-    )
-    p.add_argument(
-        "--out", default="results/compare", help="output folder (default results/compare)"
     )
     p.add_argument(
         "--rerun",
@@ -486,8 +460,8 @@ def _main(argv: list[str] | None) -> int:
                 args.baseline,
                 f"one of the scenarios compared: {', '.join(scenarios)}",
             )
-        hydra_sets = [o for o in args.overrides if o.lstrip("+~").startswith("hydra")]
-        args.overrides = [o for o in args.overrides if o not in hydra_sets]
+        hydra_sets = [o for o in args.sets if o.lstrip("+~").startswith("hydra")]
+        args.sets = [o for o in args.sets if o not in hydra_sets]
         if args.launcher is not None:
             check_launcher(args.launcher, "--launcher")
         warmup = args.warmup_days
@@ -506,7 +480,7 @@ def _main(argv: list[str] | None) -> int:
         for s in scenarios:  # compose and validate every run with the options given
             validate_overrides(
                 scenario_overrides(
-                    s, args.seed_start, args.workers, args.days, args.overrides, warmup
+                    s, args.seed_start, args.workers, args.days, args.sets, warmup
                 ) + search,
                 multirun=False,
             )  # fmt: skip
@@ -514,7 +488,7 @@ def _main(argv: list[str] | None) -> int:
             validate_overrides(
                 short_run_overrides(
                     args.baseline, s, args.seed_start, args.workers, args.days,
-                    args.overrides, warmup,
+                    args.sets, warmup,
                 ) + search,
                 multirun=False,
             )  # fmt: skip
@@ -530,7 +504,7 @@ def _main(argv: list[str] | None) -> int:
     except FolderRefused as exc:
         print(f"{PROG}: error: invalid value for option '--out': {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    seeds = list(range(args.seed_start, args.seed_start + args.seeds))
+    seeds = StudyOptions.from_args(args).seed_list()
     t0 = time.perf_counter()
     print(f"{PROG}: {len(scenarios)} scenarios x {len(seeds)} seeds -> {out}", file=sys.stderr)
     from crowdsim.sweeps.joblog import LOG_FILE, runs_logged
@@ -545,7 +519,7 @@ def _main(argv: list[str] | None) -> int:
             out,
             workers=args.workers,
             days=args.days,
-            extra=args.overrides,
+            extra=args.sets,
             jobs=args.jobs,
             rerun=args.rerun,
             progress=False,
@@ -558,7 +532,7 @@ def _main(argv: list[str] | None) -> int:
     info = scenario_info(
         scenarios,
         lambda s: scenario_overrides(
-            s, args.seed_start, args.workers, args.days, args.overrides, warmup
+            s, args.seed_start, args.workers, args.days, args.sets, warmup
         ),
     )
     meta = {
@@ -569,7 +543,7 @@ def _main(argv: list[str] | None) -> int:
         "warmup_days": warmup,
         "horizon": args.horizon,
         "short_run_scenarios": short,
-        "overrides": args.overrides,
+        "overrides": args.sets,
         "baseline": args.baseline,
         "wall_seconds_runs": round(time.perf_counter() - t0, 1),
         "command": " ".join([PROG, *(sys.argv[1:] if argv is None else argv)]),

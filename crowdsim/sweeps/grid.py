@@ -102,6 +102,7 @@ def write_parameter_sets(sweep_dir: str | Path, sets: dict[str, dict[str, Any]])
     """
     import yaml
 
+    from crowdsim.config import nested
     from crowdsim.files import atomic_write_text
     from crowdsim.folders import claim
 
@@ -111,7 +112,7 @@ def write_parameter_sets(sweep_dir: str | Path, sets: dict[str, dict[str, Any]])
     group = conf / PARAMETER_GROUP
     group.mkdir(parents=True, exist_ok=True)
     for name, params in sets.items():
-        body = yaml.safe_dump(_nested(params), sort_keys=True) if params else "{}\n"
+        body = yaml.safe_dump(nested(params), sort_keys=True) if params else "{}\n"
         text = "# @package _global_\n" + body
         path = group / f"{name}.yaml"
         try:
@@ -121,17 +122,6 @@ def write_parameter_sets(sweep_dir: str | Path, sets: dict[str, dict[str, Any]])
             pass
         atomic_write_text(path, text)
     return conf
-
-
-def _nested(params: dict[str, Any]) -> dict:
-    out: dict = {}
-    for key, value in params.items():
-        node = out
-        *parents, leaf = key.split(".")
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[leaf] = float(value) if isinstance(value, float) else value
-    return out
 
 
 def measure_override(warmup_days: float, moments: list[str]) -> str:
