@@ -252,7 +252,7 @@ def test_wage_plots_keep_their_legend_whole_and_off_the_boxes():
     wage plot's covered the bottom boxes."""
     from conftest import legend_clear_of_the_plot
 
-    from crowdsim.report.build import scenario_title
+    from crowdsim.scenarios import title as scenario_title
     from crowdsim.viz.components import comparison_figure
 
     models = app.run_comparison("min_pay", n_workers=300, seed=2, hours=30)

@@ -12,8 +12,8 @@ import pytest
 from scipy import stats as sps
 
 from crowdsim.metrics import catalogue, stats
-from crowdsim.report import build as report
-from crowdsim.report import layout, scorecard
+from crowdsim.report import build, layout, scorecard
+from crowdsim.report import tables as report
 from crowdsim.studies import compare
 
 TINY = ["--workers", "150", "--days", "2", "--warmup-days", "1"]
@@ -532,7 +532,7 @@ def test_incidence_section_appears_with_a_welfare_ledger_and_not_without(compari
     tidy = tidy[~tidy["metric"].str.startswith(report.WELFARE)]
     tidy.to_parquet(out / "comparison.parquet")
     (out / layout.SHORT_FILE).unlink(missing_ok=True)
-    report.build_report(out, plots=False)
+    build.build_report(out, plots=False)
     assert "Who gains and who loses" not in (out / "report.md").read_text()
     meta = json.loads((out / "meta.json").read_text()) | {"scenarios": SCENARIOS}
     (out / "meta.json").write_text(json.dumps(meta))
@@ -560,7 +560,7 @@ def test_incidence_section_appears_with_a_welfare_ledger_and_not_without(compari
     } <= {r["metric"] for r in rows}
     assert {r["country"] for r in rows} == {"all", "IN", "US"}
     pd.concat([tidy, pd.DataFrame(rows)], ignore_index=True).to_parquet(out / "comparison.parquet")
-    report.build_report(out, plots=False)
+    build.build_report(out, plots=False)
     md = (out / "report.md").read_text()
     section = md.split("## Who gains and who loses", 1)[1].split("\n## ", 1)[0]
     table = pd.read_parquet(out / "comparison_summary.parquet")

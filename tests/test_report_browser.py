@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from crowdsim.metrics import catalogue
-from crowdsim.report import build as report
+from crowdsim.report import tables as report
 from crowdsim.studies import compare
 
 pytestmark = pytest.mark.browser

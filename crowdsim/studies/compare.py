@@ -272,7 +272,7 @@ def tidy_summary(scenario: str, seed: int, summary: dict) -> list[dict]:
     for code, stats in (summary.get("by_country") or {}).items():
         for key, value in stats.items():
             add(code, key, value)
-    from crowdsim.report.build import welfare_rows
+    from crowdsim.report.tables import welfare_rows
 
     for code, key, value in welfare_rows(summary):  # the welfare ledger, when runs have one
         add(code, key, value)
