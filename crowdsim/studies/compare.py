@@ -48,6 +48,7 @@ import numbers
 import os
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,7 +63,7 @@ from crowdsim.report.layout import (
     run_dir,
     short_run_dir,
 )
-from crowdsim.studies.options import StudyOptions, add_study_options
+from crowdsim.studies.options import StudyOptions, add_study_options, split_sets
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -108,10 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_study_options(
         p,
-        StudyOptions(
-            seeds=5, seed_start=0, workers=None, days=MEASURED_DAYS, warmup_days=WARMUP_DAYS,
-            jobs=None, out="results/compare",
-        ),
+        ComparisonSettings(),
         helps={
             "seeds": "seeds per scenario (default 5)",
             "seed_start": "first seed (default 0)",
@@ -279,22 +277,33 @@ def tidy_summary(scenario: str, seed: int, summary: dict) -> list[dict]:
     return rows
 
 
-def run_comparison(
-    scenarios: list[str],
-    seeds: list[int],
-    out: Path,
-    workers: int | None = None,
-    days: int | None = None,
-    extra: list[str] | None = None,
-    jobs: int | None = None,
-    rerun: bool = False,
-    progress: bool = True,
-    launcher: str | None = None,
-    launcher_options: list[str] | None = None,
-    warmup: int = 0,
-    short: list[str] | None = None,
-    baseline: str = BASELINE,
-) -> tuple[pd.DataFrame, list[dict], pd.DataFrame]:
+@dataclass
+class ComparisonSettings(StudyOptions):
+    """A comparison's settings: the shared study options (:class:`StudyOptions`) and its own.
+
+    Attributes:
+        scenarios: the scenarios compared (names, the baseline among them).
+        baseline: the scenario the others are compared with.
+        short: the scenarios also run in the short run (a reform file ``to_<scenario>``).
+        rerun: simulate again runs already complete for the same configuration.
+        progress: show the grid's progress lines.
+    """
+
+    seeds: int = 5
+    seed_start: int = 0
+    workers: int | None = None
+    days: int = MEASURED_DAYS  # measured after the warm-up
+    warmup_days: int = WARMUP_DAYS
+    jobs: int | None = None
+    out: str = "results/compare"
+    scenarios: list[str] = field(default_factory=lambda: list(MAIN_SCENARIOS))
+    baseline: str = BASELINE
+    short: list[str] = field(default_factory=list)
+    rerun: bool = False
+    progress: bool = True
+
+
+def run_comparison(s: ComparisonSettings) -> tuple[pd.DataFrame, list[dict], pd.DataFrame]:
     """Run every scenario x seed as one ``crowdsim -m`` grid into ``out/runs`` (the shared job
     runner, :mod:`crowdsim.sweeps.grid`, on the chosen Hydra launcher; default: ``jobs``
     local processes), reuse runs already complete for the same config, and return the tidy frame
@@ -304,23 +313,30 @@ def run_comparison(
     runs, the same configuration)."""
     from crowdsim.sweeps.grid import launcher_overrides, run_grid
 
-    short = list(short or [])
+    scenarios, seeds, out, short, warmup = (
+        s.scenarios,
+        s.seed_list(),
+        Path(s.out),
+        s.short,
+        s.warmup_days,
+    )
+    extra, launcher_options = split_sets(s.sets)
     if short and not warmup:
         raise ConfigError("--warmup-days", warmup, "at least 1 for a short run")
     n_runs = (len(scenarios) + len(short)) * len(seeds)
-    n_jobs = max(1, min(jobs or min(2, os.cpu_count() or 1), n_runs))
-    if rerun:  # forget completed runs: every run is simulated again
+    n_jobs = max(1, min(s.jobs or min(2, os.cpu_count() or 1), n_runs))
+    if s.rerun:  # forget completed runs: every run is simulated again
         for k in seeds:
             for s in scenarios:
                 (run_dir(out, s, k) / "DONE.json").unlink(missing_ok=True)
             for s in short:
                 (short_run_dir(out, s, k) / "DONE.json").unlink(missing_ok=True)
     seed_list = ",".join(map(str, seeds))
-    options = list(launcher_options or [])
-    if not progress:
+    options = list(launcher_options)
+    if not s.progress:
         options.append("hydra.callbacks.sweep_results.progress_seconds=0")
-    launch = launcher_overrides(launcher, n_jobs, options)
-    fixed = scenario_overrides(scenarios[0], seeds[0], workers, days, list(extra or []), warmup)
+    launch = launcher_overrides(s.launcher, n_jobs, options)
+    fixed = scenario_overrides(scenarios[0], seeds[0], s.workers, s.days, extra, warmup)
     run_grid(
         [f"scenario={','.join(scenarios)}", f"seed={seed_list}", *fixed[2:]],
         Path(out) / RUNS_DIR,
@@ -332,7 +348,7 @@ def run_comparison(
         # of a seed start from the same market at the reform day, with the same results as
         # replaying it. Seeds vary fastest, so the first jobs warm up different seeds.
         run_grid(
-            [f"scenario={baseline}", *fixed[2:], f"reform={','.join(map(reform_name, short))}",
+            [f"scenario={s.baseline}", *fixed[2:], f"reform={','.join(map(reform_name, short))}",
              f"sim.reform_day={warmup}", "sim.share_warmup=true", f"seed={seed_list}"],
             Path(out) / SHORT_RUNS_DIR,
             launch,
@@ -349,7 +365,7 @@ def run_comparison(
     return (
         tidy,
         failures,
-        pd.concat([tidy[tidy["scenario"] == baseline], shorts], ignore_index=True),
+        pd.concat([tidy[tidy["scenario"] == s.baseline], shorts], ignore_index=True),
     )
 
 
@@ -514,20 +530,14 @@ def _main(argv: list[str] | None) -> int:
     print(f"{PROG}: each run's details -> {out / LOG_FILE}", file=sys.stderr)
     with runs_logged(out / LOG_FILE, dirs, PROG):  # one progress line; details in the log
         tidy, failures, short_tidy = run_comparison(
-            scenarios,
-            seeds,
-            out,
-            workers=args.workers,
-            days=args.days,
-            extra=args.sets,
-            jobs=args.jobs,
-            rerun=args.rerun,
-            progress=False,
-            launcher=args.launcher,
-            launcher_options=hydra_sets,
-            warmup=warmup,
-            short=short,
-            baseline=args.baseline,
+            ComparisonSettings.from_args(
+                args,
+                scenarios=scenarios,
+                sets=[*args.sets, *hydra_sets],
+                out=str(out),
+                short=short,
+                progress=False,
+            )
         )
     info = scenario_info(
         scenarios,
