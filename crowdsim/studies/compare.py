@@ -453,10 +453,9 @@ def main(argv: list[str] | None = None) -> int:
         release_kind("compare")  # the --out folder's lock, taken in _main
 
 
-def _main(argv: list[str] | None) -> int:
-    args = build_parser().parse_args(argv)  # --help and --version end here, before the imports
-
-    import crowdsim
+def checked_settings(args: argparse.Namespace) -> ComparisonSettings:
+    """The comparison a parsed command line asks for, every run of it composed and validated
+    first (the scenarios resolved, the short runs chosen); raises ConfigError (one line)."""
     from crowdsim.cli.overrides import (
         check_keys,
         check_launcher,
@@ -464,53 +463,64 @@ def _main(argv: list[str] | None) -> int:
         validate_hydra_overrides,
         validate_overrides,
     )
-    from crowdsim.report.build import write_outputs
     from crowdsim.resources import check_sweep_size, check_writable
+
+    scenarios = resolve_scenarios(args.scenarios)
+    if args.baseline not in scenarios:
+        raise ConfigError(
+            "--baseline",
+            args.baseline,
+            f"one of the scenarios compared: {', '.join(scenarios)}",
+        )
+    model_sets, hydra_sets = split_sets(args.sets)
+    if args.launcher is not None:
+        check_launcher(args.launcher, "--launcher")
+    warmup = args.warmup_days
+    short = []  # the reform files start from the status quo's rules
+    if args.horizon == "both" and warmup >= 1 and args.baseline == BASELINE:
+        short = short_run_scenarios(scenarios, args.baseline)
+    check_writable("--out", args.out)
+    check_sweep_size("--seeds", args.seeds, len(scenarios) * args.seeds)
+    if args.seed_start + args.seeds - 1 > 2**63 - 1:
+        raise ConfigError("--seeds", args.seeds, "seeds up to 2**63 - 1 (a 64-bit integer)")
+    # Hydra's own options (launcher settings): no code, a launcher that exists
+    check_keys(hydra_sets, multirun=True, groups=config_groups())
+    validate_hydra_overrides(hydra_sets)
+    # where config files are found: the scenarios are composed from the same folders
+    search = [o for o in hydra_sets if o.lstrip("+~").startswith("hydra.searchpath=")]
+    for s in scenarios:  # compose and validate every run with the options given
+        validate_overrides(
+            scenario_overrides(
+                s, args.seed_start, args.workers, args.days, model_sets, warmup
+            ) + search,
+            multirun=False,
+        )  # fmt: skip
+    for s in short:
+        validate_overrides(
+            short_run_overrides(
+                args.baseline, s, args.seed_start, args.workers, args.days, model_sets, warmup,
+            ) + search,
+            multirun=False,
+        )  # fmt: skip
+    return ComparisonSettings.from_args(
+        args, scenarios=scenarios, out=str(Path(args.out).resolve()), short=short, progress=False
+    )
+
+
+def _main(argv: list[str] | None) -> int:
+    args = build_parser().parse_args(argv)  # --help and --version end here, before the imports
+
+    import crowdsim
+    from crowdsim.report.build import write_outputs
     from crowdsim.run import git_revision
 
     try:
-        scenarios = resolve_scenarios(args.scenarios)
-        if args.baseline not in scenarios:
-            raise ConfigError(
-                "--baseline",
-                args.baseline,
-                f"one of the scenarios compared: {', '.join(scenarios)}",
-            )
-        hydra_sets = [o for o in args.sets if o.lstrip("+~").startswith("hydra")]
-        args.sets = [o for o in args.sets if o not in hydra_sets]
-        if args.launcher is not None:
-            check_launcher(args.launcher, "--launcher")
-        warmup = args.warmup_days
-        short = []  # the reform files start from the status quo's rules
-        if args.horizon == "both" and warmup >= 1 and args.baseline == BASELINE:
-            short = short_run_scenarios(scenarios, args.baseline)
-        check_writable("--out", args.out)
-        check_sweep_size("--seeds", args.seeds, len(scenarios) * args.seeds)
-        if args.seed_start + args.seeds - 1 > 2**63 - 1:
-            raise ConfigError("--seeds", args.seeds, "seeds up to 2**63 - 1 (a 64-bit integer)")
-        # Hydra's own options (launcher settings): no code, a launcher that exists
-        check_keys(hydra_sets, multirun=True, groups=config_groups())
-        validate_hydra_overrides(hydra_sets)
-        # where config files are found: the scenarios are composed from the same folders
-        search = [o for o in hydra_sets if o.lstrip("+~").startswith("hydra.searchpath=")]
-        for s in scenarios:  # compose and validate every run with the options given
-            validate_overrides(
-                scenario_overrides(
-                    s, args.seed_start, args.workers, args.days, args.sets, warmup
-                ) + search,
-                multirun=False,
-            )  # fmt: skip
-        for s in short:
-            validate_overrides(
-                short_run_overrides(
-                    args.baseline, s, args.seed_start, args.workers, args.days,
-                    args.sets, warmup,
-                ) + search,
-                multirun=False,
-            )  # fmt: skip
+        settings = checked_settings(args)
     except ConfigError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    scenarios, short, warmup = settings.scenarios, settings.short, settings.warmup_days
+    model_sets = split_sets(settings.sets)[0]
 
     out = Path(args.out).resolve()
     try:  # the folder is this comparison's alone while it runs (crowdsim.folders: a lock)
@@ -520,7 +530,7 @@ def _main(argv: list[str] | None) -> int:
     except FolderRefused as exc:
         print(f"{PROG}: error: invalid value for option '--out': {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    seeds = StudyOptions.from_args(args).seed_list()
+    seeds = settings.seed_list()
     t0 = time.perf_counter()
     print(f"{PROG}: {len(scenarios)} scenarios x {len(seeds)} seeds -> {out}", file=sys.stderr)
     from crowdsim.sweeps.joblog import LOG_FILE, runs_logged
@@ -529,20 +539,11 @@ def _main(argv: list[str] | None) -> int:
     dirs += [short_run_dir(out, s, k) for s in short for k in seeds]
     print(f"{PROG}: each run's details -> {out / LOG_FILE}", file=sys.stderr)
     with runs_logged(out / LOG_FILE, dirs, PROG):  # one progress line; details in the log
-        tidy, failures, short_tidy = run_comparison(
-            ComparisonSettings.from_args(
-                args,
-                scenarios=scenarios,
-                sets=[*args.sets, *hydra_sets],
-                out=str(out),
-                short=short,
-                progress=False,
-            )
-        )
+        tidy, failures, short_tidy = run_comparison(settings)
     info = scenario_info(
         scenarios,
         lambda s: scenario_overrides(
-            s, args.seed_start, args.workers, args.days, args.sets, warmup
+            s, args.seed_start, args.workers, args.days, model_sets, warmup
         ),
     )
     meta = {
@@ -553,7 +554,7 @@ def _main(argv: list[str] | None) -> int:
         "warmup_days": warmup,
         "horizon": args.horizon,
         "short_run_scenarios": short,
-        "overrides": args.sets,
+        "overrides": model_sets,
         "baseline": args.baseline,
         "wall_seconds_runs": round(time.perf_counter() - t0, 1),
         "command": " ".join([PROG, *(sys.argv[1:] if argv is None else argv)]),
