@@ -14,6 +14,7 @@ from crowdsim.config import ConfigError, flatten
 from crowdsim.metrics.stats import mean_ci
 from crowdsim.moments import MOMENTS, compute_moments, simulate, window_wages
 from crowdsim.studies import calibrate as cal
+from crowdsim.studies import options
 
 TINY = dict(workers=120, days=5, warmup_days=1.0)
 SMALLEST = dict(workers=40, days=3, warmup_days=1.0)  # runs whose numbers are only compared
@@ -156,7 +157,7 @@ def test_fit_table_holds_the_numbers_the_runs_produced(tiny_calibration):
     # and those runs are the best parameters simulated at those seeds
     best = flatten(yaml.safe_load((out / "best_params.yaml").read_text()))
     assert best == result.best_params
-    cfg = cal.base_config()
+    cfg = options.base_config()
     for seed, row in zip(by_seed["seed"], by_seed.itertuples(), strict=True):
         again = cal.run_moments(
             cfg,
@@ -189,7 +190,7 @@ def test_calibrated_yaml_composes_and_validates():
     from crowdsim.cli.overrides import CONFIG_DIR
     from crowdsim.config import to_config
 
-    params = flatten(yaml.safe_load((cal.CALIBRATION_DIR / "calibrated.yaml").read_text()))
+    params = flatten(yaml.safe_load((options.CALIBRATION_DIR / "calibrated.yaml").read_text()))
     # searched, or (the choice's pay coefficient) fitted to the honeypot elasticity
     space = {p.name for p in cal.load_space()} | {"workers.choice_pay_sensitivity"}
     assert set(params) <= space
@@ -326,7 +327,7 @@ def test_runs_are_the_same_on_every_launcher(tmp_path):
         "trial_0000": {"workers.search_minutes": 1.5},
         "trial_0001": {"market.demand_ratio": 0.3},
     }
-    fixed = cal.grid_overrides("status_quo", SMALLEST["workers"], SMALLEST["days"], [])
+    fixed = options.grid_overrides("status_quo", SMALLEST["workers"], SMALLEST["days"], [])
     names = ["wage_median_all_in", "return_rate", "rejection_rate", "active_share"]
     moments = {
         launcher: measure_grid(
@@ -341,7 +342,7 @@ def test_runs_are_the_same_on_every_launcher(tmp_path):
         for launcher in ("sequential", "cores")
     }
     np.testing.assert_equal(moments["sequential"], moments["cores"])  # exactly, NaN = NaN
-    cfg = cal.base_config()
+    cfg = options.base_config()
     for (name, seed), got in moments["cores"].items():
         direct = cal.run_moments(
             cfg, sets[name], seed, SMALLEST["workers"], SMALLEST["days"], 1.0, names

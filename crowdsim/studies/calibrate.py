@@ -57,27 +57,22 @@ import yaml
 from crowdsim.cli.arguments import int_at_least, read_yaml_option
 from crowdsim.config import ConfigError, flatten, nested
 from crowdsim.files import atomic_write_csv, atomic_write_figure, atomic_write_text
-from crowdsim.studies.options import StudyOptions, add_study_options, run_study, split_sets
+from crowdsim.studies.options import (
+    CALIBRATION_DIR,
+    StudyOptions,
+    add_study_options,
+    base_config,
+    check_run_size,
+    grid_overrides,
+    markdown_table,
+    run_study,
+    split_sets,
+)
 
-CALIBRATION_DIR = Path(__file__).resolve().parents[1] / "calibration"  # targets, spaces, fit
 DEFAULT_TARGETS = CALIBRATION_DIR / "targets.yaml"
 DEFAULT_SPACE = CALIBRATION_DIR / "search_space.yaml"
 NAN_PENALTY_Z = 10.0
 ROLES = ("fit", "validate", "input")
-
-
-def markdown_table(df: pd.DataFrame, floatfmt: str = ".4g") -> str:
-    """A GitHub-flavoured markdown table (no extra dependency)."""
-
-    def fmt(v: Any) -> str:
-        if isinstance(v, float | np.floating):
-            return "" if not np.isfinite(v) else format(float(v), floatfmt)
-        return str(v).replace("|", "\\|").replace("\n", " ")
-
-    head = "| " + " | ".join(map(str, df.columns)) + " |"
-    sep = "|" + "|".join("---" for _ in df.columns) + "|"
-    rows = ["| " + " | ".join(fmt(v) for v in row) + " |" for row in df.itertuples(index=False)]
-    return "\n".join([head, sep, *rows]) + "\n"
 
 
 # ----------------------------------------------------------------------------- targets and space
@@ -167,26 +162,6 @@ def load_space(path: str | Path = DEFAULT_SPACE, only: list[str] | None = None) 
                 raise ConfigError("--params", n, ", ".join(names))
         params = [p for p in params if p.name in only]
     return params
-
-
-def base_config(scenario: str = "status_quo", sets: list[str] | None = None) -> dict:
-    """Compose ``crowdsim/conf/config.yaml`` with a scenario and overrides; a plain validated dict."""
-    from hydra import compose, initialize_config_dir
-    from omegaconf import OmegaConf
-
-    from crowdsim.cli.overrides import CONFIG_DIR, config_groups, validate_overrides
-    from crowdsim.config import config_to_dict, to_config
-
-    scenarios = config_groups().get("scenario", [])
-    if scenario not in scenarios:
-        raise ConfigError("--scenario", scenario, ", ".join(scenarios))
-    overrides = [f"scenario={scenario}", *(sets or [])]
-    validate_overrides(overrides, multirun=False)
-    with initialize_config_dir(
-        config_dir=CONFIG_DIR, version_base="1.3", job_name="crowdsim-calibrate"
-    ):
-        cfg = compose(config_name="config", overrides=overrides)
-    return config_to_dict(to_config(OmegaConf.to_container(cfg, resolve=True)))
 
 
 def params_to_overrides(params: dict[str, float]) -> dict[str, float]:
@@ -355,25 +330,6 @@ def load_start(path: str, space: list[Parameter]) -> dict[str, float]:
 
 STUDY_FILE = "study.journal"  # the Optuna study, by default (a journal file, file-locked)
 RUNS_DIR = "runs"  # job folders: runs/trial_<n>/seed_<k>
-
-
-def check_run_size(cfg: dict, workers: int, days: int) -> None:
-    """Refuse (ConfigError, one line) runs of ``workers`` x ``days`` too big for this machine's
-    memory, as ``crowdsim`` does before a sweep (measured grids do not compose every job first)."""
-    from crowdsim.config import to_config
-    from crowdsim.resources import check_memory
-
-    check_memory(to_config(cfg, population__n_workers=int(workers), sim__days=int(days)))
-
-
-def grid_overrides(scenario: str, workers: int, days: int, sets: list[str]) -> list[str]:
-    """The overrides every run of a calibration (or validation) shares."""
-    return [
-        f"scenario={scenario}",
-        f"population.n_workers={int(workers)}",
-        f"sim.days={int(days)}",
-        *sets,
-    ]
 
 
 def _evaluate(

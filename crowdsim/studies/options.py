@@ -14,10 +14,18 @@ import argparse
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from crowdsim.cli.arguments import Parser, float_at_least, int_at_least
 from crowdsim.config import ConfigError
 from crowdsim.text import plain_text
+
+if TYPE_CHECKING:  # pandas and numpy are imported where used: --help answers without them
+    import pandas as pd
+
+# the studies' inputs: calibration targets, search and sensitivity spaces, the fitted values
+CALIBRATION_DIR = Path(__file__).resolve().parents[1] / "calibration"
 
 LAUNCHER_HELP = (
     "Hydra launcher of the runs: sequential, cores, local_submitit, slurm, ray_cluster "
@@ -151,3 +159,59 @@ def split_sets(sets: list[str]) -> tuple[list[str], list[str]]:
     """``--set`` options of the model, and those of the launcher (``hydra.*``)."""
     hydra = [o for o in sets if o.lstrip("+~").startswith("hydra")]
     return [o for o in sets if o not in hydra], hydra
+
+
+# ----------------------------------------------------------------------------- the runs
+def base_config(scenario: str = "status_quo", sets: list[str] | None = None) -> dict:
+    """Compose ``crowdsim/conf/config.yaml`` with a scenario and overrides; a plain validated dict."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from crowdsim.cli.overrides import CONFIG_DIR, config_groups, validate_overrides
+    from crowdsim.config import config_to_dict, to_config
+
+    scenarios = config_groups().get("scenario", [])
+    if scenario not in scenarios:
+        raise ConfigError("--scenario", scenario, ", ".join(scenarios))
+    overrides = [f"scenario={scenario}", *(sets or [])]
+    validate_overrides(overrides, multirun=False)
+    with initialize_config_dir(
+        config_dir=CONFIG_DIR, version_base="1.3", job_name="crowdsim-calibrate"
+    ):
+        cfg = compose(config_name="config", overrides=overrides)
+    return config_to_dict(to_config(OmegaConf.to_container(cfg, resolve=True)))
+
+
+def check_run_size(cfg: dict, workers: int, days: int) -> None:
+    """Refuse (ConfigError, one line) runs of ``workers`` x ``days`` too big for this machine's
+    memory, as ``crowdsim`` does before a sweep (measured grids do not compose every job first)."""
+    from crowdsim.config import to_config
+    from crowdsim.resources import check_memory
+
+    check_memory(to_config(cfg, population__n_workers=int(workers), sim__days=int(days)))
+
+
+def grid_overrides(scenario: str, workers: int, days: int, sets: list[str]) -> list[str]:
+    """The overrides every run of a study's measured grid shares."""
+    return [
+        f"scenario={scenario}",
+        f"population.n_workers={int(workers)}",
+        f"sim.days={int(days)}",
+        *sets,
+    ]
+
+
+# ----------------------------------------------------------------------------- output
+def markdown_table(df: pd.DataFrame, floatfmt: str = ".4g") -> str:
+    """A GitHub-flavoured markdown table (no extra dependency)."""
+    import numpy as np
+
+    def fmt(v: Any) -> str:
+        if isinstance(v, float | np.floating):
+            return "" if not np.isfinite(v) else format(float(v), floatfmt)
+        return str(v).replace("|", "\\|").replace("\n", " ")
+
+    head = "| " + " | ".join(map(str, df.columns)) + " |"
+    sep = "|" + "|".join("---" for _ in df.columns) + "|"
+    rows = ["| " + " | ".join(fmt(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join([head, sep, *rows]) + "\n"

@@ -63,13 +63,19 @@ from crowdsim.files import (
     atomic_write_text,
 )
 from crowdsim.studies.calibrate import (
-    CALIBRATION_DIR,
     Parameter,
+)
+from crowdsim.studies.options import (
+    CALIBRATION_DIR,
+    StudyOptions,
+    add_study_options,
     base_config,
     check_run_size,
+    grid_overrides,
     markdown_table,
+    run_study,
+    split_sets,
 )
-from crowdsim.studies.options import StudyOptions, add_study_options, run_study, split_sets
 
 DEFAULT_SPACE = CALIBRATION_DIR / "sensitivity_space.yaml"
 DEFAULT_BASE = CALIBRATION_DIR / "calibrated.yaml"
@@ -244,7 +250,6 @@ def measure_sets(
     (:func:`crowdsim.sweeps.grid.measure_grid`, job folders
     ``SWEEP_DIR/<scenario>/<prefix>_<row>/seed_<k>``, complete ones reused); one row per run:
     scenario, row (index in ``psets``), seed and the outputs."""
-    from crowdsim.studies.calibrate import grid_overrides
     from crowdsim.sweeps.grid import launcher_overrides, measure_grid
 
     model_sets, hydra_sets = split_sets(list(sets or []))

@@ -39,16 +39,22 @@ from crowdsim.cli.arguments import int_at_least
 from crowdsim.config import ConfigError, flatten
 from crowdsim.files import atomic_write_csv, atomic_write_text
 from crowdsim.studies.calibrate import (
-    CALIBRATION_DIR,
     DEFAULT_TARGETS,
-    base_config,
-    check_run_size,
     fit_table,
     load_targets,
-    markdown_table,
     params_to_overrides,
 )
-from crowdsim.studies.options import StudyOptions, add_study_options, run_study, split_sets
+from crowdsim.studies.options import (
+    CALIBRATION_DIR,
+    StudyOptions,
+    add_study_options,
+    base_config,
+    check_run_size,
+    grid_overrides,
+    markdown_table,
+    run_study,
+    split_sets,
+)
 
 DEFAULT_PARAMS = CALIBRATION_DIR / "calibrated.yaml"
 CONCENTRATION_DAYS = 14
@@ -99,7 +105,6 @@ def evaluate(
 ) -> dict[str, pd.DataFrame]:
     """Moments of each parameter set on each seed, through the job runner (job folders
     ``SWEEP_DIR/<set>/seed_<k>``, complete ones reused); per set, one row per seed."""
-    from crowdsim.studies.calibrate import grid_overrides
     from crowdsim.sweeps.grid import launcher_overrides, measure_grid
 
     model_sets, hydra_sets = split_sets(sets)
