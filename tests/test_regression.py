@@ -93,7 +93,7 @@ def observe(case: str) -> dict:
     else:  # Hydra overrides, for options that are config groups (a reform)
         from hydra import compose, initialize_config_dir
 
-        from crowdsim.cli.overrides import CONFIG_DIR
+        from crowdsim.cli import CONFIG_DIR
 
         with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
             res = run(compose(config_name="config", overrides=spec))
