@@ -170,7 +170,7 @@ def _sweep_wall(n_jobs: int, n_workers: int, days: int) -> tuple[float, list[flo
 
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [
-            sys.executable, "-c", "from crowdsim.cli import main; main()", "-m",
+            sys.executable, "-c", "from crowdsim.sweeps.app import main; main()", "-m",
             f"seed=range(0,{n_jobs})", f"population.n_workers={n_workers}", f"sim.days={days}",
             "hydra/launcher=cores", f"hydra.sweep.dir={tmp}/sweep",
         ]  # fmt: skip

@@ -389,7 +389,7 @@ def save(
         companions: more models saved whole in the same file, by name (e.g. the app's market
             with the next seed); read back with :func:`load_into` and ``companion=name``.
     """
-    from crowdsim.run import atomic_write
+    from crowdsim.files import atomic_write
 
     meta, arrays = _file_state(model)
     if extra is not None:

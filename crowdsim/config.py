@@ -752,17 +752,17 @@ def to_config(cfg: Any = None, **overrides: Any) -> CrowdSimConfig:
         try:
             merged = OmegaConf.merge(base, src)
         except Exception as exc:  # unknown keys or wrong types
-            raise _translate_omegaconf_error(exc) from None
+            raise translate_omegaconf_error(exc) from None
     else:
         raise TypeError(f"cannot build a config from {type(cfg).__name__}")
     for dotted, value in overrides.items():
         key = dotted.replace("__", ".")
-        _check_key_exists(merged, key)
+        check_key_exists(merged, key)
         try:
             OmegaConf.update(merged, key, value, merge=False)
         except Exception as exc:
-            raise _translate_omegaconf_error(exc) from None
-        _check_key_exists(merged, key)
+            raise translate_omegaconf_error(exc) from None
+        check_key_exists(merged, key)
     obj = OmegaConf.to_object(merged)
     validate(obj)
     return obj
@@ -803,7 +803,7 @@ def option_names() -> tuple[str, ...]:
     return tuple(sections + leaves)
 
 
-def _check_key_exists(cfg: DictConfig | None, key: str, value: Any = None) -> None:
+def check_key_exists(cfg: DictConfig | None, key: str, value: Any = None) -> None:
     """Raise ConfigError if ``key`` (dotted) is not an option of the schema, with a suggestion.
 
     A key inside a dict option whose keys are declared (``market.type_shares.survey``) must be
@@ -814,7 +814,7 @@ def _check_key_exists(cfg: DictConfig | None, key: str, value: Any = None) -> No
     parts = key.split(".")
     for i, part in enumerate(parts):
         if not is_dataclass(node):
-            inner, _ = _unwrap_optional(node)
+            inner, _ = unwrap_optional(node)
             if node is Any or typing.get_origin(inner) is dict:
                 return  # keys inside a mapping option: checked against its declared keys
             option = ".".join(done)
@@ -823,7 +823,7 @@ def _check_key_exists(cfg: DictConfig | None, key: str, value: Any = None) -> No
                 value,
                 f"'{option}' itself",
                 message=f"unknown option '{key}' ('{option}' has no options under it: "
-                f"set {option}=VALUE; allowed: {describe(node, _option(option).meta)})",
+                f"set {option}=VALUE; allowed: {describe(node, option_of(option).meta)})",
             )
         by_name = {f.name: f for f in fields(node)}
         if part not in by_name:
@@ -845,11 +845,11 @@ def _check_key_exists(cfg: DictConfig | None, key: str, value: Any = None) -> No
         done.append(part)
 
 
-def _option(dotted: str) -> Option | None:
+def option_of(dotted: str) -> Option | None:
     return next((o for o in schema() if o.name == dotted), None)
 
 
-def _translate_omegaconf_error(exc: Exception, value: Any = MISSING) -> ConfigError:
+def translate_omegaconf_error(exc: Exception, value: Any = MISSING) -> ConfigError:
     """A ConfigError from an OmegaConf error: the option it names and what that option allows."""
     key = str(getattr(exc, "full_key", None) or "?")
     if value is MISSING:
@@ -857,7 +857,7 @@ def _translate_omegaconf_error(exc: Exception, value: Any = MISSING) -> ConfigEr
         value = value if value is not None else "?"
     if "Interpolation" in type(exc).__name__:  # ${oc.env:UNSET} and other unresolvable values
         return ConfigError(key, value, f"a value that resolves ({str(exc).splitlines()[0]})")
-    option = _option(key)
+    option = option_of(key)
     if option is not None:
         return ConfigError(key, value, describe(option.type, option.meta))
     return ConfigError(key, value, str(exc).splitlines()[0])
@@ -866,7 +866,7 @@ def _translate_omegaconf_error(exc: Exception, value: Any = MISSING) -> ConfigEr
 # --- checking one value against its field -------------------------------------------------------
 
 
-def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
+def unwrap_optional(tp: Any) -> tuple[Any, bool]:
     args = typing.get_args(tp)
     if type(None) in args:
         rest = [a for a in args if a is not type(None)]
@@ -878,7 +878,7 @@ def describe(tp: Any, meta: Any, finite_word: bool = False) -> str:
     """What a field allows, in words: ``a number between 0.0 and 1.0``, ``none, escrow``..."""
     if meta.get("allowed"):
         return meta["allowed"]
-    tp, _ = _unwrap_optional(tp)
+    tp, _ = unwrap_optional(tp)
     origin = typing.get_origin(tp)
     if origin in (list, dict):
         tp = typing.get_args(tp)[-1]
@@ -926,7 +926,7 @@ def _check_scalar(option: str, tp: Any, meta: Any, value: Any) -> None:
 
 def check_option(option: Option, value: Any) -> None:
     """Check one value against what its field declares; raise :class:`ConfigError`."""
-    tp, nullable = _unwrap_optional(option.type)
+    tp, nullable = unwrap_optional(option.type)
     meta, name = option.meta, option.name
     if value is None:
         if nullable:
@@ -1102,7 +1102,7 @@ def _apply_rules(base: DictConfig, rules: dict, label: str) -> None:
     raises :class:`ConfigError` naming ``reform.rules.OPTION``, its message led by ``label``."""
     for key, value in _dotted(rules):
         try:
-            _check_key_exists(None, key)
+            check_key_exists(None, key)
             OmegaConf.update(base, key, value, merge=True)
             after = OmegaConf.to_object(base)
             option = next((o for o in schema() if o.name == key), None)
@@ -1113,7 +1113,7 @@ def _apply_rules(base: DictConfig, rules: dict, label: str) -> None:
                 f"reform.rules.{exc.option}", exc.value, exc.allowed, message=f"{label}: {exc}"
             ) from None
         except Exception as exc:
-            err = _translate_omegaconf_error(exc)
+            err = translate_omegaconf_error(exc)
             raise ConfigError(f"reform.rules.{key}", value, err.allowed) from None
 
 
@@ -1172,3 +1172,28 @@ def validate(cfg: CrowdSimConfig) -> None:
 
 def config_to_dict(cfg: CrowdSimConfig) -> dict:
     return asdict(cfg)
+
+
+def flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
+    """``{'workers': {'search_minutes': 1.0}}`` -> ``{'workers.search_minutes': 1.0}``."""
+    out = {}
+    for key, value in tree.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out |= flatten(value, dotted + ".")
+        else:
+            out[dotted] = value
+    return out
+
+
+def nested(dotted: dict[str, Any]) -> dict:
+    """``{'workers.search_minutes': 1.0}`` -> ``{'workers': {'search_minutes': 1.0}}`` (numpy
+    floats as Python floats, so that YAML can write them)."""
+    out: dict = {}
+    for key, value in dotted.items():
+        node = out
+        *parents, leaf = key.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = float(value) if isinstance(value, float) else value
+    return out

@@ -106,7 +106,7 @@ def _for_stata(df: pd.DataFrame) -> pd.DataFrame:
 def write_table(df: pd.DataFrame, stem: str | Path, formats: Iterable[str] = ("csv",)) -> dict:
     """Write ``df`` with portable names as ``stem.csv`` and/or ``stem.dta`` (atomically);
     return ``{"paths": [...], "names": {original: portable}}``."""
-    from crowdsim.run import atomic_write, atomic_write_text
+    from crowdsim.files import atomic_write, atomic_write_text
 
     formats = list(formats)
     bad = [f for f in formats if f not in FORMATS]
@@ -139,7 +139,7 @@ def export_folder(
     """Write an R/Stata copy of each parquet table under ``folder`` (or of ``tables``, paths of
     parquet files inside it) into ``folder/r_stata/``, with ``r_stata/names.csv`` mapping every
     column; return the paths written."""
-    from crowdsim.run import atomic_write_text
+    from crowdsim.files import atomic_write_text
 
     folder = Path(folder)
     target = folder / FOLDER
@@ -170,7 +170,7 @@ def export_folder(
 
 def main(argv: list[str] | None = None) -> int:
     """``crowdsim-export FOLDER [--format csv,dta]``."""
-    from crowdsim.arguments import Parser
+    from crowdsim.cli.arguments import Parser
 
     prog = "crowdsim-export"
     parser = Parser(

@@ -57,11 +57,12 @@ def held(folder: str | Path) -> str | None:
 
 def _legacy_owner(folder: Path, kind: str) -> bool:
     """A folder an earlier crowdsim wrote without the mark: a sweep's manifest, a run's markers
-    beside Hydra's ``.hydra/``, or a comparison's runs."""
-    from crowdsim.experiments.sweep import MANIFEST_FILE, read_json
+    beside Hydra's ``.hydra/``, or a comparison's runs (the files' names as those versions wrote
+    them: a folder's claim sits below the sweeps that name these files today)."""
+    from crowdsim.files import read_json
 
     if kind == "sweep":
-        data = read_json(folder / MANIFEST_FILE)
+        data = read_json(folder / "sweep_jobs.json")
         return bool(data and data.get("crowdsim_version"))
     if kind == "run":
         marks = [read_json(folder / n) for n in ("DONE.json", "FAILED.json")]

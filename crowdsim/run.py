@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import subprocess
 import tempfile
 import threading
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crowdsim.config import to_config
+from crowdsim.files import atomic_write_parquet, atomic_write_text
 from crowdsim.text import json_safe
 
 if TYPE_CHECKING:
@@ -157,7 +157,7 @@ def _run_with_progress(
         dynamic_ncols=bool(columns),
     ) as bar:
         while model.hour < model.n_hours:
-            if INTERRUPTED.is_set():  # Ctrl-C, acted on between days (crowdsim.cli)
+            if INTERRUPTED.is_set():  # Ctrl-C, acted on between days (crowdsim.sweeps.app)
                 raise KeyboardInterrupt
             model.run(hours=24)  # a day at a time: the same steps as model.run()
             _maybe_checkpoint(model, checkpoint_dir, every_days)
@@ -230,11 +230,6 @@ def git_revision() -> str | None:
     return out.stdout.strip() or None
 
 
-# Files this process wrote (absolute paths): a failed job's clean-up deletes only these, never a
-# file of the same name that crowdsim did not write (crowdsim.experiments.jobs)
-WRITTEN: set[str] = set()
-
-
 LIBRARIES = ("numpy", "numba", "mesa", "hydra-core", "omegaconf", "pandas", "pyarrow", "scipy")
 
 
@@ -252,54 +247,6 @@ def library_versions() -> dict[str, str | None]:
         except PackageNotFoundError:
             out[name] = None
     return out
-
-
-def atomic_write(path: str | Path, write) -> Path:
-    """Write a file atomically: ``write(tmp_path)`` fills a temporary file in the same folder,
-    which is then renamed over ``path`` (readers see the old file or the new one, never half).
-    The temporary file is created exclusively and the rename replaces a symbolic link at
-    ``path`` rather than writing through it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-        WRITTEN.add(os.path.abspath(path))
-    except BaseException as exc:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        if isinstance(exc, OSError) and exc.filename is None:
-            raise _naming(exc, path) from exc
-        raise
-    return path
-
-
-def _naming(exc: OSError, path: Path) -> OSError:
-    """The same I/O error with the file it was writing (pyarrow's errors name no file and carry
-    their errno only in the message: "... Detail: [errno 28] No space left on device")."""
-    code = exc.errno
-    if code is None:
-        m = re.search(r"\[errno (\d+)\]", str(exc), flags=re.I)
-        code = int(m.group(1)) if m else None
-    strerror = os.strerror(code) if code is not None else (exc.strerror or str(exc))
-    return OSError(code, strerror, str(path))
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    return atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
-
-
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    return atomic_write_bytes(path, text.encode())
-
-
-def atomic_write_parquet(path: str | Path, df) -> Path:
-    return atomic_write(path, lambda tmp: df.to_parquet(tmp, index=False))
 
 
 DONE_FILE = "DONE.json"

@@ -58,7 +58,7 @@ def composed(name: str) -> dict:
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    from crowdsim.overrides import CONFIG_DIR
+    from crowdsim.cli.overrides import CONFIG_DIR
 
     if name not in names():
         raise ConfigError("scenario", name, ", ".join(names()))

@@ -30,7 +30,7 @@ from pathlib import Path
 
 SECRET = "s3cret-token-4f1c"
 TINY = ["population.n_workers=40", "sim.days=1"]
-CLI = [sys.executable, "-c", "from crowdsim.cli import main; main()"]
+CLI = [sys.executable, "-c", "from crowdsim.sweeps.app import main; main()"]
 GLOBAL = "# @package _global_\n"
 
 

@@ -32,13 +32,13 @@ def calibration_on_launcher(tmp_path, name: str, options: list[str], timeout: in
 
     import pandas as pd
 
-    from crowdsim.experiments import calibrate as cal
+    from crowdsim.studies import calibrate as cal
 
     small = dict(trials=2, seeds=2, workers=40, days=3, warmup_days=1.0, recheck_top=0)
     argv = [f"--{k.replace('_', '-')}={v}" for k, v in small.items()]
     out = tmp_path / name
     proc = subprocess.run(
-        [sys.executable, "-m", "crowdsim.experiments.calibrate", *argv, f"--launcher={name}",
+        [sys.executable, "-m", "crowdsim.studies.calibrate", *argv, f"--launcher={name}",
          *options, f"--out={out}"],
         cwd=tmp_path, capture_output=True, text=True, timeout=timeout,
     )  # fmt: skip

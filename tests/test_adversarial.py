@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from adversarial import CASES, run_case
 
-from crowdsim.cli import check_command_line
+from crowdsim.cli.command import check_command_line
+from crowdsim.cli.overrides import check_no_code, resolved_container
 from crowdsim.config import ConfigError
-from crowdsim.overrides import check_no_code, resolved_container
 
 
 def _refused(argv: list[str], *fragments: str) -> str:
@@ -124,8 +124,8 @@ def test_files_crowdsim_did_not_write_are_neither_written_through_nor_deleted(tm
 
 
 def test_a_failed_run_deletes_only_the_files_it_wrote(tmp_path):
-    from crowdsim.experiments.jobs import _remove_partial_results
-    from crowdsim.run import atomic_write_text
+    from crowdsim.files import atomic_write_text
+    from crowdsim.sweeps.job import _remove_partial_results
 
     theirs = tmp_path / "summary.json"
     theirs.write_text("theirs")
@@ -166,8 +166,8 @@ def test_a_claim_is_a_lock_between_processes(tmp_path):
 
 
 def test_compare_takes_its_out_folder_only_when_free(tmp_path):
-    from crowdsim.experiments.compare import main
     from crowdsim.folders import claim, release
+    from crowdsim.studies.compare import main
 
     out = tmp_path / "out"
     (out / "notes.txt").parent.mkdir()
@@ -224,7 +224,7 @@ def test_sizes_that_would_exhaust_memory_are_refused_with_both_figures():
     ):
         message = _refused(argv, option, "is available")
         assert len(re.findall(r"\d+(?:\.\d+)? [KMGTP]i?B", message)) == 2, message
-    from crowdsim.experiments.compare import main
+    from crowdsim.studies.compare import main
 
     err = io.StringIO()
     t0 = time.perf_counter()

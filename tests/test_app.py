@@ -14,7 +14,7 @@ import solara
 import solara.widgets
 from mesa.visualization.solara_viz import _check_model_params
 
-from crowdsim.cli import CONFIG_DIR
+from crowdsim.cli.overrides import CONFIG_DIR
 from crowdsim.config import ConfigError
 from crowdsim.metrics.summary import workers_frame
 from crowdsim.viz import app, launch
@@ -255,7 +255,7 @@ def test_wage_plots_keep_their_legend_whole_and_off_the_boxes():
     wage plot's covered the bottom boxes."""
     from conftest import legend_clear_of_the_plot
 
-    from crowdsim.experiments.report import scenario_title
+    from crowdsim.scenarios import title as scenario_title
     from crowdsim.viz.components import comparison_figure
 
     models = app.run_comparison("min_pay", n_workers=300, seed=2, hours=30)

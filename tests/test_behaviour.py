@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from crowdsim import CrowdWorkModel
-from crowdsim.experiments import honeypot
 from crowdsim.market.adapt import arrivals_per_day
 from crowdsim.metrics.invariants import check_all
+from crowdsim.studies import honeypot
 
 SMALL = dict(population__n_workers=1500, sim__days=7)
 

@@ -10,10 +10,11 @@ import pytest
 import yaml
 
 import crowdsim
-from crowdsim.config import ConfigError
-from crowdsim.experiments import calibrate as cal
-from crowdsim.experiments.moments import MOMENTS, compute_moments, simulate, window_wages
-from crowdsim.experiments.stats import mean_ci
+from crowdsim.config import ConfigError, flatten
+from crowdsim.metrics.stats import mean_ci
+from crowdsim.moments import MOMENTS, compute_moments, simulate, window_wages
+from crowdsim.studies import calibrate as cal
+from crowdsim.studies import options
 
 TINY = dict(workers=120, days=5, warmup_days=1.0)
 SMALLEST = dict(workers=40, days=3, warmup_days=1.0)  # runs whose numbers are only compared
@@ -103,7 +104,7 @@ def tiny_calibration(tmp_path_factory):
         seeds=1,
         jobs=1,
         sampler_seed=1,
-        seed_base=11,
+        seed_start=11,
         recheck_top=2,
         recheck_seeds=2,
         start=str(start),
@@ -154,9 +155,9 @@ def test_fit_table_holds_the_numbers_the_runs_produced(tiny_calibration):
             assert (row.ci_low, row.ci_high) == pytest.approx((lo, hi))
         assert row.n_seeds == n
     # and those runs are the best parameters simulated at those seeds
-    best = cal._flatten(yaml.safe_load((out / "best_params.yaml").read_text()))
+    best = flatten(yaml.safe_load((out / "best_params.yaml").read_text()))
     assert best == result.best_params
-    cfg = cal.base_config()
+    cfg = options.base_config()
     for seed, row in zip(by_seed["seed"], by_seed.itertuples(), strict=True):
         again = cal.run_moments(
             cfg,
@@ -186,10 +187,10 @@ def test_fit_table_holds_the_numbers_the_runs_produced(tiny_calibration):
 def test_calibrated_yaml_composes_and_validates():
     from hydra import compose, initialize_config_dir
 
-    from crowdsim.cli import CONFIG_DIR
+    from crowdsim.cli.overrides import CONFIG_DIR
     from crowdsim.config import to_config
 
-    params = cal._flatten(yaml.safe_load((cal.CALIBRATION_DIR / "calibrated.yaml").read_text()))
+    params = flatten(yaml.safe_load((options.CALIBRATION_DIR / "calibrated.yaml").read_text()))
     # searched, or (the choice's pay coefficient) fitted to the honeypot elasticity
     space = {p.name for p in cal.load_space()} | {"workers.choice_pay_sensitivity"}
     assert set(params) <= space
@@ -206,21 +207,23 @@ def test_calibrated_yaml_composes_and_validates():
 
 
 def test_validate_writes_report(tmp_path):
-    from crowdsim.experiments.validate import validate
+    from crowdsim.studies.validate import ValidationSettings, validate
 
     params = tmp_path / "p.yaml"
     params.write_text(cal.params_yaml({"workers.search_minutes": 1.0}, "# test"))
     table = validate(
-        params_path=params,
-        seeds=2,
-        workers=120,
-        days=4,
-        warmup_days=1,
-        concentration_workers=200,
-        concentration_seeds=1,
-        baseline=False,
-        jobs=2,  # two processes of the cores launcher: the runs are small, the overhead per run is not
-        out=tmp_path / "v",
+        ValidationSettings(
+            params=str(params),
+            seeds=2,
+            workers=120,
+            days=4,
+            warmup_days=1,
+            concentration_workers=200,
+            concentration_seeds=1,
+            baseline=False,
+            jobs=2,  # two processes of the cores launcher: the runs are small, the overhead per run is not
+            out=str(tmp_path / "v"),
+        )
     )
     assert set(table["role"]) == {"fit", "validate", "input"}
     report = (tmp_path / "v" / "validation_report.md").read_text()
@@ -255,7 +258,7 @@ def test_calibrate_cli_bad_input_is_one_line(argv, needle, capsys, tmp_path):
 
 
 def test_validate_cli_bad_params_file_is_one_line(capsys):
-    from crowdsim.experiments import validate
+    from crowdsim.studies import validate
 
     with pytest.raises(SystemExit) as exc:
         validate.main(["--params", "/nonexistent.yaml"])
@@ -318,13 +321,13 @@ def test_a_calibration_run_again_resumes_its_study(tmp_path):
 def test_runs_are_the_same_on_every_launcher(tmp_path):
     """The job runner gives a calibration's runs the moments of the direct simulation, one after
     another in this process or on the cores launcher's worker processes."""
-    from crowdsim.experiments.runner import launcher_overrides, measure_grid
+    from crowdsim.sweeps.grid import launcher_overrides, measure_grid
 
     sets = {
         "trial_0000": {"workers.search_minutes": 1.5},
         "trial_0001": {"market.demand_ratio": 0.3},
     }
-    fixed = cal.grid_overrides("status_quo", SMALLEST["workers"], SMALLEST["days"], [])
+    fixed = options.grid_overrides("status_quo", SMALLEST["workers"], SMALLEST["days"], [])
     names = ["wage_median_all_in", "return_rate", "rejection_rate", "active_share"]
     moments = {
         launcher: measure_grid(
@@ -339,7 +342,7 @@ def test_runs_are_the_same_on_every_launcher(tmp_path):
         for launcher in ("sequential", "cores")
     }
     np.testing.assert_equal(moments["sequential"], moments["cores"])  # exactly, NaN = NaN
-    cfg = cal.base_config()
+    cfg = options.base_config()
     for (name, seed), got in moments["cores"].items():
         direct = cal.run_moments(
             cfg, sets[name], seed, SMALLEST["workers"], SMALLEST["days"], 1.0, names

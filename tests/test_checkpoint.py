@@ -31,7 +31,7 @@ def _config(case: str):
         return to_config(**spec)
     from hydra import compose, initialize_config_dir
 
-    from crowdsim.cli import CONFIG_DIR
+    from crowdsim.cli.overrides import CONFIG_DIR
 
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         return to_config(compose(config_name="config", overrides=spec))
@@ -91,7 +91,7 @@ def test_a_checkpoint_twice_over_is_the_same_state(tmp_path):
 def _short_run_config(reform: str, warmup: int, days: int, seed: int, workers: int):
     from hydra import compose, initialize_config_dir
 
-    from crowdsim.cli import CONFIG_DIR
+    from crowdsim.cli.overrides import CONFIG_DIR
 
     base = [f"population.n_workers={workers}", f"sim.days={days}", f"seed={seed}",
             f"sim.warmup_days={warmup}"]  # fmt: skip
@@ -203,7 +203,7 @@ def test_disk_use_is_bounded(tmp_path):
 def test_start_from_a_missing_file_is_refused_before_anything_runs(tmp_path):
     out = tmp_path / "run"
     proc = subprocess.run(
-        [sys.executable, "-m", "crowdsim.cli", "population.n_workers=50", "sim.days=1",
+        [sys.executable, "-m", "crowdsim.sweeps.app", "population.n_workers=50", "sim.days=1",
          f"sim.start_from={tmp_path / 'nowhere.npz'}", f"hydra.run.dir={out}"],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
@@ -244,7 +244,7 @@ def test_killed_run_resumes_to_the_same_results(tmp_path):
     """kill -9 part-way through a single run; the same command again finishes it from its
     latest checkpoint, with the summary of a run never interrupted."""
     opts = ["population.n_workers=1500", "sim.days=40", "seed=9", "sim.checkpoint_days=1"]
-    cmd = [sys.executable, "-m", "crowdsim.cli", *opts]
+    cmd = [sys.executable, "-m", "crowdsim.sweeps.app", *opts]
     killed, whole = tmp_path / "killed", tmp_path / "whole"
     _kill_after_checkpoint([*cmd, f"hydra.run.dir={killed}"], killed)
     assert not (killed / "DONE.json").exists()
@@ -263,7 +263,7 @@ def test_killed_sweep_resumes_to_the_same_results(tmp_path):
     """The same in a sweep (cores launcher): the sweep killed part-way and run again."""
     opts = ["population.n_workers=1200", "sim.days=30", "sim.checkpoint_days=1", "seed=1,2",
             "hydra/launcher=sequential"]  # fmt: skip
-    cmd = [sys.executable, "-m", "crowdsim.cli", "-m", *opts]
+    cmd = [sys.executable, "-m", "crowdsim.sweeps.app", "-m", *opts]
     killed, whole = tmp_path / "killed", tmp_path / "whole"
     _kill_after_checkpoint([*cmd, f"hydra.sweep.dir={killed}"], killed)
     for out in (killed, whole):
@@ -286,7 +286,7 @@ def test_a_sweep_shares_each_warm_up_with_the_same_results(tmp_path):
     shared, replayed = tmp_path / "shared", tmp_path / "replayed"
     for out, extra in ((shared, ["sim.share_warmup=true"]), (replayed, [])):
         proc = subprocess.run(
-            [sys.executable, "-m", "crowdsim.cli", "-m", *grid, *extra, f"hydra.sweep.dir={out}"],
+            [sys.executable, "-m", "crowdsim.sweeps.app", "-m", *grid, *extra, f"hydra.sweep.dir={out}"],
             cwd=ROOT, capture_output=True, text=True, timeout=300,
         )  # fmt: skip
         assert proc.returncode == 0, proc.stderr[-2000:]
@@ -298,7 +298,7 @@ def test_a_sweep_shares_each_warm_up_with_the_same_results(tmp_path):
 
     # crowdsim-compare's long runs: the baseline's starts from its seed's warm-up (the same market
     # at the end of the warm-up, saved by the short runs), another scenario's finds none of its own
-    from crowdsim.experiments.compare import _share_warmups
+    from crowdsim.studies.compare import _share_warmups
     from crowdsim.folders import release
 
     long = ["scenario=status_quo,prolific_like", "population.n_workers=300", "sim.days=6",
@@ -311,7 +311,7 @@ def test_a_sweep_shares_each_warm_up_with_the_same_results(tmp_path):
     assert (started / "warmups" / warmups[0]).stat().st_nlink == 2  # linked, not copied
     for out, extra in ((started, ["sim.share_warmup=true"]), (alone, [])):
         proc = subprocess.run(
-            [sys.executable, "-m", "crowdsim.cli", "-m", *long, *extra, f"hydra.sweep.dir={out}"],
+            [sys.executable, "-m", "crowdsim.sweeps.app", "-m", *long, *extra, f"hydra.sweep.dir={out}"],
             cwd=ROOT, capture_output=True, text=True, timeout=300,
         )  # fmt: skip
         assert proc.returncode == 0, proc.stderr[-2000:]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-CLI = [sys.executable, "-c", "from crowdsim.cli import main; main()"]
+CLI = [sys.executable, "-c", "from crowdsim.sweeps.app import main; main()"]
 
 
 def _run(args, cwd):

@@ -3,7 +3,7 @@ one line naming the option, no traceback and nothing written.
 
 Drawn: valid values, values out of range, NaN and infinities, wrong types, misspelt keys, keys
 with `+`, and `_target_` keys. Most examples go through the command's own check in-process
-(:func:`crowdsim.cli.check_command_line`, what ``crowdsim`` runs before Hydra starts); a few run
+(:func:`crowdsim.cli.command.check_command_line`, what ``crowdsim`` runs before Hydra starts); a few run
 the real command in a subprocess on a tiny market.
 """
 
@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crowdsim.cli import check_command_line
+from crowdsim.cli.command import check_command_line
 from crowdsim.config import ConfigError, option_names, schema
 
 OPTIONS = [o for o in schema() if o.name not in ("scenario_name", "description")]
@@ -157,7 +157,7 @@ def test_a_few_real_commands_on_tiny_markets(tmp_path, override, accepted):
         [
             sys.executable,
             "-c",
-            "from crowdsim.cli import main; main()",
+            "from crowdsim.sweeps.app import main; main()",
             *TINY,
             override,
             f"hydra.run.dir={out}",

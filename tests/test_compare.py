@@ -11,8 +11,10 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from crowdsim.experiments import compare, report, scorecard, stats
-from crowdsim.metrics import catalogue
+from crowdsim.metrics import catalogue, stats
+from crowdsim.report import build, layout, scorecard
+from crowdsim.report import tables as report
+from crowdsim.studies import compare
 
 TINY = ["--workers", "150", "--days", "2", "--warmup-days", "1"]
 SCENARIOS = ["status_quo", "payment_guarantee", "min_pay"]
@@ -57,7 +59,7 @@ def test_outputs_are_written(comparison):
     assert json.loads((comparison / "failures.json").read_text()) == []
     for s in SCENARIOS:
         for k in range(3):
-            assert (compare.run_dir(comparison, s, k) / "DONE.json").exists()
+            assert (layout.run_dir(comparison, s, k) / "DONE.json").exists()
     assert not list(comparison.rglob("*.tmp"))  # atomic writes leave no temporary files
 
 
@@ -74,7 +76,7 @@ def test_comparison_is_tidy(comparison):
     csv = pd.read_csv(comparison / "comparison.csv")
     assert len(csv) == len(tidy)
     # values are those of each run's own summary, and money per worker-month is derived from them
-    s = json.loads((compare.run_dir(comparison, "status_quo", 1) / "summary.json").read_text())
+    s = json.loads((layout.run_dir(comparison, "status_quo", 1) / "summary.json").read_text())
     one = overall[(overall["scenario"] == "status_quo") & (overall["seed"] == 1)].set_index(
         "metric"
     )["value"]
@@ -121,7 +123,7 @@ def test_summary_table_holds_the_intervals_and_paired_differences_of_stats(compa
 def test_compare_and_aggregate_give_the_same_interval_for_the_same_runs(comparison):
     """The comparison's runs are a sweep folder (runs/): crowdsim-aggregate over it gives, for every
     scenario and metric both tables hold, the comparison's mean and interval."""
-    from crowdsim.experiments import aggregate
+    from crowdsim.sweeps import aggregate
 
     assert aggregate.main([str(comparison / "runs")]) == 0
     swept = pd.read_parquet(comparison / "runs" / "sweep_summary.parquet")
@@ -263,14 +265,14 @@ def test_short_run_applies_the_rule_to_the_status_quo_market_after_its_warm_up(c
     )
     for s in SCENARIOS[1:]:
         for k in range(3):
-            d = compare.short_run_dir(comparison, s, k)
+            d = layout.short_run_dir(comparison, s, k)
             summary = json.loads((d / "summary.json").read_text())
             assert summary["reform"] == f"to_{s}"
             assert summary["reform_day"] == summary["warmup_days"] == 1
             assert summary["measured_days"] == 2
             assert summary["before_reform"] is None  # the reform opens the measured window
             base = pd.read_parquet(
-                compare.run_dir(comparison, "status_quo", k) / "timeseries.parquet"
+                layout.run_dir(comparison, "status_quo", k) / "timeseries.parquet"
             )
             mine = pd.read_parquet(d / "timeseries.parquet")
             pd.testing.assert_frame_equal(
@@ -286,9 +288,9 @@ def test_short_run_applies_the_rule_to_the_status_quo_market_after_its_warm_up(c
 
 
 def test_common_seeds_give_scenarios_the_same_initial_workers(comparison):
-    a = pd.read_parquet(compare.run_dir(comparison, "status_quo", 2) / "workers.parquet")
-    b = pd.read_parquet(compare.run_dir(comparison, "payment_guarantee", 2) / "workers.parquet")
-    c = pd.read_parquet(compare.run_dir(comparison, "status_quo", 1) / "workers.parquet")
+    a = pd.read_parquet(layout.run_dir(comparison, "status_quo", 2) / "workers.parquet")
+    b = pd.read_parquet(layout.run_dir(comparison, "payment_guarantee", 2) / "workers.parquet")
+    c = pd.read_parquet(layout.run_dir(comparison, "status_quo", 1) / "workers.parquet")
     first = a["joined_hour"] == 0
     cols = ["country", "reservation_wage", "skill", "weekly_hours_target"]
     pd.testing.assert_frame_equal(a.loc[first, cols], b.loc[b["joined_hour"] == 0, cols])
@@ -298,7 +300,7 @@ def test_common_seeds_give_scenarios_the_same_initial_workers(comparison):
 
 
 def test_finished_runs_are_reused(comparison, capsys):
-    done = compare.run_dir(comparison, "status_quo", 0) / "DONE.json"
+    done = layout.run_dir(comparison, "status_quo", 0) / "DONE.json"
     before = done.stat().st_mtime_ns
     code = compare.main(
         ["--scenarios", "status_quo", "--seeds", "1", *TINY, "--out", str(comparison), "--no-plots"]
@@ -526,15 +528,15 @@ def test_incidence_section_appears_with_a_welfare_ledger_and_not_without(compari
     shutil.copytree(comparison, out, ignore=shutil.ignore_patterns("runs*", "*.png"))
     # the module's runs as they are on disk (other tests rewrite the folder's tables), without
     # their ledger: no section
-    tidy = compare.read_runs(comparison, compare.run_dir, SCENARIOS, [0, 1, 2], [])
+    tidy = compare.read_runs(comparison, layout.run_dir, SCENARIOS, [0, 1, 2], [])
     tidy = tidy[~tidy["metric"].str.startswith(report.WELFARE)]
     tidy.to_parquet(out / "comparison.parquet")
-    (out / report.SHORT_FILE).unlink(missing_ok=True)
-    report.build_report(out, plots=False)
+    (out / layout.SHORT_FILE).unlink(missing_ok=True)
+    build.build_report(out, plots=False)
     assert "Who gains and who loses" not in (out / "report.md").read_text()
     meta = json.loads((out / "meta.json").read_text()) | {"scenarios": SCENARIOS}
     (out / "meta.json").write_text(json.dumps(meta))
-    (out / report.SHORT_FILE).unlink(missing_ok=True)
+    (out / layout.SHORT_FILE).unlink(missing_ok=True)
     rows = []
     for (s, k), g in tidy[tidy["country"] == "all"].groupby(["scenario", "seed"]):
         v = g.set_index("metric")["value"]
@@ -558,7 +560,7 @@ def test_incidence_section_appears_with_a_welfare_ledger_and_not_without(compari
     } <= {r["metric"] for r in rows}
     assert {r["country"] for r in rows} == {"all", "IN", "US"}
     pd.concat([tidy, pd.DataFrame(rows)], ignore_index=True).to_parquet(out / "comparison.parquet")
-    report.build_report(out, plots=False)
+    build.build_report(out, plots=False)
     md = (out / "report.md").read_text()
     section = md.split("## Who gains and who loses", 1)[1].split("\n## ", 1)[0]
     table = pd.read_parquet(out / "comparison_summary.parquet")

@@ -1,4 +1,4 @@
-"""The composing cache (crowdsim/compose.py) gives the config Hydra composes, job after job.
+"""The composing cache (crowdsim/cli/compose.py) gives the config Hydra composes, job after job.
 
 Each case is composed by Hydra's own loader and by the caching loader on the same search path,
 in an order that reuses shapes (the same groups with other values) and returns to earlier ones,
@@ -16,8 +16,8 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.types import RunMode
 from omegaconf import OmegaConf
 
-from crowdsim import compose
-from crowdsim.overrides import CONFIG_DIR
+from crowdsim.cli import compose
+from crowdsim.cli.overrides import CONFIG_DIR
 
 CASES = [
     [],

@@ -11,7 +11,7 @@ from crowdsim.config import (
     RULES,
     ConfigError,
     CrowdSimConfig,
-    _check_key_exists,
+    check_key_exists,
     check_option,
     opt,
     schema,
@@ -197,6 +197,6 @@ def test_rules_have_distinct_names():
 )
 def test_misspelt_keys_get_a_suggestion_that_exists(key, suggestion):
     with pytest.raises(ConfigError) as err:
-        _check_key_exists(None, key)
+        check_key_exists(None, key)
     assert f"did you mean '{suggestion}'" in str(err.value)
-    _check_key_exists(None, suggestion)
+    check_key_exists(None, suggestion)

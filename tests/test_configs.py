@@ -6,7 +6,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from crowdsim import ConfigError, CrowdWorkModel
-from crowdsim.cli import CONFIG_DIR
+from crowdsim.cli.overrides import CONFIG_DIR
 from crowdsim.config import to_config
 from crowdsim.metrics.invariants import check_all
 

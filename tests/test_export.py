@@ -102,13 +102,13 @@ def test_aggregate_format_dta_writes_the_sweep_for_stata(tmp_path):
     sweep = tmp_path / "sweep"
     common = [sys.executable, "-m"]
     run = subprocess.run(
-        [*common, "crowdsim.cli", "-m", "population.n_workers=40", "sim.days=1", "seed=1,2",
+        [*common, "crowdsim.sweeps.app", "-m", "population.n_workers=40", "sim.days=1", "seed=1,2",
          "platform.commission=0.1", f"hydra.sweep.dir={sweep}"],
         cwd=tmp_path, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-2000:]
     agg = subprocess.run(
-        [*common, "crowdsim.experiments.aggregate", str(sweep), "--format", "csv,dta"],
+        [*common, "crowdsim.sweeps.aggregate", str(sweep), "--format", "csv,dta"],
         cwd=tmp_path, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert agg.returncode == 0, agg.stderr
@@ -123,7 +123,7 @@ def test_aggregate_format_dta_writes_the_sweep_for_stata(tmp_path):
     assert (sweep / "r_stata" / "sweep_summary.dta").is_file()
     assert not list(sweep.glob("*/r_stata"))  # a sweep's jobs: no copies (crowdsim-export)
     bad = subprocess.run(
-        [*common, "crowdsim.experiments.aggregate", str(sweep), "--format", "xlsx"],
+        [*common, "crowdsim.sweeps.aggregate", str(sweep), "--format", "xlsx"],
         cwd=tmp_path, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "'--format'" in bad.stderr

@@ -1,5 +1,5 @@
 """The progress line of an experiment's runs and the log file of their details
-(crowdsim.experiments.joblog): on a terminal one line rewritten in place, elsewhere plain lines;
+(crowdsim.sweeps.joblog): on a terminal one line rewritten in place, elsewhere plain lines;
 what the runs print goes to the log, not the terminal."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 
-from crowdsim.experiments import joblog
+from crowdsim.sweeps import joblog
 
 
 def _finish(run_dirs, pause: float) -> None:

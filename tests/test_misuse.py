@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from crowdsim.cli import check_command_line, completions, help_text
+from crowdsim.cli.command import check_command_line, completions, help_text
+from crowdsim.cli.overrides import check_no_code, launcher_options, validate_overrides
 from crowdsim.config import ConfigError
-from crowdsim.overrides import check_no_code, launcher_options, validate_overrides
 from crowdsim.resources import estimate_memory
 
-CLI = [sys.executable, "-c", "from crowdsim.cli import main; main()"]
+CLI = [sys.executable, "-c", "from crowdsim.sweeps.app import main; main()"]
 
 
 def _cli(args, cwd, timeout=300):
@@ -164,7 +164,7 @@ def test_hydra_keys_are_hydras_and_sweeps_pass_with_m(tmp_path):
 
 
 def test_compare_refuses_a_misspelt_plus_key_through_set(tmp_path):
-    from crowdsim.experiments.compare import main
+    from crowdsim.studies.compare import main
 
     err = io.StringIO()
     with contextlib.redirect_stderr(err), pytest.raises(SystemExit) as ex:
@@ -186,7 +186,7 @@ def test_compare_refuses_a_misspelt_plus_key_through_set(tmp_path):
 
 
 def test_argparse_errors_name_the_option_once():
-    from crowdsim.experiments.compare import main
+    from crowdsim.studies.compare import main
 
     err = io.StringIO()
     with contextlib.redirect_stderr(err), pytest.raises(SystemExit):
@@ -197,7 +197,7 @@ def test_argparse_errors_name_the_option_once():
 
 
 def test_compare_refuses_code_and_an_unknown_launcher_in_set_before_any_run(tmp_path):
-    from crowdsim.experiments.compare import main
+    from crowdsim.studies.compare import main
 
     for sets, fragment in (
         (["+hydra.callbacks.x._target_=os.makedirs", f"+hydra.callbacks.x._args_=[{tmp_path}/P]"],
@@ -219,10 +219,10 @@ def test_compare_refuses_code_and_an_unknown_launcher_in_set_before_any_run(tmp_
 @pytest.mark.parametrize(
     ("module", "extra"),
     [
-        ("crowdsim.experiments.compare", ["--seeds", "1"]),
-        ("crowdsim.experiments.calibrate", ["--trials", "1"]),
-        ("crowdsim.experiments.validate", []),
-        ("crowdsim.experiments.sensitivity", []),
+        ("crowdsim.studies.compare", ["--seeds", "1"]),
+        ("crowdsim.studies.calibrate", ["--trials", "1"]),
+        ("crowdsim.studies.validate", []),
+        ("crowdsim.studies.sensitivity", []),
     ],
 )
 def test_an_unwritable_out_is_one_line_before_any_run(tmp_path, module, extra):
@@ -242,20 +242,20 @@ def test_an_unwritable_out_is_one_line_before_any_run(tmp_path, module, extra):
 @pytest.mark.parametrize(
     ("module", "argv", "fragments"),
     [
-        ("crowdsim.experiments.aggregate", [], ["'DIR': nothing", "allowed: a sweep folder"]),
-        ("crowdsim.experiments.compare", ["--bogus"], ["'--bogus'", "allowed: ", "--seeds"]),
-        ("crowdsim.experiments.calibrate", ["--space", "BAD"], ["'--space'", "not YAML at line"]),
-        ("crowdsim.experiments.validate", ["--params", "BAD"], ["'--params'", "not YAML"]),
+        ("crowdsim.sweeps.aggregate", [], ["'DIR': nothing", "allowed: a sweep folder"]),
+        ("crowdsim.studies.compare", ["--bogus"], ["'--bogus'", "allowed: ", "--seeds"]),
+        ("crowdsim.studies.calibrate", ["--space", "BAD"], ["'--space'", "not YAML at line"]),
+        ("crowdsim.studies.validate", ["--params", "BAD"], ["'--params'", "not YAML"]),
         (
-            "crowdsim.experiments.sensitivity",
+            "crowdsim.studies.sensitivity",
             ["--base-params", "/no/such.yaml"],
             ["'--base-params'"],
         ),
         ("crowdsim.viz.launch", ["--host", "no such host!", "--no-open"], ["'--host'", "allowed"]),
-        ("crowdsim.experiments.calibrate", ["--launcher", "nope"], ["'--launcher': 'nope'"]),
-        ("crowdsim.experiments.compare", ["--launcher", "nope"], ["'--launcher': 'nope'"]),
-        ("crowdsim.experiments.validate", ["--launcher", "nope"], ["'--launcher': 'nope'"]),
-        ("crowdsim.experiments.sensitivity", ["--launcher", "nope"], ["'--launcher': 'nope'"]),
+        ("crowdsim.studies.calibrate", ["--launcher", "nope"], ["'--launcher': 'nope'"]),
+        ("crowdsim.studies.compare", ["--launcher", "nope"], ["'--launcher': 'nope'"]),
+        ("crowdsim.studies.validate", ["--launcher", "nope"], ["'--launcher': 'nope'"]),
+        ("crowdsim.studies.sensitivity", ["--launcher", "nope"], ["'--launcher': 'nope'"]),
     ],
 )
 def test_tool_arguments_answered_in_one_line(tmp_path, module, argv, fragments):
@@ -423,8 +423,8 @@ def _no_nan(name):
 
 @pytest.mark.parametrize("seed", range(4))
 def test_tiny_markets_write_standard_json(tmp_path, seed):
-    from crowdsim.experiments.jobs import describe
     from crowdsim.run import run, write_results
+    from crowdsim.sweeps.job import describe
 
     res = run(population__n_workers=20, sim__days=1, seed=seed)
     write_results(res, tmp_path)
@@ -529,7 +529,7 @@ def test_every_tool_prints_crowdsims_version(tool):
 
 def test_help_version_and_completion_load_neither_the_model_nor_launchers():
     code = (
-        "import os, sys, io, contextlib; from crowdsim.cli import main\n"
+        "import os, sys, io, contextlib; from crowdsim.sweeps.app import main\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         "    main(['--help']); main(['--version'])\n"
         "    os.environ['COMP_LINE'] = 'crowdsim platform.comm'; main(['-sc', 'query=bash'])\n"
@@ -573,7 +573,7 @@ def test_completion_suggests_options_groups_and_values():
 
 
 def test_aggregate_help_shows_a_single_percent_sign():
-    from crowdsim.experiments.aggregate import main
+    from crowdsim.sweeps.aggregate import main
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
@@ -592,7 +592,7 @@ def test_run_log_is_named_crowdsim(tmp_path):
 def test_a_repeated_logged_warning_is_shown_once():
     import logging
 
-    from crowdsim.cli import _OnceFilter
+    from crowdsim.sweeps.app import _OnceFilter
 
     records = []
     logger = logging.getLogger("submitit.test_once")
@@ -618,7 +618,7 @@ def test_a_submitit_warning_prints_once_where_the_sweep_is_launched():
         "import logging\n"
         "logging.basicConfig(format='[%(asctime)s][HYDRA] %(message)s', level=logging.INFO)\n"
         "from submitit.core import logger\n"
-        "from crowdsim.cli import _warn_once\n"
+        "from crowdsim.sweeps.app import _warn_once\n"
         "from hydra_plugins.crowdsim_launchers.launchers import submitit_logs_once\n"
         "_warn_once(); submitit_logs_once()\n"
         "for n in range(1, 4):\n"
@@ -645,7 +645,7 @@ def test_package_names_stay_the_functions_and_classes():
 
 
 def test_compare_refuses_a_shadowing_searchpath_before_any_run(tmp_path):
-    from crowdsim.experiments.compare import main as compare_main
+    from crowdsim.studies.compare import main as compare_main
 
     (tmp_path / "conf" / "scenario").mkdir(parents=True)
     (tmp_path / "conf" / "scenario" / "fairwork.yaml").write_text("# @package _global_\nseed: 3\n")

@@ -6,7 +6,7 @@ import numpy as np
 from hydra import compose, initialize_config_dir
 
 from crowdsim import CrowdWorkModel
-from crowdsim.cli import CONFIG_DIR
+from crowdsim.cli.overrides import CONFIG_DIR
 from crowdsim.ledger import MICRO
 from crowdsim.metrics.invariants import check_all
 

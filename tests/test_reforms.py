@@ -12,7 +12,7 @@ import yaml
 from hydra import compose, initialize_config_dir
 
 from crowdsim import ConfigError, CrowdWorkModel
-from crowdsim.cli import CONFIG_DIR
+from crowdsim.cli.overrides import CONFIG_DIR
 from crowdsim.ledger import MICRO
 from crowdsim.metrics.windows import HEADLINE
 

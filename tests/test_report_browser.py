@@ -16,8 +16,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from crowdsim.experiments import compare, report
 from crowdsim.metrics import catalogue
+from crowdsim.report import tables as report
+from crowdsim.studies import compare
 
 pytestmark = pytest.mark.browser
 SCENARIOS = ["status_quo", "mturk_2014", "min_pay"]

@@ -9,9 +9,9 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from crowdsim import run
-from crowdsim.cli import CONFIG_DIR
+from crowdsim.cli.overrides import CONFIG_DIR
 from crowdsim.config import to_config
-from crowdsim.experiments.compare import MAIN_SCENARIOS, SEED_PLATFORMS
+from crowdsim.studies.compare import MAIN_SCENARIOS, SEED_PLATFORMS
 
 CONFIGS = Path(CONFIG_DIR)
 NUMBER = re.compile(r"^\s*[\w.]+:\s*\[?-?\d")

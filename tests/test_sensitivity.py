@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crowdsim.experiments import sensitivity as sa
+from crowdsim.studies import sensitivity as sa
 
 ISHIGAMI = {"num_vars": 3, "names": ["x1", "x2", "x3"], "bounds": [[-np.pi, np.pi]] * 3}
 
@@ -55,7 +55,7 @@ def test_sobol_sample_size_must_be_a_power_of_two():
 
 
 def test_log_scaled_parameters_are_sampled_in_their_logarithm():
-    from crowdsim.experiments.calibrate import Parameter
+    from crowdsim.studies.calibrate import Parameter
 
     p = sa.Problem(
         [

@@ -99,7 +99,7 @@ def test_cancelled_task_is_a_failed_row_and_resume_submits_only_it(slurm, tmp_pa
         f"hydra.sweep.dir={sweep_dir}",
     ]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "crowdsim.cli", *args],
+        [sys.executable, "-m", "crowdsim.sweeps.app", *args],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -171,7 +171,7 @@ def test_cancelled_task_resumes_from_its_checkpoint(slurm, tmp_path):
     args = ["-m", *grid, *SLURM, "hydra.launcher.array_parallelism=1", f"hydra.launcher.name={name}",
             f"hydra.sweep.dir={sweep_dir}"]  # fmt: skip
     proc = subprocess.Popen(
-        [sys.executable, "-m", "crowdsim.cli", *args], cwd=tmp_path, stdout=subprocess.PIPE,
+        [sys.executable, "-m", "crowdsim.sweeps.app", *args], cwd=tmp_path, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:

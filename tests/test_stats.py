@@ -1,4 +1,4 @@
-"""The interval method over seeds (crowdsim.experiments.stats): coverage of the true mean on known
+"""The interval method over seeds (crowdsim.metrics.stats): coverage of the true mean on known
 distributions at 3, 5 and 10 seeds, simulated; intervals that stay in range; paired differences;
 the detectable change and the seeds needed.
 
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from crowdsim.experiments import stats
+from crowdsim.metrics import stats
 
 REPS = 4000
 FLOOR = 0.94

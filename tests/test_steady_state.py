@@ -97,7 +97,7 @@ def test_summary_reports_the_diagnostic_over_its_windows():
 def test_report_flags_scenarios_not_in_steady_state():
     import pandas as pd
 
-    from crowdsim.experiments.report import steady_state_note
+    from crowdsim.report.data import steady_state_note
 
     def rows(scenario, values):
         return [

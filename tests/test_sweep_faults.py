@@ -17,13 +17,13 @@ import pandas as pd
 import pytest
 from test_sweeps import SMALL, crowdsim
 
-from crowdsim.experiments.aggregate import aggregate
-from crowdsim.experiments.aggregate import main as aggregate_main
-from crowdsim.experiments.sweep import (
+from crowdsim.sweeps.aggregate import aggregate
+from crowdsim.sweeps.aggregate import main as aggregate_main
+from crowdsim.sweeps.folder import count_states
+from crowdsim.sweeps.job import (
     STALE_TMP_SECONDS,
     clear_markers,
     completed_summary,
-    count_states,
     job_state,
     job_status,
 )
@@ -248,7 +248,7 @@ def test_killing_the_joblib_launcher_leaves_no_worker(tmp_path, when):
         [
             sys.executable,
             "-m",
-            "crowdsim.cli",
+            "crowdsim.sweeps.app",
             "-m",
             "population.n_workers=2000",
             "sim.days=28",
@@ -305,7 +305,7 @@ def _alive(pid: int) -> bool:
 def test_ctrl_c_ends_a_single_run_cleanly(tmp_path):
     run = tmp_path / "run"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "crowdsim.cli", "population.n_workers=1000", "sim.days=56",
+        [sys.executable, "-m", "crowdsim.sweeps.app", "population.n_workers=1000", "sim.days=56",
          f"hydra.run.dir={run}"],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True,

@@ -18,11 +18,17 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from crowdsim.cli import CONFIG_DIR, launcher_options, validate_hydra_overrides, validate_overrides
+from crowdsim.cli.overrides import (
+    CONFIG_DIR,
+    launcher_options,
+    validate_hydra_overrides,
+    validate_overrides,
+)
 from crowdsim.config import ConfigError
-from crowdsim.experiments.aggregate import aggregate, collect
-from crowdsim.experiments.aggregate import main as aggregate_main
-from crowdsim.experiments.sweep import MANIFEST_FILE, completed_summary
+from crowdsim.sweeps.aggregate import aggregate, collect
+from crowdsim.sweeps.aggregate import main as aggregate_main
+from crowdsim.sweeps.folder import MANIFEST_FILE
+from crowdsim.sweeps.job import completed_summary
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL = ["population.n_workers=200", "sim.days=2"]
@@ -34,9 +40,9 @@ NOT_REPRODUCIBLE = ("phase_seconds/",)
 def crowdsim(
     *args: str, cwd: Path, timeout: float = 240, check: bool = True
 ) -> subprocess.CompletedProcess:
-    """Run the ``crowdsim`` command (``python -m crowdsim.cli``) and return the finished process."""
+    """Run the ``crowdsim`` command (``python -m crowdsim.sweeps.app``) and return the finished process."""
     proc = subprocess.run(
-        [sys.executable, "-m", "crowdsim.cli", *args],
+        [sys.executable, "-m", "crowdsim.sweeps.app", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -88,7 +94,7 @@ def test_job_list_expands_glob_range_and_experiment_grid():
     from hydra import initialize_config_dir
     from omegaconf import OmegaConf
 
-    from crowdsim.experiments.sweep import expand_sweep
+    from crowdsim.sweeps.folder import expand_sweep
 
     scenarios = sorted(p.stem for p in (Path(CONFIG_DIR) / "scenario").glob("*.yaml"))
     config = OmegaConf.create(
@@ -153,7 +159,7 @@ def test_ray_launcher_needs_the_cluster_extra():
 
 
 def test_bad_launcher_or_experiment_is_one_line(tmp_path, monkeypatch, capsys):
-    from crowdsim.cli import main
+    from crowdsim.sweeps.app import main
 
     monkeypatch.chdir(tmp_path)
     for args, option in [
@@ -384,7 +390,7 @@ def test_killed_sweep_resumes_only_missing_jobs(tmp_path, launcher):
         f"hydra.sweep.dir={sweep_dir}",
     ]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "crowdsim.cli", *args],
+        [sys.executable, "-m", "crowdsim.sweeps.app", *args],
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -427,6 +433,38 @@ def test_killed_sweep_resumes_only_missing_jobs(tmp_path, launcher):
     assert sum(log.count("complete already") for log in logs.values()) == len(done)
     for job in done:
         assert logs[job].count("simulating") == 1
+
+
+def test_a_sweep_of_the_old_callback_path_resumes(tmp_path):
+    """A sweep folder whose saved configs name the callback by its path before 0.4
+    (``crowdsim.experiments.callbacks.SweepResults``, kept as a shim for this release) counts
+    its jobs done, and the same sweep run again skips every job; Hydra builds the callback
+    from the old path."""
+    from hydra.utils import instantiate
+
+    from crowdsim.sweeps.callback import SweepResults
+    from crowdsim.sweeps.job import job_status
+
+    old, new = (
+        "crowdsim.experiments.callbacks.SweepResults",
+        "crowdsim.sweeps.callback.SweepResults",
+    )
+    assert type(instantiate({"_target_": old, "progress_seconds": 0})) is SweepResults
+    sweep_dir = tmp_path / "sweep"
+    grid = ["-m", *SMALL, "seed=0,1", f"hydra.sweep.dir={sweep_dir}"]
+    crowdsim(*grid, cwd=tmp_path)
+    first = pd.read_parquet(sweep_dir / "sweep.parquet")
+    saved = [*sweep_dir.glob("*/.hydra/hydra.yaml"), sweep_dir / "multirun.yaml"]
+    for path in saved:  # as an earlier release wrote them
+        assert new in path.read_text()
+        path.write_text(path.read_text().replace(new, old))
+    assert [job_status(sweep_dir / j) for j in ("0", "1")] == [("ok", None)] * 2
+
+    resumed = crowdsim(*grid, cwd=tmp_path)
+    assert resumed.stdout.count("complete already, skipped") == 2
+    again = pd.read_parquet(sweep_dir / "sweep.parquet")
+    assert len(again) == 2 and (again["status"] == "ok").all()
+    assert reproducible(again).equals(reproducible(first))
 
 
 def test_aggregate_command_rejects_a_folder_without_jobs(tmp_path, capsys):

@@ -13,7 +13,7 @@ def test_every_scenario_file_has_its_own_title():
 
 
 def test_the_app_and_the_report_call_a_scenario_by_the_same_title():
-    from crowdsim.experiments.report import scenario_title
+    from crowdsim.scenarios import title as scenario_title
     from crowdsim.viz import app
 
     menu = app.model_params()["scenario_name"]

@@ -55,7 +55,7 @@ def test_wheel_carries_the_configs(installed):
     env_dir, tmp = installed
     out = _run(
         [str(env_dir / "bin" / "python"), "-c",
-         "import crowdsim, crowdsim.cli as c, pathlib; "
+         "import crowdsim, crowdsim.cli.overrides as c, pathlib; "
          "print(crowdsim.__file__); print(sorted(p.name for p in pathlib.Path(c.CONFIG_DIR).iterdir()))"],
         cwd=tmp,
     )  # fmt: skip
@@ -83,3 +83,27 @@ def test_installed_commands_run(installed):
         cwd=tmp, env=env,
     )  # fmt: skip
     assert (cmp_dir / "comparison.parquet").exists() and (cmp_dir / "report.md").exists()
+
+
+def test_wheel_carries_every_package(installed):
+    """Every package of the checkout is in the wheel, the shim of the callback's old path too
+    (configs of earlier sweeps name it), and imports from the installed copy."""
+    env_dir, tmp = installed
+    packages = sorted(
+        ".".join(p.parent.relative_to(ROOT).parts)
+        for p in (ROOT / "crowdsim").rglob("__init__.py")
+        if "__pycache__" not in p.parts
+    )
+    assert {"crowdsim.cli", "crowdsim.sweeps", "crowdsim.studies", "crowdsim.report"} <= set(
+        packages
+    )
+    code = (
+        "import importlib, sys; "
+        f"mods = {packages!r} + ['crowdsim.experiments.callbacks', 'crowdsim.sweeps.app', "
+        "'crowdsim.studies.compare', 'crowdsim.report.build']; "
+        "print('\\n'.join(importlib.import_module(m).__file__ for m in mods))"
+    )
+    out = _run([str(env_dir / "bin" / "python"), "-c", code], cwd=tmp)
+    files = out.stdout.strip().splitlines()
+    assert len(files) == len(packages) + 4
+    assert all(str(env_dir) in f and str(ROOT) not in f for f in files)

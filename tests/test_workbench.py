@@ -11,11 +11,7 @@ except ImportError as exc:  # in the dev extra: CI has it
 
     unavailable("ema-workbench", str(exc), "pip install -e '.[workbench]' (make venv installs it)")
 
-from crowdsim.experiments.workbench import (  # noqa: E402
-    LauncherEvaluator,
-    workbench_model,
-    workbench_name,
-)
+from crowdsim.studies.workbench import LauncherEvaluator, workbench_model, workbench_name
 
 TINY = dict(workers=120, days=3, warmup_days=1, seeds=[0])
 UNCERTAIN = ["workers.search_minutes", "market.demand_ratio"]

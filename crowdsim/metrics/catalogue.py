@@ -5,7 +5,7 @@ unit, a one-line definition, where the number comes from (the summary field or h
 derived), its *kind* (how it is formatted and which values it can take: a share stays in [0, 1],
 money in USD is non-negative) and whether more of it is better for workers.
 
-The comparison report (:mod:`crowdsim.experiments.report`), the browser app
+The comparison report (:mod:`crowdsim.report.tables`), the browser app
 (:mod:`crowdsim.viz`) and the notebooks read labels and units from here, so a metric is called
 the same everywhere.
 

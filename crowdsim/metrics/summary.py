@@ -15,14 +15,19 @@ workers with at least ``sim.min_hours_for_wage`` resolved hours. Money in USD, t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from crowdsim.ledger import MICRO
-
-US_FEDERAL_MIN = 7.25
+from crowdsim.metrics.wages import (
+    Accrued,
+    accrued,
+    finite_or_none,
+    wage_stats,
+    worker_totals,
+    worker_wages,
+)
 
 
 @dataclass
@@ -51,98 +56,6 @@ def gini(x: np.ndarray) -> float:
     # np.sum, not .dot: BLAS splits a long dot product across threads, so its last bit would
     # depend on the thread count (1 in joblib/loky workers, all cores in a plain process)
     return float(np.sum((2.0 * np.arange(1, n + 1) - n - 1) * x) / (n * x.sum()))
-
-
-def _nan(x: float) -> float | None:
-    return float(x) if np.isfinite(x) else None
-
-
-class Accrued(NamedTuple):
-    """What the submissions awaiting settlement will bring (:func:`accrued`)."""
-
-    pay_micro: np.ndarray  # per worker, net of the worker fee
-    paid_minutes: np.ndarray  # per worker
-    rejected_minutes: np.ndarray  # per worker
-    never_paid_minutes: np.ndarray  # per worker
-    pending: dict[str, int]  # assignments to be approved, rejected, rejected although good
-
-
-def accrued(model) -> Accrued:
-    """Pay and minutes (paid, rejected, never paid) that pending submissions will bring each
-    worker, by the fate rule of settlement (:func:`crowdsim.market.settle.pending_by_worker`)."""
-    from crowdsim.market.settle import pending_by_worker
-    from crowdsim.policy.fees import worker_fee_rate
-
-    W, S = model.workers, model.records
-    n = W.n
-    rate = worker_fee_rate(model.config.platform, W.gross_billed_micro[:n] / MICRO)
-    pay, paid, rej, never, counts = pending_by_worker(S.table, S.in_use, S.n, rate, n)
-    pending = dict(zip(("approved", "rejected", "unjust"), map(int, counts), strict=True))
-    return Accrued(pay, paid, rej, never, pending)
-
-
-def worker_totals(model, acc: Accrued | None = None) -> dict[str, np.ndarray]:
-    """Each worker's running totals on the accrual basis (hours by kind, earnings, fees, task
-    counts: the columns a window takes differences of), with ``left_hour`` and the local
-    minimum wage; numpy columns, one value per worker row."""
-    W = model.workers
-    n = W.n
-    acc = accrued(model) if acc is None else acc
-    paid_h = (W.m_paid[:n] + acc.paid_minutes) / 60
-    cash = W.earned_micro[:n] / MICRO
-    return {
-        "hours_paid": paid_h,
-        "hours_search": W.m_search[:n] / 60,
-        "hours_returned": W.m_returned[:n] / 60,
-        "hours_rejected": (W.m_rejected[:n] + acc.rejected_minutes) / 60,
-        "hours_never_paid": (W.m_never_paid[:n] + acc.never_paid_minutes) / 60,
-        "hours_pending": W.m_pending[:n] / 60,
-        "hours_idle_online": W.m_idle_online[:n] / 60,
-        "hours_logged_off": W.m_logged_off[:n] / 60,
-        "hours_online": W.online_hours[:n] - W.m_logged_off[:n] / 60,
-        "earnings_usd": cash,
-        "earnings_accrued_usd": cash + acc.pay_micro / MICRO,
-        "fees_paid_usd": W.fees_paid_micro[:n] / MICRO,
-        "pending_value_usd": W.pending_value_micro[:n] / MICRO,
-        "tasks_submitted": W.n_submitted[:n],
-        "tasks_approved": W.n_approved[:n],
-        "tasks_rejected": W.n_rejected[:n],
-        "tasks_returned": W.n_returned[:n],
-        "work_value_usd": W.work_value_micro[:n] / MICRO,
-        "work_reward_usd": W.work_reward_micro[:n] / MICRO,
-        "work_cost_usd": W.work_cost_micro[:n] / MICRO,
-        "inclusive_value_usd": W.inclusive_value_usd[:n].copy(),
-        "local_min_wage_usd": model.countries.min_wage_usd[W.country[:n]],
-        "left_hour": np.where(W.left_hour[:n] >= 0, W.left_hour[:n], -1),
-    }
-
-
-def resolved_hours(cols) -> np.ndarray:
-    """Per worker, resolved working time: paid plus unpaid (search, returned, rejected, never
-    paid), in hours, from the columns of :func:`worker_totals` or a workers frame."""
-    return (
-        np.asarray(cols["hours_paid"]) + np.asarray(cols["hours_search"])
-        + np.asarray(cols["hours_returned"]) + np.asarray(cols["hours_rejected"])
-        + np.asarray(cols["hours_never_paid"])
-    )  # fmt: skip
-
-
-def worker_wages(cols, resolved: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """All-in and paid-only wages, approval rate and the all-in wage over the local minimum, from
-    the running totals ``cols`` (:func:`worker_totals`, a workers frame, or their differences
-    over a window) and their resolved hours (by default :func:`resolved_hours`)."""
-    paid = np.asarray(cols["hours_paid"])
-    resolved = resolved_hours(cols) if resolved is None else resolved
-    earn = np.asarray(cols["earnings_accrued_usd"])
-    a, r = np.asarray(cols["tasks_approved"]), np.asarray(cols["tasks_rejected"])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        wage_all = np.where(resolved > 0, earn / resolved, np.nan)
-        return {
-            "wage_all_in": wage_all,
-            "wage_paid_only": np.where(paid > 0, earn / paid, np.nan),
-            "approval_rate": np.where(a + r > 0, a / np.maximum(a + r, 1), np.nan),
-            "wage_relative_to_local_min": wage_all / np.asarray(cols["local_min_wage_usd"]),
-        }
 
 
 def workers_frame(model, totals: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
@@ -262,25 +175,6 @@ def timeseries_frame(model) -> pd.DataFrame:
     return df
 
 
-def _wage_stats(df, prefix: str = "") -> dict:
-    """Wage statistics over the rows of ``df`` (a workers frame or a dict of its columns)."""
-    w = np.asarray(df["wage_all_in"])
-    p = np.asarray(df["wage_paid_only"])
-    lm = np.asarray(df["local_min_wage_usd"])
-    out = {
-        f"{prefix}n_workers_measured": int(w.size),
-        f"{prefix}wage_median_all_in": _nan(np.median(w)) if w.size else None,
-        f"{prefix}wage_mean_all_in": _nan(np.mean(w)) if w.size else None,
-        f"{prefix}wage_p25_all_in": _nan(np.quantile(w, 0.25)) if w.size else None,
-        f"{prefix}wage_p75_all_in": _nan(np.quantile(w, 0.75)) if w.size else None,
-        f"{prefix}wage_median_paid_only": _nan(np.nanmedian(p)) if np.isfinite(p).any() else None,
-        f"{prefix}share_above_7_25": _nan(np.mean(w > US_FEDERAL_MIN)) if w.size else None,
-        f"{prefix}share_above_local_min_wage": _nan(np.mean(w >= lm)) if w.size else None,
-        f"{prefix}wage_median_relative_to_local_min": _nan(np.median(w / lm)) if w.size else None,
-    }
-    return out
-
-
 def summarize(
     model,
     wf: pd.DataFrame | None = None,
@@ -317,18 +211,20 @@ def summarize(
         "n_workers": cfg.population.n_workers,
         "days": cfg.sim.days,
     }
-    s.update(_wage_stats(measured))
+    s.update(wage_stats(measured))
     paid = wf["hours_paid"].sum()
     unpaid_kinds = {
         k: wf[f"hours_{k}"].sum() for k in ("search", "returned", "rejected", "never_paid")
     }
     unpaid = sum(unpaid_kinds.values())
     total = paid + unpaid
-    s["unpaid_time_share"] = _nan(unpaid / total) if total > 0 else None
+    s["unpaid_time_share"] = finite_or_none(unpaid / total) if total > 0 else None
     for k, v in unpaid_kinds.items():
-        s[f"unpaid_share_{k}"] = _nan(v / total) if total > 0 else None
+        s[f"unpaid_share_{k}"] = finite_or_none(v / total) if total > 0 else None
     pending = wf["hours_pending"].sum()
-    s["pending_time_share"] = _nan(pending / (total + pending)) if total + pending > 0 else None
+    s["pending_time_share"] = (
+        finite_or_none(pending / (total + pending)) if total + pending > 0 else None
+    )
     # rejection rates on the accrual basis too: outcomes of submissions still awaiting review count
     pend_unjust, pend_rej = pend["unjust"], pend["rejected"]
     judged = c["assignments_approved"] + c["assignments_rejected"] + pend["approved"] + pend_rej
@@ -353,7 +249,7 @@ def summarize(
     s["earnings_cv_weekly_median"] = _weekly_cv(model, 0 if base is None else base.hour)
     worked = wf[(wf["hours_paid"] + wf["hours_search"] + wf["hours_pending"]) > 0]
     s["gini_earnings"] = (
-        _nan(gini(worked["earnings_accrued_usd"].to_numpy())) if len(worked) else None
+        finite_or_none(gini(worked["earnings_accrued_usd"].to_numpy())) if len(worked) else None
     )
     s["platform_revenue_usd"] = led["ledger_platform_fees_usd"]
     s["worker_earnings_usd"] = led["ledger_worker_paid_usd"]
@@ -400,7 +296,7 @@ def summarize(
     s["welfare"] = welfare(model, wf, c)
     s |= _windows_summary(model)
     s["by_country"] = {
-        code: _wage_stats(measured[measured["country"] == code])
+        code: wage_stats(measured[measured["country"] == code])
         | {
             "local_min_wage_usd": float(model.countries.min_wage_usd[j]),
             "workers": int((wf["country"] == code).sum()),

@@ -32,6 +32,7 @@ from __future__ import annotations
 import numpy as np
 
 from crowdsim.ledger import MICRO
+from crowdsim.metrics.wages import resolved_hours
 
 PARTS = ("worker_surplus_usd", "requester_surplus_usd", "platform_revenue_usd", "total_surplus_usd")
 
@@ -56,7 +57,6 @@ def quintile(prod: np.ndarray, cuts: np.ndarray) -> np.ndarray:
 def group_ledger(cols) -> dict:
     """The ledger's parts summed over the workers of ``cols`` (a window's workers frame or a
     dict of its columns)."""
-    from crowdsim.metrics.summary import resolved_hours
 
     earn = np.asarray(cols["earnings_accrued_usd"], dtype=np.float64)
     hours = resolved_hours(cols)

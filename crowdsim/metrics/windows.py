@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from crowdsim.ledger import MICRO
+from crowdsim.metrics.wages import accrued, resolved_hours, wage_stats, worker_totals, worker_wages
 
 # per-worker running totals (columns of summary.workers_frame) that a window takes differences of
 ADDITIVE = (
@@ -64,8 +65,8 @@ class Snapshot:
 
     @staticmethod
     def take(model, totals, acc) -> Snapshot:
-        """From the workers' running totals (:func:`~crowdsim.metrics.summary.worker_totals` or a
-        workers frame) and what pending work will bring (:func:`~crowdsim.metrics.summary.accrued`)."""
+        """From the workers' running totals (:func:`~crowdsim.metrics.wages.worker_totals` or a
+        workers frame) and what pending work will bring (:func:`~crowdsim.metrics.wages.accrued`)."""
         R = model.requesters
         return Snapshot(
             hour=model.hour,
@@ -116,7 +117,6 @@ def _present_since(left_hour, hour: int) -> np.ndarray:
 def window_frame(wf: pd.DataFrame, start: Snapshot) -> pd.DataFrame:
     """One row per worker present in the window from ``start`` to the hour of ``wf``: the running
     totals of ``wf`` less those at ``start``, with wages and approval rates recomputed."""
-    from crowdsim.metrics.summary import worker_wages
 
     df = wf.copy()
     for k, v in _since(wf, start).items():
@@ -129,8 +129,7 @@ def window_frame(wf: pd.DataFrame, start: Snapshot) -> pd.DataFrame:
 
 def window_columns(totals: dict[str, np.ndarray], start: Snapshot) -> dict[str, np.ndarray]:
     """:func:`window_frame` as numpy columns, for the running totals of
-    :func:`~crowdsim.metrics.summary.worker_totals` (the columns a window's metrics need)."""
-    from crowdsim.metrics.summary import worker_wages
+    :func:`~crowdsim.metrics.wages.worker_totals` (the columns a window's metrics need)."""
 
     keep = _present_since(totals["left_hour"], start.hour)
     cols = {k: v[keep] for k, v in _since(totals, start).items()}
@@ -141,7 +140,6 @@ def window_columns(totals: dict[str, np.ndarray], start: Snapshot) -> dict[str, 
 def measured_workers(model, wf):
     """Workers with at least ``sim.min_hours_for_wage`` resolved hours (rows of the workers
     frame ``wf``, or of a dict of its columns)."""
-    from crowdsim.metrics.summary import resolved_hours
 
     keep = resolved_hours(wf) >= model.config.sim.min_hours_for_wage
     if isinstance(wf, pd.DataFrame):
@@ -152,7 +150,6 @@ def measured_workers(model, wf):
 def window_metrics(model, start: Snapshot, end: Snapshot, totals: dict[str, np.ndarray]) -> dict:
     """The :data:`HEADLINE` metrics over the hours from ``start`` to ``end`` (``totals``: the
     workers' running totals at ``end``)."""
-    from crowdsim.metrics.summary import _wage_stats
 
     wf = window_columns(totals, start)
     c = start.counters_since(end.counters)
@@ -160,7 +157,7 @@ def window_metrics(model, start: Snapshot, end: Snapshot, totals: dict[str, np.n
     a, b = start.hour, end.hour
     s = model.series
     out: dict = {"start_hour": a, "end_hour": b, "days": (b - a) / 24}
-    stats = _wage_stats(measured_workers(model, wf))
+    stats = wage_stats(measured_workers(model, wf))
     for k in ("wage_median_all_in", "wage_mean_all_in", "share_above_7_25"):
         out[k] = stats[k]
     # laid out as a frame's values (hours by kind in rows), so the sum is a frame's
@@ -348,7 +345,6 @@ class Windows:
         h = model.hour
         if h not in self.hours:
             return
-        from crowdsim.metrics.summary import accrued, worker_totals
 
         acc = accrued(model)
         totals = worker_totals(model, acc)

@@ -537,7 +537,7 @@ def comparison_html(models: dict[str, AppModel], scenario: str) -> str:
     )
     rows = comparison_rows(base, other, chance)
     seed = models["status quo"].config.seed
-    from crowdsim.experiments.report import scenario_title
+    from crowdsim.scenarios import title as scenario_title
 
     head = (
         f"<tr><th>measure</th><th>{scenario_title(BASELINE_SCENARIO)}</th>"
@@ -564,7 +564,7 @@ def comparison_html(models: dict[str, AppModel], scenario: str) -> str:
 def CompareRules(model: AppModel):
     """Compare two rule sets side by side: the status quo against a chosen scenario, same seed
     and size as the page's market, with the difference and what chance alone does."""
-    from crowdsim.experiments.report import scenario_title
+    from crowdsim.scenarios import title as scenario_title
 
     titles = {scenario_title(s): s for s in available_scenarios() if s != BASELINE_SCENARIO}
     ids = list(titles.values())

@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 from mesa.visualization.utils import force_update, update_counter
 
-from crowdsim.metrics.summary import US_FEDERAL_MIN
+from crowdsim.metrics.wages import US_FEDERAL_MIN
 
 WAGE_AXIS_USD = (0.01, 100.0)  # limits of the log wage axis, USD per hour
 

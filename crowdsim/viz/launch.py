@@ -97,7 +97,7 @@ def _warn_if_front_end_missing() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from crowdsim.arguments import Parser, int_at_least
+    from crowdsim.cli.arguments import Parser, int_at_least
 
     parser = Parser(
         prog="crowdsim-app",

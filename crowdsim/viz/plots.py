@@ -5,7 +5,7 @@ objects with the Agg canvas and a constrained layout (labels never run into the 
 image), so they work without a display and never change the pyplot backend of a notebook that
 imports this module. Every file is written atomically.
 
-Inputs are the tables of :mod:`crowdsim.experiments.report`: one row per scenario x metric (or
+Inputs are the tables of :mod:`crowdsim.report.tables`: one row per scenario x metric (or
 country x scenario x metric) with ``mean``, ``ci_low``, ``ci_high`` and the paired difference
 ``diff``, ``diff_ci_low``, ``diff_ci_high``, ``detectable``. Scenarios are shown by their titles.
 """
@@ -22,8 +22,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 
+from crowdsim.files import atomic_write
 from crowdsim.metrics import catalogue as C
-from crowdsim.run import atomic_write
 
 US_FEDERAL_MIN = 7.25
 UNPAID_KINDS = (
@@ -196,7 +196,7 @@ def country_relative_wage(
     cell says so); each cell prints the ratio and its 95% interval.
 
     Args:
-        table: rows of :func:`crowdsim.experiments.report.country_summary` for one metric
+        table: rows of :func:`crowdsim.report.tables.country_summary` for one metric
             (``country``, ``scenario``, ``mean``, ``ci_low``, ``ci_high``).
     """
     countries = sorted(set(table["country"]))

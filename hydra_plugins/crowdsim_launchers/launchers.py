@@ -5,7 +5,7 @@ they take every option of the plugin they extend (hydra-submitit-launcher, hydra
 and add:
 
 - **Only unfinished jobs are submitted.** Before submitting, each job's folder is checked with
-  the rule the job itself applies (:func:`crowdsim.experiments.sweep.completed_summary`: DONE.json
+  the rule the job itself applies (:func:`crowdsim.sweeps.job.completed_summary`: DONE.json
   for the same config and crowdsim version); a resumed sweep sends the scheduler only the jobs
   that did not finish.
 - **Scheduler faults are results.** A job that ends without a result because the scheduler
@@ -66,7 +66,7 @@ def folder_and_identity(config: DictConfig) -> tuple[Path, dict]:
 
     HydraConfig.instance().set_config(config)
     folder = Path(str(config.hydra.sweep.dir)) / str(config.hydra.sweep.subdir)
-    from crowdsim.experiments.jobs import job_identity, job_measure
+    from crowdsim.sweeps.job import job_identity, job_measure
 
     task = copy.deepcopy(config)
     with read_write(task), open_dict(task):
@@ -92,7 +92,7 @@ def split_finished(
     hydra_context: Any, sweep_config: DictConfig, job_overrides: Sequence[Sequence[str]], first: int
 ) -> tuple[list[tuple[int, list[str], Path, dict]], list[tuple[int, list[str]]]]:
     """Jobs still to run (number, overrides, folder, resolved config) and jobs complete already."""
-    from crowdsim.experiments.sweep import completed_summary
+    from crowdsim.sweeps.job import completed_summary
 
     todo, finished = [], []
     for i, overrides in enumerate(job_overrides):
@@ -116,8 +116,9 @@ def record_scheduler_fault(
 ) -> None:
     """FAILED.json for a job the scheduler ended without a result (unless the job completed)."""
     import crowdsim
-    from crowdsim.experiments.sweep import FAILED_FILE, read_done
-    from crowdsim.run import atomic_write_text, config_digest, git_revision
+    from crowdsim.files import atomic_write_text
+    from crowdsim.run import config_digest, git_revision
+    from crowdsim.sweeps.job import FAILED_FILE, read_done
 
     if read_done(folder) is not None:
         return
@@ -160,7 +161,7 @@ def guarded_run_job(hydra_context: Any, task_function: Any, config: DictConfig) 
     """Hydra's ``run_job`` for one job of a sweep, with any failure of Hydra's own bookkeeping
     (saving the job's config, opening its log: a full disk, a read-only folder) recorded as the
     job's FAILED.json instead of ending the whole sweep. Failures inside the task function are
-    recorded by the task (:func:`crowdsim.experiments.jobs.run_job`)."""
+    recorded by the task (:func:`crowdsim.sweeps.job.run_job`)."""
     from hydra.core.utils import run_job
 
     from crowdsim.folders import FolderRefused, check_job_folder
@@ -186,7 +187,7 @@ def guarded_run_job(hydra_context: Any, task_function: Any, config: DictConfig) 
             job_subdir_key="hydra.sweep.subdir",
         )
     except Exception as exc:  # noqa: BLE001 - recorded as the job's result
-        from crowdsim.experiments.sweep import write_failure
+        from crowdsim.sweeps.job import write_failure
 
         overrides = list(OmegaConf.to_container(config.hydra.overrides.task))
         num = int(config.hydra.job.num)
@@ -206,7 +207,7 @@ def guarded_run_job(hydra_context: Any, task_function: Any, config: DictConfig) 
 
 def _write_overrides(folder: Path, overrides: list[str]) -> None:
     """.hydra/overrides.yaml, which Hydra writes when a job starts (aggregation reads it)."""
-    from crowdsim.run import atomic_write_text
+    from crowdsim.files import atomic_write_text
 
     path = folder / ".hydra" / "overrides.yaml"
     if not path.is_file():

@@ -1,7 +1,7 @@
 """``crowdsim-calibrate``: fit behavioural parameters to published moments (simulated method of moments).
 
 For a parameter set ``theta`` the model is run over several seeds; each run's moments are
-computed over the measurement window (:mod:`crowdsim.experiments.moments`) and averaged over
+computed over the measurement window (:mod:`crowdsim.moments`) and averaged over
 seeds. The distance to the targets is
 
     J(theta) = sum_k ((mean_s m_k(theta, s) - target_k) / se_k) ** 2
@@ -13,7 +13,7 @@ as ``NAN_PENALTY_Z`` standard errors off.
 The search is an **Optuna ask/tell loop** with a seeded TPE sampler, an equivalent of Hydra's
 Optuna sweeper (whose 1.3 release pins ``optuna<3``): each batch of trials is asked from the
 study and every (trial, seed) run is handed to crowdsim's job runner
-(:func:`crowdsim.experiments.runner.measure_grid`, the path of ``crowdsim -m``) on the launcher
+(:func:`crowdsim.sweeps.grid.measure_grid`, the path of ``crowdsim -m``) on the launcher
 chosen with ``--launcher`` (``cores`` by default; ``local_submitit``, ``slurm``, ``ray_cluster``),
 its job folder ``runs/trial_<n>/seed_<k>``; then the results are told back. The base
 configuration is composed with Hydra (``--scenario``, ``--set``) so scenario files apply. All
@@ -42,12 +42,11 @@ source), ``moments_by_seed.csv`` (the runs behind the fit table), ``trials.csv``
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import math
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -55,61 +54,25 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from crowdsim.arguments import (  # noqa: F401 - Parser... used by validate, sensitivity
-    Parser,
-    float_at_least,
-    int_at_least,
-    read_yaml_option,
+from crowdsim.cli.arguments import int_at_least, read_yaml_option
+from crowdsim.config import ConfigError, flatten, nested
+from crowdsim.files import atomic_write_csv, atomic_write_figure, atomic_write_text
+from crowdsim.studies.options import (
+    CALIBRATION_DIR,
+    StudyOptions,
+    add_study_options,
+    base_config,
+    check_run_size,
+    grid_overrides,
+    markdown_table,
+    run_study,
+    split_sets,
 )
-from crowdsim.config import ConfigError
-from crowdsim.run import atomic_write_bytes
-from crowdsim.text import plain_text
 
-CALIBRATION_DIR = Path(__file__).resolve().parents[1] / "calibration"  # targets, spaces, fit
 DEFAULT_TARGETS = CALIBRATION_DIR / "targets.yaml"
 DEFAULT_SPACE = CALIBRATION_DIR / "search_space.yaml"
 NAN_PENALTY_Z = 10.0
 ROLES = ("fit", "validate", "input")
-
-
-# ----------------------------------------------------------------------------- file helpers
-def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
-    return atomic_write_bytes(path, data)
-
-
-def write_text_atomic(path: str | Path, text: str) -> Path:
-    return write_bytes_atomic(path, text.encode())
-
-
-def write_csv_atomic(path: str | Path, df: pd.DataFrame) -> Path:
-    return write_text_atomic(path, df.to_csv(index=False))
-
-
-def write_parquet_atomic(path: str | Path, df: pd.DataFrame) -> Path:
-    buf = io.BytesIO()
-    df.to_parquet(buf, index=False)
-    return write_bytes_atomic(path, buf.getvalue())
-
-
-def write_figure_atomic(path: str | Path, fig) -> Path:
-    buf = io.BytesIO()
-    fig.savefig(buf, format=Path(path).suffix.lstrip(".") or "png", dpi=120, bbox_inches="tight")
-    return write_bytes_atomic(path, buf.getvalue())
-
-
-def markdown_table(df: pd.DataFrame, floatfmt: str = ".4g") -> str:
-    """A GitHub-flavoured markdown table (no extra dependency)."""
-
-    def fmt(v: Any) -> str:
-        if isinstance(v, float | np.floating):
-            return "" if not np.isfinite(v) else format(float(v), floatfmt)
-        return str(v).replace("|", "\\|").replace("\n", " ")
-
-    head = "| " + " | ".join(map(str, df.columns)) + " |"
-    sep = "|" + "|".join("---" for _ in df.columns) + "|"
-    rows = ["| " + " | ".join(fmt(v) for v in row) + " |" for row in df.itertuples(index=False)]
-    return "\n".join([head, sep, *rows]) + "\n"
 
 
 # ----------------------------------------------------------------------------- targets and space
@@ -128,7 +91,7 @@ class Target:
 
 def load_targets(path: str | Path = DEFAULT_TARGETS) -> dict[str, Target]:
     """Read ``targets.yaml``; every target needs value, se > 0, role and source."""
-    from crowdsim.experiments.moments import MOMENTS
+    from crowdsim.moments import MOMENTS
 
     raw = read_yaml_option("--targets", path, "targets YAML file") or {}
     entries = raw.get("targets") if isinstance(raw, dict) else None
@@ -140,7 +103,7 @@ def load_targets(path: str | Path = DEFAULT_TARGETS) -> dict[str, Target]:
             raise ConfigError(
                 f"targets.{name}",
                 name,
-                "moment names of crowdsim.experiments.moments: " + ", ".join(MOMENTS),
+                "moment names of crowdsim.moments: " + ", ".join(MOMENTS),
             )
         for key in ("value", "se", "role", "source"):
             if key not in t:
@@ -174,7 +137,7 @@ class Parameter:
 
 def load_space(path: str | Path = DEFAULT_SPACE, only: list[str] | None = None) -> list[Parameter]:
     """Read a search space YAML (``parameters: {dotted.name: {low, high, log}}``); check each name."""
-    from crowdsim.config import _check_key_exists
+    from crowdsim.config import check_key_exists
 
     raw = read_yaml_option("--space", path, "search-space YAML file") or {}
     entries = raw.get("parameters") if isinstance(raw, dict) else None
@@ -184,7 +147,7 @@ def load_space(path: str | Path = DEFAULT_SPACE, only: list[str] | None = None) 
         )
     params = []
     for name, spec in entries.items():
-        _check_key_exists(None, name)
+        check_key_exists(None, name)
         low, high = float(spec["low"]), float(spec["high"])
         log = bool(spec.get("log", False))
         if not low < high or (log and low <= 0):
@@ -201,40 +164,8 @@ def load_space(path: str | Path = DEFAULT_SPACE, only: list[str] | None = None) 
     return params
 
 
-def base_config(scenario: str = "status_quo", sets: list[str] | None = None) -> dict:
-    """Compose ``crowdsim/conf/config.yaml`` with a scenario and overrides; a plain validated dict."""
-    from hydra import compose, initialize_config_dir
-    from omegaconf import OmegaConf
-
-    from crowdsim.cli import CONFIG_DIR, config_groups, validate_overrides
-    from crowdsim.config import config_to_dict, to_config
-
-    scenarios = config_groups().get("scenario", [])
-    if scenario not in scenarios:
-        raise ConfigError("--scenario", scenario, ", ".join(scenarios))
-    overrides = [f"scenario={scenario}", *(sets or [])]
-    validate_overrides(overrides, multirun=False)
-    with initialize_config_dir(
-        config_dir=CONFIG_DIR, version_base="1.3", job_name="crowdsim-calibrate"
-    ):
-        cfg = compose(config_name="config", overrides=overrides)
-    return config_to_dict(to_config(OmegaConf.to_container(cfg, resolve=True)))
-
-
 def params_to_overrides(params: dict[str, float]) -> dict[str, float]:
     return {k.replace(".", "__"): v for k, v in params.items()}
-
-
-def nested(params: dict[str, Any]) -> dict:
-    """{'workers.search_minutes': 1.0} -> {'workers': {'search_minutes': 1.0}}."""
-    out: dict = {}
-    for k, v in params.items():
-        node = out
-        parts = k.split(".")
-        for p in parts[:-1]:
-            node = node.setdefault(p, {})
-        node[parts[-1]] = v
-    return out
 
 
 def current_values(cfg: dict, names: list[str]) -> dict[str, float]:
@@ -261,7 +192,7 @@ def run_moments(
     path; calibration, validation and sensitivity run theirs through the job runner)."""
     import logging
 
-    from crowdsim.experiments.moments import compute_moments, simulate
+    from crowdsim.moments import compute_moments, simulate
 
     logging.getLogger("MESA").setLevel(logging.WARNING)
     overrides = params_to_overrides(params) | {
@@ -298,7 +229,7 @@ def seed_means(rows: list[dict[str, float]]) -> dict[str, float]:
 
 def fit_table(moments_by_seed: pd.DataFrame, targets: dict[str, Target]) -> pd.DataFrame:
     """Target, simulated mean and 95% interval over seeds, z-score and source, one row per target."""
-    from crowdsim.experiments.stats import mean_ci
+    from crowdsim.metrics.stats import mean_ci
 
     rows = []
     for name, t in targets.items():
@@ -339,31 +270,31 @@ def fit_table_markdown(table: pd.DataFrame) -> str:
 
 # ----------------------------------------------------------------------------- the loop
 @dataclass
-class Settings:
-    trials: int = 60
+class Settings(StudyOptions):
+    """A calibration's settings: the shared study options (:class:`StudyOptions`) and its own."""
+
     seeds: int = 4
+    seed_start: int = 1000
     workers: int = 2000
     # the calibration's protocol (docs/calibration.md): moments after the 42 days the status quo
     # needs to settle (the exit rule first bites after 21 bad days)
     days: int = 70
     warmup_days: float = 42.0
     jobs: int = 2
+    out: str = "results/calibration"
+    trials: int = 60
     sampler_seed: int = 0
-    seed_base: int = 1000
     recheck_top: int = 4
     recheck_seeds: int = 8
     recheck_seed_base: int = 5000
-    launcher: str | None = None  # Hydra launcher of the runs (default: cores with `jobs`)
     storage: str | None = (
         None  # Optuna storage: RDB URL or journal file (default OUT/study.journal)
     )
     study_name: str = "calibration"
     scenario: str = "status_quo"
-    sets: list[str] = field(default_factory=list)
     targets: str = str(DEFAULT_TARGETS)
     space: str = str(DEFAULT_SPACE)
     start: str | None = None  # YAML of starting values (dotted or nested); default: current config
-    out: str = "results/calibration"
 
 
 @dataclass
@@ -378,22 +309,11 @@ class CalibrationResult:
     seconds: float
 
 
-def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
-    out = {}
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict):
-            out |= _flatten(v, key + ".")
-        else:
-            out[key] = v
-    return out
-
-
 def load_start(path: str, space: list[Parameter]) -> dict[str, float]:
     raw = read_yaml_option("--start", path, "YAML file of parameter values") or {}
     if not isinstance(raw, dict):
         raise ConfigError("--start", path, "a YAML mapping of parameter values")
-    flat = _flatten(raw)
+    flat = flatten(raw)
     names = {q.name: q for q in space}
     out = {}
     for k, v in flat.items():
@@ -412,39 +332,14 @@ STUDY_FILE = "study.journal"  # the Optuna study, by default (a journal file, fi
 RUNS_DIR = "runs"  # job folders: runs/trial_<n>/seed_<k>
 
 
-def check_run_size(cfg: dict, workers: int, days: int) -> None:
-    """Refuse (ConfigError, one line) runs of ``workers`` x ``days`` too big for this machine's
-    memory, as ``crowdsim`` does before a sweep (measured grids do not compose every job first)."""
-    from crowdsim.config import to_config
-    from crowdsim.resources import check_memory
-
-    check_memory(to_config(cfg, population__n_workers=int(workers), sim__days=int(days)))
-
-
-def _split_sets(sets: list[str]) -> tuple[list[str], list[str]]:
-    """``--set`` options of the model, and those of the launcher (``hydra.*``)."""
-    hydra = [o for o in sets if o.lstrip("+~").startswith("hydra")]
-    return [o for o in sets if o not in hydra], hydra
-
-
-def grid_overrides(scenario: str, workers: int, days: int, sets: list[str]) -> list[str]:
-    """The overrides every run of a calibration (or validation) shares."""
-    return [
-        f"scenario={scenario}",
-        f"population.n_workers={int(workers)}",
-        f"sim.days={int(days)}",
-        *sets,
-    ]
-
-
 def _evaluate(
     param_sets: dict[str, dict[str, float]], seeds: list[int], s: Settings, names: list[str]
 ) -> dict[str, list[dict[str, float]]]:
     """Moments of every (parameter set, seed), run through the job runner on ``s.launcher``;
     per set (keyed by its folder under ``runs/``), one dict per seed in the order of ``seeds``."""
-    from crowdsim.experiments.runner import launcher_overrides, measure_grid
+    from crowdsim.sweeps.grid import launcher_overrides, measure_grid
 
-    model_sets, hydra_sets = _split_sets(s.sets)
+    model_sets, hydra_sets = split_sets(s.sets)
     moments = measure_grid(
         param_sets,
         seeds,
@@ -494,11 +389,11 @@ def study_key(s: Settings, start: dict[str, float]) -> dict:
 
     return {
         "--scenario": s.scenario,
-        "--set": _split_sets(s.sets)[0],
+        "--set": split_sets(s.sets)[0],
         "--targets": digest(s.targets),
         "--space": digest(s.space),
         "--seeds": s.seeds,
-        "--seed-base": s.seed_base,
+        "--seed-base": s.seed_start,  # the key of studies started before 0.4
         "--workers": s.workers,
         "--days": s.days,
         "--warmup-days": float(s.warmup_days),
@@ -572,10 +467,10 @@ def calibrate(settings: Settings, progress: bool = True) -> CalibrationResult:
     t0 = time.perf_counter()
     targets = load_targets(s.targets)
     space = load_space(s.space)
-    model_sets, hydra_sets = _split_sets(s.sets)
+    model_sets, hydra_sets = split_sets(s.sets)
     cfg = base_config(s.scenario, model_sets)
     check_run_size(cfg, s.workers, s.days)
-    from crowdsim.overrides import check_tool_launcher
+    from crowdsim.cli.overrides import check_tool_launcher
 
     check_tool_launcher(s.launcher, hydra_sets)
     names = list(targets)
@@ -583,7 +478,7 @@ def calibrate(settings: Settings, progress: bool = True) -> CalibrationResult:
     start = {p.name: min(max(defaults[p.name], p.low), p.high) for p in space}
     if s.start:
         start |= load_start(s.start, space)
-    seeds = [s.seed_base + i for i in range(s.seeds)]
+    seeds = s.seed_list()
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     batch = max(1, math.ceil(s.jobs / s.seeds))
@@ -755,11 +650,11 @@ def write_outputs(
         f"# (crowdsim/calibration/targets.yaml). Distance at the start {r.start_objective:.3f}, at the best {r.best_objective:.3f};\n"
         f"# {s.trials} trials x {s.seeds} seeds, {s.workers} workers x {s.days} days, warm-up {s.warmup_days} days.\n"
     )
-    write_text_atomic(out / "best_params.yaml", params_yaml(r.best_params, header))
-    write_csv_atomic(out / "fit_table.csv", r.fit_table)
-    write_text_atomic(out / "fit_table.md", fit_table_markdown(r.fit_table))
-    write_csv_atomic(out / "moments_by_seed.csv", r.moments_by_seed)
-    write_csv_atomic(out / "trials.csv", r.trials)
+    atomic_write_text(out / "best_params.yaml", params_yaml(r.best_params, header))
+    atomic_write_csv(out / "fit_table.csv", r.fit_table)
+    atomic_write_text(out / "fit_table.md", fit_table_markdown(r.fit_table))
+    atomic_write_csv(out / "moments_by_seed.csv", r.moments_by_seed)
+    atomic_write_csv(out / "trials.csv", r.trials)
     meta = {
         "settings": s.__dict__,
         "start_params": start,
@@ -775,7 +670,7 @@ def write_outputs(
         "crowdsim_version": crowdsim.__version__,
         "git_revision": git_revision(),
     }
-    write_text_atomic(out / "calibration.json", json.dumps(meta, indent=2, default=str))
+    atomic_write_text(out / "calibration.json", json.dumps(meta, indent=2, default=str))
     convergence_plot(r.trials, out / "convergence.png")
 
 
@@ -802,42 +697,11 @@ def convergence_plot(trials: pd.DataFrame, path: Path) -> None:
     ax.set_ylabel("distance J (sum of squared z)")
     ax.set_title("crowdsim calibration: simulated method of moments")
     ax.legend()
-    write_figure_atomic(path, fig)
+    atomic_write_figure(path, fig)
     plt.close(fig)
 
 
 # ----------------------------------------------------------------------------- command line
-OneLineParser = Parser  # one-line errors and --version (crowdsim.arguments)
-
-
-def run_cli(prog: str, build, act, argv: list[str] | None) -> int:
-    """Parse, run ``act(args)`` and turn a :class:`ConfigError` into one line and exit status 2."""
-    parser = build(
-        OneLineParser(
-            prog=prog, description=plain_text(sys.modules[act.__module__].__doc__.split("\n")[0])
-        )
-    )
-    args = parser.parse_args(argv)
-    from crowdsim.arguments import io_failure
-    from crowdsim.experiments.runner import RunsFailed
-    from crowdsim.resources import check_writable
-
-    try:
-        if getattr(args, "out", None):
-            check_writable("--out", args.out)
-        act(args)
-    except ConfigError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    except RunsFailed as exc:  # the runs' folders hold the tracebacks
-        print(f"{prog}: {exc}", file=sys.stderr)
-        raise SystemExit(1) from None
-    except OSError as exc:  # a full disk, a folder gone read-only while running
-        print(f"{prog}: {io_failure(exc)}", file=sys.stderr)
-        raise SystemExit(1) from None
-    return 0
-
-
 def _build(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     d = Settings()
     p.add_argument(
@@ -846,39 +710,17 @@ def _build(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         default=d.trials,
         help="Optuna trials (default %(default)s)",
     )
-    p.add_argument(
-        "--seeds",
-        type=int_at_least(1),
-        default=d.seeds,
-        help="seeds per trial (default %(default)s)",
-    )
-    p.add_argument(
-        "--workers",
-        type=int_at_least(10),
-        default=d.workers,
-        help="workers in the pool (default %(default)s)",
-    )
-    p.add_argument(
-        "--days", type=int_at_least(2), default=d.days, help="simulated days (default %(default)s)"
-    )
-    p.add_argument(
-        "--warmup-days",
-        type=float_at_least(0.0),
-        default=d.warmup_days,
-        help="days left out of the moments (default %(default)s)",
-    )
-    p.add_argument(
-        "--jobs",
-        type=int_at_least(1),
-        default=d.jobs,
-        help="parallel worker processes (default %(default)s)",
-    )
-    p.add_argument(
-        "--launcher",
-        default=None,
-        help="Hydra launcher of the runs: sequential, cores, local_submitit, slurm, ray_cluster "
-        "(default: cores with --jobs processes, sequential with --jobs 1); its options with "
-        "--set hydra.launcher.KEY=VALUE",
+    add_study_options(
+        p,
+        d,
+        helps={
+            "seeds": "seeds per trial (default %(default)s)",
+            "seed_start": "first simulation seed (default %(default)s)",
+            "workers": "workers in the pool (default %(default)s)",
+            "days": "simulated days (default %(default)s)",
+            "warmup_days": "days left out of the moments (default %(default)s)",
+            "jobs": "parallel worker processes (default %(default)s)",
+        },
     )
     p.add_argument(
         "--storage",
@@ -899,12 +741,6 @@ def _build(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         help="seed of the TPE sampler (default %(default)s)",
     )
     p.add_argument(
-        "--seed-base",
-        type=int_at_least(0),
-        default=d.seed_base,
-        help="first simulation seed (default %(default)s)",
-    )
-    p.add_argument(
         "--recheck-top",
         type=int_at_least(0),
         default=d.recheck_top,
@@ -922,14 +758,6 @@ def _build(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         help="scenario the parameters are fitted in (default %(default)s)",
     )
     p.add_argument(
-        "--set",
-        dest="sets",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="extra Hydra override (repeatable)",
-    )
-    p.add_argument(
         "--targets",
         default=d.targets,
         help="targets YAML (default crowdsim/calibration/targets.yaml)",
@@ -944,13 +772,12 @@ def _build(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         default=None,
         help="YAML of starting parameter values (default: the scenario's current values)",
     )
-    p.add_argument("--out", default=d.out, help="output folder (default %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     return p
 
 
 def _act(args: argparse.Namespace) -> None:
-    s = Settings(**{k: v for k, v in vars(args).items() if k != "quiet"})
+    s = Settings.from_args(args)
     r = calibrate(s, progress=not args.quiet)
     print(
         f"distance: start {r.start_objective:.3f} -> best {r.best_objective:.3f} ({r.seconds:.0f} s); outputs in {r.out_dir}"
@@ -976,7 +803,7 @@ def _act(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    raise SystemExit(run_cli("crowdsim-calibrate", _build, _act, argv))
+    raise SystemExit(run_study("crowdsim-calibrate", _build, _act, argv))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
 on whichever Hydra launcher the caller names (``sequential``, ``cores``, ``local_submitit``,
 ``slurm``, ``ray_cluster`` with their ``hydra.launcher.*`` options), so an experiment's
 simulations take the path of any sweep: the same job body
-(:func:`crowdsim.experiments.jobs.run_job`), job-folder contents, resume rule (DONE.json for the
+(:func:`crowdsim.sweeps.job.run_job`), job-folder contents, resume rule (DONE.json for the
 same config and crowdsim version), failure records (FAILED.json, scheduler faults included) and
 ``sweep.parquet``. ``crowdsim-compare`` uses it with job folders named
 ``<scenario>/seed_<k>`` (``hydra.sweep.subdir``).
@@ -60,10 +60,9 @@ def run_grid(
         subdir: ``hydra.sweep.subdir`` (default: the job number).
         config_dirs: extra config dirs (``--config-dir``), e.g. a grid's parameter sets.
         compose_check: compose every combination before the sweep starts (see
-            :func:`crowdsim.cli.main`); off for grids built from validated options.
+            :func:`crowdsim.sweeps.app.main`); off for grids built from validated options.
     """
-    from crowdsim import cli
-    from crowdsim.experiments import callbacks
+    from crowdsim.sweeps import app, callback
 
     argv = ["-m", *overrides, f"hydra.sweep.dir={sweep_dir}", *launcher]
     if subdir is not None:
@@ -73,12 +72,12 @@ def run_grid(
     saved = list(sys.argv)
     status = 0
     try:
-        cli.main(argv, compose_check=compose_check)
+        app.main(argv, compose_check=compose_check)
     except SystemExit as exc:
         status = exc.code if isinstance(exc.code, int) else 1
     finally:
         sys.argv = saved
-    counts = dict(callbacks.LAST_SWEEP or {})
+    counts = dict(callback.LAST_SWEEP or {})
     return GridOutcome(status=status, sweep_dir=Path(sweep_dir), counts=counts)
 
 
@@ -103,8 +102,9 @@ def write_parameter_sets(sweep_dir: str | Path, sets: dict[str, dict[str, Any]])
     """
     import yaml
 
+    from crowdsim.config import nested
+    from crowdsim.files import atomic_write_text
     from crowdsim.folders import claim
-    from crowdsim.run import atomic_write_text
 
     # the grid's folder is claimed as its sweep's before the config dir is written into it (the
     # sweep's own claim, in this process, then finds it held: crowdsim.folders)
@@ -112,7 +112,7 @@ def write_parameter_sets(sweep_dir: str | Path, sets: dict[str, dict[str, Any]])
     group = conf / PARAMETER_GROUP
     group.mkdir(parents=True, exist_ok=True)
     for name, params in sets.items():
-        body = yaml.safe_dump(_nested(params), sort_keys=True) if params else "{}\n"
+        body = yaml.safe_dump(nested(params), sort_keys=True) if params else "{}\n"
         text = "# @package _global_\n" + body
         path = group / f"{name}.yaml"
         try:
@@ -124,20 +124,9 @@ def write_parameter_sets(sweep_dir: str | Path, sets: dict[str, dict[str, Any]])
     return conf
 
 
-def _nested(params: dict[str, Any]) -> dict:
-    out: dict = {}
-    for key, value in params.items():
-        node = out
-        *parents, leaf = key.split(".")
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[leaf] = float(value) if isinstance(value, float) else value
-    return out
-
-
 def measure_override(warmup_days: float, moments: list[str]) -> str:
     """The override that makes every job of a grid also write moments.json (see
-    :func:`crowdsim.experiments.jobs.job_measure`)."""
+    :func:`crowdsim.sweeps.job.job_measure`)."""
     return (
         f"hydra.callbacks.sweep_results.measure={{warmup_days:{float(warmup_days)!r},"
         f"moments:[{','.join(moments)}]}}"
@@ -167,7 +156,7 @@ def measure_grid(
         fixed: overrides of every job (``scenario=...`` unless ``scenarios``, population size,
             days, the user's ``--set`` options).
         warmup_days: days left out of the moments; moments: their names
-            (:data:`crowdsim.experiments.moments.MOMENTS`).
+            (:data:`crowdsim.moments.MOMENTS`).
         sweep_dir: the grid's ``hydra.sweep.dir``.
         launcher: from :func:`launcher_overrides`.
         scenarios: to also sweep over these scenarios.
@@ -175,8 +164,8 @@ def measure_grid(
     Raises:
         RunsFailed: when a run produced no moments (its FAILED.json says why).
     """
-    from crowdsim.experiments.jobs import MOMENTS_FILE, read_moments
-    from crowdsim.experiments.sweep import FAILED_FILE, job_state, read_json
+    from crowdsim.files import read_json
+    from crowdsim.sweeps.job import FAILED_FILE, MOMENTS_FILE, job_state, read_moments
 
     sweep_dir = Path(sweep_dir).resolve()
     from crowdsim.folders import FolderRefused

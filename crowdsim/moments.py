@@ -42,7 +42,8 @@ import pandas as pd
 
 from crowdsim.config import CrowdSimConfig, to_config
 from crowdsim.ledger import MICRO
-from crowdsim.metrics.summary import US_FEDERAL_MIN, Results, accrued, workers_frame
+from crowdsim.metrics.summary import Results, workers_frame
+from crowdsim.metrics.wages import US_FEDERAL_MIN, accrued
 
 HOURS_PER_MONTH = 24.0 * 30.4375
 WAGE_COLUMNS = (

@@ -18,7 +18,7 @@ non-linearity) and a bootstrap interval of mu*. **Sobol** (Saltelli's scheme,
 ``SALib.sample.sobol`` / ``SALib.analyze.sobol``, first-order and total indices) needs N x (D + 2)
 sets for a base sample N (a power of 2); S1 and ST come with bootstrap intervals (``*_conf``:
 half-width of the 95% interval). Log-scaled parameters are sampled uniformly in their logarithm.
-Runs go through crowdsim's job runner (:func:`crowdsim.experiments.runner.measure_grid`) on the
+Runs go through crowdsim's job runner (:func:`crowdsim.sweeps.grid.measure_grid`) on the
 launcher chosen with ``--launcher`` (``cores`` with ``--jobs`` processes by default;
 ``local_submitit``, ``slurm``, ``ray_cluster``), in job folders
 ``runs/<scenario>/<method>_<row>/seed_<k>``; a sensitivity analysis run again reuses every
@@ -54,21 +54,27 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from crowdsim.config import ConfigError
-from crowdsim.experiments.calibrate import (
-    CALIBRATION_DIR,
+from crowdsim.cli.arguments import int_at_least
+from crowdsim.config import ConfigError, flatten
+from crowdsim.files import (
+    atomic_write_csv,
+    atomic_write_figure,
+    atomic_write_parquet,
+    atomic_write_text,
+)
+from crowdsim.studies.calibrate import (
     Parameter,
-    _flatten,
+)
+from crowdsim.studies.options import (
+    CALIBRATION_DIR,
+    StudyOptions,
+    add_study_options,
     base_config,
     check_run_size,
-    float_at_least,
-    int_at_least,
+    grid_overrides,
     markdown_table,
-    run_cli,
-    write_csv_atomic,
-    write_figure_atomic,
-    write_parquet_atomic,
-    write_text_atomic,
+    run_study,
+    split_sets,
 )
 
 DEFAULT_SPACE = CALIBRATION_DIR / "sensitivity_space.yaml"
@@ -110,14 +116,14 @@ class Problem:
 
 
 def load_problem(path: str | Path = DEFAULT_SPACE, only: list[str] | None = None) -> Problem:
-    from crowdsim.config import _check_key_exists
-    from crowdsim.experiments.calibrate import load_space
+    from crowdsim.config import check_key_exists
+    from crowdsim.studies.calibrate import load_space
 
     params = load_space(path, only)
     raw = yaml.safe_load(Path(path).read_text()) or {}
-    fixed = _flatten(raw.get("fixed") or {})
+    fixed = flatten(raw.get("fixed") or {})
     for k in fixed:
-        _check_key_exists(None, k)
+        check_key_exists(None, k)
     if len(params) < 2:
         raise ConfigError("--params", ",".join(p.name for p in params), "at least two parameters")
     return Problem(params, fixed)
@@ -241,13 +247,12 @@ def measure_sets(
     launcher: str | None = None,
 ) -> pd.DataFrame:
     """Every parameter set x seed x scenario through the job runner
-    (:func:`crowdsim.experiments.runner.measure_grid`, job folders
+    (:func:`crowdsim.sweeps.grid.measure_grid`, job folders
     ``SWEEP_DIR/<scenario>/<prefix>_<row>/seed_<k>``, complete ones reused); one row per run:
     scenario, row (index in ``psets``), seed and the outputs."""
-    from crowdsim.experiments.calibrate import _split_sets, grid_overrides
-    from crowdsim.experiments.runner import launcher_overrides, measure_grid
+    from crowdsim.sweeps.grid import launcher_overrides, measure_grid
 
-    model_sets, hydra_sets = _split_sets(list(sets or []))
+    model_sets, hydra_sets = split_sets(list(sets or []))
     named = {f"{prefix}_{i:04d}": dict(base_params or {}) | ps for i, ps in enumerate(psets)}
     fixed = grid_overrides(scenarios[0], workers, days, model_sets)[1:]  # scenario: swept
     moments = measure_grid(
@@ -300,32 +305,33 @@ def evaluate_samples(
 
 
 @dataclass
-class SensitivitySettings:
-    method: str = "both"
-    n: int = 32
-    trajectories: int = 10
-    levels: int = 4
+class SensitivitySettings(StudyOptions):
+    """A sensitivity analysis's settings: the shared study options (:class:`StudyOptions`) and
+    its own."""
+
     seeds: int = 2
-    seed_base: int = 2000
+    seed_start: int = 2000
     workers: int = 800
     days: int = 56  # 14 measured days after the calibration's 42-day warm-up
     warmup_days: float = 42.0
     jobs: int = 2
-    launcher: str | None = None  # Hydra launcher of the runs (default: cores with `jobs`)
+    out: str = "results/sensitivity"
+    method: str = "both"
+    n: int = 32
+    trajectories: int = 10
+    levels: int = 4
     resamples: int = 1000
     sampler_seed: int = 0
     scenario: str = "status_quo"
     versus: str | None = None  # reference scenario of the difference mode
-    sets: list[str] = field(default_factory=list)
     space: str = str(DEFAULT_SPACE)
     params: list[str] = field(default_factory=list)
     base_params: str | None = str(DEFAULT_BASE)
     outputs: list[str] = field(default_factory=lambda: list(OUTPUTS))
-    out: str = "results/sensitivity"
 
 
 def _check(s: SensitivitySettings) -> None:
-    from crowdsim.experiments.moments import MOMENTS
+    from crowdsim.moments import MOMENTS
 
     if s.method not in METHODS:
         raise ConfigError("--method", s.method, ", ".join(METHODS))
@@ -350,7 +356,7 @@ def _check(s: SensitivitySettings) -> None:
     if s.versus is None and len(names) > 1:
         raise ConfigError("--scenario", s.scenario, "one scenario unless --versus is given")
     if s.versus is not None:
-        from crowdsim.cli import config_groups
+        from crowdsim.cli.overrides import config_groups
 
         known = config_groups().get("scenario", [])
         if s.versus not in known:
@@ -449,16 +455,16 @@ def run_sensitivity(s: SensitivitySettings) -> dict[str, pd.DataFrame]:
     names = scenarios if s.versus is None else [s.versus, *scenarios]
     base_params = {}
     if s.base_params:
-        from crowdsim.experiments.validate import load_params
+        from crowdsim.studies.validate import load_params
 
         base_params = load_params(s.base_params, "--base-params")
     model_sets = [o for o in s.sets if not o.lstrip("+~").startswith("hydra")]
     for sc in names:  # each scenario composes and validates with the options given
         check_run_size(base_config(sc, model_sets), s.workers, s.days)
-    from crowdsim.overrides import check_tool_launcher
+    from crowdsim.cli.overrides import check_tool_launcher
 
     check_tool_launcher(s.launcher, [o for o in s.sets if o not in model_sets])
-    seeds = [s.seed_base + i for i in range(s.seeds)]
+    seeds = s.seed_list()
     sp = problem.salib()
     out = Path(s.out)
     tables: dict[str, pd.DataFrame] = {}
@@ -499,7 +505,7 @@ def run_sensitivity(s: SensitivitySettings) -> dict[str, pd.DataFrame]:
             )
             columns = [f"diff_{o}" for o in s.outputs]
         runs += len(X) * len(seeds) * len(names)
-        write_parquet_atomic(
+        atomic_write_parquet(
             out / f"samples_{method}.parquet", pd.concat(frames.values(), ignore_index=True)
         )
         rows = []
@@ -525,14 +531,14 @@ def run_sensitivity(s: SensitivitySettings) -> dict[str, pd.DataFrame]:
                 t.insert(1 if s.versus is not None else 0, "output", c)
                 rows.append(t)
         tables[method] = pd.concat(rows, ignore_index=True)
-        write_csv_atomic(out / f"{method}.csv", tables[method])
+        atomic_write_csv(out / f"{method}.csv", tables[method])
         if method == "sobol":
-            write_parquet_atomic(out / "sobol.parquet", tables["sobol"])
+            atomic_write_parquet(out / "sobol.parquet", tables["sobol"])
         plot = morris_plot if method == "morris" else sobol_plot
         plot(_plottable(tables[method]), out / f"{method}.png")
     if signs:
         tables["signs"] = pd.DataFrame(signs)
-        write_csv_atomic(out / "sign_summary.csv", tables["signs"])
+        atomic_write_csv(out / "sign_summary.csv", tables["signs"])
     meta = {
         "settings": s.__dict__,
         "base_params": base_params,
@@ -544,7 +550,7 @@ def run_sensitivity(s: SensitivitySettings) -> dict[str, pd.DataFrame]:
         + (s.launcher or ("cores" if s.jobs > 1 else "sequential"))
         + " (job folders in runs/); seed-averaged outputs with common random numbers",
     }
-    write_text_atomic(out / "sensitivity.json", json.dumps(meta, indent=2, default=str))
+    atomic_write_text(out / "sensitivity.json", json.dumps(meta, indent=2, default=str))
     return tables
 
 
@@ -596,7 +602,7 @@ def sobol_plot(table: pd.DataFrame, path: Path) -> None:
         ax.set_title(o, fontsize=9)
     axes[0][0].legend(fontsize=8)
     fig.suptitle("Sobol indices with bootstrap 95% intervals")
-    write_figure_atomic(path, fig)
+    atomic_write_figure(path, fig)
     plt.close(fig)
 
 
@@ -617,7 +623,7 @@ def morris_plot(table: pd.DataFrame, path: Path) -> None:
         ax.set_ylabel("sigma")
         ax.set_title(o, fontsize=9)
     fig.suptitle("Morris screening")
-    write_figure_atomic(path, fig)
+    atomic_write_figure(path, fig)
     plt.close(fig)
 
 
@@ -643,41 +649,13 @@ def _build(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         default=d.levels,
         help="Morris grid levels, even (default %(default)s)",
     )
-    p.add_argument(
-        "--seeds",
-        type=int_at_least(1),
-        default=d.seeds,
-        help="seeds per parameter set (default %(default)s)",
-    )
-    p.add_argument(
-        "--seed-base",
-        type=int_at_least(0),
-        default=d.seed_base,
-        help="first seed (default %(default)s)",
-    )
-    p.add_argument(
-        "--workers", type=int_at_least(10), default=d.workers, help="workers (default %(default)s)"
-    )
-    p.add_argument(
-        "--days", type=int_at_least(2), default=d.days, help="days (default %(default)s)"
-    )
-    p.add_argument(
-        "--warmup-days",
-        type=float_at_least(0.0),
-        default=d.warmup_days,
-        help="warm-up days (default %(default)s)",
-    )
-    p.add_argument(
-        "--jobs",
-        type=int_at_least(1),
-        default=d.jobs,
-        help="parallel processes (default %(default)s)",
-    )
-    p.add_argument(
-        "--launcher",
-        default=None,
-        help="Hydra launcher of the runs: sequential, cores, local_submitit, slurm, ray_cluster "
-        "(default: cores with --jobs processes); its options with --set hydra.launcher.KEY=VALUE",
+    add_study_options(
+        p,
+        d,
+        helps={
+            "seeds": "seeds per parameter set (default %(default)s)",
+            "jobs": "parallel processes (default %(default)s)",
+        },
     )
     p.add_argument(
         "--resamples",
@@ -702,14 +680,6 @@ def _build(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         help="reference scenario: analyse each scenario's difference from it on common seeds",
     )
     p.add_argument(
-        "--set",
-        dest="sets",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="extra Hydra override (repeatable)",
-    )
-    p.add_argument(
         "--space",
         default=d.space,
         help="parameter space YAML (default crowdsim/calibration/sensitivity_space.yaml)",
@@ -732,7 +702,6 @@ def _build(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         default=list(OUTPUTS),
         help="comma-separated moments (default: the four headline outputs)",
     )
-    p.add_argument("--out", default=d.out, help="output folder (default %(default)s)")
     return p
 
 
@@ -783,7 +752,7 @@ def _act(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    raise SystemExit(run_cli("crowdsim-sensitivity", _build, _act, argv))
+    raise SystemExit(run_study("crowdsim-sensitivity", _build, _act, argv))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """``crowdsim-validate``: compare the calibrated model with every target and with held-out figures.
 
 The calibrated parameters (``crowdsim/calibration/calibrated.yaml`` by default) are applied to a
-scenario (``status_quo``) and run on seeds **not used in calibration** (``--seed-base``); each
+scenario (``status_quo``) and run on seeds **not used in calibration** (``--seed-start``); each
 moment's mean and 95% interval over seeds is set against its target in
 ``crowdsim/calibration/targets.yaml``:
 
@@ -14,11 +14,11 @@ The requester concentration (top 1% of requesters' share of dollar volume) is me
 separate, larger market (``--concentration-workers``), because with the few dozen requesters of a
 calibration-size market the top 1% is a single requester. With ``--baseline`` (default) the model
 before calibration (the scenario's own defaults) is run on the same seeds for comparison.
-The runs go through crowdsim's job runner (:func:`crowdsim.experiments.runner.measure_grid`) on
+The runs go through crowdsim's job runner (:func:`crowdsim.sweeps.grid.measure_grid`) on
 the launcher chosen with ``--launcher`` (``cores`` with ``--jobs`` processes by default), in job
 folders ``runs/{calibrated,baseline}/seed_<k>`` and ``runs/concentration/calibrated/seed_<k>``;
 a validation run again reuses every complete run. The labour-supply elasticity (a market with a
-honeypot requester, :mod:`crowdsim.experiments.honeypot`) is measured in this process.
+honeypot requester, :mod:`crowdsim.studies.honeypot`) is measured in this process.
 
 Writes ``validation.csv`` and ``validation_report.md`` (atomically) in ``--out``.
 """
@@ -29,27 +29,31 @@ import argparse
 import json
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from crowdsim.config import ConfigError
-from crowdsim.experiments.calibrate import (
-    CALIBRATION_DIR,
+from crowdsim.cli.arguments import int_at_least
+from crowdsim.config import ConfigError, flatten
+from crowdsim.files import atomic_write_csv, atomic_write_text
+from crowdsim.studies.calibrate import (
     DEFAULT_TARGETS,
-    _flatten,
+    fit_table,
+    load_targets,
+    params_to_overrides,
+)
+from crowdsim.studies.options import (
+    CALIBRATION_DIR,
+    StudyOptions,
+    add_study_options,
     base_config,
     check_run_size,
-    fit_table,
-    float_at_least,
-    int_at_least,
-    load_targets,
+    grid_overrides,
     markdown_table,
-    params_to_overrides,
-    run_cli,
-    write_csv_atomic,
-    write_text_atomic,
+    run_study,
+    split_sets,
 )
 
 DEFAULT_PARAMS = CALIBRATION_DIR / "calibrated.yaml"
@@ -73,16 +77,16 @@ NOT_COMPARED = [
 
 def load_params(path: str | Path, option: str = "--params") -> dict[str, float]:
     """The parameters of a calibrated-parameters YAML file (named ``option`` in errors)."""
-    from crowdsim.arguments import read_yaml_option
+    from crowdsim.cli.arguments import read_yaml_option
 
     raw = read_yaml_option(option, path, "YAML file of calibrated parameters") or {}
     if not isinstance(raw, dict):
         raise ConfigError(option, str(path), "a YAML mapping of calibrated parameters")
-    flat = _flatten(raw)
-    from crowdsim.config import _check_key_exists
+    flat = flatten(raw)
+    from crowdsim.config import check_key_exists
 
     for k in flat:
-        _check_key_exists(None, k)
+        check_key_exists(None, k)
     return {k: v for k, v in flat.items()}
 
 
@@ -101,10 +105,9 @@ def evaluate(
 ) -> dict[str, pd.DataFrame]:
     """Moments of each parameter set on each seed, through the job runner (job folders
     ``SWEEP_DIR/<set>/seed_<k>``, complete ones reused); per set, one row per seed."""
-    from crowdsim.experiments.calibrate import _split_sets, grid_overrides
-    from crowdsim.experiments.runner import launcher_overrides, measure_grid
+    from crowdsim.sweeps.grid import launcher_overrides, measure_grid
 
-    model_sets, hydra_sets = _split_sets(sets)
+    model_sets, hydra_sets = split_sets(sets)
     moments = measure_grid(
         param_sets,
         seeds,
@@ -132,53 +135,58 @@ EXTRA_MOMENTS = [
 ]
 
 
-def validate(
-    params_path: str | Path = DEFAULT_PARAMS,
-    scenario: str = "status_quo",
-    sets: list[str] | None = None,
-    seeds: int = 10,
-    seed_base: int = 9000,
-    workers: int = 2000,
-    days: int = 70,
-    warmup_days: float = 42.0,
-    concentration_workers: int = 20000,
-    concentration_seeds: int = 2,
-    baseline: bool = True,
-    jobs: int = 2,
-    launcher: str | None = None,
-    targets_path: str | Path = DEFAULT_TARGETS,
-    out: str | Path = "results/validation",
-) -> pd.DataFrame:
-    """Run the validation and write its report; returns the comparison table."""
-    if not 0 <= warmup_days < days:
-        raise ConfigError("--warmup-days", warmup_days, f"a number >= 0 and below --days ({days})")
-    t0 = time.perf_counter()
-    targets = load_targets(targets_path)
-    params = load_params(params_path)
-    model_sets = [o for o in sets or [] if not o.lstrip("+~").startswith("hydra")]
-    cfg = base_config(scenario, model_sets)
-    check_run_size(cfg, workers, days)
-    if concentration_workers > 0:
-        check_run_size(cfg, concentration_workers, CONCENTRATION_DAYS)
-    from crowdsim.overrides import check_tool_launcher
+@dataclass
+class ValidationSettings(StudyOptions):
+    """A validation's settings: the shared study options (:class:`StudyOptions`) and its own."""
 
-    check_tool_launcher(launcher, [o for o in sets or [] if o not in model_sets])
+    seeds: int = 10
+    seed_start: int = 9000
+    workers: int = 2000
+    days: int = 70
+    warmup_days: float = 42.0
+    jobs: int = 2
+    out: str = "results/validation"
+    params: str = str(DEFAULT_PARAMS)  # calibrated parameters YAML
+    scenario: str = "status_quo"
+    concentration_workers: int = 20000
+    concentration_seeds: int = 2
+    baseline: bool = True  # also run the model before calibration
+    targets: str = str(DEFAULT_TARGETS)
+
+
+def validate(s: ValidationSettings) -> pd.DataFrame:
+    """Run the validation and write its report; returns the comparison table."""
+    if not 0 <= s.warmup_days < s.days:
+        raise ConfigError(
+            "--warmup-days", s.warmup_days, f"a number >= 0 and below --days ({s.days})"
+        )
+    t0 = time.perf_counter()
+    targets = load_targets(s.targets)
+    params = load_params(s.params)
+    model_sets = [o for o in s.sets if not o.lstrip("+~").startswith("hydra")]
+    cfg = base_config(s.scenario, model_sets)
+    check_run_size(cfg, s.workers, s.days)
+    if s.concentration_workers > 0:
+        check_run_size(cfg, s.concentration_workers, CONCENTRATION_DAYS)
+    from crowdsim.cli.overrides import check_tool_launcher
+
+    check_tool_launcher(s.launcher, [o for o in s.sets if o not in model_sets])
     names = list(dict.fromkeys([*targets, *EXTRA_MOMENTS]))
-    seed_list = [seed_base + i for i in range(seeds)]
-    runs = Path(out) / "runs"
-    wanted = {"calibrated": params} | ({"baseline": {}} if baseline else {})
+    seed_list = s.seed_list()
+    runs = Path(s.out) / "runs"
+    wanted = {"calibrated": params} | ({"baseline": {}} if s.baseline else {})
     frames = evaluate(
-        scenario, list(sets or []), wanted, seed_list, workers, days, warmup_days, names,
-        runs, jobs, launcher,
+        s.scenario, list(s.sets), wanted, seed_list, s.workers, s.days, s.warmup_days, names,
+        runs, s.jobs, s.launcher,
     )  # fmt: skip
     cal, base = frames["calibrated"], frames.get("baseline")
     conc = None
-    if concentration_workers > 0 and "requester_top1pct_volume_share" in targets:
-        cseeds = [seed_base + 100 + i for i in range(concentration_seeds)]
+    if s.concentration_workers > 0 and "requester_top1pct_volume_share" in targets:
+        cseeds = [s.seed_start + 100 + i for i in range(s.concentration_seeds)]
         conc = evaluate(
-            scenario, list(sets or []), {"calibrated": params}, cseeds, concentration_workers,
+            s.scenario, list(s.sets), {"calibrated": params}, cseeds, s.concentration_workers,
             CONCENTRATION_DAYS, 0.0, ["requester_top1pct_volume_share"],
-            runs / "concentration", jobs, launcher,
+            runs / "concentration", s.jobs, s.launcher,
         )["calibrated"]  # fmt: skip
         cal["requester_top1pct_volume_share"] = np.nan
         cal.loc[cal.index[: len(conc)], "requester_top1pct_volume_share"] = conc[
@@ -194,12 +202,12 @@ def validate(
     table["held_out_because"] = [targets[m].held_out_because for m in table["moment"]]
     # the response the calibration does not target directly: labour supply facing one requester
     # (a honeypot requester varying its reward at random, as Dube et al. 2020 did on MTurk)
-    from crowdsim.experiments import honeypot
+    from crowdsim.studies import honeypot
 
     lse, _ = honeypot.measure(
-        cfg, seed_list[: min(2, len(seed_list))], days=max(days, 14),
-        warmup_days=int(max(warmup_days, 4)),
-        overrides=params_to_overrides(params) | {"population__n_workers": int(workers)},
+        cfg, seed_list[: min(2, len(seed_list))], days=max(s.days, 14),
+        warmup_days=int(max(s.warmup_days, 4)),
+        overrides=params_to_overrides(params) | {"population__n_workers": int(s.workers)},
     )  # fmt: skip
     extras = pd.DataFrame(
         [
@@ -215,14 +223,14 @@ def validate(
             for n in EXTRA_MOMENTS
         ]
     )
-    outdir = Path(out)
-    write_text_atomic(
+    outdir = Path(s.out)
+    atomic_write_text(
         outdir / "validation.json",
         json.dumps({"labour_supply_elasticity": lse | {"target": 0.1}}, indent=2),
     )
-    write_csv_atomic(outdir / "validation.csv", table)
-    write_csv_atomic(outdir / "validation_moments_by_seed.csv", cal)
-    write_text_atomic(
+    atomic_write_csv(outdir / "validation.csv", table)
+    atomic_write_csv(outdir / "validation_moments_by_seed.csv", cal)
+    atomic_write_text(
         outdir / "validation_report.md",
         report(
             table,
@@ -230,14 +238,14 @@ def validate(
             targets,
             params,
             dict(
-                scenario=scenario,
-                sets=sets or [],
+                scenario=s.scenario,
+                sets=s.sets,
                 seeds=seed_list,
-                workers=workers,
-                days=days,
-                warmup_days=warmup_days,
-                params=str(params_path),
-                concentration_workers=concentration_workers,
+                workers=s.workers,
+                days=s.days,
+                warmup_days=s.warmup_days,
+                params=str(s.params),
+                concentration_workers=s.concentration_workers,
                 concentration_days=CONCENTRATION_DAYS,
                 concentration_seeds=len(conc) if conc is not None else 0,
                 labour_supply_elasticity=lse,
@@ -323,7 +331,7 @@ def report(
             "Labour supply facing one requester, measured in the model as Dube, Jacobs, Naidu & Suri "
             "(2020) measured it on MTurk: a honeypot requester posts identical tasks at rewards varied "
             "at random; take-up regressed on the reward (Poisson, wave fixed effects; 95% bootstrap "
-            "interval over waves; `crowdsim/experiments/honeypot.py`).",
+            "interval over waves; `crowdsim/studies/honeypot.py`).",
             "",
             markdown_table(
                 pd.DataFrame(
@@ -381,30 +389,15 @@ def _build(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         help="calibrated parameters YAML (default crowdsim/calibration/calibrated.yaml)",
     )
     p.add_argument("--scenario", default="status_quo", help="scenario (default %(default)s)")
-    p.add_argument(
-        "--set",
-        dest="sets",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="extra Hydra override (repeatable)",
-    )
-    p.add_argument("--seeds", type=int_at_least(2), default=10, help="seeds (default %(default)s)")
-    p.add_argument(
-        "--seed-base",
-        type=int_at_least(0),
-        default=9000,
-        help="first seed (default %(default)s; calibration uses 1000+ and 5000+)",
-    )
-    p.add_argument(
-        "--workers", type=int_at_least(10), default=2000, help="workers (default %(default)s)"
-    )
-    p.add_argument("--days", type=int_at_least(2), default=70, help="days (default %(default)s)")
-    p.add_argument(
-        "--warmup-days",
-        type=float_at_least(0.0),
-        default=42.0,
-        help="warm-up days (default %(default)s: the calibration's, the status quo settles)",
+    add_study_options(
+        p,
+        ValidationSettings(),
+        helps={
+            "seeds": "seeds (default %(default)s)",
+            "seed_start": "first seed (default %(default)s; calibration uses 1000+ and 5000+)",
+            "warmup_days": "warm-up days (default %(default)s: the calibration's, the status quo settles)",
+        },
+        minimum={"seeds": 2},
     )
     p.add_argument(
         "--concentration-workers",
@@ -425,43 +418,15 @@ def _build(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         help="do not run the model before calibration",
     )
     p.add_argument(
-        "--jobs", type=int_at_least(1), default=2, help="parallel processes (default %(default)s)"
-    )
-    p.add_argument(
-        "--launcher",
-        default=None,
-        help="Hydra launcher of the runs: sequential, cores, local_submitit, slurm, ray_cluster "
-        "(default: cores with --jobs processes); its options with --set hydra.launcher.KEY=VALUE",
-    )
-    p.add_argument(
         "--targets",
         default=str(DEFAULT_TARGETS),
         help="targets YAML (default crowdsim/calibration/targets.yaml)",
-    )
-    p.add_argument(
-        "--out", default="results/validation", help="output folder (default %(default)s)"
     )
     return p
 
 
 def _act(args: argparse.Namespace) -> None:
-    table = validate(
-        params_path=args.params,
-        scenario=args.scenario,
-        sets=args.sets,
-        seeds=args.seeds,
-        seed_base=args.seed_base,
-        workers=args.workers,
-        days=args.days,
-        warmup_days=args.warmup_days,
-        concentration_workers=args.concentration_workers,
-        concentration_seeds=args.concentration_seeds,
-        baseline=args.baseline,
-        jobs=args.jobs,
-        launcher=args.launcher,
-        targets_path=args.targets,
-        out=args.out,
-    )
+    table = validate(ValidationSettings.from_args(args))
     print(f"validation report: {Path(args.out) / 'validation_report.md'}")
     print(
         markdown_table(
@@ -472,7 +437,7 @@ def _act(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    raise SystemExit(run_cli("crowdsim-validate", _build, _act, argv))
+    raise SystemExit(run_study("crowdsim-validate", _build, _act, argv))
 
 
 if __name__ == "__main__":

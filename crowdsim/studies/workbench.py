@@ -29,7 +29,7 @@ repeated evaluation reuses the runs already on disk.
 Example::
 
     from ema_workbench import perform_experiments
-    from crowdsim.experiments.workbench import workbench_model
+    from crowdsim.studies.workbench import workbench_model
     model = workbench_model(workers=1500, days=28, warmup_days=14, seeds=[0, 1])
     experiments, outcomes = perform_experiments(model, scenarios=32, policies=4)
 """
@@ -63,7 +63,7 @@ def workbench_name(option: str) -> str:
 
 
 def _space(path: str | Path | None):
-    from crowdsim.experiments.sensitivity import DEFAULT_SPACE, load_problem
+    from crowdsim.studies.sensitivity import DEFAULT_SPACE, load_problem
 
     return load_problem(DEFAULT_SPACE if path is None else path)
 
@@ -354,14 +354,14 @@ class _LauncherEvaluator:
         """Every set x seed through crowdsim's job runner; the outcomes of each run."""
         import json
 
-        from crowdsim.experiments.runner import (
+        from crowdsim.sweeps.grid import (
             MEASURED_SUBDIR,
             PARAMETER_GROUP,
             launcher_overrides,
             run_grid,
             write_parameter_sets,
         )
-        from crowdsim.experiments.sweep import job_state
+        from crowdsim.sweeps.job import job_state
 
         sweep_dir = self.out.resolve()
         conf = write_parameter_sets(sweep_dir, sets)
@@ -388,7 +388,7 @@ class _LauncherEvaluator:
                 summary = json.loads((folder / "summary.json").read_text())
                 out[(name, seed)] = {k: _number(summary.get(k)) for k in fn.outcomes}
         if failed:
-            from crowdsim.experiments.runner import RunsFailed
+            from crowdsim.sweeps.grid import RunsFailed
 
             raise RunsFailed(
                 f"{len(failed)} runs did not finish, e.g. {failed[0]} (see its FAILED.json; "

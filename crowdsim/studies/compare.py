@@ -48,11 +48,22 @@ import numbers
 import os
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crowdsim.arguments import Parser, int_at_least
+from crowdsim.cli.arguments import Parser
 from crowdsim.config import ConfigError
+from crowdsim.report.layout import (
+    RUN_SUBDIR,
+    RUNS_DIR,
+    SHORT_RUN_SUBDIR,
+    SHORT_RUNS_DIR,
+    reform_name,
+    run_dir,
+    short_run_dir,
+)
+from crowdsim.studies.options import StudyOptions, add_study_options, split_sets
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -76,8 +87,6 @@ MAIN_SCENARIOS = (
 SEED_PLATFORMS = ("foule_factory", "survey_panel", "ai_rating_programme", "click_farm")
 SCENARIO_SETS = {"main": MAIN_SCENARIOS, "seed_platforms": SEED_PLATFORMS}
 BASELINE = "status_quo"
-RUNS_DIR = "runs"
-SHORT_RUNS_DIR = "runs_short"
 # warm-up before the measured window: with the calibrated defaults the status quo's monthly exit
 # hazard settles on its target from about week 6 (the exit rule first bites after 21 bad days);
 # the calibration measured its moments after the same 42 days (docs/calibration.md)
@@ -98,34 +107,27 @@ def build_parser() -> argparse.ArgumentParser:
         default="main",
         help="comma-separated scenario names (crowdsim/conf/scenario/), or a set: main, seed_platforms, all (default: main)",
     )
-    p.add_argument(
-        "--seeds", type=int_at_least(1), default=5, help="seeds per scenario (default 5)"
-    )
-    p.add_argument(
-        "--seed-start",
-        type=int_at_least(0),
-        default=0,
-        help="first seed (default 0)",
-    )
-    p.add_argument(
-        "--workers",
-        type=int_at_least(1),
-        default=None,
-        help="population.n_workers for every scenario (default: each scenario's own)",
-    )
-    p.add_argument(
-        "--days",
-        type=int_at_least(1),
-        default=MEASURED_DAYS,
-        help=f"days measured after the warm-up (default {MEASURED_DAYS}); sim.days = warm-up + days",
-    )
-    p.add_argument(
-        "--warmup-days",
-        type=int_at_least(0),
-        default=WARMUP_DAYS,
-        help=f"days simulated before the measured window, not counted (default {WARMUP_DAYS}: the "
-        "status quo settles)",
-    )
+    add_study_options(
+        p,
+        ComparisonSettings(),
+        helps={
+            "seeds": "seeds per scenario (default 5)",
+            "seed_start": "first seed (default 0)",
+            "workers": "population.n_workers for every scenario (default: each scenario's own)",
+            "days": f"days measured after the warm-up (default {MEASURED_DAYS}); sim.days = "
+            "warm-up + days",
+            "warmup_days": f"days simulated before the measured window, not counted (default "
+            f"{WARMUP_DAYS}: the status quo settles)",
+            "jobs": "parallel processes (default: min(2, CPUs, runs))",
+            "launcher": "Hydra launcher for the runs: sequential, cores, local_submitit, slurm, "
+            "ray_cluster (default: cores with --jobs processes); options with --set "
+            "hydra.launcher.KEY=VALUE",
+            "sets": "a Hydra override applied to every scenario, e.g. --set "
+            "platform.listing=pay (repeatable)",
+            "out": "output folder (default results/compare)",
+        },
+        minimum={"workers": 1, "days": 1, "warmup_days": 0},
+    )  # fmt: skip
     p.add_argument(
         "--horizon",
         choices=HORIZONS,
@@ -135,32 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
         f"--warmup-days >= 1 and --baseline {BASELINE}; otherwise only the long run)",
     )
     p.add_argument(
-        "--jobs",
-        type=int_at_least(1),
-        default=None,
-        help="parallel processes (default: min(2, CPUs, runs))",
-    )
-    p.add_argument(
-        "--launcher",
-        default=None,
-        help="Hydra launcher for the runs: sequential, cores, local_submitit, slurm, ray_cluster "
-        "(default: cores with --jobs processes); options with --set hydra.launcher.KEY=VALUE",
-    )
-    p.add_argument(
         "--baseline",
         default=BASELINE,
         help=f"scenario the others are compared with (default {BASELINE})",
-    )
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a Hydra override applied to every scenario, e.g. --set platform.listing=pay (repeatable)",
-    )
-    p.add_argument(
-        "--out", default="results/compare", help="output folder (default results/compare)"
     )
     p.add_argument(
         "--rerun",
@@ -173,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def resolve_scenarios(spec: str) -> list[str]:
     """Scenario names from a comma-separated list or a named set; raise ConfigError on unknown names."""
-    from crowdsim.cli import config_groups
+    from crowdsim.cli.overrides import config_groups
 
     available = config_groups().get("scenario", [])
     names: list[str] = []
@@ -211,14 +190,9 @@ def scenario_overrides(
     return out + list(extra)
 
 
-def reform_name(scenario: str) -> str:
-    """The reform file that turns the status quo into ``scenario`` (crowdsim/conf/reform/)."""
-    return f"to_{scenario}"
-
-
 def short_run_scenarios(scenarios: list[str], baseline: str) -> list[str]:
     """The scenarios with a short run: a reform file ``to_<scenario>`` exists."""
-    from crowdsim.cli import config_groups
+    from crowdsim.cli.overrides import config_groups
 
     reforms = set(config_groups().get("reform", []))
     return [s for s in scenarios if s != baseline and reform_name(s) in reforms]
@@ -240,32 +214,19 @@ def compose_config(overrides: list[str]):
     """Compose the primary config with ``overrides`` (Hydra's compose API, no output folder)."""
     from hydra import compose, initialize_config_dir
 
-    from crowdsim.cli import CONFIG_DIR
+    from crowdsim.cli.overrides import CONFIG_DIR
 
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3", job_name=PROG):
         return compose(config_name="config", overrides=overrides)
 
 
 # ---------------------------------------------------------------------------------------- runs
-def run_dir(out: Path, scenario: str, seed: int) -> Path:
-    return Path(out) / RUNS_DIR / scenario / f"seed_{seed}"
-
-
-def short_run_dir(out: Path, scenario: str, seed: int) -> Path:
-    return Path(out) / SHORT_RUNS_DIR / reform_name(scenario) / f"seed_{seed}"
-
-
-# job folders of a comparison: runs/<scenario>/seed_<k> (hydra.sweep.subdir of the grid), and
-# runs_short/<reform>/seed_<k> for the short runs
-RUN_SUBDIR = "${hydra:runtime.choices.scenario}/seed_${seed}"
-SHORT_RUN_SUBDIR = "${hydra:runtime.choices.reform}/seed_${seed}"
-
-
 def read_run(path: Path) -> dict:
     """``{summary}`` of a finished run folder, or ``{error}`` for one that failed or never finished."""
     import pandas as pd
 
-    from crowdsim.experiments.sweep import FAILED_FILE, job_state, read_json
+    from crowdsim.files import read_json
+    from crowdsim.sweeps.job import FAILED_FILE, job_state
 
     state = job_state(path)
     if state == "ok":
@@ -309,55 +270,73 @@ def tidy_summary(scenario: str, seed: int, summary: dict) -> list[dict]:
     for code, stats in (summary.get("by_country") or {}).items():
         for key, value in stats.items():
             add(code, key, value)
-    from crowdsim.experiments.report import welfare_rows
+    from crowdsim.report.tables import welfare_rows
 
     for code, key, value in welfare_rows(summary):  # the welfare ledger, when runs have one
         add(code, key, value)
     return rows
 
 
-def run_comparison(
-    scenarios: list[str],
-    seeds: list[int],
-    out: Path,
-    workers: int | None = None,
-    days: int | None = None,
-    extra: list[str] | None = None,
-    jobs: int | None = None,
-    rerun: bool = False,
-    progress: bool = True,
-    launcher: str | None = None,
-    launcher_options: list[str] | None = None,
-    warmup: int = 0,
-    short: list[str] | None = None,
-    baseline: str = BASELINE,
-) -> tuple[pd.DataFrame, list[dict], pd.DataFrame]:
+@dataclass
+class ComparisonSettings(StudyOptions):
+    """A comparison's settings: the shared study options (:class:`StudyOptions`) and its own.
+
+    Attributes:
+        scenarios: the scenarios compared (names, the baseline among them).
+        baseline: the scenario the others are compared with.
+        short: the scenarios also run in the short run (a reform file ``to_<scenario>``).
+        rerun: simulate again runs already complete for the same configuration.
+        progress: show the grid's progress lines.
+    """
+
+    seeds: int = 5
+    seed_start: int = 0
+    workers: int | None = None
+    days: int = MEASURED_DAYS  # measured after the warm-up
+    warmup_days: int = WARMUP_DAYS
+    jobs: int | None = None
+    out: str = "results/compare"
+    scenarios: list[str] = field(default_factory=lambda: list(MAIN_SCENARIOS))
+    baseline: str = BASELINE
+    short: list[str] = field(default_factory=list)
+    rerun: bool = False
+    progress: bool = True
+
+
+def run_comparison(s: ComparisonSettings) -> tuple[pd.DataFrame, list[dict], pd.DataFrame]:
     """Run every scenario x seed as one ``crowdsim -m`` grid into ``out/runs`` (the shared job
-    runner, :mod:`crowdsim.experiments.runner`, on the chosen Hydra launcher; default: ``jobs``
+    runner, :mod:`crowdsim.sweeps.grid`, on the chosen Hydra launcher; default: ``jobs``
     local processes), reuse runs already complete for the same config, and return the tidy frame
     and the failures read from the job folders. With ``short`` (scenarios), also run their short
     runs (``baseline`` for ``warmup`` days, then the scenario's reform) into ``out/runs_short``
     and return their tidy frame third (empty without; the baseline's rows are its long-run
     runs, the same configuration)."""
-    from crowdsim.experiments.runner import launcher_overrides, run_grid
+    from crowdsim.sweeps.grid import launcher_overrides, run_grid
 
-    short = list(short or [])
+    scenarios, seeds, out, short, warmup = (
+        s.scenarios,
+        s.seed_list(),
+        Path(s.out),
+        s.short,
+        s.warmup_days,
+    )
+    extra, launcher_options = split_sets(s.sets)
     if short and not warmup:
         raise ConfigError("--warmup-days", warmup, "at least 1 for a short run")
     n_runs = (len(scenarios) + len(short)) * len(seeds)
-    n_jobs = max(1, min(jobs or min(2, os.cpu_count() or 1), n_runs))
-    if rerun:  # forget completed runs: every run is simulated again
+    n_jobs = max(1, min(s.jobs or min(2, os.cpu_count() or 1), n_runs))
+    if s.rerun:  # forget completed runs: every run is simulated again
         for k in seeds:
-            for s in scenarios:
-                (run_dir(out, s, k) / "DONE.json").unlink(missing_ok=True)
-            for s in short:
-                (short_run_dir(out, s, k) / "DONE.json").unlink(missing_ok=True)
+            for name in scenarios:
+                (run_dir(out, name, k) / "DONE.json").unlink(missing_ok=True)
+            for name in short:
+                (short_run_dir(out, name, k) / "DONE.json").unlink(missing_ok=True)
     seed_list = ",".join(map(str, seeds))
-    options = list(launcher_options or [])
-    if not progress:
+    options = list(launcher_options)
+    if not s.progress:
         options.append("hydra.callbacks.sweep_results.progress_seconds=0")
-    launch = launcher_overrides(launcher, n_jobs, options)
-    fixed = scenario_overrides(scenarios[0], seeds[0], workers, days, list(extra or []), warmup)
+    launch = launcher_overrides(s.launcher, n_jobs, options)
+    fixed = scenario_overrides(scenarios[0], seeds[0], s.workers, s.days, extra, warmup)
     # every long run may start from a warm-up of its own market (sim.share_warmup), whether or
     # not this comparison has short runs: the same jobs, so a later comparison reuses them
     long_grid = [f"scenario={','.join(scenarios)}", f"seed={seed_list}", *fixed[2:]]
@@ -369,7 +348,7 @@ def run_comparison(
         # first, so that the baseline's long run of each seed starts from that warm-up too (it
         # is the same market: the other scenarios find no warm-up of theirs and start at day 0).
         run_grid(
-            [f"scenario={baseline}", *fixed[2:], f"reform={','.join(map(reform_name, short))}",
+            [f"scenario={s.baseline}", *fixed[2:], f"reform={','.join(map(reform_name, short))}",
              f"sim.reform_day={warmup}", "sim.share_warmup=true", f"seed={seed_list}"],
             Path(out) / SHORT_RUNS_DIR,
             launch,
@@ -388,7 +367,7 @@ def run_comparison(
     return (
         tidy,
         failures,
-        pd.concat([tidy[tidy["scenario"] == baseline], shorts], ignore_index=True),
+        pd.concat([tidy[tidy["scenario"] == s.baseline], shorts], ignore_index=True),
     )
 
 
@@ -397,9 +376,9 @@ def _share_warmups(source: Path, target: Path) -> None:
     sweep ``source`` saved, for a sweep of ``target`` with ``sim.share_warmup``."""
     import shutil
 
-    from crowdsim.experiments.jobs import WARMUP_DIR
+    from crowdsim.files import atomic_write
     from crowdsim.folders import claim
-    from crowdsim.run import atomic_write
+    from crowdsim.sweeps.job import WARMUP_DIR
 
     found = [
         p
@@ -477,7 +456,7 @@ def stated_workers(scenario: str) -> int | None:
     (``population.n_workers`` set in the file itself), else None."""
     from omegaconf import OmegaConf
 
-    from crowdsim.cli import CONFIG_DIR
+    from crowdsim.cli.overrides import CONFIG_DIR
 
     path = Path(CONFIG_DIR) / "scenario" / f"{scenario}.yaml"
     try:
@@ -492,7 +471,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``crowdsim-compare``; returns 0 when every run succeeded, 1 otherwise
     (also when the outputs cannot be written: one line), and exits with 2 on bad input (one
     line naming the option, the value and what is allowed)."""
-    from crowdsim.arguments import io_failure
+    from crowdsim.cli.arguments import io_failure
 
     try:
         return _main(argv)
@@ -505,59 +484,74 @@ def main(argv: list[str] | None = None) -> int:
         release_kind("compare")  # the --out folder's lock, taken in _main
 
 
+def checked_settings(args: argparse.Namespace) -> ComparisonSettings:
+    """The comparison a parsed command line asks for, every run of it composed and validated
+    first (the scenarios resolved, the short runs chosen); raises ConfigError (one line)."""
+    from crowdsim.cli.overrides import (
+        check_keys,
+        check_launcher,
+        config_groups,
+        validate_hydra_overrides,
+        validate_overrides,
+    )
+    from crowdsim.resources import check_sweep_size, check_writable
+
+    scenarios = resolve_scenarios(args.scenarios)
+    if args.baseline not in scenarios:
+        raise ConfigError(
+            "--baseline",
+            args.baseline,
+            f"one of the scenarios compared: {', '.join(scenarios)}",
+        )
+    model_sets, hydra_sets = split_sets(args.sets)
+    if args.launcher is not None:
+        check_launcher(args.launcher, "--launcher")
+    warmup = args.warmup_days
+    short = []  # the reform files start from the status quo's rules
+    if args.horizon == "both" and warmup >= 1 and args.baseline == BASELINE:
+        short = short_run_scenarios(scenarios, args.baseline)
+    check_writable("--out", args.out)
+    check_sweep_size("--seeds", args.seeds, len(scenarios) * args.seeds)
+    if args.seed_start + args.seeds - 1 > 2**63 - 1:
+        raise ConfigError("--seeds", args.seeds, "seeds up to 2**63 - 1 (a 64-bit integer)")
+    # Hydra's own options (launcher settings): no code, a launcher that exists
+    check_keys(hydra_sets, multirun=True, groups=config_groups())
+    validate_hydra_overrides(hydra_sets)
+    # where config files are found: the scenarios are composed from the same folders
+    search = [o for o in hydra_sets if o.lstrip("+~").startswith("hydra.searchpath=")]
+    for s in scenarios:  # compose and validate every run with the options given
+        validate_overrides(
+            scenario_overrides(
+                s, args.seed_start, args.workers, args.days, model_sets, warmup
+            ) + search,
+            multirun=False,
+        )  # fmt: skip
+    for s in short:
+        validate_overrides(
+            short_run_overrides(
+                args.baseline, s, args.seed_start, args.workers, args.days, model_sets, warmup,
+            ) + search,
+            multirun=False,
+        )  # fmt: skip
+    return ComparisonSettings.from_args(
+        args, scenarios=scenarios, out=str(Path(args.out).resolve()), short=short, progress=False
+    )
+
+
 def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)  # --help and --version end here, before the imports
 
     import crowdsim
-    from crowdsim.cli import config_groups, validate_hydra_overrides, validate_overrides
-    from crowdsim.experiments.report import write_outputs
-    from crowdsim.overrides import check_keys, check_launcher
-    from crowdsim.resources import check_sweep_size, check_writable
+    from crowdsim.report.build import write_outputs
     from crowdsim.run import git_revision
 
     try:
-        scenarios = resolve_scenarios(args.scenarios)
-        if args.baseline not in scenarios:
-            raise ConfigError(
-                "--baseline",
-                args.baseline,
-                f"one of the scenarios compared: {', '.join(scenarios)}",
-            )
-        hydra_sets = [o for o in args.overrides if o.lstrip("+~").startswith("hydra")]
-        args.overrides = [o for o in args.overrides if o not in hydra_sets]
-        if args.launcher is not None:
-            check_launcher(args.launcher, "--launcher")
-        warmup = args.warmup_days
-        short = []  # the reform files start from the status quo's rules
-        if args.horizon == "both" and warmup >= 1 and args.baseline == BASELINE:
-            short = short_run_scenarios(scenarios, args.baseline)
-        check_writable("--out", args.out)
-        check_sweep_size("--seeds", args.seeds, len(scenarios) * args.seeds)
-        if args.seed_start + args.seeds - 1 > 2**63 - 1:
-            raise ConfigError("--seeds", args.seeds, "seeds up to 2**63 - 1 (a 64-bit integer)")
-        # Hydra's own options (launcher settings): no code, a launcher that exists
-        check_keys(hydra_sets, multirun=True, groups=config_groups())
-        validate_hydra_overrides(hydra_sets)
-        # where config files are found: the scenarios are composed from the same folders
-        search = [o for o in hydra_sets if o.lstrip("+~").startswith("hydra.searchpath=")]
-        for s in scenarios:  # compose and validate every run with the options given
-            validate_overrides(
-                scenario_overrides(
-                    s, args.seed_start, args.workers, args.days, args.overrides, warmup
-                ) + search,
-                multirun=False,
-            )  # fmt: skip
-        for s in short:
-            validate_overrides(
-                short_run_overrides(
-                    args.baseline, s, args.seed_start, args.workers, args.days,
-                    args.overrides, warmup,
-                ) + search,
-                multirun=False,
-            )  # fmt: skip
+        settings = checked_settings(args)
     except ConfigError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    scenarios, short, warmup = settings.scenarios, settings.short, settings.warmup_days
+    model_sets = split_sets(settings.sets)[0]
 
     out = Path(args.out).resolve()
     try:  # the folder is this comparison's alone while it runs (crowdsim.folders: a lock)
@@ -567,35 +561,20 @@ def _main(argv: list[str] | None) -> int:
     except FolderRefused as exc:
         print(f"{PROG}: error: invalid value for option '--out': {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    seeds = list(range(args.seed_start, args.seed_start + args.seeds))
+    seeds = settings.seed_list()
     t0 = time.perf_counter()
     print(f"{PROG}: {len(scenarios)} scenarios x {len(seeds)} seeds -> {out}", file=sys.stderr)
-    from crowdsim.experiments.joblog import LOG_FILE, runs_logged
+    from crowdsim.sweeps.joblog import LOG_FILE, runs_logged
 
     dirs = [run_dir(out, s, k) for s in scenarios for k in seeds]
     dirs += [short_run_dir(out, s, k) for s in short for k in seeds]
     print(f"{PROG}: each run's details -> {out / LOG_FILE}", file=sys.stderr)
     with runs_logged(out / LOG_FILE, dirs, PROG):  # one progress line; details in the log
-        tidy, failures, short_tidy = run_comparison(
-            scenarios,
-            seeds,
-            out,
-            workers=args.workers,
-            days=args.days,
-            extra=args.overrides,
-            jobs=args.jobs,
-            rerun=args.rerun,
-            progress=False,
-            launcher=args.launcher,
-            launcher_options=hydra_sets,
-            warmup=warmup,
-            short=short,
-            baseline=args.baseline,
-        )
+        tidy, failures, short_tidy = run_comparison(settings)
     info = scenario_info(
         scenarios,
         lambda s: scenario_overrides(
-            s, args.seed_start, args.workers, args.days, args.overrides, warmup
+            s, args.seed_start, args.workers, args.days, model_sets, warmup
         ),
     )
     meta = {
@@ -606,7 +585,7 @@ def _main(argv: list[str] | None) -> int:
         "warmup_days": warmup,
         "horizon": args.horizon,
         "short_run_scenarios": short,
-        "overrides": args.overrides,
+        "overrides": model_sets,
         "baseline": args.baseline,
         "wall_seconds_runs": round(time.perf_counter() - t0, 1),
         "command": " ".join([PROG, *(sys.argv[1:] if argv is None else argv)]),

@@ -28,21 +28,25 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from crowdsim.config import ConfigError, _check_key_exists, register_configs, to_config
+from crowdsim.config import ConfigError, check_key_exists, register_configs, to_config
 
 register_configs()  # the schema `crowdsim_schema` that config.yaml builds on, for compose() anywhere
 
-CONFIG_DIR = str(Path(__file__).resolve().parent / "conf")  # inside the package: a wheel works
+CONFIG_DIR = str(Path(__file__).resolve().parents[1] / "conf")  # inside the package: a wheel works
 PROG = "crowdsim"
 # groups whose files set top-level options (`@package _global_`); `parameters`: the parameter
-# sets of a measured grid (crowdsim.experiments.runner.measure_grid)
+# sets of a measured grid (crowdsim.sweeps.grid.measure_grid)
 GLOBAL_GROUPS = ("scenario", "experiment", "parameters")
 
 # What may carry `_target_` (Hydra instantiates it): crowdsim's own callbacks, the launchers the
 # files in crowdsim/conf/hydra/launcher/ build on, and Hydra's basic sweeper; `allowed_targets()`
 # adds whatever the shipped configs themselves set.
 ALLOWED_TARGETS = {
-    "callbacks": ("crowdsim.experiments.callbacks.SweepResults",),
+    # the second: the path before 0.4 (a shim), which configs of earlier sweeps may name
+    "callbacks": (
+        "crowdsim.sweeps.callback.SweepResults",
+        "crowdsim.experiments.callbacks.SweepResults",
+    ),
     "launcher": (
         "hydra._internal.core_plugins.basic_launcher.BasicLauncher",
         "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher",
@@ -461,7 +465,7 @@ def check_group_file(
         ) from None
     for key, value in _leaves({k: v for k, v in content.items() if k not in ("defaults", "hydra")}):
         try:
-            _check_key_exists(None, prefix + key)
+            check_key_exists(None, prefix + key)
             check_literal(prefix + key, value)
         except ConfigError as exc:
             raise ConfigError(
@@ -563,9 +567,9 @@ def check_literal(key: str, value: Any, text: str | None = None) -> None:
     mapping (``market.type_shares={}`` is merged into the defaults: nothing changes)."""
     import typing
 
-    from crowdsim.config import _option, describe
+    from crowdsim.config import describe, option_of
 
-    option = _option(key)
+    option = option_of(key)
     if option is not None and option.type is bool and not isinstance(value, bool):
         raise ConfigError(key, value if text is None else text, "true or false")
     if option is not None and value == {} and typing.get_origin(option.type) is dict:
@@ -679,7 +683,7 @@ def check_keys(overrides: list[str], multirun: bool, groups: dict[str, list[str]
             check_hydra_override(o, text, launchers)
             continue
         if key.split("@")[0] not in groups:
-            _check_key_exists(None, key, o.value() if o.value_type is not None else None)
+            check_key_exists(None, key, o.value() if o.value_type is not None else None)
             if o.value_type is not None and not o.is_sweep_override():
                 check_literal(key, o.value(), value)
                 _check_rules_override(key, o.value())
@@ -780,7 +784,7 @@ def _check_not_shadowed(cfg: Any, extra: list[str]) -> None:
             )
 
 
-def _chosen_files(combo: list[str], groups: dict[str, list[str]]) -> list[tuple[str, str]]:
+def chosen_files(combo: list[str], groups: dict[str, list[str]]) -> list[tuple[str, str]]:
     chosen = []
     for o in combo:
         key, _, value = o.lstrip("+~").partition("=")
@@ -826,7 +830,7 @@ def validate_overrides(
                 err = _group_error(o, groups)
                 if err is not None:
                     raise err
-            files = _chosen_files(combo, groups)
+            files = chosen_files(combo, groups)
             for gf in files:
                 if gf not in checked:
                     check_group_file(*gf, extra_dirs)
@@ -1079,7 +1083,7 @@ def _translate(exc: Exception, combo: list[str]) -> ConfigError:
     """One ConfigError from a Hydra or OmegaConf error, naming the option it is about."""
     if isinstance(exc, ConfigError):
         return exc
-    from crowdsim.config import _translate_omegaconf_error
+    from crowdsim.config import translate_omegaconf_error
 
     msg = str(exc)
     first = msg.strip().splitlines()[0] if msg.strip() else type(exc).__name__
@@ -1100,15 +1104,15 @@ def _translate(exc: Exception, combo: list[str]) -> ConfigError:
         key = getattr(c, "full_key", None)
         if key:
             if key in values:
-                return _translate_omegaconf_error(c, values[key])
-            return _translate_omegaconf_error(c)
+                return translate_omegaconf_error(c, values[key])
+            return translate_omegaconf_error(c)
     for o in combo:
         key, _, value = o.lstrip("+~").partition("=")
         if key.split("@")[0] in config_groups() or _is_hydra_key(key):
             continue
         if key and (key in msg or f"Key '{key.split('.')[-1]}'" in msg):
             try:
-                _check_key_exists(None, key)
+                check_key_exists(None, key)
             except ConfigError as ce:
                 return ce
             m = re.search(r"could not be converted to (\w+)", text)

@@ -14,7 +14,7 @@ Reads every job folder of a Hydra sweep folder (``multirun/...``) and writes, at
   (``pd.read_parquet(path).attrs["override_columns"]``).
 - ``sweep_summary.parquet`` and ``sweep_summary.csv``: per configuration (the overrides other
   than ``seed``) and metric, the mean over seeds of the completed jobs with its 95% interval
-  (:func:`crowdsim.experiments.stats.summarize_groups`: the interval method of every crowdsim
+  (:func:`crowdsim.metrics.stats.summarize_groups`: the interval method of every crowdsim
   table, so ``crowdsim-compare`` gives the same interval for the same runs), plus the configuration's
   counts of ok, failed and missing jobs. Long ("tidy") format: one row per configuration x metric.
 - ``r_stata/sweep.csv`` and ``r_stata/sweep_summary.csv`` (and ``.dta`` with ``--format dta``):
@@ -37,20 +37,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from crowdsim.arguments import Parser
-from crowdsim.experiments.sweep import (
-    DONE_FILE,
-    FAILED_FILE,
+from crowdsim.cli.arguments import Parser
+from crowdsim.files import atomic_write_parquet, atomic_write_text, read_json
+from crowdsim.run import DONE_FILE
+from crowdsim.sweeps.folder import (
     MANIFEST_FILE,
     SUMMARY_CSV,
     SUMMARY_TABLE,
     SWEEP_TABLE,
     find_job_dirs,
-    job_status,
-    read_json,
     read_manifest,
 )
-from crowdsim.run import atomic_write_parquet, atomic_write_text
+from crowdsim.sweeps.job import FAILED_FILE, job_status
 
 PROG = "crowdsim-aggregate"
 ID_COLUMNS = ["job", "job_dir", "status", "error"]
@@ -283,7 +281,7 @@ def summarize(df: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     A configuration is a distinct combination of the override columns other than ``seed``. A
     configuration none of whose jobs completed keeps one row (no metric) with its counts.
     """
-    from crowdsim.experiments.stats import summarize_groups
+    from crowdsim.metrics.stats import summarize_groups
 
     config_cols = [
         c for c in df.attrs.get("override_columns", []) if c != "seed" and c in df.columns
@@ -333,8 +331,8 @@ def aggregate(
     """Collect a sweep folder into sweep.parquet and sweep_summary.parquet/.csv (atomic writes),
     and both tables for R and Stata in ``formats`` (``csv``, ``dta``) under ``r_stata/``
     (:mod:`crowdsim.export`: column names valid in both, mapped in ``r_stata/names.csv``)."""
-    from crowdsim.experiments.sweep import remove_stale_tmp
     from crowdsim.export import export_folder
+    from crowdsim.sweeps.job import remove_stale_tmp
 
     sweep_dir = Path(sweep_dir)
     out_dir = Path(out_dir) if out_dir is not None else sweep_dir
