@@ -298,8 +298,8 @@ def test_a_sweep_shares_each_warm_up_with_the_same_results(tmp_path):
 
     # crowdsim-compare's long runs: the baseline's starts from its seed's warm-up (the same market
     # at the end of the warm-up, saved by the short runs), another scenario's finds none of its own
-    from crowdsim.studies.compare import _share_warmups
     from crowdsim.folders import release
+    from crowdsim.studies.compare import _share_warmups
 
     long = ["scenario=status_quo,prolific_like", "population.n_workers=300", "sim.days=6",
             "sim.warmup_days=2", "seed=1", "hydra/launcher=sequential",
