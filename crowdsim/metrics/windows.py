@@ -41,7 +41,7 @@ RESOLVED = ("hours_paid", "hours_search", "hours_returned", "hours_rejected", "h
 # the metrics of the convergence diagnostic
 DRIFT_METRICS = ("wage_median_all_in", "unpaid_time_share", "active_workers_mean", "tasks_posted")
 # the fewest windows it judges: a trend on three has 1 degree of freedom (|t| > 12.7 at 5%), so it
-# would call steady a small market whose tasks fall by 96%; on four, |t| > 4.30
+# would call steady a 400-worker market whose tasks fall by 96% after a floor; on four, 4.30
 MIN_DRIFT_WINDOWS = 4
 # the headline metrics of a window (before_reform, after_reform, the diagnostic's windows)
 HEADLINE = (
