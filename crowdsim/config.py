@@ -164,7 +164,8 @@ class SimConfig:
         gt=0,
         le=10,
         doc="assumption: a headline metric drifts when its trend over the measured window "
-        "changes it by more than this share of its mean and the trend is significant (|t| > 2)",
+        "changes it by more than this share of its mean and the trend is significant at 5% "
+        "(Student's t on windows - 2 degrees of freedom: |t| > 4.30 for four windows)",
     )
     reform_day: int | None = opt(
         None,

@@ -41,7 +41,8 @@ CASES = {
         platform__reason_required=True,
         platform__appeals=True,
     ),
-    # a warm-up, three weekly windows of the convergence diagnostic and a reform part-way:
+    # a warm-up, three weekly windows of the convergence diagnostic (too few for a verdict) and a
+    # reform part-way:
     # the figures measured as differences of running totals (crowdsim/metrics/windows.py)
     "windows_reform": [
         "population.n_workers=400",

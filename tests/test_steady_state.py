@@ -81,17 +81,43 @@ def test_drift_flags_a_trend_and_passes_noise():
     # a small trend, significant or not, is within the tolerance
     small = _windows([(3.0 * (1 + 0.001 * k), 0.4, 100, 5000) for k in range(n)])
     assert drift(small, tolerance=0.05)["steady_state"] is True
-    assert drift(flat[:2], tolerance=0.05)["steady_state"] is None  # too few windows to tell
+    assert drift(flat[:3], tolerance=0.05)["steady_state"] is None  # too few windows to tell
+
+
+def test_drift_on_four_noisy_weeks_alarms_at_the_tests_nominal_rate():
+    """Four weekly windows of a stationary market whose median wage swings by 10% a week: the
+    trend's point estimate is often beyond 5%, and |t| > 2 on 2 degrees of freedom would flag
+    it about a fifth of the time; Student's t quantile (4.30) keeps the alarms near 5%. A steady
+    rise of 10% a week is flagged, with its 95% interval above zero."""
+    rng = np.random.default_rng(1)
+    noisy = [
+        _windows([(2.0 * (1 + 0.1 * rng.standard_normal()), 0.27, 500, 2e6) for _ in range(4)])
+        for _ in range(1000)
+    ]
+    outs = [drift(w, tolerance=0.05)["metrics"]["wage_median_all_in"] for w in noisy]
+    assert np.mean([abs(o["relative_change"]) > 0.05 for o in outs]) > 0.5
+    assert np.mean([abs(o["t"]) > 2 for o in outs]) > 0.12  # the old critical value
+    assert np.mean([o["drifts"] for o in outs]) < 0.07
+    for o in outs[:50]:
+        lo, hi = o["relative_change_interval"]
+        assert lo <= o["relative_change"] <= hi and o["drifts"] == (
+            abs(o["relative_change"]) > 0.05 and (lo > 0 or hi < 0)
+        )
+    rising = _windows([(2.0 * (1 + 0.1 * k) + 0.01 * rng.standard_normal(), 0.27, 500, 2e6)
+                       for k in range(4)])  # fmt: skip
+    out = drift(rising, tolerance=0.05)
+    assert out["steady_state"] is False and out["metrics"]["wage_median_all_in"]["drifts"]
+    assert out["metrics"]["wage_median_all_in"]["relative_change_interval"][0] > 0
 
 
 def test_summary_reports_the_diagnostic_over_its_windows():
-    s = run(sim__days=9, sim__warmup_days=2, sim__steady_window_days=2, **SMALL).summary
+    s = run(sim__days=11, sim__warmup_days=2, sim__steady_window_days=2, **SMALL).summary
     diag = s["steady_state_drift"]
-    assert diag["windows"] == 3  # days 2-4, 4-6, 6-8 (day 8-9 is not a whole window)
+    assert diag["windows"] == 4  # days 2-4, 4-6, 6-8, 8-10 (day 10-11 is not a whole window)
     assert s["steady_state"] in (True, False)
     flagged = any(m["drifts"] for m in diag["metrics"].values())
     assert s["steady_state"] is (not flagged)
-    assert all(len(m["values"]) == 3 for m in diag["metrics"].values())
+    assert all(len(m["values"]) == 4 for m in diag["metrics"].values())
 
 
 def test_report_flags_scenarios_not_in_steady_state():
@@ -112,3 +138,16 @@ def test_report_flags_scenarios_not_in_steady_state():
     # too few windows to tell (NaN) is not flagged
     unknown = pd.DataFrame(rows("min_pay", [float("nan")]))
     assert steady_state_note(unknown, ["min_pay"]) is None
+
+
+def test_a_market_filling_from_its_start_drifts_and_a_warmed_one_does_not():
+    """1,000 workers, seed 2: measured from day 0 the unpaid share falls by about a quarter in
+    four weeks (the initial market settling) and the diagnostic flags it; after the 42-day
+    warm-up the same market's four weeks pass."""
+    small = dict(population__n_workers=1000, seed=2)
+    cold = run(sim__days=28, sim__warmup_days=0, **small).summary
+    unpaid = cold["steady_state_drift"]["metrics"]["unpaid_time_share"]
+    assert cold["steady_state"] is False and unpaid["drifts"] and unpaid["relative_change"] < -0.15
+    warm = run(sim__days=70, sim__warmup_days=42, **small).summary
+    assert warm["steady_state"] is True
+    assert not any(m["drifts"] for m in warm["steady_state_drift"]["metrics"].values())
