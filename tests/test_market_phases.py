@@ -1,0 +1,159 @@
+"""Phase-level guards for the compiled market phases: each phase does its whole job.
+
+A compiled phase can fail silently: a write the compiler drops leaves the market running, with
+no error, but with (say) records never filed, so nothing is ever settled. The frozen regression
+test catches a change of results only on its four configurations; these tests state what each
+phase must do, on a small market with known work:
+
+- filing (``submit.file_submissions``) files every record in the due-date calendar, under its
+  resolution hour, and books its minutes and assignments to its worker;
+- settling (``settle.review_and_settle``) settles every record due at the hour, and no other;
+- hour by hour in a whole run, every record in use is in the calendar exactly once and none is
+  overdue, and every batch in use is in the batches' calendar;
+- the phases give the same state whatever the number of threads.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+
+from crowdsim import CrowdWorkModel, threads
+from crowdsim.market import settle, submit
+from crowdsim.market.state import Submissions
+
+
+def calendar_rows(cal) -> np.ndarray:
+    """Every row filed in a due-date calendar (each chunk in use, its filled part), sorted."""
+    n_chunks = cal.rows.shape[0]
+    used = np.ones(n_chunks, dtype=bool)
+    used[cal.free[: int(cal.free_top[0])]] = False
+    filled = np.arange(cal.rows.shape[1]) < cal.fill[:, None]
+    return np.sort(cal.rows[used & filled.any(axis=1)][filled[used & filled.any(axis=1)]])
+
+
+def rows_due(cal, hour: int) -> np.ndarray:
+    """The rows filed in the list of ``hour`` (walking its chunks), sorted."""
+    out = []
+    c = int(cal.head[hour % cal.head.size])
+    while c >= 0:
+        out.extend(cal.rows[c, : cal.fill[c]].tolist())
+        c = int(cal.next[c])
+    return np.sort(np.array(out, dtype=np.int64))
+
+
+def small_market(**options) -> CrowdWorkModel:
+    """200 workers after a day: batches on the listing, records in flight; every record
+    resolves within two days (auto-approval after 2 days)."""
+    m = CrowdWorkModel(
+        population__n_workers=200,
+        sim__days=5,
+        seed=5,
+        create_agents=False,
+        platform__auto_approval_days=2,
+        **options,
+    )
+    m.run(24)
+    return m
+
+
+@pytest.mark.parametrize("appeals", [False, True], ids=["no_appeals", "appeals"])
+def test_filing_files_every_record_and_settling_settles_every_record_due(appeals):
+    opts = {"platform__appeals": True, "platform__reason_required": True} if appeals else {}
+    m = small_market(**opts)
+    W, B, S, cal = m.workers, m.batches, m.records, m.due_records
+    # known work: 12 workers each submit 1-3 assignments of an open batch, 7.5 minutes each
+    open_batches = np.flatnonzero(B.in_use[: B.n])
+    assert open_batches.size > 0
+    k = 12
+    who = m.pool.workers[:k]
+    work = Submissions(
+        worker=who.astype(np.int64),
+        batch=open_batches[np.arange(k) % open_batches.size].astype(np.int64),
+        k_done=(np.arange(k) % 3 + 1).astype(np.int64),
+        minutes=7.5 * (np.arange(k) % 3 + 1),
+    )
+    in_use_before = np.flatnonzero(S.in_use)
+    filed_before = len(cal)
+    pending_before = W.m_pending[who].copy()
+    submitted_before = W.n_submitted[who].copy()
+
+    totals = submit.file_submissions(m, work)
+
+    new = np.setdiff1d(np.flatnonzero(S.in_use), in_use_before)
+    assert new.size == k
+    assert int(totals.assignments) == int(work.k_done.sum())
+    assert len(cal) == filed_before + k  # every record filed ...
+    np.testing.assert_array_equal(calendar_rows(cal), np.flatnonzero(S.in_use))
+    for row in new:  # ... under its resolution hour
+        assert S.resolve_hour[row] > m.hour
+        assert row in rows_due(cal, int(S.resolve_hour[row]))
+    np.testing.assert_array_equal(S.worker[new][np.argsort(S.worker[new])], np.sort(who))
+    np.testing.assert_allclose(W.m_pending[who] - pending_before, work.minutes)
+    np.testing.assert_array_equal(W.n_submitted[who] - submitted_before, work.k_done)
+
+    # settling, hour by hour until the known records are all settled: exactly the records due
+    settled_total = 0
+    last = int(S.resolve_hour[new].max())
+    for hour in range(m.hour + 1, last + 1):
+        m.hour = hour
+        due = np.flatnonzero(S.in_use & (S.resolve_hour == hour))
+        np.testing.assert_array_equal(rows_due(cal, hour), due)
+        t = settle.review_and_settle(m)
+        settled = 0 if t is None else int(t.records)
+        assert settled == due.size, f"hour {hour}: {due.size} records due, {settled} settled"
+        settled_total += settled
+        in_use = np.flatnonzero(S.in_use)
+        assert not np.any(S.resolve_hour[in_use] <= hour), "a record due was left unsettled"
+        assert len(cal) == in_use.size
+    assert not S.in_use[new].any()
+    assert settled_total >= k
+    assert m.ledger.usd("worker_paid") > 0
+
+
+def test_every_record_and_batch_is_in_its_calendar_hour_by_hour():
+    """In a whole run (every phase), after each hour: the records in use are the records filed,
+    each once; none is overdue; the batches in use are the batches filed; and the hour's new
+    records are its submissions."""
+    m = CrowdWorkModel(population__n_workers=300, sim__days=3, seed=7, create_agents=False)
+    S, B = m.records, m.batches
+    filed = settled_any = 0
+    while m.running:
+        submitted_before = m.counters.assignments_submitted
+        m.step()
+        in_use = np.flatnonzero(S.in_use)
+        np.testing.assert_array_equal(calendar_rows(m.due_records), in_use)
+        assert not np.any(S.resolve_hour[in_use] < m.hour), f"hour {m.hour}: a record overdue"
+        np.testing.assert_array_equal(calendar_rows(m.due_batches), np.flatnonzero(B.in_use))
+        filed += m.counters.assignments_submitted - submitted_before
+        settled_any = m.counters.assignments_approved + m.counters.assignments_rejected
+    assert filed > 1000
+    assert settled_any > 100
+
+
+def _state(m: CrowdWorkModel) -> dict[str, bytes]:
+    W, R, S = m.workers, m.requesters, m.records
+    cols = {f"w.{k}": getattr(W, k)[: W.n] for k in W._spec}
+    cols |= {f"r.{k}": getattr(R, k)[: R.n] for k in R._spec}
+    rows = S.table[S.in_use]  # (compared field by field: a row's padding bytes are not set)
+    cols |= {f"records.{k}": rows[k] for k in rows.dtype.names}
+    return {k: np.ascontiguousarray(v).tobytes() for k, v in cols.items()}
+
+
+def test_phases_give_the_same_state_whatever_the_number_of_threads():
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("one CPU: nothing to compare")
+    states = []
+    try:
+        for n in (1, 2):
+            m = CrowdWorkModel(population__n_workers=400, sim__days=2, seed=3, create_agents=False)
+            numba.set_num_threads(n)
+            m.run()
+            states.append(_state(m))
+    finally:
+        threads.configure()
+    one, two = states
+    assert one.keys() == two.keys()
+    differ = [k for k in one if one[k] != two[k]]
+    assert not differ, f"columns that depend on the number of threads: {differ}"
