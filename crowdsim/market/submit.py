@@ -36,7 +36,7 @@ from numba import njit, prange
 
 from crowdsim.ledger import MICRO
 from crowdsim.market import KIND_ABANDON, KIND_AUTO, KIND_REVIEW
-from crowdsim.market.rng import SUBSTREAM, binomial, normal, seed_state
+from crowdsim.market.rng import SUBSTREAM, binomial, normal, prefetch, seed_state
 from crowdsim.market.state import Submissions
 from crowdsim.stores import calendar_file
 
@@ -190,6 +190,9 @@ def write_records(
     st[0] = s0 + np.uint64(n) * SUBSTREAM
 
 
+FILE_AHEAD = 8  # records ahead whose lines filing requests from memory early
+
+
 @njit(cache=True)
 def file_records(rows, work, due_hour, never, table, workers, requesters, batches, calendar):
     """File the new records in the due-date ``calendar`` and add them to the workers' and
@@ -204,6 +207,14 @@ def file_records(rows, work, due_hour, never, table, workers, requesters, batche
     ok_reward = 0
     ok_cost = 0
     for j in range(rows.size):
+        if j + FILE_AHEAD < rows.size:  # latency hiding: the record's and worker's lines ahead
+            ahead = work.worker[j + FILE_AHEAD]
+            prefetch(table, rows[j + FILE_AHEAD])
+            prefetch(workers.m_pending, ahead)  # with pending_value: one line (settled group)
+            prefetch(workers.n_submitted, ahead)
+            prefetch(workers.work_value, ahead)
+            prefetch(workers.work_reward, ahead)
+            prefetch(workers.work_cost, ahead)
         calendar_file(calendar, rows[j], due_hour[j])
         w = work.worker[j]
         k = work.k_done[j]
