@@ -34,6 +34,8 @@ How a requester prices a batch (all vectorised over the batches posted in an hou
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from scipy.special import ndtr
 
@@ -88,6 +90,28 @@ def calibrate_batch_rate(model) -> float:
     batches_per_hour = mc.demand_ratio * online_hours / hours_per_batch
     R = model.requesters
     return batches_per_hour / float(R.activity[: R.n].sum())
+
+
+class NewBatches(NamedTuple):
+    """Batches to put on the listing, one entry per batch (arrays of equal length)."""
+
+    requester: np.ndarray  # requester row
+    task_type: np.ndarray  # index in TASK_TYPES
+    size: np.ndarray  # assignments
+    hits: np.ndarray  # HITs (a split batch is one row of several identical HITs)
+    per_hit: np.ndarray  # assignments per HIT
+    reward_micro: np.ndarray  # reward per assignment, micro-USD
+    fee_micro: np.ndarray  # requester fee per assignment, micro-USD
+    est_minutes: np.ndarray  # the requester's estimate of an assignment's minutes
+    true_minutes: np.ndarray  # its true median minutes
+    covered: np.ndarray  # whether a minimum-pay floor raised the reward
+    gated: np.ndarray  # behind the approval-rate qualification
+    restricted: np.ndarray  # restricted to some countries
+    expires: np.ndarray  # the hour it expires
+    # the value of an approved assignment to its requester (None: the median task's, its
+    # value per hour for the estimated time) and the productivity tier a worker needs (None: 0)
+    value_micro: np.ndarray | None = None
+    min_tier: np.ndarray | None = None
 
 
 def post_params(cfg) -> tuple[np.ndarray, np.ndarray]:
@@ -219,24 +243,24 @@ def post(model) -> None:
     )
     k = size.size
     expires = model.hour + max(1, int(round(rc.batch_lifetime_days * 24)))
-    list_batches(
-        model, requester=req, task_type=ttype, size=size, hits=hits, per_hit=per_hit,
+    new = NewBatches(
+        requester=req, task_type=ttype, size=size, hits=hits, per_hit=per_hit,
         reward_micro=to_micro(reward), fee_micro=to_micro(fee), est_minutes=est_minutes,
         true_minutes=true_minutes, covered=covered, value_micro=to_micro(unit_value),
         gated=rng.random(k) < pc.qualification_share,
         restricted=rng.random(k) < pc.restricted_share, expires=np.full(k, expires),
         min_tier=min_tier,
     )  # fmt: skip
+    list_batches(model, new)
 
 
-def list_batches(
-    model, *, requester, task_type, size, hits, per_hit, reward_micro, fee_micro, est_minutes,
-    true_minutes, covered, gated, restricted, expires, value_micro=None, min_tier=None,
-) -> np.ndarray:  # fmt: skip
-    """Put batches on the listing (one row per batch, arrays of equal length): their cost goes
+def list_batches(model, new: NewBatches) -> np.ndarray:
+    """Put batches on the listing (:class:`NewBatches`, one row per batch): their cost goes
     from requester funds into escrow and each is filed under the hour it expires. Returns the
-    batch rows. ``value_micro``: the value of an approved assignment to its requester (by
-    default the median task's, its value per hour for the estimated time)."""
+    batch rows."""
+    requester, task_type, size = new.requester, new.task_type, new.size
+    reward_micro, fee_micro, est_minutes = new.reward_micro, new.fee_micro, new.est_minutes
+    true_minutes, expires, value_micro = new.true_minutes, new.expires, new.value_micro
     B, R = model.batches, model.requesters
     k = size.size
     idx = B.allocate(k, reset=False)  # every column is set below (expires_hour by the calendar)
@@ -244,21 +268,21 @@ def list_batches(
     B.task_type[idx] = task_type
     B.size[idx] = size
     B.remaining[idx] = size
-    B.hits[idx] = hits
-    B.assignments_per_hit[idx] = per_hit
+    B.hits[idx] = new.hits
+    B.assignments_per_hit[idx] = new.per_hit
     B.reward_micro[idx] = reward_micro
     B.fee_micro[idx] = fee_micro
     B.est_minutes[idx] = est_minutes
     B.true_minutes[idx] = true_minutes
-    B.gated[idx] = gated
-    B.restricted[idx] = restricted
+    B.gated[idx] = new.gated
+    B.restricted[idx] = new.restricted
     B.posted_hour[idx] = model.hour
     B.max_per_worker[idx] = model.type_max_per_worker[task_type]
-    B.covered_floor[idx] = covered
+    B.covered_floor[idx] = new.covered
     if value_micro is None:
         value_micro = to_micro(R.value_per_hour[requester] * est_minutes / 60.0)
     B.value_micro[idx] = value_micro
-    B.min_tier[idx] = 0 if min_tier is None else min_tier
+    B.min_tier[idx] = 0 if new.min_tier is None else new.min_tier
     deposit = size * (reward_micro + fee_micro)
     model.ledger.transfer("requester_funds", "escrow", int(deposit.sum()))
     np.add.at(R.spent_micro, requester, deposit)

@@ -274,6 +274,29 @@ class SearchParams(NamedTuple):
     month_cap: bool  # platform.monthly_earnings_cap_usd is set
 
 
+class Beliefs(NamedTuple):
+    """The online workers' beliefs as the rounds read them (by online index ``i``): general
+    approval odds and payment delay (days), and the requesters remembered (``slot_req``, one
+    row of slots per worker) with what it believes of each."""
+
+    own_ok: np.ndarray
+    own_delay: np.ndarray
+    slot_req: np.ndarray
+    slot_ok: np.ndarray
+    slot_delay: np.ndarray
+
+
+class Look(NamedTuple):
+    """One look at the listing by online worker ``worker`` (its online index): what its choice
+    depends on beyond the listing and its beliefs."""
+
+    worker: int
+    outside: float  # utility of taking no task (outside_utility of its reservation wage)
+    beta_log_upper: float  # beta x ln(the highest expected pay any listed group could offer it)
+    pay_factor: float  # (1 - worker fee) / believed duration ratio
+    lacks: int  # the access flags it lacks (~access; see access_flags)
+
+
 class SearchTotals(NamedTuple):
     n_out: int  # rows of finished work written to the output
     submitted: int
@@ -282,13 +305,16 @@ class SearchTotals(NamedTuple):
 
 
 @njit(cache=True, inline="always")
-def requester_belief(i, r, own_ok, own_delay, slot_req, slot_ok, slot_delay, stats, params):
+def requester_belief(i, r, beliefs, stats, params):
     """What online worker ``i`` expects of requester ``r``: (probability that work is approved
-    and paid, payment delay in days). Its own memory of ``r`` if it has one, else its general
-    belief; blended with the platform's public statistics of ``r`` where they are published,
-    weighing ``n / (n + public_stats_prior_tasks)`` for ``n`` reviewed tasks."""
-    p_ok = own_ok[i]
-    delay = own_delay[i]
+    and paid, payment delay in days). Its own memory of ``r`` if it has one (:class:`Beliefs`),
+    else its general belief; blended with the platform's public statistics of ``r`` where they
+    are published, weighing ``n / (n + public_stats_prior_tasks)`` for ``n`` reviewed tasks."""
+    slot_req = beliefs.slot_req
+    slot_ok = beliefs.slot_ok
+    slot_delay = beliefs.slot_delay
+    p_ok = beliefs.own_ok[i]
+    delay = beliefs.own_delay[i]
     for k in range(slot_req.shape[1]):  # written without branches (selects)
         known = slot_req[i, k] == r
         p_ok = slot_ok[i, k] if known else p_ok
@@ -345,10 +371,9 @@ def beaten_below(best_u, beta_log_upper):
 
 
 @njit(cache=True, inline="always")
-def choose_task(
-    s0, j, i, outside, beta_log_upper, pay_factor, lacks, listing, own, slots, stats, params
-):  # fmt: skip
-    """The listing position online worker ``i`` (``j``-th searcher of the round) takes, or -1,
+def choose_task(s0, j, look, listing, beliefs, stats, params):
+    """The listing position the worker of ``look`` (:class:`Look`; the ``j``-th searcher of
+    the round) takes, or -1,
     the expected pay per hour of that task (USD) and the utility of the best option (taste
     included: its expectation is the logit's log-sum plus Euler's constant, the worker's
     inclusive value of the look).
@@ -360,18 +385,19 @@ def choose_task(
     likes in a task beyond its pay — topic, requester, effort). With a pay sensitivity of about
     0.1 the supply of labour facing one requester has an elasticity of about 0.1, as Dube,
     Jacobs, Naidu & Suri (2020) measured on MTurk. The draws are the round's stream ``s0`` from
-    ``j x choice_draws + 1``. ``pay_factor`` = (1 - worker fee) / believed duration ratio;
-    ``lacks`` = ~access.
+    ``j x choice_draws + 1``. ``look.pay_factor`` = (1 - worker fee) / believed duration
+    ratio; ``look.lacks`` = ~access.
 
     A group whose taste is too low to win whatever it pays (:func:`beaten_below`, with
-    ``beta_log_upper`` = beta x ln(the listing's highest rate x ``pay_factor``)) is passed over
-    without looking it up: the same choice, for less work."""
-    own_ok, own_delay = own
-    slot_req, slot_ok, slot_delay = slots
+    ``look.beta_log_upper`` = beta x ln(the listing's highest rate x ``pay_factor``)) is
+    passed over without looking it up: the same choice, for less work."""
+    beta_log_upper = look.beta_log_upper
+    pay_factor = look.pay_factor
+    lacks = look.lacks
     n_seen = params.candidates_seen
     beta = params.choice_pay_sensitivity
     base = j * choice_draws(n_seen)
-    best_u = outside + gumbel(uniform_at(s0, base + 2 * n_seen + 1))
+    best_u = look.outside + gumbel(uniform_at(s0, base + 2 * n_seen + 1))
     floor_u = beaten_below(best_u, beta_log_upper)
     best_p = -1
     best_value = 0.0
@@ -382,9 +408,7 @@ def choose_task(
         p = listing_draw(uniform_at(s0, base + 2 * c + 1), listing)
         if listing.remaining[p] <= 0 or (listing.needs[p] & lacks) != 0:
             continue
-        p_ok, delay = requester_belief(
-            i, listing.requester[p], own_ok, own_delay, slot_req, slot_ok, slot_delay, stats, params
-        )
+        p_ok, delay = requester_belief(look.worker, listing.requester[p], beliefs, stats, params)
         num, den = expected_pay(
             listing.rate[p] * pay_factor, p_ok, delay, params.impatience_per_day
         )
@@ -558,8 +582,7 @@ def search_rounds(st, online, workers, listing, stats, params, out, active_out):
             c_slot_req[i, k] = workers.slot_req[w, k]
             c_slot_ok[i, k] = workers.slot_ok[w, k]
             c_slot_delay[i, k] = workers.slot_delay[w, k]
-    own = (c_ok, c_delay)
-    slots = (c_slot_req, c_slot_ok, c_slot_delay)
+    beliefs = Beliefs(c_ok, c_delay, c_slot_req, c_slot_ok, c_slot_delay)
     n_out = 0
     submitted = 0
     returned = 0
@@ -597,9 +620,10 @@ def search_rounds(st, online, workers, listing, stats, params, out, active_out):
                 )  # paid by the hour: any length pays the rate
                 pay_factor = (1.0 - online.worker_fee[i]) / ratio
                 beta_log_upper = beta * math.log(max(max_rate * pay_factor, 1e-9))
+                look = Look(i, c_outside[i], beta_log_upper, pay_factor, ~online.access[i])
                 choice[j], choice_value[j], best_u = choose_task(
-                    s0, j, i, c_outside[i], beta_log_upper, pay_factor, ~online.access[i],
-                    listing, own, slots, stats, params,
+                    s0=s0, j=j, look=look, listing=listing, beliefs=beliefs, stats=stats,
+                    params=params,
                 )  # fmt: skip
                 choice_iv[j] = inclusive_value_usd(best_u, c_outside[i], c_res[i], beta)
             st[0] += np.uint64(n_s * choice_draws(params.candidates_seen)) * GOLDEN
