@@ -147,14 +147,9 @@ class Listing:
             weight = rate / rate.max() + 1e-3
             self.start = np.arange(open_idx.size)
             self.count = np.ones(open_idx.size, dtype=np.int64)
-        else:
-            hours = B.posted_hour[open_idx]
-            order = np.argsort(hours, kind="stable")
-            self.rows = open_idx[order]
-            h = hours[order]
-            self.start = np.flatnonzero(np.r_[True, h[1:] != h[:-1]])
-            self.count = np.diff(np.r_[self.start, h.size])
-            age = model.hour - h[self.start]
+        else:  # by hour posted (a stable order: row order within an hour), one cohort an hour
+            self.rows, self.start, self.count, cohort_hour = by_hour_posted(open_idx, B.posted_hour)
+            age = model.hour - cohort_hour
             visibility = np.exp2(-age / pc.listing_half_life_hours) + pc.listing_min_visibility
             weight = visibility * self.count
         self.prob, self.alias = alias_table(weight.astype(np.float64))
@@ -163,23 +158,123 @@ class Listing:
             self.inv_rest = np.where(self.prob < 1, 1.0 / (1.0 - self.prob), 0.0)
 
     def columns(self, model) -> ListingColumns:
-        B, rows = model.batches, self.rows
-        return ListingColumns(
-            prob=self.prob,
-            alias=self.alias,
-            inv_prob=self.inv_prob,
-            inv_rest=self.inv_rest,
-            start=self.start,
-            count=self.count,
-            remaining=B.remaining[rows],
-            needs=needs_flags(B.gated[rows], B.restricted[rows], B.min_tier[rows]),
-            rate=B.reward_micro[rows] / MICRO * 60.0 / np.maximum(B.est_minutes[rows], 1e-3),
-            est_minutes=B.est_minutes[rows],
-            true_minutes=B.true_minutes[rows],
-            max_per_worker=B.max_per_worker[rows],
-            requester=B.requester[rows],
-            reward_micro=B.reward_micro[rows],
+        B = model.batches
+        batches = BatchColumns(
+            remaining=B.remaining, gated=B.gated, restricted=B.restricted, min_tier=B.min_tier,
+            reward_micro=B.reward_micro, est_minutes=B.est_minutes, true_minutes=B.true_minutes,
+            max_per_worker=B.max_per_worker, requester=B.requester,
+        )  # fmt: skip
+        return listed_columns(
+            rows=self.rows, batches=batches, prob=self.prob, alias=self.alias,
+            inv_prob=self.inv_prob, inv_rest=self.inv_rest, start=self.start, count=self.count,
+        )  # fmt: skip
+
+
+class BatchColumns(NamedTuple):
+    """The batch columns the listing reads (by batch row)."""
+
+    remaining: np.ndarray
+    gated: np.ndarray
+    restricted: np.ndarray
+    min_tier: np.ndarray
+    reward_micro: np.ndarray
+    est_minutes: np.ndarray
+    true_minutes: np.ndarray
+    max_per_worker: np.ndarray
+    requester: np.ndarray
+
+
+@njit(cache=True)
+def open_batches(in_use, remaining, n):
+    """Rows below ``n`` of the batches in use with assignments left, in row order."""
+    k = 0
+    for b in range(n):
+        if in_use[b] and remaining[b] > 0:
+            k += 1
+    out = np.empty(k, np.int64)
+    k = 0
+    for b in range(n):
+        if in_use[b] and remaining[b] > 0:
+            out[k] = b
+            k += 1
+    return out
+
+
+@njit(cache=True)
+def by_hour_posted(open_idx, posted_hour):
+    """The rows ``open_idx`` ordered by the hour they were posted, rows of one hour in the order
+    given (a counting sort: the order of a stable sort), and the hour cohorts: (rows, each
+    cohort's first position, its size, its hour)."""
+    n = open_idx.size
+    if n == 0:
+        e = np.empty(0, np.int64)
+        return e, e.copy(), e.copy(), e.copy()
+    lo = posted_hour[open_idx[0]]
+    hi = lo
+    for j in range(n):
+        h = posted_hour[open_idx[j]]
+        lo = min(lo, h)
+        hi = max(hi, h)
+    span = np.int64(hi) - np.int64(lo) + 1
+    first = np.zeros(span + 1, np.int64)  # first position of each hour (after the prefix sum)
+    for j in range(n):
+        first[posted_hour[open_idx[j]] - lo + 1] += 1
+    n_cohorts = 0
+    for k in range(span):
+        if first[k + 1] > 0:
+            n_cohorts += 1
+        first[k + 1] += first[k]
+    start = np.empty(n_cohorts, np.int64)
+    count = np.empty(n_cohorts, np.int64)
+    hour = np.empty(n_cohorts, np.int64)
+    c = 0
+    for k in range(span):
+        if first[k + 1] > first[k]:
+            start[c] = first[k]
+            count[c] = first[k + 1] - first[k]
+            hour[c] = np.int64(lo) + k
+            c += 1
+    rows = np.empty(n, np.int64)
+    for j in range(n):
+        k = posted_hour[open_idx[j]] - lo
+        rows[first[k]] = open_idx[j]
+        first[k] += 1
+    return rows, start, count, hour
+
+
+@njit(cache=True)
+def listed_columns(rows, batches, prob, alias, inv_prob, inv_rest, start, count):
+    """The listed groups' columns by listing position (:class:`ListingColumns`), gathered from
+    the batch columns in one pass; ``rate`` is USD per hour at the posted time estimate and
+    ``needs`` the gates as bit flags (:func:`needs_flags`)."""
+    n = rows.size
+    remaining = np.empty(n, batches.remaining.dtype)
+    needs = np.empty(n, np.int8)
+    rate = np.empty(n, np.float64)
+    est_minutes = np.empty(n, np.float64)
+    true_minutes = np.empty(n, np.float64)
+    max_per_worker = np.empty(n, batches.max_per_worker.dtype)
+    requester = np.empty(n, batches.requester.dtype)
+    reward_micro = np.empty(n, batches.reward_micro.dtype)
+    for p in range(n):
+        b = rows[p]
+        remaining[p] = batches.remaining[b]
+        tier = batches.min_tier[b]
+        tier_bit = (2 << max(tier, 1)) if tier > 0 else 0
+        needs[p] = np.int8(
+            np.int64(batches.gated[b]) + 2 * np.int64(batches.restricted[b]) + tier_bit
         )
+        est = batches.est_minutes[b]
+        rate[p] = batches.reward_micro[b] / MICRO * 60.0 / max(est, 1e-3)
+        est_minutes[p] = est
+        true_minutes[p] = batches.true_minutes[b]
+        max_per_worker[p] = batches.max_per_worker[b]
+        requester[p] = batches.requester[b]
+        reward_micro[p] = batches.reward_micro[b]
+    return ListingColumns(
+        prob, alias, inv_prob, inv_rest, start, count, remaining, needs, rate, est_minutes,
+        true_minutes, max_per_worker, requester, reward_micro,
+    )  # fmt: skip
 
 
 @njit(cache=True, inline="always")
@@ -828,7 +923,7 @@ def search_and_work(model) -> HourStats:
         return HourStats(
             online=on, active=on, submitted=0, returned=0, submissions=Submissions.empty()
         )
-    open_all = np.flatnonzero(B.in_use[: B.n] & (B.remaining[: B.n] > 0))
+    open_all = open_batches(B.in_use, B.remaining, B.n)
     if open_all.size:
         listing = Listing(model, open_all)
         rows, columns = listing.rows, listing.columns(model)
