@@ -69,7 +69,6 @@ from crowdsim.market.rng import (
     uniform_at,
 )
 from crowdsim.market.state import HourStats, Submissions
-from crowdsim.policy.fees import worker_fee_rate
 
 
 # ---------------------------------------------------------------------------- going online
@@ -305,6 +304,47 @@ def access_flags(qualified, allowed, tier) -> np.ndarray:
     for t in range(1, 5):
         bits = bits + (tier >= t) * (2 << t)
     return bits.astype(np.int8)
+
+
+class AccessRules(NamedTuple):
+    """What decides an online worker's access and fee (:func:`online_terms`)."""
+
+    min_approval_rate: float  # the qualification: approval rate at least this ...
+    min_approved: float  # ... over at least this many approved assignments
+    restricted: bool  # whether any group is country-restricted
+    allowed: np.ndarray  # by country: may take country-restricted groups
+    fee_tiers_usd: np.ndarray  # worker fee tiers: lifetime billings (USD) where each rate starts
+    fee_rates: np.ndarray  # worker fee rates, one more than tiers
+
+
+@njit(cache=True)
+def online_terms(on, n_approved, n_rejected, country, tier, gross_billed, rules):
+    """Per online worker (rows ``on``), what does not change during the hour: its access flags
+    (:func:`access_flags`: the qualification by approval rate, 1 with no record yet, and count;
+    the country restriction; the productivity tier) and its fee rate at its lifetime billings
+    (``policy.fees.worker_fee_rate``). Returns (access, fee rate)."""
+    n = on.size
+    access = np.empty(n, np.int8)
+    fee = np.empty(n, np.float64)
+    tiers = rules.fee_tiers_usd
+    for i in range(n):
+        w = on[i]
+        a = n_approved[w]
+        judged = a + n_rejected[w]
+        rate = a / max(judged, 1) if judged > 0 else 1.0
+        qualified = rate >= rules.min_approval_rate and a >= rules.min_approved
+        allowed = rules.allowed[country[w]] if rules.restricted else True
+        bits = np.int64(qualified) + 2 * np.int64(allowed)
+        for t in range(1, 5):
+            if tier[w] >= t:
+                bits += 2 << t
+        access[i] = np.int8(bits)
+        billed = gross_billed[w] / MICRO
+        k = 0
+        while k < tiers.size and tiers[k] <= billed:  # numpy's searchsorted(side="right")
+            k += 1
+        fee[i] = rules.fee_rates[k]
+    return access, fee
 
 
 # ---------------------------------------------------------------------------- the rules
@@ -930,13 +970,18 @@ def search_and_work(model) -> HourStats:
     else:  # nothing listed: a look finds nothing
         rows, columns = open_all, empty_listing()
     # what does not change during the hour, per online worker
-    a_n, r_n = W.n_approved[on], W.n_rejected[on]
-    rate = np.where(a_n + r_n > 0, a_n / np.maximum(a_n + r_n, 1), 1.0)
-    qualified = (rate >= pc.qualification_min_approval_rate) & (
-        a_n >= pc.qualification_min_approved
-    )
-    allowed = model.restricted_allowed[W.country[on]] if pc.restricted_share > 0 else True
-    access = access_flags(qualified, np.broadcast_to(allowed, on.shape), W.tier[on])
+    access, worker_fee = online_terms(
+        on=on, n_approved=W.n_approved, n_rejected=W.n_rejected, country=W.country,
+        tier=W.tier, gross_billed=W.gross_billed_micro,
+        rules=AccessRules(
+            min_approval_rate=float(pc.qualification_min_approval_rate),
+            min_approved=float(pc.qualification_min_approved),
+            restricted=pc.restricted_share > 0,
+            allowed=model.restricted_allowed,
+            fee_tiers_usd=model.settle_params.tier_usd,
+            fee_rates=model.settle_params.tier_rates,
+        ),
+    )  # fmt: skip
     active = np.empty(n_on, dtype=np.bool_)
     cap = n_on * wc.max_searches_per_hour
     out = Submissions(
@@ -949,7 +994,7 @@ def search_and_work(model) -> HourStats:
         st=seed_state(rng),
         online=OnlineWorkers(
             rows=on, minutes_left=left,
-            worker_fee=worker_fee_rate(pc, W.gross_billed_micro[on] / MICRO), access=access,
+            worker_fee=worker_fee, access=access,
         ),
         workers=WorkerColumns(
             reservation_wage=W.reservation_wage, duration_ratio=W.belief_duration_ratio,
