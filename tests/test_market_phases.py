@@ -157,3 +157,20 @@ def test_phases_give_the_same_state_whatever_the_number_of_threads():
     assert one.keys() == two.keys()
     differ = [k for k in one if one[k] != two[k]]
     assert not differ, f"columns that depend on the number of threads: {differ}"
+
+
+def test_a_checkpoint_without_the_carry_over_flags_is_refused(tmp_path):
+    """Going online reads carried-over minutes only of the workers flagged as online last hour
+    (``Pool.worker_carries``): a checkpoint whose pool lacks the flags (written before they were
+    kept) is refused, never restored with a default that would drop work carried over."""
+    from crowdsim import checkpoint
+
+    m = CrowdWorkModel(population__n_workers=300, sim__days=3, seed=2, create_agents=False)
+    m.run(30)
+    carries = m.pool.worker_carries
+    del m.pool.worker_carries
+    path = tmp_path / checkpoint.checkpoint_name(m.hour)
+    checkpoint.save(m, path)
+    m.pool.worker_carries = carries
+    with pytest.raises(checkpoint.CheckpointError, match="worker_carries"):
+        checkpoint.restore(m.config, path)
