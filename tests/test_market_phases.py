@@ -15,6 +15,8 @@ phase must do, on a small market with known work:
 
 from __future__ import annotations
 
+import dataclasses
+
 import numba
 import numpy as np
 import pytest
@@ -174,3 +176,63 @@ def test_a_checkpoint_without_the_carry_over_flags_is_refused(tmp_path):
     m.pool.worker_carries = carries
     with pytest.raises(checkpoint.CheckpointError, match="worker_carries"):
         checkpoint.restore(m.config, path)
+
+
+def test_compiled_listing_and_access_match_their_numpy_definitions():
+    """The compiled listing build and search set-up give, on a market's own state, exactly what
+    their numpy definitions give: the stable order by hour posted and its cohorts, the gates
+    (``needs_flags``), pay rates, and each online worker's access (``access_flags``) and fee."""
+    from crowdsim.ledger import MICRO
+    from crowdsim.market import search
+    from crowdsim.policy.fees import worker_fee_rate
+
+    m = CrowdWorkModel(
+        population__n_workers=2000, sim__days=3, seed=5, create_agents=False,
+        platform__restricted_share=0.3, platform__restricted_countries=["US"],
+    )  # fmt: skip
+    m.run(30)
+    B, W, pc = m.batches, m.workers, m.config.platform
+    B.min_tier[: B.n] = np.arange(B.n) % 5  # every screening tier
+    open_idx = search.open_batches(B.in_use, B.remaining, B.n)
+    np.testing.assert_array_equal(
+        open_idx, np.flatnonzero(B.in_use[: B.n] & (B.remaining[: B.n] > 0))
+    )
+    assert open_idx.size > 10
+    rows, start, count, hour = search.by_hour_posted(open_idx, B.posted_hour)
+    order = np.argsort(B.posted_hour[open_idx], kind="stable")
+    np.testing.assert_array_equal(rows, open_idx[order])
+    h = B.posted_hour[rows]
+    np.testing.assert_array_equal(start, np.flatnonzero(np.r_[True, h[1:] != h[:-1]]))
+    np.testing.assert_array_equal(count, np.diff(np.r_[start, h.size]))
+    np.testing.assert_array_equal(hour, h[start])
+    cols = search.Listing(m, open_idx).columns(m)
+    np.testing.assert_array_equal(
+        cols.needs, search.needs_flags(B.gated[rows], B.restricted[rows], B.min_tier[rows])
+    )
+    np.testing.assert_array_equal(
+        cols.rate, B.reward_micro[rows] / MICRO * 60.0 / np.maximum(B.est_minutes[rows], 1e-3)
+    )
+    on = m.pool.workers
+    W.n_approved[on] = np.arange(on.size) % 300  # below and above the qualification's count
+    W.gross_billed_micro[on] = np.arange(on.size) * 50_000
+    access, fee = search.online_terms(
+        on=on, n_approved=W.n_approved, n_rejected=W.n_rejected, country=W.country, tier=W.tier,
+        gross_billed=W.gross_billed_micro,
+        rules=search.AccessRules(
+            min_approval_rate=float(pc.qualification_min_approval_rate),
+            min_approved=float(pc.qualification_min_approved), restricted=True,
+            allowed=m.restricted_allowed, fee_tiers_usd=np.array([1.0, 5.0]),
+            fee_rates=np.array([0.0, 0.1, 0.2]),
+        ),
+    )  # fmt: skip
+    a, r = W.n_approved[on], W.n_rejected[on]
+    rate = np.where(a + r > 0, a / np.maximum(a + r, 1), 1.0)
+    qualified = (rate >= pc.qualification_min_approval_rate) & (a >= pc.qualification_min_approved)
+    expected = search.access_flags(qualified, m.restricted_allowed[W.country[on]], W.tier[on])
+    np.testing.assert_array_equal(access, expected)
+    assert len(set(access.tolist())) > 3
+    tiered = dataclasses.replace(
+        pc, commission_tiers_usd=[1.0, 5.0], commission_tier_rates=[0.0, 0.1, 0.2]
+    )
+    np.testing.assert_array_equal(fee, worker_fee_rate(tiered, W.gross_billed_micro[on] / MICRO))
+    assert set(fee.tolist()) == {0.0, 0.1, 0.2}
