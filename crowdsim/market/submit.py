@@ -138,6 +138,9 @@ def resolution(st, review_kind, params):
     return KIND_ABANDON, params.abandon_hours
 
 
+FILE_AHEAD = 8  # records ahead whose lines writing and filing request from memory early
+
+
 @njit(cache=True, parallel=True)
 def write_records(
     st, rows, work, hour, workers, requesters, batches, params, table, due_hour, never
@@ -151,6 +154,9 @@ def write_records(
     s0 = st[0]
     streams = np.empty(n, np.uint64)
     for j in prange(n):
+        if j + FILE_AHEAD < n:  # latency hiding: the (scattered) record row and worker ahead
+            prefetch(table, rows[j + FILE_AHEAD])
+            prefetch(workers.log_skill, work.worker[j + FILE_AHEAD])
         streams[j] = s0 + np.uint64(j) * SUBSTREAM
         sj = streams[j : j + 1]
         w = work.worker[j]
@@ -188,9 +194,6 @@ def write_records(
         due_hour[j] = rec["resolve_hour"]  # compact copies for the filing
         never[j] = kind == KIND_ABANDON
     st[0] = s0 + np.uint64(n) * SUBSTREAM
-
-
-FILE_AHEAD = 8  # records ahead whose lines filing requests from memory early
 
 
 @njit(cache=True)
