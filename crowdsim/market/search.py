@@ -64,6 +64,7 @@ from crowdsim.market.rng import (
     alias_table,
     binomial,
     ndtr,
+    prefetch,
     seed_state,
     uniform,
     uniform_at,
@@ -645,6 +646,9 @@ def fit_in_allowance(k_done, k_ret, minutes_done, minutes_ret, allowance):
 
 
 # ---------------------------------------------------------------------------- the rounds
+WORKER_AHEAD = 8  # online workers ahead whose lines the copy-in and copy-out loops request early
+
+
 @njit(cache=True, parallel=True)
 def search_rounds(st, online, workers, listing, stats, params, out, active_out):
     """Up to ``params.max_rounds`` rounds of search, choice, claim and work for the ``online``
@@ -699,6 +703,13 @@ def search_rounds(st, online, workers, listing, stats, params, out, active_out):
     c_slot_ok = np.empty((n_on, k_slots), workers.slot_ok.dtype)
     c_slot_delay = np.empty((n_on, k_slots), workers.slot_delay.dtype)
     for i in prange(n_on):
+        if i + WORKER_AHEAD < n_on:  # latency hiding: the (scattered) worker's lines ahead
+            ahead = on[i + WORKER_AHEAD]
+            prefetch(workers.reservation_wage, ahead)  # the worked group
+            prefetch(workers.belief_ok, ahead)  # the settled group, slots included
+            prefetch(workers.slot_req, ahead)
+            prefetch(week_allowance, ahead)
+            prefetch(month_allowance, ahead)
         w = on[i]
         c_res[i] = workers.reservation_wage[w]
         c_outside[i] = outside_utility(c_res[i], beta)
@@ -863,6 +874,12 @@ def search_rounds(st, online, workers, listing, stats, params, out, active_out):
     # minutes left after the hour's last look (the cap on looks) are idle; beliefs kept
     n_active = 0
     for i in range(n_on):
+        if i + WORKER_AHEAD < n_on:
+            ahead = on[i + WORKER_AHEAD]
+            prefetch(m_idle, ahead)  # the worked group
+            prefetch(week_allowance, ahead)
+            prefetch(month_allowance, ahead)
+            prefetch(inclusive, ahead)
         w = on[i]
         m_idle[w] += max(left[i], 0.0)
         belief_find[w] = c_find[i]
