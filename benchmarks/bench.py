@@ -8,6 +8,7 @@ Usage:
     python benchmarks/bench.py cost            # cost per worker-hour, 10k to 1M workers (+ plot)
     python benchmarks/bench.py sweep           # 40 and 20 jobs of 10k x 28 days, cores launcher: fixed + per-job cost
     python benchmarks/bench.py sweep:1000      # the 1,000 jobs themselves (~10 min on 2 cores)
+    python benchmarks/bench.py hours           # phases in ms per hour and the hour's cost model
 
 Each workload runs in a fresh subprocess (so peak RSS is its own) and prints one JSON line:
 workers, days, threads, the time to load the compiled kernels (or compile them, on a machine's
@@ -226,6 +227,70 @@ def run_sweep(n_jobs: int = SWEEP_JOBS, n_workers: int = 10_000, days: int = 28)
     }
 
 
+HOURS_DAYS = (10, 20)  # the hours profiled: days 10 to 20 (requesters and records at their level)
+HOURS_REPEATS = 3
+
+
+def run_hours_once(n_workers: int, d0: int, d1: int, seed: int = 1) -> dict:
+    """Each hour's phase times (seconds) from day ``d0`` to ``d1`` of one run, and its active
+    workers."""
+    import logging
+
+    logging.getLogger("MESA").setLevel(logging.WARNING)
+    from crowdsim import CrowdWorkModel
+
+    CrowdWorkModel(population__n_workers=200, sim__days=8, seed=seed, create_agents=False).run()
+    model = CrowdWorkModel(
+        population__n_workers=n_workers, sim__days=d1, seed=seed, create_agents=False
+    )
+    model.run(d0 * 24)
+    times = []
+    while model.running:
+        before = dict(model.phase_seconds)
+        model.step()
+        times.append([model.phase_seconds[k] - before[k] for k in before])
+    return {
+        "phases": list(model.phase_seconds),
+        "times": times,
+        "active": model.series["active_workers"][d0 * 24 : d1 * 24].tolist(),
+        "threads": model.threads,
+    }
+
+
+def run_hours(n_workers: int = 100_000, repeats: int = HOURS_REPEATS) -> dict:
+    """Where an hour's time goes: each phase in ms per hour, and the hour's cost as a fixed part
+    plus a part per active worker (least squares over the hours), for ``n_workers`` workers from
+    day 10 to 20. Each hour's time is its least over ``repeats`` runs in fresh processes (the
+    same seed, so the same hours: on a shared machine the least disturbed measures the model,
+    not its neighbours). Hours that take over five times the median (a store doubling its
+    capacity) are left out of the mean and the fit and counted in ``one_off_hours``."""
+    import numpy as np
+
+    d0, d1 = HOURS_DAYS
+    runs = [_child("run_hours_once", n_workers, d0, d1) for _ in range(repeats)]
+    t = np.array([r["times"] for r in runs]) * 1e3  # runs x hours x phases, ms
+    best = t.min(axis=0)
+    total = t.sum(axis=2).min(axis=0)
+    usual = total <= 5 * np.median(total)
+    active = np.asarray(runs[0]["active"], dtype=float)[usual]
+    fixed, per_worker = np.linalg.lstsq(
+        np.c_[np.ones(active.size), active], total[usual], rcond=None
+    )[0]
+    return {
+        "workload": f"hours {n_workers}x days {d0}-{d1}",
+        "threads": runs[0]["threads"],
+        "repeats": repeats,
+        "ms_per_hour": round(float(total[usual].mean()), 3),
+        "phase_ms_per_hour": {
+            p: round(float(best[usual, i].mean()), 3) for i, p in enumerate(runs[0]["phases"])
+        },
+        "fixed_ms_per_hour": round(float(fixed), 3),
+        "us_per_active_worker": round(1e3 * float(per_worker), 4),
+        "active_workers_mean": round(float(active.mean()), 1),
+        "one_off_hours": {str(int(h)): round(float(total[h]), 1) for h in np.flatnonzero(~usual)},
+    }
+
+
 def run_startup(n_workers: int = 100_000) -> dict:
     import logging
 
@@ -337,6 +402,13 @@ def main(argv: list[str]) -> None:
                     f"bench: error: invalid number of sweep jobs {jobs!r} (allowed: an integer >= 2, e.g. sweep:1000)"
                 )
             r = run_sweep(int(jobs)) if jobs else run_sweep()
+        elif name == "hours" or name.startswith("hours:"):
+            size = name.partition(":")[2] or "100000"
+            if not (size.isdigit() and int(size) >= 100):
+                raise SystemExit(
+                    f"bench: error: invalid number of workers {size!r} (allowed: an integer >= 100, e.g. hours:30000)"
+                )
+            r = run_hours(int(size))
         elif name == "cost":
             r = run_cost(str(__file__.rsplit("/", 1)[0]))
         elif name == "scaling":
@@ -351,7 +423,7 @@ def main(argv: list[str]) -> None:
             }
         else:
             raise SystemExit(
-                f"bench: error: unknown workload {name!r} (allowed: {', '.join([*WORKLOADS, 'startup', 'mesa', 'scaling', 'cost', 'sweep', 'sweep:N', 'checkpoint:N'])})"
+                f"bench: error: unknown workload {name!r} (allowed: {', '.join([*WORKLOADS, 'startup', 'mesa', 'scaling', 'cost', 'sweep', 'sweep:N', 'checkpoint:N', 'hours', 'hours:N'])})"
             )
         results[name] = r
         print(json.dumps(r), flush=True)

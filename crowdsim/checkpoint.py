@@ -312,7 +312,13 @@ def _load_state(model, meta: dict, arrays: dict, branch: bool) -> None:
             for a in _CALENDAR:
                 setattr(current, a, _decode(entry["arrays"][a], arrays).copy())
         elif kind == "pool":
-            vars(current).update(_copy(_decode(entry["state"], arrays)))
+            state = _copy(_decode(entry["state"], arrays))
+            lacking = sorted(set(vars(current)) - set(state) - {"_model"})
+            if lacking:  # e.g. worker_carries, which going online reads (never a default)
+                raise CheckpointError(
+                    f"the checkpoint's pool has no {lacking} (written by another crowdsim?)"
+                )
+            vars(current).update(state)
         elif kind == "fields":
             state = _copy(_decode(entry["state"], arrays))
             if name == "windows" and branch:

@@ -220,7 +220,16 @@ class DueCalendar:
 @njit(cache=True, inline="always")
 def calendar_file(cal, row, hour):
     """File ``row`` under ``hour`` in calendar ``cal`` (the pool must have a free chunk)."""
-    head, count, rows, nxt, fill, free, free_top = cal
+    # (one array a line, by attribute: numba's alias analysis loses arrays unpacked from a
+    # tuple, ``a, b = ...``, and a dead-code pass may then drop writes to them; see
+    # crowdsim.market.rng.prefetch)
+    head = cal.head
+    count = cal.count
+    rows = cal.rows
+    nxt = cal.next
+    fill = cal.fill
+    free = cal.free
+    free_top = cal.free_top
     s = hour % head.size
     c = head[s]
     if c < 0 or fill[c] == rows.shape[1]:
@@ -245,7 +254,13 @@ def calendar_file_rows(cal, idx, hour_col):
 def calendar_take(cal, hour_col, hour, out):
     """Take the rows due at ``hour`` into ``out`` (filing order), file again those due a ring
     later, and return how many were taken."""
-    head, count, rows, nxt, fill, free, free_top = cal
+    head = cal.head  # (one a line: see calendar_file)
+    count = cal.count
+    rows = cal.rows
+    nxt = cal.next
+    fill = cal.fill
+    free = cal.free
+    free_top = cal.free_top
     s = hour % head.size
     chain = np.empty(count[s] + 1, np.int64)  # the list's chunks, newest first
     n_chunks = 0

@@ -16,7 +16,9 @@ from crowdsim.market import KIND_ABANDON, KIND_APPEAL, KIND_AUTO, KIND_REVIEW
 from crowdsim.market.adapt import DayParams, DayWorkers, worker_day
 from crowdsim.market.rng import seed_state, uniform_at
 from crowdsim.market.search import (
+    Beliefs,
     ListingColumns,
+    Look,
     RequesterStats,
     SearchParams,
     beaten_below,
@@ -92,24 +94,18 @@ def _beliefs():
         n_approved=np.array([0] * 7 + [60]), n_rejected=np.array([0] * 7 + [20]),
         n_abandoned=np.zeros(8, dtype=np.int64), delay_hours_sum=np.array([0.0] * 7 + [60 * 48.0]),
     )  # fmt: skip
-    return own_ok, own_delay, slot_req, slot_ok, slot_delay, stats
+    return Beliefs(own_ok, own_delay, slot_req, slot_ok, slot_delay), stats
 
 
 def test_requester_belief_own_memory_then_public_statistics():
-    own_ok, own_delay, slot_req, slot_ok, slot_delay, stats = _beliefs()
+    beliefs, stats = _beliefs()
     p = search_params()
     # worker 0 remembers requester 7; worker 1 does not and uses its general belief
-    assert both(
-        requester_belief, 0, 7, own_ok, own_delay, slot_req, slot_ok, slot_delay, stats, p
-    ) == pytest.approx((0.4, 1.0))
-    assert both(
-        requester_belief, 1, 7, own_ok, own_delay, slot_req, slot_ok, slot_delay, stats, p
-    ) == pytest.approx((0.5, 10.0))
+    assert both(requester_belief, 0, 7, beliefs, stats, p) == pytest.approx((0.4, 1.0))
+    assert both(requester_belief, 1, 7, beliefs, stats, p) == pytest.approx((0.5, 10.0))
     # published statistics: 80 reviewed tasks weigh 80 / (80 + 20); 75% approved, 2 days' delay
     p = search_params(public_stats=True)
-    ok, delay = both(
-        requester_belief, 1, 7, own_ok, own_delay, slot_req, slot_ok, slot_delay, stats, p
-    )
+    ok, delay = both(requester_belief, 1, 7, beliefs, stats, p)
     assert ok == pytest.approx(0.8 * 0.75 + 0.2 * 0.5) and delay == pytest.approx(
         0.8 * 2 + 0.2 * 10
     )
@@ -131,29 +127,29 @@ ALL_ACCESS = np.int8(~np.int8(3))  # lacks nothing
 
 
 def _choices(listing, reservation, beta, n=4000, worker=1, lacks=ALL_ACCESS):
-    own_ok, own_delay, slot_req, slot_ok, slot_delay, stats = _beliefs()
-    own, slots = (own_ok, own_delay), (slot_req, slot_ok, slot_delay)
+    beliefs, stats = _beliefs()
     p = search_params(candidates_seen=len(listing.rate), choice_pay_sensitivity=beta)
     s0 = seed_state(np.random.default_rng(3))[0]
-    args = (outside_utility(reservation, beta), beta * np.log(max(listing.rate.max(), 1e-9)), 1.0)
-    picks = [
-        choose_task(s0, j, worker, *args, lacks, listing, own, slots, stats, p) for j in range(n)
-    ]
+    look = Look(
+        worker=worker, outside=outside_utility(reservation, beta),
+        beta_log_upper=beta * np.log(max(listing.rate.max(), 1e-9)), pay_factor=1.0, lacks=lacks,
+    )  # fmt: skip
+    picks = [choose_task(s0, j, look, listing, beliefs, stats, p) for j in range(n)]
     some = [0, 1, n - 1]
     for j in some:  # the compiled rule and its pure-Python self agree draw for draw
         assert picks[j] == pytest.approx(
-            choose_task.py_func(s0, j, worker, *args, lacks, listing, own, slots, stats, p)
+            choose_task.py_func(s0, j, look, listing, beliefs, stats, p)
         )
     # passing over groups whose taste cannot win never changes a choice: the same picks as the
     # plain logit that looks every group up
     for j in range(min(n, 1500)):
         assert picks[j] == _plain_logit(
-            s0, j, worker, reservation, lacks, listing, own, slots, stats, p
+            s0, j, worker, reservation, lacks, listing, beliefs, stats, p
         )
     return np.array([q for q, _, _ in picks]), np.array([v for _, v, _ in picks])
 
 
-def _plain_logit(s0, j, i, reservation, lacks, listing, own, slots, stats, params):
+def _plain_logit(s0, j, i, reservation, lacks, listing, beliefs, stats, params):
     """The logit choice written out without skipping any group (the reference for choose_task)."""
     beta, n_seen = params.choice_pay_sensitivity, params.candidates_seen
     base = j * choice_draws(n_seen)
@@ -164,7 +160,7 @@ def _plain_logit(s0, j, i, reservation, lacks, listing, own, slots, stats, param
         taste = gumbel(uniform_at(s0, base + 2 * c + 2))
         if listing.remaining[q] <= 0 or (listing.needs[q] & lacks) != 0:
             continue
-        ok, delay = requester_belief(i, listing.requester[q], *own, *slots, stats, params)
+        ok, delay = requester_belief(i, listing.requester[q], beliefs, stats, params)
         num, den = expected_pay(listing.rate[q], ok, delay, params.impatience_per_day)
         u = beta * math.log(max(num / den, 1e-9)) + taste
         if u > best_u:
@@ -180,14 +176,16 @@ def test_inclusive_value_is_the_logit_log_sum():
 
     listing = _listing([8.0, 4.0], [0, 0])
     beta, res, n = 2.0, 2.0, 20_000
-    own_ok, own_delay, slot_req, slot_ok, slot_delay, stats = _beliefs()
+    beliefs, stats = _beliefs()
     p = search_params(candidates_seen=2, choice_pay_sensitivity=beta)
     s0 = seed_state(np.random.default_rng(5))[0]
     outside = outside_utility(res, beta)
-    args = (outside, beta * np.log(8.0), 1.0)
-    own, slots = (own_ok, own_delay), (slot_req, slot_ok, slot_delay)
+    look = Look(
+        worker=1, outside=outside, beta_log_upper=beta * np.log(8.0), pay_factor=1.0,
+        lacks=ALL_ACCESS,
+    )  # fmt: skip
     ivs = [
-        inclusive_value_usd(choose_task(s0, j, 1, *args, ALL_ACCESS, listing, own, slots, stats, p)[2], outside, res, beta)
+        inclusive_value_usd(choose_task(s0, j, look, listing, beliefs, stats, p)[2], outside, res, beta)
         for j in range(n)
     ]  # fmt: skip
     w0, w1, w_none = (8.0 / 2.4) ** beta, (4.0 / 2.4) ** beta, res**beta

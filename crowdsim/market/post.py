@@ -34,7 +34,10 @@ How a requester prices a batch (all vectorised over the batches posted in an hou
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
+from numba import njit
 from scipy.special import ndtr
 
 from crowdsim.config import TASK_TYPES
@@ -88,6 +91,30 @@ def calibrate_batch_rate(model) -> float:
     batches_per_hour = mc.demand_ratio * online_hours / hours_per_batch
     R = model.requesters
     return batches_per_hour / float(R.activity[: R.n].sum())
+
+
+class NewBatches(NamedTuple):
+    """Batches to put on the listing, one entry per batch (arrays of equal length)."""
+
+    requester: np.ndarray  # requester row
+    task_type: np.ndarray  # index in TASK_TYPES
+    size: np.ndarray  # assignments
+    hits: np.ndarray  # HITs (a split batch is one row of several identical HITs)
+    per_hit: np.ndarray  # assignments per HIT
+    reward_micro: np.ndarray  # reward per assignment, micro-USD
+    fee_micro: np.ndarray  # requester fee per assignment, micro-USD
+    est_minutes: np.ndarray  # the requester's estimate of an assignment's minutes
+    true_minutes: np.ndarray  # its true median minutes
+    covered: np.ndarray  # whether a minimum-pay floor raised the reward
+    gated: np.ndarray  # behind the approval-rate qualification
+    restricted: np.ndarray  # restricted to some countries
+    expires: np.ndarray  # the hour it expires
+    # the value of an approved assignment to its requester (None: the median task's, its
+    # value per hour for the estimated time) and the productivity tier a worker needs (None: 0)
+    value_micro: np.ndarray | None = None
+    min_tier: np.ndarray | None = None
+    # the reward its requester chose before rounding to the increment (None: the reward)
+    decided_usd: np.ndarray | None = None
 
 
 def post_params(cfg) -> tuple[np.ndarray, np.ndarray]:
@@ -221,66 +248,127 @@ def post(model) -> None:
     )
     k = size.size
     expires = model.hour + max(1, int(round(rc.batch_lifetime_days * 24)))
-    list_batches(
-        model, requester=req, task_type=ttype, size=size, hits=hits, per_hit=per_hit,
+    new = NewBatches(
+        requester=req, task_type=ttype, size=size, hits=hits, per_hit=per_hit,
         reward_micro=to_micro(reward), fee_micro=to_micro(fee), est_minutes=est_minutes,
         true_minutes=true_minutes, covered=covered, value_micro=to_micro(unit_value),
         gated=rng.random(k) < pc.qualification_share,
         restricted=rng.random(k) < pc.restricted_share, expires=np.full(k, expires),
         min_tier=min_tier, decided_usd=decided,
     )  # fmt: skip
+    list_batches(model, new)
 
 
-def list_batches(
-    model, *, requester, task_type, size, hits, per_hit, reward_micro, fee_micro, est_minutes,
-    true_minutes, covered, gated, restricted, expires, value_micro=None, min_tier=None,
-    decided_usd=None,
-) -> np.ndarray:  # fmt: skip
-    """Put batches on the listing (one row per batch, arrays of equal length): their cost goes
+class BatchTable(NamedTuple):
+    """The batch store's columns that listing a batch writes (by batch row)."""
+
+    requester: np.ndarray
+    task_type: np.ndarray
+    size: np.ndarray
+    remaining: np.ndarray
+    hits: np.ndarray
+    assignments_per_hit: np.ndarray
+    reward_micro: np.ndarray
+    fee_micro: np.ndarray
+    est_minutes: np.ndarray
+    true_minutes: np.ndarray
+    gated: np.ndarray
+    restricted: np.ndarray
+    posted_hour: np.ndarray
+    max_per_worker: np.ndarray
+    covered_floor: np.ndarray
+    value_micro: np.ndarray
+    min_tier: np.ndarray
+
+
+def batch_table(B) -> BatchTable:
+    return BatchTable(*(getattr(B, name) for name in BatchTable._fields))
+
+
+@njit(cache=True)
+def write_batches(idx, new, hour, type_max_per_worker, table, spent, n_posted):
+    """Write the batches ``new`` (:class:`NewBatches`, every field an array) at rows ``idx`` of
+    the batch ``table`` and add each one's deposit (size x (reward + fee)) and size to its
+    requester's ``spent`` and ``n_posted``, in order. Returns (deposits, assignments, rewards)
+    in micro-USD and assignments (integers: exact in any order)."""
+    requester, task_type, size = table.requester, table.task_type, table.size
+    remaining, hits, per_hit = table.remaining, table.hits, table.assignments_per_hit
+    reward_micro, fee_micro = table.reward_micro, table.fee_micro
+    est_minutes, true_minutes = table.est_minutes, table.true_minutes
+    gated, restricted, posted_hour = table.gated, table.restricted, table.posted_hour
+    max_per_worker, covered, value_micro = (
+        table.max_per_worker,
+        table.covered_floor,
+        table.value_micro,
+    )
+    min_tier = table.min_tier
+    deposits = 0
+    assignments = 0
+    rewards = 0
+    for k in range(idx.size):
+        b = idx[k]
+        r = new.requester[k]
+        t = new.task_type[k]
+        n = new.size[k]
+        requester[b] = r
+        task_type[b] = t
+        size[b] = n
+        remaining[b] = n
+        hits[b] = new.hits[k]
+        per_hit[b] = new.per_hit[k]
+        reward_micro[b] = new.reward_micro[k]
+        fee_micro[b] = new.fee_micro[k]
+        est_minutes[b] = new.est_minutes[k]
+        true_minutes[b] = new.true_minutes[k]
+        gated[b] = new.gated[k]
+        restricted[b] = new.restricted[k]
+        posted_hour[b] = hour
+        max_per_worker[b] = type_max_per_worker[t]
+        covered[b] = new.covered[k]
+        value_micro[b] = new.value_micro[k]
+        min_tier[b] = new.min_tier[k]
+        deposit = n * (new.reward_micro[k] + new.fee_micro[k])
+        spent[r] += deposit
+        n_posted[r] += n
+        deposits += deposit
+        assignments += n
+        rewards += n * new.reward_micro[k]
+    return deposits, assignments, rewards
+
+
+def list_batches(model, new: NewBatches) -> np.ndarray:
+    """Put batches on the listing (:class:`NewBatches`, one row per batch): their cost goes
     from requester funds into escrow and each is filed under the hour it expires. Returns the
-    batch rows. ``value_micro``: the value of an approved assignment to its requester (by
-    default the median task's, its value per hour for the estimated time); ``decided_usd``: the
-    reward its requester chose before rounding to the reward increment (by default the reward),
-    which the fee pass-through measures (rounding varies with the mix of task lengths)."""
+    batch rows. ``new.decided_usd``: the reward each requester chose before rounding to the
+    reward increment (by default the reward), which the fee pass-through measures (rounding
+    varies with the mix of task lengths)."""
     B, R = model.batches, model.requesters
-    k = size.size
+    k = new.size.size
+    if new.value_micro is None:
+        new = new._replace(
+            value_micro=to_micro(R.value_per_hour[new.requester] * new.est_minutes / 60.0)
+        )
+    if new.min_tier is None:
+        new = new._replace(min_tier=np.zeros(k, dtype=np.int8))
     idx = B.allocate(k, reset=False)  # every column is set below (expires_hour by the calendar)
-    B.requester[idx] = requester
-    B.task_type[idx] = task_type
-    B.size[idx] = size
-    B.remaining[idx] = size
-    B.hits[idx] = hits
-    B.assignments_per_hit[idx] = per_hit
-    B.reward_micro[idx] = reward_micro
-    B.fee_micro[idx] = fee_micro
-    B.est_minutes[idx] = est_minutes
-    B.true_minutes[idx] = true_minutes
-    B.gated[idx] = gated
-    B.restricted[idx] = restricted
-    B.posted_hour[idx] = model.hour
-    B.max_per_worker[idx] = model.type_max_per_worker[task_type]
-    B.covered_floor[idx] = covered
-    if value_micro is None:
-        value_micro = to_micro(R.value_per_hour[requester] * est_minutes / 60.0)
-    B.value_micro[idx] = value_micro
-    B.min_tier[idx] = 0 if min_tier is None else min_tier
-    deposit = size * (reward_micro + fee_micro)
-    model.ledger.transfer("requester_funds", "escrow", int(deposit.sum()))
-    np.add.at(R.spent_micro, requester, deposit)
-    np.add.at(R.n_posted, requester, size)
-    if decided_usd is None:
-        decided_usd = reward_micro / MICRO
-    np.add.at(R.pay_posted_usd, requester, size * decided_usd)
-    np.add.at(R.reward_posted_micro, requester, size * reward_micro)
-    np.add.at(R.fee_posted_micro, requester, size * fee_micro)
-    np.add.at(R.est_hours_posted, requester, size * est_minutes / 60.0)
-    model.counters.assignments_posted += int(size.sum())
-    model.counters.assignment_minutes_posted += float((size * true_minutes).sum())
-    model.counters.reward_posted_micro += int((size * reward_micro).sum())
-    model.counters.cost_posted_micro += int(deposit.sum())
-    model.counters.assignment_est_minutes_posted += float((size * est_minutes).sum())
-    model.counters.batches_posted += int(k)
-    model.due_batches.add(expires, idx)
+    deposits, assignments, rewards = write_batches(
+        idx=idx, new=new, hour=model.hour, type_max_per_worker=model.type_max_per_worker,
+        table=batch_table(B), spent=R.spent_micro, n_posted=R.n_posted,
+    )  # fmt: skip
+    model.ledger.transfer("requester_funds", "escrow", int(deposits))
+    decided = new.reward_micro / MICRO if new.decided_usd is None else new.decided_usd
+    np.add.at(R.pay_posted_usd, new.requester, new.size * decided)
+    np.add.at(R.reward_posted_micro, new.requester, new.size * new.reward_micro)
+    np.add.at(R.fee_posted_micro, new.requester, new.size * new.fee_micro)
+    np.add.at(R.est_hours_posted, new.requester, new.size * new.est_minutes / 60.0)
+    c = model.counters
+    c.assignments_posted += int(assignments)
+    c.assignment_minutes_posted += float((new.size * new.true_minutes).sum())  # numpy's sums
+    c.reward_posted_micro += int(rewards)
+    c.cost_posted_micro += int(deposits)
+    c.assignment_est_minutes_posted += float((new.size * new.est_minutes).sum())
+    c.batches_posted += int(k)
+    model.due_batches.add(new.expires, idx)
     return idx
 
 
@@ -352,6 +440,29 @@ def reprice(
     R.target_pay[r] = np.minimum(norm * raise_factor, cap)
 
 
+@njit(cache=True)
+def refund_unfilled(due, table, spent):
+    """For the batches ``due`` (rows of the batch ``table``), in order: refund each one's
+    unfilled assignments (reward + fee) to its requester's ``spent``. Returns (refunds in
+    micro-USD, assignments expired, each batch's requester, the share of each batch done)."""
+    n = due.size
+    refunds = 0
+    expired = 0
+    requester = np.empty(n, table.requester.dtype)
+    filled = np.empty(n, np.float64)
+    for k in range(n):
+        b = due[k]
+        rem = table.remaining[b]
+        refund = rem * (table.reward_micro[b] + table.fee_micro[b])
+        r = table.requester[b]
+        spent[r] -= refund
+        refunds += refund
+        expired += rem
+        requester[k] = r
+        filled[k] = 1.0 - rem / max(table.size[b], 1)
+    return refunds, expired, requester, filled
+
+
 def expire(model) -> None:
     """Refund the unfilled assignments of batches whose lifetime ends this hour; requesters
     reprice (:func:`reprice`)."""
@@ -359,16 +470,16 @@ def expire(model) -> None:
     due = model.due_batches.pop(model.hour)
     if due.size == 0:
         return
-    rem = B.remaining[due]
-    refund = rem * (B.reward_micro[due] + B.fee_micro[due])
-    model.ledger.transfer("escrow", "refunded", int(refund.sum()))
-    np.subtract.at(R.spent_micro, B.requester[due], refund)
-    model.counters.assignments_expired += int(rem.sum())
+    refunds, expired, requester, filled = refund_unfilled(
+        due=due, table=batch_table(B), spent=R.spent_micro
+    )
+    model.ledger.transfer("escrow", "refunded", int(refunds))
+    model.counters.assignments_expired += int(expired)
     reward = B.reward_micro[due].astype(np.float64)
     reprice(
         model,
-        B.requester[due],
-        1.0 - rem / np.maximum(B.size[due], 1),
+        requester,
+        filled,
         pay_posted=reward / MICRO * 60.0 / np.maximum(B.est_minutes[due], 1e-9),
         fee_rate=B.fee_micro[due] / np.maximum(reward, 1.0),
     )

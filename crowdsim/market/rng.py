@@ -196,7 +196,18 @@ def prefetch(arr, idx):
     """Ask the processor to load ``arr[idx]``'s cache line (for writing) ahead of its use.
 
     A hint only: in plain Python (``NUMBA_DISABLE_JIT=1``) it does nothing; compiled, it is the
-    ``llvm.prefetch`` intrinsic below."""
+    ``llvm.prefetch`` intrinsic below (one ``prefetchw`` instruction in the caller's loop: LLVM
+    inlines the overload's small function).
+
+    The overload is deliberately *not* ``inline="always"``. numba (0.68) inlines such an
+    overload in a typed pass (``InlineOverloads``) and then runs dead-code elimination over the
+    whole caller with its alias analysis (``ir_utils.find_potential_aliases``). That analysis
+    does not follow a tuple unpacked into names (``a, b = tup``, an ``exhaust_iter``): arrays
+    taken out of a tuple argument that way are not known to alias the argument, so every write
+    to them is judged dead and dropped, silently. The due-date calendar's ``calendar_file``
+    unpacked its arrays so: with an inline prefetch beside it, ``file_records`` filed nothing
+    and no record was ever settled (``tests/test_market_phases.py`` catches it). Without the
+    inline flag no typed dead-code pass runs on the caller."""
 
 
 @intrinsic
@@ -221,7 +232,7 @@ def _prefetch_intrinsic(typingctx, arr, idx):
     return sig, codegen
 
 
-@overload(prefetch, inline="always")
+@overload(prefetch)  # not inline="always": see prefetch's docstring
 def _prefetch_compiled(arr, idx):
     def impl(arr, idx):
         _prefetch_intrinsic(arr, idx)

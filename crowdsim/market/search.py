@@ -64,26 +64,34 @@ from crowdsim.market.rng import (
     alias_table,
     binomial,
     ndtr,
+    prefetch,
     seed_state,
     uniform,
     uniform_at,
 )
 from crowdsim.market.state import HourStats, Submissions
-from crowdsim.policy.fees import worker_fee_rate
 
 
 # ---------------------------------------------------------------------------- going online
 @njit(cache=True, parallel=True)
-def go_online(st, present, base, country, factor, spill, online_hours, on_out, left_out):
+def go_online(
+    st, present, base, country, factor, spill, carries, online_hours, on_out, left_out
+):  # fmt: skip
     """Who is online this hour: each present worker (rows ``present``) with probability
     ``base x factor[country]``, and everyone whose work runs on from the last hour. Writes the
-    online rows and their minutes left to ``on_out``/``left_out`` and returns how many."""
+    online rows and their minutes left to ``on_out``/``left_out`` and returns how many.
+
+    Only a worker online last hour can carry work over (``carries``, by position in
+    ``present``; rewritten here for the next hour), so only those have their scattered
+    ``spill`` read: the same result, without a cache miss per present worker."""
     n_present = present.size
-    online = np.empty(n_present, np.bool_)
     s0 = st[0]
     for j in prange(n_present):
-        online[j] = uniform_at(s0, j + 1) < base[j] * factor[country[j]] or spill[present[j]] > 0
+        carries[j] = uniform_at(s0, j + 1) < base[j] * factor[country[j]] or (
+            carries[j] and spill[present[j]] > 0
+        )
     st[0] += np.uint64(n_present) * GOLDEN
+    online = carries  # who is online now is who may carry work over into the next hour
     n = 0
     for j in range(n_present):
         if online[j]:
@@ -139,14 +147,9 @@ class Listing:
             weight = rate / rate.max() + 1e-3
             self.start = np.arange(open_idx.size)
             self.count = np.ones(open_idx.size, dtype=np.int64)
-        else:
-            hours = B.posted_hour[open_idx]
-            order = np.argsort(hours, kind="stable")
-            self.rows = open_idx[order]
-            h = hours[order]
-            self.start = np.flatnonzero(np.r_[True, h[1:] != h[:-1]])
-            self.count = np.diff(np.r_[self.start, h.size])
-            age = model.hour - h[self.start]
+        else:  # by hour posted (a stable order: row order within an hour), one cohort an hour
+            self.rows, self.start, self.count, cohort_hour = by_hour_posted(open_idx, B.posted_hour)
+            age = model.hour - cohort_hour
             visibility = np.exp2(-age / pc.listing_half_life_hours) + pc.listing_min_visibility
             weight = visibility * self.count
         self.prob, self.alias = alias_table(weight.astype(np.float64))
@@ -155,23 +158,123 @@ class Listing:
             self.inv_rest = np.where(self.prob < 1, 1.0 / (1.0 - self.prob), 0.0)
 
     def columns(self, model) -> ListingColumns:
-        B, rows = model.batches, self.rows
-        return ListingColumns(
-            prob=self.prob,
-            alias=self.alias,
-            inv_prob=self.inv_prob,
-            inv_rest=self.inv_rest,
-            start=self.start,
-            count=self.count,
-            remaining=B.remaining[rows],
-            needs=needs_flags(B.gated[rows], B.restricted[rows], B.min_tier[rows]),
-            rate=B.reward_micro[rows] / MICRO * 60.0 / np.maximum(B.est_minutes[rows], 1e-3),
-            est_minutes=B.est_minutes[rows],
-            true_minutes=B.true_minutes[rows],
-            max_per_worker=B.max_per_worker[rows],
-            requester=B.requester[rows],
-            reward_micro=B.reward_micro[rows],
+        B = model.batches
+        batches = BatchColumns(
+            remaining=B.remaining, gated=B.gated, restricted=B.restricted, min_tier=B.min_tier,
+            reward_micro=B.reward_micro, est_minutes=B.est_minutes, true_minutes=B.true_minutes,
+            max_per_worker=B.max_per_worker, requester=B.requester,
+        )  # fmt: skip
+        return listed_columns(
+            rows=self.rows, batches=batches, prob=self.prob, alias=self.alias,
+            inv_prob=self.inv_prob, inv_rest=self.inv_rest, start=self.start, count=self.count,
+        )  # fmt: skip
+
+
+class BatchColumns(NamedTuple):
+    """The batch columns the listing reads (by batch row)."""
+
+    remaining: np.ndarray
+    gated: np.ndarray
+    restricted: np.ndarray
+    min_tier: np.ndarray
+    reward_micro: np.ndarray
+    est_minutes: np.ndarray
+    true_minutes: np.ndarray
+    max_per_worker: np.ndarray
+    requester: np.ndarray
+
+
+@njit(cache=True)
+def open_batches(in_use, remaining, n):
+    """Rows below ``n`` of the batches in use with assignments left, in row order."""
+    k = 0
+    for b in range(n):
+        if in_use[b] and remaining[b] > 0:
+            k += 1
+    out = np.empty(k, np.int64)
+    k = 0
+    for b in range(n):
+        if in_use[b] and remaining[b] > 0:
+            out[k] = b
+            k += 1
+    return out
+
+
+@njit(cache=True)
+def by_hour_posted(open_idx, posted_hour):
+    """The rows ``open_idx`` ordered by the hour they were posted, rows of one hour in the order
+    given (a counting sort: the order of a stable sort), and the hour cohorts: (rows, each
+    cohort's first position, its size, its hour)."""
+    n = open_idx.size
+    if n == 0:
+        e = np.empty(0, np.int64)
+        return e, e.copy(), e.copy(), e.copy()
+    lo = posted_hour[open_idx[0]]
+    hi = lo
+    for j in range(n):
+        h = posted_hour[open_idx[j]]
+        lo = min(lo, h)
+        hi = max(hi, h)
+    span = np.int64(hi) - np.int64(lo) + 1
+    first = np.zeros(span + 1, np.int64)  # first position of each hour (after the prefix sum)
+    for j in range(n):
+        first[posted_hour[open_idx[j]] - lo + 1] += 1
+    n_cohorts = 0
+    for k in range(span):
+        if first[k + 1] > 0:
+            n_cohorts += 1
+        first[k + 1] += first[k]
+    start = np.empty(n_cohorts, np.int64)
+    count = np.empty(n_cohorts, np.int64)
+    hour = np.empty(n_cohorts, np.int64)
+    c = 0
+    for k in range(span):
+        if first[k + 1] > first[k]:
+            start[c] = first[k]
+            count[c] = first[k + 1] - first[k]
+            hour[c] = np.int64(lo) + k
+            c += 1
+    rows = np.empty(n, np.int64)
+    for j in range(n):
+        k = posted_hour[open_idx[j]] - lo
+        rows[first[k]] = open_idx[j]
+        first[k] += 1
+    return rows, start, count, hour
+
+
+@njit(cache=True)
+def listed_columns(rows, batches, prob, alias, inv_prob, inv_rest, start, count):
+    """The listed groups' columns by listing position (:class:`ListingColumns`), gathered from
+    the batch columns in one pass; ``rate`` is USD per hour at the posted time estimate and
+    ``needs`` the gates as bit flags (:func:`needs_flags`)."""
+    n = rows.size
+    remaining = np.empty(n, batches.remaining.dtype)
+    needs = np.empty(n, np.int8)
+    rate = np.empty(n, np.float64)
+    est_minutes = np.empty(n, np.float64)
+    true_minutes = np.empty(n, np.float64)
+    max_per_worker = np.empty(n, batches.max_per_worker.dtype)
+    requester = np.empty(n, batches.requester.dtype)
+    reward_micro = np.empty(n, batches.reward_micro.dtype)
+    for p in range(n):
+        b = rows[p]
+        remaining[p] = batches.remaining[b]
+        tier = batches.min_tier[b]
+        tier_bit = (2 << max(tier, 1)) if tier > 0 else 0
+        needs[p] = np.int8(
+            np.int64(batches.gated[b]) + 2 * np.int64(batches.restricted[b]) + tier_bit
         )
+        est = batches.est_minutes[b]
+        rate[p] = batches.reward_micro[b] / MICRO * 60.0 / max(est, 1e-3)
+        est_minutes[p] = est
+        true_minutes[p] = batches.true_minutes[b]
+        max_per_worker[p] = batches.max_per_worker[b]
+        requester[p] = batches.requester[b]
+        reward_micro[p] = batches.reward_micro[b]
+    return ListingColumns(
+        prob, alias, inv_prob, inv_rest, start, count, remaining, needs, rate, est_minutes,
+        true_minutes, max_per_worker, requester, reward_micro,
+    )  # fmt: skip
 
 
 @njit(cache=True, inline="always")
@@ -202,6 +305,47 @@ def access_flags(qualified, allowed, tier) -> np.ndarray:
     for t in range(1, 5):
         bits = bits + (tier >= t) * (2 << t)
     return bits.astype(np.int8)
+
+
+class AccessRules(NamedTuple):
+    """What decides an online worker's access and fee (:func:`online_terms`)."""
+
+    min_approval_rate: float  # the qualification: approval rate at least this ...
+    min_approved: float  # ... over at least this many approved assignments
+    restricted: bool  # whether any group is country-restricted
+    allowed: np.ndarray  # by country: may take country-restricted groups
+    fee_tiers_usd: np.ndarray  # worker fee tiers: lifetime billings (USD) where each rate starts
+    fee_rates: np.ndarray  # worker fee rates, one more than tiers
+
+
+@njit(cache=True)
+def online_terms(on, n_approved, n_rejected, country, tier, gross_billed, rules):
+    """Per online worker (rows ``on``), what does not change during the hour: its access flags
+    (:func:`access_flags`: the qualification by approval rate, 1 with no record yet, and count;
+    the country restriction; the productivity tier) and its fee rate at its lifetime billings
+    (``policy.fees.worker_fee_rate``). Returns (access, fee rate)."""
+    n = on.size
+    access = np.empty(n, np.int8)
+    fee = np.empty(n, np.float64)
+    tiers = rules.fee_tiers_usd
+    for i in range(n):
+        w = on[i]
+        a = n_approved[w]
+        judged = a + n_rejected[w]
+        rate = a / max(judged, 1) if judged > 0 else 1.0
+        qualified = rate >= rules.min_approval_rate and a >= rules.min_approved
+        allowed = rules.allowed[country[w]] if rules.restricted else True
+        bits = np.int64(qualified) + 2 * np.int64(allowed)
+        for t in range(1, 5):
+            if tier[w] >= t:
+                bits += 2 << t
+        access[i] = np.int8(bits)
+        billed = gross_billed[w] / MICRO
+        k = 0
+        while k < tiers.size and tiers[k] <= billed:  # numpy's searchsorted(side="right")
+            k += 1
+        fee[i] = rules.fee_rates[k]
+    return access, fee
 
 
 # ---------------------------------------------------------------------------- the rules
@@ -266,6 +410,29 @@ class SearchParams(NamedTuple):
     month_cap: bool  # platform.monthly_earnings_cap_usd is set
 
 
+class Beliefs(NamedTuple):
+    """The online workers' beliefs as the rounds read them (by online index ``i``): general
+    approval odds and payment delay (days), and the requesters remembered (``slot_req``, one
+    row of slots per worker) with what it believes of each."""
+
+    own_ok: np.ndarray
+    own_delay: np.ndarray
+    slot_req: np.ndarray
+    slot_ok: np.ndarray
+    slot_delay: np.ndarray
+
+
+class Look(NamedTuple):
+    """One look at the listing by online worker ``worker`` (its online index): what its choice
+    depends on beyond the listing and its beliefs."""
+
+    worker: int
+    outside: float  # utility of taking no task (outside_utility of its reservation wage)
+    beta_log_upper: float  # beta x ln(the highest expected pay any listed group could offer it)
+    pay_factor: float  # (1 - worker fee) / believed duration ratio
+    lacks: int  # the access flags it lacks (~access; see access_flags)
+
+
 class SearchTotals(NamedTuple):
     n_out: int  # rows of finished work written to the output
     submitted: int
@@ -274,13 +441,16 @@ class SearchTotals(NamedTuple):
 
 
 @njit(cache=True, inline="always")
-def requester_belief(i, r, own_ok, own_delay, slot_req, slot_ok, slot_delay, stats, params):
+def requester_belief(i, r, beliefs, stats, params):
     """What online worker ``i`` expects of requester ``r``: (probability that work is approved
-    and paid, payment delay in days). Its own memory of ``r`` if it has one, else its general
-    belief; blended with the platform's public statistics of ``r`` where they are published,
-    weighing ``n / (n + public_stats_prior_tasks)`` for ``n`` reviewed tasks."""
-    p_ok = own_ok[i]
-    delay = own_delay[i]
+    and paid, payment delay in days). Its own memory of ``r`` if it has one (:class:`Beliefs`),
+    else its general belief; blended with the platform's public statistics of ``r`` where they
+    are published, weighing ``n / (n + public_stats_prior_tasks)`` for ``n`` reviewed tasks."""
+    slot_req = beliefs.slot_req
+    slot_ok = beliefs.slot_ok
+    slot_delay = beliefs.slot_delay
+    p_ok = beliefs.own_ok[i]
+    delay = beliefs.own_delay[i]
     for k in range(slot_req.shape[1]):  # written without branches (selects)
         known = slot_req[i, k] == r
         p_ok = slot_ok[i, k] if known else p_ok
@@ -337,10 +507,9 @@ def beaten_below(best_u, beta_log_upper):
 
 
 @njit(cache=True, inline="always")
-def choose_task(
-    s0, j, i, outside, beta_log_upper, pay_factor, lacks, listing, own, slots, stats, params
-):  # fmt: skip
-    """The listing position online worker ``i`` (``j``-th searcher of the round) takes, or -1,
+def choose_task(s0, j, look, listing, beliefs, stats, params):
+    """The listing position the worker of ``look`` (:class:`Look`; the ``j``-th searcher of
+    the round) takes, or -1,
     the expected pay per hour of that task (USD) and the utility of the best option (taste
     included: its expectation is the logit's log-sum plus Euler's constant, the worker's
     inclusive value of the look).
@@ -352,18 +521,19 @@ def choose_task(
     likes in a task beyond its pay — topic, requester, effort). With a pay sensitivity of about
     0.1 the supply of labour facing one requester has an elasticity of about 0.1, as Dube,
     Jacobs, Naidu & Suri (2020) measured on MTurk. The draws are the round's stream ``s0`` from
-    ``j x choice_draws + 1``. ``pay_factor`` = (1 - worker fee) / believed duration ratio;
-    ``lacks`` = ~access.
+    ``j x choice_draws + 1``. ``look.pay_factor`` = (1 - worker fee) / believed duration
+    ratio; ``look.lacks`` = ~access.
 
     A group whose taste is too low to win whatever it pays (:func:`beaten_below`, with
-    ``beta_log_upper`` = beta x ln(the listing's highest rate x ``pay_factor``)) is passed over
-    without looking it up: the same choice, for less work."""
-    own_ok, own_delay = own
-    slot_req, slot_ok, slot_delay = slots
+    ``look.beta_log_upper`` = beta x ln(the listing's highest rate x ``pay_factor``)) is
+    passed over without looking it up: the same choice, for less work."""
+    beta_log_upper = look.beta_log_upper
+    pay_factor = look.pay_factor
+    lacks = look.lacks
     n_seen = params.candidates_seen
     beta = params.choice_pay_sensitivity
     base = j * choice_draws(n_seen)
-    best_u = outside + gumbel(uniform_at(s0, base + 2 * n_seen + 1))
+    best_u = look.outside + gumbel(uniform_at(s0, base + 2 * n_seen + 1))
     floor_u = beaten_below(best_u, beta_log_upper)
     best_p = -1
     best_value = 0.0
@@ -374,9 +544,7 @@ def choose_task(
         p = listing_draw(uniform_at(s0, base + 2 * c + 1), listing)
         if listing.remaining[p] <= 0 or (listing.needs[p] & lacks) != 0:
             continue
-        p_ok, delay = requester_belief(
-            i, listing.requester[p], own_ok, own_delay, slot_req, slot_ok, slot_delay, stats, params
-        )
+        p_ok, delay = requester_belief(look.worker, listing.requester[p], beliefs, stats, params)
         num, den = expected_pay(
             listing.rate[p] * pay_factor, p_ok, delay, params.impatience_per_day
         )
@@ -478,6 +646,9 @@ def fit_in_allowance(k_done, k_ret, minutes_done, minutes_ret, allowance):
 
 
 # ---------------------------------------------------------------------------- the rounds
+WORKER_AHEAD = 8  # online workers ahead whose lines the copy-in and copy-out loops request early
+
+
 @njit(cache=True, parallel=True)
 def search_rounds(st, online, workers, listing, stats, params, out, active_out):
     """Up to ``params.max_rounds`` rounds of search, choice, claim and work for the ``online``
@@ -532,6 +703,13 @@ def search_rounds(st, online, workers, listing, stats, params, out, active_out):
     c_slot_ok = np.empty((n_on, k_slots), workers.slot_ok.dtype)
     c_slot_delay = np.empty((n_on, k_slots), workers.slot_delay.dtype)
     for i in prange(n_on):
+        if i + WORKER_AHEAD < n_on:  # latency hiding: the (scattered) worker's lines ahead
+            ahead = on[i + WORKER_AHEAD]
+            prefetch(workers.reservation_wage, ahead)  # the worked group
+            prefetch(workers.belief_ok, ahead)  # the settled group, slots included
+            prefetch(workers.slot_req, ahead)
+            prefetch(week_allowance, ahead)
+            prefetch(month_allowance, ahead)
         w = on[i]
         c_res[i] = workers.reservation_wage[w]
         c_outside[i] = outside_utility(c_res[i], beta)
@@ -550,8 +728,7 @@ def search_rounds(st, online, workers, listing, stats, params, out, active_out):
             c_slot_req[i, k] = workers.slot_req[w, k]
             c_slot_ok[i, k] = workers.slot_ok[w, k]
             c_slot_delay[i, k] = workers.slot_delay[w, k]
-    own = (c_ok, c_delay)
-    slots = (c_slot_req, c_slot_ok, c_slot_delay)
+    beliefs = Beliefs(c_ok, c_delay, c_slot_req, c_slot_ok, c_slot_delay)
     n_out = 0
     submitted = 0
     returned = 0
@@ -589,9 +766,10 @@ def search_rounds(st, online, workers, listing, stats, params, out, active_out):
                 )  # paid by the hour: any length pays the rate
                 pay_factor = (1.0 - online.worker_fee[i]) / ratio
                 beta_log_upper = beta * math.log(max(max_rate * pay_factor, 1e-9))
+                look = Look(i, c_outside[i], beta_log_upper, pay_factor, ~online.access[i])
                 choice[j], choice_value[j], best_u = choose_task(
-                    s0, j, i, c_outside[i], beta_log_upper, pay_factor, ~online.access[i],
-                    listing, own, slots, stats, params,
+                    s0=s0, j=j, look=look, listing=listing, beliefs=beliefs, stats=stats,
+                    params=params,
                 )  # fmt: skip
                 choice_iv[j] = inclusive_value_usd(best_u, c_outside[i], c_res[i], beta)
             st[0] += np.uint64(n_s * choice_draws(params.candidates_seen)) * GOLDEN
@@ -696,6 +874,12 @@ def search_rounds(st, online, workers, listing, stats, params, out, active_out):
     # minutes left after the hour's last look (the cap on looks) are idle; beliefs kept
     n_active = 0
     for i in range(n_on):
+        if i + WORKER_AHEAD < n_on:
+            ahead = on[i + WORKER_AHEAD]
+            prefetch(m_idle, ahead)  # the worked group
+            prefetch(week_allowance, ahead)
+            prefetch(month_allowance, ahead)
+            prefetch(inclusive, ahead)
         w = on[i]
         m_idle[w] += max(left[i], 0.0)
         belief_find[w] = c_find[i]
@@ -788,27 +972,33 @@ def search_and_work(model) -> HourStats:
     n_on = go_online(
         st=seed_state(rng), present=pool.workers, base=pool.worker_base,
         country=pool.worker_country, factor=model.availability[model.hour % 168], spill=W.spill,
-        online_hours=W.online_hours, on_out=on_buf, left_out=left_buf,
+        carries=pool.worker_carries, online_hours=W.online_hours, on_out=on_buf,
+        left_out=left_buf,
     )  # fmt: skip
     on, left = on_buf[:n_on], left_buf[:n_on]
     if n_on == 0:
         return HourStats(
             online=on, active=on, submitted=0, returned=0, submissions=Submissions.empty()
         )
-    open_all = np.flatnonzero(B.in_use[: B.n] & (B.remaining[: B.n] > 0))
+    open_all = open_batches(B.in_use, B.remaining, B.n)
     if open_all.size:
         listing = Listing(model, open_all)
         rows, columns = listing.rows, listing.columns(model)
     else:  # nothing listed: a look finds nothing
         rows, columns = open_all, empty_listing()
     # what does not change during the hour, per online worker
-    a_n, r_n = W.n_approved[on], W.n_rejected[on]
-    rate = np.where(a_n + r_n > 0, a_n / np.maximum(a_n + r_n, 1), 1.0)
-    qualified = (rate >= pc.qualification_min_approval_rate) & (
-        a_n >= pc.qualification_min_approved
-    )
-    allowed = model.restricted_allowed[W.country[on]] if pc.restricted_share > 0 else True
-    access = access_flags(qualified, np.broadcast_to(allowed, on.shape), W.tier[on])
+    access, worker_fee = online_terms(
+        on=on, n_approved=W.n_approved, n_rejected=W.n_rejected, country=W.country,
+        tier=W.tier, gross_billed=W.gross_billed_micro,
+        rules=AccessRules(
+            min_approval_rate=float(pc.qualification_min_approval_rate),
+            min_approved=float(pc.qualification_min_approved),
+            restricted=pc.restricted_share > 0,
+            allowed=model.restricted_allowed,
+            fee_tiers_usd=model.settle_params.tier_usd,
+            fee_rates=model.settle_params.tier_rates,
+        ),
+    )  # fmt: skip
     active = np.empty(n_on, dtype=np.bool_)
     cap = n_on * wc.max_searches_per_hour
     out = Submissions(
@@ -821,7 +1011,7 @@ def search_and_work(model) -> HourStats:
         st=seed_state(rng),
         online=OnlineWorkers(
             rows=on, minutes_left=left,
-            worker_fee=worker_fee_rate(pc, W.gross_billed_micro[on] / MICRO), access=access,
+            worker_fee=worker_fee, access=access,
         ),
         workers=WorkerColumns(
             reservation_wage=W.reservation_wage, duration_ratio=W.belief_duration_ratio,

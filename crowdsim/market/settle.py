@@ -41,6 +41,7 @@ from crowdsim.policy.fees import worker_fee_table
 from crowdsim.stores import calendar_take
 
 PREFETCH_AHEAD = 8  # records ahead whose worker's state is requested from memory early
+RECORD_AHEAD = 16  # records ahead requested from memory early (the worker's is read from it)
 
 
 class Fate(NamedTuple):
@@ -269,6 +270,10 @@ def settle_records(n, hour, table, workers, requesters, params, out, n_threads):
     for t in prange(n_threads):
         ts = t_sums[t]
         for q in range(first[t], first[t + 1]):
+            # latency hiding (no change to what is computed): the record RECORD_AHEAD ahead,
+            # then the worker of the one PREFETCH_AHEAD ahead, whose record is in cache by now
+            if q + RECORD_AHEAD < first[t + 1]:
+                prefetch(table, due[order[q + RECORD_AHEAD]])
             if q + PREFETCH_AHEAD < first[t + 1]:
                 w_next = table[due[order[q + PREFETCH_AHEAD]]]["worker"]
                 prefetch(earned, w_next)  # the worker's three lines of settled state

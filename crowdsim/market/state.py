@@ -106,14 +106,18 @@ class Pool:
         self._model = model
         self.workers = np.empty(0, dtype=np.int64)
         self.worker_base = np.empty(0, dtype=np.float32)  # weekly hours / 168 x engagement
-        self.worker_country = np.empty(0, dtype=np.intp)
+        self.worker_country = np.empty(0, dtype=np.int8)
+        # whether each may carry minutes of work over into this hour (it was online last hour,
+        # kept by the search phase's go_online): only those have their spill read
+        self.worker_carries = np.empty(0, dtype=np.bool_)
         self.requesters = np.empty(0, dtype=np.int64)
 
     def refresh_workers(self) -> None:
         W = self._model.workers
         self.workers = np.flatnonzero(W.present[: W.n])
         self.worker_base = (W.online_base * W.engagement)[self.workers].astype(np.float32)
-        self.worker_country = W.country[self.workers].astype(np.intp)
+        self.worker_country = W.country[self.workers].astype(np.int8)
+        self.worker_carries = W.spill[self.workers] > 0
 
     def refresh_requesters(self) -> None:
         R = self._model.requesters

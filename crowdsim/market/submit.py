@@ -36,7 +36,7 @@ from numba import njit, prange
 
 from crowdsim.ledger import MICRO
 from crowdsim.market import KIND_ABANDON, KIND_AUTO, KIND_REVIEW
-from crowdsim.market.rng import SUBSTREAM, binomial, normal, seed_state
+from crowdsim.market.rng import SUBSTREAM, binomial, normal, prefetch, seed_state
 from crowdsim.market.state import Submissions
 from crowdsim.stores import calendar_file
 
@@ -138,6 +138,9 @@ def resolution(st, review_kind, params):
     return KIND_ABANDON, params.abandon_hours
 
 
+FILE_AHEAD = 8  # records ahead whose lines writing and filing request from memory early
+
+
 @njit(cache=True, parallel=True)
 def write_records(
     st, rows, work, hour, workers, requesters, batches, params, table, due_hour, never
@@ -151,6 +154,9 @@ def write_records(
     s0 = st[0]
     streams = np.empty(n, np.uint64)
     for j in prange(n):
+        if j + FILE_AHEAD < n:  # latency hiding: the (scattered) record row and worker ahead
+            prefetch(table, rows[j + FILE_AHEAD])
+            prefetch(workers.log_skill, work.worker[j + FILE_AHEAD])
         streams[j] = s0 + np.uint64(j) * SUBSTREAM
         sj = streams[j : j + 1]
         w = work.worker[j]
@@ -204,6 +210,14 @@ def file_records(rows, work, due_hour, never, table, workers, requesters, batche
     ok_reward = 0
     ok_cost = 0
     for j in range(rows.size):
+        if j + FILE_AHEAD < rows.size:  # latency hiding: the record's and worker's lines ahead
+            ahead = work.worker[j + FILE_AHEAD]
+            prefetch(table, rows[j + FILE_AHEAD])
+            prefetch(workers.m_pending, ahead)  # with pending_value: one line (settled group)
+            prefetch(workers.n_submitted, ahead)
+            prefetch(workers.work_value, ahead)
+            prefetch(workers.work_reward, ahead)
+            prefetch(workers.work_cost, ahead)
         calendar_file(calendar, rows[j], due_hour[j])
         w = work.worker[j]
         k = work.k_done[j]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from crowdsim.ledger import MICRO
 from crowdsim.market.state import HourStats
@@ -35,6 +36,27 @@ COUNTED = ("requester_exits", "requester_entries", "batches_posted", "batches_sp
            "worker_exits", "worker_entries")  # fmt: skip
 
 
+@njit(cache=True)
+def listing_counts(in_use, remaining, requester, n, n_requesters):
+    """Over batch rows below ``n``: the open assignments of the batches in use, the batches
+    listed (in use, with assignments left) and how many requesters have one listed, in one
+    pass (no sort of the listing)."""
+    tasks = 0
+    batches = 0
+    active = 0
+    seen = np.zeros(n_requesters, np.bool_)
+    for b in range(n):
+        if in_use[b]:
+            tasks += remaining[b]
+            if remaining[b] > 0:
+                batches += 1
+                r = requester[b]
+                if not seen[r]:
+                    seen[r] = True
+                    active += 1
+    return tasks, batches, active
+
+
 class Recorder:
     """The hourly series (``model.series``, ``model.series_active_by_country``) and what it needs
     to turn running totals into hourly flows (the totals at the last hour recorded)."""
@@ -56,17 +78,16 @@ class Recorder:
             return
         s, c, b, last = model.series, model.counters, model.ledger.balance, self.last
         B = model.batches
-        in_use = B.in_use[: B.n]
-        rem = B.remaining[: B.n]
         s["present_workers"][t] = model.pool.workers.size
         s["present_requesters"][t] = model.pool.requesters.size
         s["active_workers"][t] = hour.active.size
-        listed = in_use & (rem > 0)
-        s["tasks_open"][t] = rem[in_use].sum()
-        s["batches_open"][t] = np.count_nonzero(listed)
-        # requesters with a listed batch (counted by bincount: no sort of the listing each hour)
-        req = B.requester[: B.n][listed]
-        s["requesters_active"][t] = np.count_nonzero(np.bincount(req)) if req.size else 0
+        tasks, batches, requesters = listing_counts(
+            in_use=B.in_use, remaining=B.remaining, requester=B.requester, n=B.n,
+            n_requesters=model.requesters.n,
+        )  # fmt: skip
+        s["tasks_open"][t] = tasks
+        s["batches_open"][t] = batches
+        s["requesters_active"][t] = requesters  # with a listed batch
         for name in COUNTED:
             now = getattr(c, name)
             s[name][t] = now - last[name]

@@ -72,8 +72,8 @@ def run_honeypot(
             k = design.batches
             reward = np.round(base * np.exp(rng.uniform(-design.spread, design.spread, k)), 2)
             reward = np.maximum(reward, 0.01)
-            rows = post.list_batches(
-                model, requester=np.full(k, hp), task_type=np.full(k, SURVEY),
+            rows = post.list_batches(model, post.NewBatches(
+                requester=np.full(k, hp), task_type=np.full(k, SURVEY),
                 size=np.full(k, design.size), hits=np.ones(k, dtype=np.int64),
                 per_hit=np.full(k, design.size), reward_micro=to_micro(reward),
                 fee_micro=to_micro(np.maximum(reward * fee_rate, 0.01)),
@@ -81,7 +81,7 @@ def run_honeypot(
                 true_minutes=np.full(k, design.task_minutes), covered=np.zeros(k, dtype=bool),
                 gated=np.zeros(k, dtype=bool), restricted=np.zeros(k, dtype=bool),
                 expires=np.full(k, h + design.window_hours + 1),
-            )  # fmt: skip
+            ))  # fmt: skip
             open_waves.append((wave, rows, reward))
             wave += 1
         model.step()
