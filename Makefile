@@ -44,9 +44,10 @@ $(STAMP): pyproject.toml
 # eu_platform_work_directive) over N_SEEDS common seeds, at 20,000 workers (the size the model is
 # calibrated at), each measured over DAYS days after a 42-day warm-up, in the long run (the rule
 # from day 0) and in the short run (the status quo, then the rule): 90 runs, the 40 short ones
-# starting from their seed's warm-up, simulated once (sim.share_warmup). Measured: 4 min 6 s of
-# wall time (7 min 26 s of CPU) on an idle 2-core machine, against 4 min 41 s for the version
-# before, back to back; finished runs are reused when the command is repeated.
+# starting from their seed's warm-up, simulated once (sim.share_warmup), which the status quo's
+# long run of each seed starts from too. Measured from a fresh clone on an idle 2-core machine:
+# 2 min 42 s of wall time (4 min 56 s of CPU), 28x one 20,000-worker x 70-day status-quo command
+# (5.7 s) timed back to back; finished runs are reused when the command is repeated.
 DEMO_SCENARIOS ?= main
 
 demo: $(STAMP)
