@@ -682,8 +682,9 @@ def market_file_name(model: AppModel) -> str:
 def SavedMarkets(model: solara.Reactive[AppModel]):
     """Save the market as it stands (its chance twin and plots too) and reload a saved one, to
     go on from it later or to try other steps from the same point. Files go to
-    :func:`markets_dir`; the last saved one can also be downloaded."""
-    update_counter.get()
+    :func:`markets_dir`; the last saved one can also be downloaded. Not drawn again at every
+    simulated hour (it reads no ``update_counter``): the folder is listed when the card is drawn
+    and after a save, not once an hour while the market plays."""
     folder = markets_dir()
     message = solara.use_reactive(None)
     error = solara.use_reactive(None)
